@@ -1,0 +1,58 @@
+# finhouse — the two commands are `make demo` and `make test`; everything else here serves them.
+# Nothing is installed by hand: this file bootstraps uv from the system python3.11, builds the
+# engine (fetching DuckDB 1.4.4 for C from npm into .finhouse/cache), and brings up PostgreSQL.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+-include .env
+export
+
+FH          := $(CURDIR)/.finhouse
+PYTHON      ?= $(shell command -v python3.11 || echo /usr/bin/python3.11)
+UV          := $(FH)/boot/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export UV_PROJECT_ENVIRONMENT := $(FH)/venv
+export FINHOUSE_HOME := $(FH)
+export FINHOUSE_OLTP_URL ?= postgresql://postgres@127.0.0.1:5432/microfinance
+VENV_BIN    := $(FH)/venv/bin
+MANAGE      := $(VENV_BIN)/python backend/manage.py
+
+.PHONY: all env db test test-python demo clean help lint
+
+help:  ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+
+all: env engine  ## build the engine and the Python environment
+
+$(UV):
+	@test -x "$(PYTHON)" || { echo "make: python3.11 not found; install it (Debian: apt-get install python3.11 python3.11-venv)" >&2; exit 1; }
+	$(PYTHON) -m venv $(FH)/boot
+	$(FH)/boot/bin/pip install --quiet --disable-pip-version-check 'uv>=0.9,<0.14'
+
+$(FH)/venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+env: $(FH)/venv/.synced  ## create or update the platform's Python environment
+
+db: env  ## make sure PostgreSQL answers at FINHOUSE_OLTP_URL, create the database, migrate
+	@scripts/ensure-postgres
+	@$(MANAGE) migrate --no-input -v 0
+
+test: env engine-test db test-python  ## everything the project checks
+
+test-python: env db
+	$(VENV_BIN)/pytest
+
+lint: env  ## ruff on our Python
+	$(VENV_BIN)/ruff check src backend tests bench
+
+demo: env engine db  ## simulate an institution and serve it (see README)
+	$(VENV_BIN)/finhouse demo
+
+clean:  ## remove build outputs (keeps .finhouse caches and the database)
+	rm -rf engine/build
+
+include engine/engine.mk

@@ -1,0 +1,77 @@
+"""Database triggers the platform depends on, installed after every migrate (idempotently).
+
+- `finhouse_touch_updated_at`: on every UPDATE of a table with an `updated_at` column, set it to the
+  transaction's timestamp. Django's auto_now misses QuerySet.update() and raw SQL; a trigger does not.
+- `journal_lines`: lines are immutable (corrections are reversing entries), and every INSERT statement
+  must leave each entry it touches balanced (debits = credits). The check is statement-level, over the
+  statement's transition table, so a bulk COPY of millions of lines is checked in one pass.
+"""
+
+from django.db import connection
+
+TOUCH_FUNCTION = """
+CREATE OR REPLACE FUNCTION finhouse_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$;
+"""
+
+JOURNAL_SQL = """
+CREATE OR REPLACE FUNCTION finhouse_journal_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'journal lines are immutable: post a reversing entry instead'
+        USING ERRCODE = 'restrict_violation';
+END $$;
+
+CREATE OR REPLACE FUNCTION finhouse_journal_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT l.entry_id, sum(l.debit) AS debits, sum(l.credit) AS credits INTO bad
+    FROM journal_lines l
+    WHERE l.entry_id IN (SELECT DISTINCT n.entry_id FROM new_lines n)
+    GROUP BY l.entry_id
+    HAVING sum(l.debit) <> sum(l.credit)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'journal entry % is unbalanced: debits % <> credits %',
+            bad.entry_id, bad.debits, bad.credits USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER journal_lines_immutable
+    BEFORE UPDATE OR DELETE ON journal_lines
+    FOR EACH ROW EXECUTE FUNCTION finhouse_journal_immutable();
+
+CREATE OR REPLACE TRIGGER journal_lines_balanced
+    AFTER INSERT ON journal_lines REFERENCING NEW TABLE AS new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION finhouse_journal_balanced();
+"""
+
+
+def install_triggers(sender=None, using="default", **kwargs) -> None:
+    """Attach the touch trigger to every table with an updated_at column; install the journal checks."""
+    from django.db import connections
+
+    conn = connections[using] if using else connection
+    with conn.cursor() as cur:
+        cur.execute(TOUCH_FUNCTION)
+        cur.execute(
+            """
+            SELECT c.table_name FROM information_schema.columns c
+            JOIN information_schema.tables t USING (table_schema, table_name)
+            WHERE c.table_schema = current_schema() AND c.column_name = 'updated_at'
+              AND t.table_type = 'BASE TABLE'
+            """
+        )
+        for (table,) in cur.fetchall():
+            quoted = conn.ops.quote_name(table)
+            cur.execute(
+                f"CREATE OR REPLACE TRIGGER {conn.ops.quote_name(table + '_touch_updated_at')} "
+                f"BEFORE UPDATE ON {quoted} FOR EACH ROW EXECUTE FUNCTION finhouse_touch_updated_at()"
+            )
+        cur.execute("SELECT to_regclass('journal_lines') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute(JOURNAL_SQL)
