@@ -1,0 +1,122 @@
+"""The `finhouse` command: one entry point to the platform's parts.
+
+    finhouse simulate …   write a simulated institution's history into the OLTP (Django's `simulate`)
+    finhouse demo         migrate, simulate if the database is empty, create the admin, serve :8000
+
+Each subcommand runs the part that owns the work (Django management commands, later `fhload`, dbt,
+Airflow); this module only wires them together and reports in one line when something is wrong."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from finhouse import __version__
+from finhouse import config as fh_config
+
+
+def _manage(cfg: fh_config.Config, *args: str, check: bool = True) -> int:
+    """Run `python backend/manage.py ARGS` in the platform's environment; its own messages go to the user."""
+    env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
+    code = subprocess.call([sys.executable, str(cfg.manage_py), *args], env=env, cwd=cfg.root)
+    if check and code != 0:
+        raise SystemExit(code)
+    return code
+
+
+def cmd_simulate(cfg: fh_config.Config, rest: list[str]) -> int:
+    return _manage(cfg, "simulate", *rest, check=False)
+
+
+def _database_has_customers(cfg: fh_config.Config) -> bool:
+    import psycopg
+
+    with psycopg.connect(cfg.oltp_url, connect_timeout=5) as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM customers)").fetchone()[0]
+
+
+def cmd_demo(cfg: fh_config.Config, args: argparse.Namespace) -> int:
+    print("finhouse demo: migrating the core banking database", flush=True)
+    _manage(cfg, "migrate", "--no-input", "-v", "0")
+    if _database_has_customers(cfg) and not args.reset:
+        print("finhouse demo: the database already holds an institution; keeping it (--reset to simulate anew)")
+    else:
+        print(
+            f"finhouse demo: simulating {cfg.demo_customers} customers over {cfg.demo_years} years "
+            f"(seed {cfg.demo_seed})",
+            flush=True,
+        )
+        _manage(cfg, "simulate", "--customers", str(cfg.demo_customers), "--years", str(cfg.demo_years),
+                "--seed", str(cfg.demo_seed), "--reset")
+    _manage(cfg, "ensure_admin")
+    url = f"http://{cfg.web_host}:{cfg.web_port}"
+    print(
+        "\nfinhouse is up:\n"
+        f"  core banking admin   {url}/admin/\n"
+        f"  REST API             {url}/api/   (OpenAPI docs: {url}/api/docs/)\n"
+        "  log in with the admin user above; Ctrl-C stops the server.\n",
+        flush=True,
+    )
+    if args.no_serve:
+        return 0
+    return _manage(cfg, "runserver", "--noreload", f"{cfg.web_host}:{cfg.web_port}", check=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finhouse",
+        description="finhouse: the analytics and data platform of a microfinance institution.",
+        epilog="Configuration comes from FINHOUSE_* environment variables; see .env.example.",
+    )
+    parser.add_argument("--version", action="version", version=f"finhouse {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser(
+        "simulate",
+        help="write a simulated institution's history into the OLTP database",
+        description="Runs `python backend/manage.py simulate`; every option is passed through "
+        "(see `finhouse simulate --help`).",
+        add_help=False,
+    )
+    demo = sub.add_parser("demo", help="set up the demo institution and serve the admin and the API")
+    demo.add_argument("--reset", action="store_true", help="simulate anew even if the database holds data")
+    demo.add_argument("--no-serve", action="store_true", help="prepare everything, then exit instead of serving")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cfg = fh_config.load()
+    if argv[:1] == ["simulate"]:  # pass everything through, --help included
+        return cmd_simulate(cfg, argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return cmd_demo(cfg, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line, not a traceback, for anything the steps did not report themselves
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError):
+            print(f"finhouse: cannot reach the OLTP database at {_redact(cfg.oltp_url)}: "
+                  f"{str(exc).strip().splitlines()[-1]}", file=sys.stderr)
+            return 3
+        raise
+    return 2
+
+
+def _redact(url: str) -> str:
+    """`url` without its password."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urllib.parse.urlunsplit(parts)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
