@@ -1,0 +1,219 @@
+"""Building blocks the staff admin of every app shares: amounts shown with the currency, read-only
+admins for posted rows, soft-deleted rows behind a filter, and business operations as buttons that call
+a service and show its BusinessError as an admin error message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from core.exceptions import BusinessError
+
+
+def format_money(amount: Decimal | None) -> str:
+    """`1,234.50 KES`; an em dash for no amount."""
+    if amount is None:
+        return "—"
+    return f"{amount:,.2f} {settings.FINHOUSE_CURRENCY}"
+
+
+def money(field: str, description: str | None = None, ordering: str | None = None) -> Callable:
+    """A list_display / readonly_fields column showing `field` with the currency."""
+
+    def column(obj: Any) -> str:
+        return format_money(getattr(obj, field))
+
+    column.short_description = description or field.replace("_", " ")  # type: ignore[attr-defined]
+    column.admin_order_field = ordering or field  # type: ignore[attr-defined]
+    column.__name__ = f"{field}_money"
+    return column
+
+
+def html_table(headers: list[str], rows: list[list[Any]], empty: str = "none") -> str:
+    """A small read-only table for a change page (values are escaped)."""
+    if not rows:
+        return empty
+    head = "".join(format_html("<th>{}</th>", h) for h in headers)
+    body = "".join(
+        "<tr>" + "".join(format_html("<td>{}</td>", "—" if v is None else v) for v in row) + "</tr>"
+        for row in rows
+    )
+    # head and body are joined from format_html() pieces, so everything in them is already escaped.
+    return format_html('<table class="finhouse-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+                       mark_safe(head), mark_safe(body))
+
+
+class ReadOnlyAdminMixin:
+    """For posted rows (journal, savings transactions, repayments, payments): they are corrected by a
+    reversing operation, never edited or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+class SoftDeletedFilter(admin.SimpleListFilter):
+    """Soft-deleted rows are hidden unless the admin asks for them."""
+
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Deleted only"), ("all", "All, including deleted")]
+
+    def choices(self, changelist: Any):
+        # Replace the default "All" label: without a choice the list shows the rows that are not deleted.
+        for choice in super().choices(changelist):
+            if choice["display"] == "All":
+                choice["display"] = "Not deleted"
+            yield choice
+
+    def queryset(self, request: HttpRequest, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(deleted_at__isnull=True)
+
+
+class SoftDeleteAdminMixin:
+    """Admin of a SoftDeleteModel: sees deleted rows through `all_objects` (behind SoftDeletedFilter),
+    and "deletes" by setting deleted_at, so the deletion reaches the warehouse."""
+
+    actions = ["soft_delete_selected", "restore_selected"]
+
+    def get_queryset(self, request: HttpRequest):
+        qs = self.model.all_objects.get_queryset()
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Mark the selected rows deleted", permissions=["change"])
+    def soft_delete_selected(self, request: HttpRequest, queryset) -> None:
+        count = queryset.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+        self.message_user(request, f"{count} row(s) marked deleted.", messages.SUCCESS)
+
+    @admin.action(description="Restore the selected deleted rows", permissions=["change"])
+    def restore_selected(self, request: HttpRequest, queryset) -> None:
+        count = queryset.filter(deleted_at__isnull=False).update(deleted_at=None)
+        self.message_user(request, f"{count} row(s) restored.", messages.SUCCESS)
+
+
+class OperationForm(forms.Form):
+    """The form of an operation; `obj` is the object it runs on (to narrow choices to it)."""
+
+    def __init__(self, *args: Any, obj: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.obj = obj
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A business operation on one object, offered as a button on its change page.
+
+    `run(obj, data, user)` calls the service with the form's cleaned data and returns a message for the
+    staff member; `available(obj)` says whether the button is shown (the service still decides)."""
+
+    name: str
+    label: str
+    form: type[OperationForm]
+    run: Callable[[Any, dict, Any], str]
+    available: Callable[[Any], bool] = lambda obj: True
+    permission: str = "change"
+
+
+class OperationsAdminMixin:
+    """Adds `<pk>/operation/<name>/` views for the admin's `operations` and their buttons."""
+
+    operations: tuple[Operation, ...] = ()
+    change_form_template = "admin/finhouse/change_form_operations.html"
+
+    def get_urls(self):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        custom = [
+            path(
+                "<path:object_id>/operation/<str:operation>/",
+                self.admin_site.admin_view(self.operation_view),
+                name="{}_{}_operation".format(*info),
+            )
+        ]
+        return custom + super().get_urls()
+
+    def _operation(self, name: str) -> Operation:
+        for op in self.operations:
+            if op.name == name:
+                return op
+        raise Http404(f"no operation {name!r}")
+
+    def operation_buttons(self, obj: Any) -> list[tuple[str, str]]:
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return [
+            (op.label, reverse("admin:{}_{}_operation".format(*info), args=[obj.pk, op.name]))
+            for op in self.operations
+            if op.available(obj)
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        obj = self.get_object(request, object_id)
+        opts = self.model._meta
+        if obj is not None and request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}"):
+            extra_context["operation_buttons"] = self.operation_buttons(obj)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def operation_view(self, request: HttpRequest, object_id: str, operation: str) -> HttpResponse:
+        op = self._operation(operation)
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+        # Admins of posted rows deny "change" to stop hand edits, so operations are checked against the
+        # model's permission itself: a service is the sanctioned way to change the object.
+        opts = self.model._meta
+        if not request.user.has_perm(f"{opts.app_label}.{op.permission}_{opts.model_name}"):
+            raise PermissionDenied
+        change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        form = op.form(request.POST or None, obj=obj)
+        if request.method == "POST" and form.is_valid():
+            try:
+                message = op.run(obj, form.cleaned_data, request.user)
+            except BusinessError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, message, messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{op.label}: {obj}",
+            "opts": opts,
+            "original": obj,
+            "form": form,
+            "operation": op,
+            "change_url": change_url,
+            "currency": settings.FINHOUSE_CURRENCY,
+        }
+        return TemplateResponse(request, "admin/finhouse/operation_form.html", context)

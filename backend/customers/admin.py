@@ -1,0 +1,187 @@
+"""Staff admin for branches, staff, customers and solidarity groups: find a customer by number, name,
+national ID or phone; see their loans, savings accounts and fixed deposits on one page."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpResponseRedirect
+
+from core.admin_tools import ReadOnlyTabularInline, SoftDeleteAdminMixin, SoftDeletedFilter, format_money
+from core.exceptions import BusinessError
+from customers import services
+from customers.models import Branch, Customer, GroupMembership, SolidarityGroup, Staff
+from investments.models import Investment
+from loans.models import Loan
+from savings.models import SavingsAccount
+
+
+@admin.register(Branch)
+class BranchAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "region", "opened_on"]
+    list_filter = ["region"]
+    search_fields = ["code", "name", "region"]
+
+
+@admin.register(Staff)
+class StaffAdmin(admin.ModelAdmin):
+    list_display = ["employee_number", "name", "role", "branch", "hired_on", "left_on"]
+    list_filter = ["role", "branch"]
+    list_select_related = ["user", "branch"]
+    search_fields = ["employee_number", "user__first_name", "user__last_name", "user__username"]
+    autocomplete_fields = ["branch"]
+    raw_id_fields = ["user"]
+
+    @admin.display(description="name", ordering="user__last_name")
+    def name(self, obj: Staff) -> str:
+        return obj.user.get_full_name() or obj.user.get_username()
+
+
+class CustomerLoanInline(ReadOnlyTabularInline):
+    model = Loan
+    fk_name = "customer"
+    fields = ["loan_number", "product", "status", "applied_on", "disbursed_on", "amount", "outstanding"]
+    readonly_fields = fields
+    ordering = ["-applied_on"]
+    verbose_name_plural = "loans"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="disbursed")
+    def amount(self, obj: Loan) -> str:
+        return format_money(obj.amount_disbursed if obj.amount_disbursed is not None else obj.amount_applied)
+
+    @admin.display(description="principal outstanding")
+    def outstanding(self, obj: Loan) -> str:
+        return format_money(obj.principal_outstanding)
+
+
+class CustomerSavingsInline(ReadOnlyTabularInline):
+    model = SavingsAccount
+    fields = ["account_number", "product", "status", "opened_on", "closed_on", "balance_display"]
+    readonly_fields = fields
+    verbose_name_plural = "savings accounts"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="balance")
+    def balance_display(self, obj: SavingsAccount) -> str:
+        return format_money(obj.balance)
+
+
+class CustomerInvestmentInline(ReadOnlyTabularInline):
+    model = Investment
+    fields = ["investment_number", "product", "status", "start_on", "maturity_on", "principal_display"]
+    readonly_fields = fields
+    verbose_name_plural = "fixed deposits"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="principal")
+    def principal_display(self, obj: Investment) -> str:
+        return format_money(obj.principal)
+
+
+class CustomerMembershipInline(ReadOnlyTabularInline):
+    model = GroupMembership
+    fields = ["group", "role", "joined_on", "left_on"]
+    readonly_fields = fields
+    verbose_name_plural = "group memberships"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("group")
+
+
+@admin.register(Customer)
+class CustomerAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
+    list_display = ["customer_number", "first_name", "last_name", "branch", "loan_officer", "status",
+                    "kyc_status", "joined_on"]
+    list_filter = [SoftDeletedFilter, "status", "kyc_status", "gender", "branch", "loan_officer"]
+    list_select_related = ["branch", "loan_officer__user"]
+    search_fields = ["customer_number", "first_name", "last_name", "=national_id", "phone"]
+    autocomplete_fields = ["branch", "loan_officer"]
+    date_hierarchy = "joined_on"
+    show_full_result_count = False
+    readonly_fields = ["public_id", "created_at", "updated_at", "deleted_at"]
+    inlines = [CustomerLoanInline, CustomerSavingsInline, CustomerInvestmentInline, CustomerMembershipInline]
+    fieldsets = [
+        (None, {"fields": ["customer_number", "public_id", ("first_name", "last_name"), "gender",
+                           "date_of_birth", "business_sector"]}),
+        ("Identity and contact (PII)", {"fields": ["national_id", "phone", "kyc_status"]}),
+        ("Relationship", {"fields": ["branch", "loan_officer", "status", "joined_on"]}),
+        ("Record", {"fields": ["created_at", "updated_at", "deleted_at"], "classes": ["collapse"]}),
+    ]
+    actions = ["soft_delete_selected", "restore_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The number is given by customer_create on registration and never changes.
+        return [*self.readonly_fields, "customer_number"]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except BusinessError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj: Customer, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Registration goes through the service: it numbers the customer and checks age, national ID
+        # and the officer's branch.
+        data = form.cleaned_data
+        created = services.customer_create(
+            first_name=data["first_name"], last_name=data["last_name"], gender=data["gender"],
+            date_of_birth=data["date_of_birth"], national_id=data["national_id"], phone=data["phone"],
+            branch=data["branch"], business_sector=data["business_sector"], loan_officer=data["loan_officer"],
+            joined_on=data["joined_on"], kyc_status=data["kyc_status"],
+        )
+        obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+
+    @admin.action(description="Delete the selected customers (soft: kept)", permissions=["change"])
+    def soft_delete_selected(self, request, queryset) -> None:
+        deleted = 0
+        for customer in queryset.filter(deleted_at__isnull=True):
+            try:
+                services.customer_delete(customer=customer)
+            except BusinessError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                deleted += 1
+        if deleted:
+            self.message_user(request, f"{deleted} customer(s) deleted.", messages.SUCCESS)
+
+
+class MembershipInline(admin.TabularInline):
+    model = GroupMembership
+    fields = ["customer", "role", "joined_on", "left_on"]
+    raw_id_fields = ["customer"]
+    extra = 0
+    can_delete = False  # members leave (left_on) or are soft-deleted, never erased
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("customer")
+
+
+@admin.register(SolidarityGroup)
+class SolidarityGroupAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "branch", "loan_officer", "meeting_day", "formed_on"]
+    list_filter = ["branch", "loan_officer", "meeting_day"]
+    list_select_related = ["branch", "loan_officer__user"]
+    search_fields = ["code", "name"]
+    autocomplete_fields = ["branch", "loan_officer"]
+    inlines = [MembershipInline]
+
+
+@admin.register(GroupMembership)
+class GroupMembershipAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
+    list_display = ["group", "customer", "role", "joined_on", "left_on"]
+    list_filter = [SoftDeletedFilter, "role", "group__branch"]
+    list_select_related = ["group", "customer"]
+    search_fields = ["group__code", "group__name", "customer__customer_number", "customer__last_name"]
+    autocomplete_fields = ["group", "customer"]
+    show_full_result_count = False

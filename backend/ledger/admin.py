@@ -1,0 +1,141 @@
+"""Staff admin for the books: the savings ledger, transfers and the general ledger. Everything posted is
+read-only (corrections are reversing entries made by the services); only the chart's names and the
+transaction types' labels are maintained here."""
+
+from django.contrib import admin
+from django.db.models import Q, Sum
+
+from core.admin_tools import ReadOnlyAdminMixin, ReadOnlyTabularInline, format_money, money
+from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
+
+
+@admin.register(TransactionType)
+class TransactionTypeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "direction"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["code", "direction"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # the types are the code's (ledger/types.py), seeded by a migration
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(GLAccount)
+class GLAccountAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "type", "is_active"]
+    list_filter = ["type", "is_active"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["code", "type"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # the chart is the code's (ledger/chart.py), seeded by a migration
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class TransferLegInline(ReadOnlyTabularInline):
+    model = SavingsTransaction
+    fields = ["account", "type", "amount_display", "balance_after_display", "reference", "posted_at"]
+    readonly_fields = fields
+    verbose_name_plural = "legs"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account", "type")
+
+    @admin.display(description="amount")
+    def amount_display(self, obj: SavingsTransaction) -> str:
+        return format_money(obj.amount)
+
+    @admin.display(description="balance after")
+    def balance_after_display(self, obj: SavingsTransaction) -> str:
+        return format_money(obj.balance_after)
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["reference", "transferred_at", "from_account", "to_account", money("amount")]
+    list_select_related = ["from_account", "to_account"]
+    search_fields = ["=reference", "from_account__account_number", "to_account__account_number"]
+    date_hierarchy = "transferred_at"
+    show_full_result_count = False
+    inlines = [TransferLegInline]
+
+
+@admin.register(SavingsTransaction)
+class SavingsTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["reference", "posted_at", "value_date", "account", "type", money("amount"),
+                    money("balance_after"), "channel"]
+    list_filter = ["type", "channel", "account__branch"]
+    list_select_related = ["account", "type"]
+    search_fields = ["=reference", "account__account_number"]
+    date_hierarchy = "value_date"
+    show_full_result_count = False
+    raw_id_fields = ["account", "payment", "transfer", "reversal_of"]
+
+
+class JournalLineInline(ReadOnlyTabularInline):
+    model = JournalLine
+    fields = ["gl_account", "debit_display", "credit_display"]
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("gl_account")
+
+    @admin.display(description="debit")
+    def debit_display(self, obj: JournalLine) -> str:
+        return format_money(obj.debit) if obj.debit else ""
+
+    @admin.display(description="credit")
+    def credit_display(self, obj: JournalLine) -> str:
+        return format_money(obj.credit) if obj.credit else ""
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "posted_on", "kind", "description", "branch", "source_type", "source_id"]
+    list_filter = ["kind", "branch", "source_type"]
+    list_select_related = ["branch"]
+    search_fields = ["description"]
+    search_help_text = "an entry number, a source row id, or words of the description"
+    date_hierarchy = "posted_on"
+    show_full_result_count = False
+    fields = ["posted_on", "posted_at", "kind", "description", "branch", "source_type", "source_id",
+              "reversal_of", "totals", "created_at"]
+    readonly_fields = fields
+    inlines = [JournalLineInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if term.isdigit():
+            return queryset.filter(Q(pk=int(term)) | Q(source_id=int(term))), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="debits = credits")
+    def totals(self, obj: JournalEntry) -> str:
+        sums = obj.lines.aggregate(debits=Sum("debit"), credits=Sum("credit"))
+        return f"{format_money(sums['debits'])} = {format_money(sums['credits'])}"
+
+
+@admin.register(JournalLine)
+class JournalLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "entry", "posted_on", "gl_account", money("debit"), money("credit")]
+    list_filter = ["gl_account", "entry__kind"]
+    list_select_related = ["entry", "gl_account"]
+    search_fields = ["entry__description"]
+    search_help_text = "a journal entry number, or words of its description"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if term.isdigit():
+            return queryset.filter(entry_id=int(term)), False
+        return super().get_search_results(request, queryset, search_term)
+    show_full_result_count = False
+    raw_id_fields = ["entry"]
+
+    @admin.display(description="posted on", ordering="entry__posted_on")
+    def posted_on(self, obj: JournalLine):
+        return obj.entry.posted_on
