@@ -1,0 +1,182 @@
+"""Reads about loans that need care, in one place for the services, the admin and the API: days past
+due, arrears, what is owed, and the loan-loss provisioning policy.
+
+Days past due (DPD) of a loan on a date = that date − the due date of its OLDEST installment not fully
+paid by then (never measured from the final maturity); 0 when nothing is overdue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Count, F, Min, Q, QuerySet, Sum
+
+from core.clock import business_date
+from core.models import ZERO
+from core.money import CENT
+from loans.allocation import Owed
+from loans.models import Loan, LoanInstallment
+
+# The aging policy of loan-loss provisioning: (lowest DPD, highest DPD or None, share of the outstanding
+# principal to hold in reserve). The one place the policy is written; provision_post and the docs use it.
+PROVISION_POLICY: tuple[tuple[int, int | None, Decimal], ...] = (
+    (0, 0, Decimal("0.00")),  # current
+    (1, 30, Decimal("0.10")),
+    (31, 60, Decimal("0.25")),
+    (61, 90, Decimal("0.50")),
+    (91, None, Decimal("1.00")),
+)
+
+
+def provision_policy_text() -> str:
+    """The policy in words, as stored on each provisioning run."""
+    parts = []
+    for low, high, rate in PROVISION_POLICY:
+        days = "current" if high == 0 else f"{low}+ DPD" if high is None else f"{low}-{high} DPD"
+        parts.append(f"{rate * 100:g}% {days}")
+    return ", ".join(parts)
+
+
+def provision_rate(days_past_due: int) -> Decimal:
+    """The share of outstanding principal to reserve for a loan `days_past_due` days in arrears."""
+    for low, high, rate in PROVISION_POLICY:
+        if days_past_due >= low and (high is None or days_past_due <= high):
+            return rate
+    raise ValueError(f"days past due must not be negative, got {days_past_due}")
+
+
+def _open_by(as_of: dt.date) -> Q:
+    """Installments of the current schedule not fully paid by the end of `as_of`."""
+    return Q(superseded=False) & (Q(completed_on__isnull=True) | Q(completed_on__gt=as_of))
+
+
+def loan_days_past_due(loan: Loan, as_of: dt.date | None = None) -> int:
+    """Days past due of `loan` on `as_of` (default today): as_of − due date of its oldest installment
+    not fully paid by then, or 0 when none is overdue (an installment due on as_of is not yet late)."""
+    as_of = business_date(as_of)
+    oldest = LoanInstallment.objects.filter(_open_by(as_of), loan=loan, due_on__lt=as_of).aggregate(
+        oldest=Min("due_on")
+    )["oldest"]
+    return (as_of - oldest).days if oldest else 0
+
+
+def loans_days_past_due(loans: QuerySet[Loan], as_of: dt.date | None = None) -> dict[int, int]:
+    """Days past due of many loans at once (one query): loan id → DPD on `as_of`; loans with nothing
+    overdue map to 0."""
+    as_of = business_date(as_of)
+    result = dict.fromkeys(loans.values_list("id", flat=True), 0)
+    rows = (
+        LoanInstallment.objects.filter(_open_by(as_of), loan__in=loans, due_on__lt=as_of)
+        .values("loan_id")
+        .annotate(oldest=Min("due_on"))
+    )
+    for row in rows:
+        result[row["loan_id"]] = (as_of - row["oldest"]).days
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class LoanArrears:
+    """What of a loan is overdue on `as_of` (installments due before it and not fully paid)."""
+
+    as_of: dt.date
+    days_past_due: int
+    installments_missed: int
+    oldest_due_on: dt.date | None
+    principal: Decimal
+    interest: Decimal
+    fees: Decimal
+    penalties: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.principal + self.interest + self.fees + self.penalties
+
+    @property
+    def in_arrears(self) -> bool:
+        return self.days_past_due > 0
+
+
+def loan_arrears_get(loan: Loan, as_of: dt.date | None = None) -> LoanArrears:
+    """The arrears of `loan` on `as_of` (default today): overdue principal, interest, fees and
+    penalties (due minus paid so far), the number of installments due before `as_of` and not fully
+    paid, the oldest such due date and the days past due (`loan_days_past_due`)."""
+    as_of = business_date(as_of)
+    overdue = LoanInstallment.objects.filter(_open_by(as_of), loan=loan, due_on__lt=as_of)
+    agg = overdue.aggregate(
+        n=Count("id"),
+        oldest=Min("due_on"),
+        principal=Sum(F("principal_due") - F("principal_paid")),
+        interest=Sum(F("interest_due") - F("interest_paid")),
+        fees=Sum(F("fee_due") - F("fee_paid")),
+        penalties=Sum(F("penalty_due") - F("penalty_paid")),
+    )
+    oldest = agg["oldest"]
+    return LoanArrears(
+        as_of=as_of,
+        days_past_due=(as_of - oldest).days if oldest else 0,
+        installments_missed=agg["n"] or 0,
+        oldest_due_on=oldest,
+        principal=agg["principal"] or ZERO,
+        interest=agg["interest"] or ZERO,
+        fees=agg["fees"] or ZERO,
+        penalties=agg["penalties"] or ZERO,
+    )
+
+
+def loan_open_installments(loan: Loan) -> QuerySet[LoanInstallment]:
+    """The installments of the current schedule with something still owed, oldest first."""
+    return LoanInstallment.objects.filter(loan=loan, superseded=False, completed_on__isnull=True).order_by(
+        "due_on", "number"
+    )
+
+
+def installment_owed(installment: LoanInstallment) -> Owed:
+    """What is still owed on one installment, by part (keyed by the installment itself)."""
+    return Owed(
+        key=installment,
+        penalty=installment.penalty_due - installment.penalty_paid,
+        fee=installment.fee_due - installment.fee_paid,
+        interest=installment.interest_due - installment.interest_paid,
+        principal=installment.principal_due - installment.principal_paid,
+    )
+
+
+def loan_owed_get(loan: Loan) -> Owed:
+    """Everything still owed on `loan` (all open installments, due or not), by part."""
+    agg = loan_open_installments(loan).aggregate(
+        principal=Sum(F("principal_due") - F("principal_paid")),
+        interest=Sum(F("interest_due") - F("interest_paid")),
+        fee=Sum(F("fee_due") - F("fee_paid")),
+        penalty=Sum(F("penalty_due") - F("penalty_paid")),
+    )
+    return Owed(
+        key=loan.pk, **{part: agg[part] or ZERO for part in ("principal", "interest", "fee", "penalty")}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionRequirement:
+    as_of: dt.date
+    required_reserve: Decimal
+    # bucket rate → (number of loans, outstanding principal)
+    buckets: dict[Decimal, tuple[int, Decimal]]
+
+
+def provision_required(as_of: dt.date | None = None) -> ProvisionRequirement:
+    """The loan-loss reserve the aging policy (PROVISION_POLICY) requires on `as_of`: over the
+    outstanding loans, Σ rate(DPD bucket) × principal outstanding, rounded half-up to the cent once
+    per bucket."""
+    as_of = business_date(as_of)
+    loans = Loan.objects.filter(status__in=Loan.OUTSTANDING, principal_outstanding__gt=0)
+    dpd = loans_days_past_due(loans, as_of)
+    buckets: dict[Decimal, tuple[int, Decimal]] = {rate: (0, ZERO) for _, _, rate in PROVISION_POLICY}
+    for loan_id, principal in loans.values_list("id", "principal_outstanding"):
+        rate = provision_rate(dpd[loan_id])
+        count, total = buckets[rate]
+        buckets[rate] = (count + 1, total + principal)
+    required = sum(
+        ((rate * total).quantize(CENT, rounding=ROUND_HALF_UP) for rate, (_, total) in buckets.items()), ZERO
+    )
+    return ProvisionRequirement(as_of=as_of, required_reserve=required, buckets=buckets)
