@@ -237,3 +237,59 @@ def test_business_error_is_what_services_raise():
     with pytest.raises(BusinessError):
         journal_post(kind="funding", posted_on=DAY0, lines=[])
     assert chart.CASH_ACCOUNT_BY_CHANNEL["mobile_money"] == "1030"
+
+
+@pytest.mark.django_db
+def test_every_money_service_posts_balanced_entries_and_the_gl_matches_the_subledgers(
+    branch, customer, make_customer, make_account, make_loan, fd_product
+):
+    """One of every money-moving operation, then: each entry balanced, every entry kind seen, and
+    GL 2000 / 1100 / 2100 / 2110 equal to their sub-ledgers."""
+    from investments.services import (
+        investment_accrue,
+        investment_pay_earnings,
+        investment_place,
+        investment_redeem,
+    )
+    from loans.selectors import loan_owed_get
+    from loans.services import loan_write_off, provision_post, recovery_post, repayment_post
+    from savings.services import (
+        account_close,
+        account_deposit,
+        account_fee_charge,
+        account_interest_post,
+        account_transaction_reverse,
+        account_transfer,
+        account_withdraw,
+    )
+
+    day = dt.date(2025, 1, 6)
+    funding_receive(kind="borrowing", amount=D("50000.00"), funder="Bank", branch=branch, on=day)
+    funding_interest_pay(amount=D("400.00"), funder="Bank", branch=branch, on=day)
+    operating_expense_post(category="transport", amount=D("120.00"), branch=branch, on=day)
+    a, b = make_account(D("2000.00")), make_account(D("500.00"), customer_=make_customer())
+    account_withdraw(account=a, amount=D("100.00"), on=day)
+    account_transfer(from_account=a, to_account=b, amount=D("250.00"), on=day)
+    wrong = account_deposit(account=b, amount=D("40.00"), on=day)
+    account_transaction_reverse(savings_transaction=wrong, reason="wrong account", on=day)
+    account_fee_charge(account=b, on=day)
+    account_interest_post(account=a, period_start=day, period_end=dt.date(2025, 2, 5))
+    account_close(account=b, on=dt.date(2025, 2, 6))
+    good, bad = make_loan(D("1200.00")), make_loan(D("800.00"), term=6, customer_=make_customer())
+    repayment_post(loan=good, amount=D("300.00"), on=dt.date(2025, 2, 6))
+    repayment_post(loan=good, amount=loan_owed_get(good).total, on=dt.date(2025, 3, 6))
+    provision_post(on=dt.date(2025, 5, 1))
+    loan_write_off(loan=bad, reason="fraud", on=dt.date(2025, 6, 1))
+    recovery_post(loan=bad, amount=D("80.00"), on=dt.date(2025, 6, 20))
+    make_loan(D("600.00"), term=6, customer_=make_customer(), on=dt.date(2025, 6, 1))  # still outstanding
+    fd = investment_place(customer=customer, product=fd_product, amount=D("5000.00"), on=day)
+    investment_accrue(investment=fd, period_end=dt.date(2025, 2, 6))
+    investment_pay_earnings(investment=fd, on=dt.date(2025, 2, 6))
+    investment_accrue(investment=fd, period_end=dt.date(2025, 3, 6))
+    kept = investment_place(customer=customer, product=fd_product, amount=D("2000.00"), on=day)
+    investment_accrue(investment=kept, period_end=dt.date(2025, 2, 6))
+    investment_redeem(investment=fd, on=dt.date(2025, 4, 6))
+
+    assert set(JournalEntry.objects.values_list("kind", flat=True)) == set(JournalEntry.Kind.values)
+    assert_books_consistent()
+    assert gl_balance("2100") == D("2000.00") and gl_balance("2110") > 0
