@@ -1,0 +1,118 @@
+"""What every module of the API shares: PII masked for non-staff, the mapping of a service's
+BusinessError to HTTP 400, and the base of the operation views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, filters, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.exceptions import BusinessError
+
+PII_VISIBLE_CHARS = 2
+
+
+def mask(value: str) -> str:
+    """All but the last two characters replaced by '*' ("******89")."""
+    if not value:
+        return value
+    keep = PII_VISIBLE_CHARS if len(value) > PII_VISIBLE_CHARS else 0
+    return "*" * (len(value) - keep) + value[len(value) - keep:]
+
+
+def is_staff(request: Any) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+class PIIField(serializers.CharField):
+    """A personal identifier (national ID, phone): in full for staff, masked for everyone else."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("help_text", "PII: in full for staff users, masked (all but the last 2 characters) "
+                                       "for others")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        text = super().to_representation(value)
+        return text if is_staff(self.context.get("request")) else mask(text)
+
+
+class StaffSearchFilter(filters.SearchFilter):
+    """SearchFilter that lets a view widen its search fields for staff (`staff_search_fields`), so that
+    non-staff cannot find a customer by a national ID or phone they are not allowed to see."""
+
+    def get_search_fields(self, view: Any, request: Any):
+        fields = list(super().get_search_fields(view, request) or [])
+        if is_staff(request):
+            fields += list(getattr(view, "staff_search_fields", []))
+        return fields
+
+
+class ErrorSerializer(serializers.Serializer):
+    """What a refused operation returns (HTTP 400)."""
+
+    detail = serializers.CharField(help_text="what was refused and why")
+    code = serializers.CharField(help_text="a stable code for the refusal: the service's (e.g. 'refused'), "
+                                           "or 'invalid' for input that failed validation")
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
+                                   help_text="for 'invalid': the messages by input field")
+
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(ErrorSerializer, description="refused by a business rule, or invalid input"),
+    404: OpenApiResponse(description="no such object"),
+}
+
+
+def business_error_response(exc: BusinessError) -> Response:
+    return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def validation_error_response(exc: exceptions.ValidationError) -> Response:
+    """Invalid input, in the same shape as a refusal, with the messages by field."""
+    detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+    errors = {field: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+              for field, msgs in detail.items()}
+    summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+    return Response({"detail": f"invalid input: {summary}", "code": "invalid", "errors": errors},
+                    status=status.HTTP_400_BAD_REQUEST)
+
+
+class OperationMixin:
+    """For a view that runs an operation: validates its InputSerializer, calls one service, answers
+    with the resulting object. A BusinessError becomes 400 {"detail": message, "code": code}; the
+    service's transaction has been rolled back, so nothing changed."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, BusinessError):
+            return business_error_response(exc)
+        if isinstance(exc, exceptions.ValidationError):
+            return validation_error_response(exc)
+        return super().handle_exception(exc)
+
+    def validated(self, serializer_class: type[serializers.Serializer]) -> dict:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def get_object_for(self, queryset: Any, pk: Any) -> Any:
+        obj = get_object_or_404(queryset, pk=pk)
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+    def created(self, serializer_class: type[serializers.Serializer], instance: Any) -> Response:
+        data = serializer_class(instance, context={"request": self.request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def ok(self, serializer_class: type[serializers.Serializer], instance: Any) -> Response:
+        return Response(serializer_class(instance, context={"request": self.request}).data)
+
+
+class OperationApi(OperationMixin, APIView):
+    """Base of an operation view: one view per operation, its input serializer next to it."""

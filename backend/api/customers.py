@@ -1,0 +1,150 @@
+"""API of the institution's people and places: branches, staff, customers (PII masked for non-staff),
+solidarity groups and memberships; registering a customer (POST /api/customers/)."""
+
+from __future__ import annotations
+
+import django_filters
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import filters, serializers, viewsets
+
+from api.common import ERROR_RESPONSES, OperationMixin, PIIField, StaffSearchFilter
+from customers import services
+from customers.models import Branch, Customer, GroupMembership, SolidarityGroup, Staff
+
+
+class BranchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Branch
+        fields = ["id", "code", "name", "region", "opened_on", "created_at", "updated_at"]
+
+
+class BranchViewSet(viewsets.ReadOnlyModelViewSet):
+    """Branches of the institution."""
+
+    queryset = Branch.objects.all()
+    serializer_class = BranchSerializer
+    filterset_fields = ["region"]
+    search_fields = ["code", "name", "region"]
+    ordering_fields = ["code", "name", "opened_on"]
+
+
+class StaffSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    first_name = serializers.CharField(source="user.first_name", read_only=True)
+    last_name = serializers.CharField(source="user.last_name", read_only=True)
+
+    class Meta:
+        model = Staff
+        fields = ["id", "employee_number", "username", "first_name", "last_name", "role", "branch",
+                  "hired_on", "left_on", "created_at", "updated_at"]
+
+
+class StaffViewSet(viewsets.ReadOnlyModelViewSet):
+    """Staff: loan officers, branch managers and tellers."""
+
+    queryset = Staff.objects.select_related("user")
+    serializer_class = StaffSerializer
+    filterset_fields = ["branch", "role"]
+    search_fields = ["employee_number", "user__first_name", "user__last_name", "user__username"]
+    ordering_fields = ["employee_number", "hired_on"]
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    national_id = PIIField()
+    phone = PIIField()
+
+    class Meta:
+        model = Customer
+        fields = ["id", "customer_number", "public_id", "first_name", "last_name", "gender", "date_of_birth",
+                  "national_id", "phone", "branch", "loan_officer", "kyc_status", "status", "business_sector",
+                  "joined_on", "created_at", "updated_at"]
+
+
+class CustomerFilter(django_filters.FilterSet):
+    joined_on = django_filters.DateFromToRangeFilter()
+
+    class Meta:
+        model = Customer
+        fields = ["branch", "loan_officer", "status", "kyc_status", "gender", "business_sector", "joined_on"]
+
+
+class CustomerCreateInputSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    gender = serializers.ChoiceField(choices=Customer.Gender.choices)
+    date_of_birth = serializers.DateField()
+    national_id = serializers.CharField(max_length=30)
+    phone = serializers.CharField(max_length=20)
+    branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all())
+    business_sector = serializers.CharField(max_length=50)
+    loan_officer = serializers.PrimaryKeyRelatedField(queryset=Staff.objects.all(), required=False,
+                                                      allow_null=True)
+    joined_on = serializers.DateField(required=False, help_text="default: today")
+    kyc_status = serializers.ChoiceField(choices=Customer.KycStatus.choices, required=False)
+
+
+class CustomerViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
+    """Customers (not deleted). national_id and phone are PII: staff see them in full and may search by
+    them; others see them masked."""
+
+    queryset = Customer.objects.all()
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+    filter_backends = [DjangoFilterBackend, filters.OrderingFilter, StaffSearchFilter]
+    search_fields = ["customer_number", "first_name", "last_name"]
+    staff_search_fields = ["=national_id", "=phone"]
+    ordering_fields = ["customer_number", "last_name", "joined_on", "updated_at"]
+
+    @extend_schema(
+        summary="Register a customer (customers.services.customer_create)",
+        request=CustomerCreateInputSerializer,
+        responses={201: CustomerSerializer, **ERROR_RESPONSES},
+    )
+    def create(self, request, *args, **kwargs):
+        """Register a customer: the service numbers them and checks age, national ID and the loan
+        officer's branch."""
+        data = self.validated(CustomerCreateInputSerializer)
+        customer = services.customer_create(**data)
+        return self.created(CustomerSerializer, customer)
+
+
+class SolidarityGroupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SolidarityGroup
+        fields = ["id", "code", "name", "branch", "loan_officer", "meeting_day", "formed_on", "created_at",
+                  "updated_at"]
+
+
+class SolidarityGroupViewSet(viewsets.ReadOnlyModelViewSet):
+    """Solidarity groups (joint liability)."""
+
+    queryset = SolidarityGroup.objects.all()
+    serializer_class = SolidarityGroupSerializer
+    filterset_fields = ["branch", "loan_officer", "meeting_day"]
+    search_fields = ["code", "name"]
+    ordering_fields = ["code", "formed_on"]
+
+
+class GroupMembershipSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GroupMembership
+        fields = ["id", "group", "customer", "role", "joined_on", "left_on", "created_at", "updated_at"]
+
+
+class GroupMembershipFilter(django_filters.FilterSet):
+    current = django_filters.BooleanFilter(field_name="left_on", lookup_expr="isnull",
+                                           label="true: only members who have not left")
+
+    class Meta:
+        model = GroupMembership
+        fields = ["group", "customer", "role", "current"]
+
+
+class GroupMembershipViewSet(viewsets.ReadOnlyModelViewSet):
+    """Memberships of customers in solidarity groups (not deleted)."""
+
+    queryset = GroupMembership.objects.all().order_by("id")
+    serializer_class = GroupMembershipSerializer
+    filterset_class = GroupMembershipFilter
+    ordering_fields = ["joined_on", "left_on"]

@@ -1,0 +1,175 @@
+"""API of the books: the savings ledger, transfers (and making one: POST /api/transfers/), transaction
+types, the chart of accounts and journal entries with their lines. Everything posted is read-only."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+
+from api.common import ERROR_RESPONSES, OperationMixin
+from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
+from savings import services as savings_services
+from savings.models import SavingsAccount
+
+
+class TransactionTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TransactionType
+        fields = ["id", "code", "name", "direction", "created_at", "updated_at"]
+
+
+class TransactionTypeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Types of savings-ledger movement (deposit, withdrawal, fee, …) and their direction."""
+
+    queryset = TransactionType.objects.all()
+    serializer_class = TransactionTypeSerializer
+    filterset_fields = ["direction"]
+    search_fields = ["code", "name"]
+    ordering_fields = ["code"]
+
+
+class SavingsTransactionSerializer(serializers.ModelSerializer):
+    type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = SavingsTransaction
+        fields = ["id", "account", "type", "amount", "balance_after", "channel", "reference", "payment",
+                  "transfer", "reversal_of", "value_date", "posted_at", "created_at", "updated_at"]
+
+
+class SavingsTransactionFilter(django_filters.FilterSet):
+    type = django_filters.CharFilter(field_name="type__code", help_text="a transaction type code")
+    branch = django_filters.NumberFilter(field_name="account__branch")
+    customer = django_filters.NumberFilter(field_name="account__customer")
+    value_date = django_filters.DateFromToRangeFilter()
+    posted_at = django_filters.IsoDateTimeFromToRangeFilter()
+
+    class Meta:
+        model = SavingsTransaction
+        fields = ["account", "type", "channel", "branch", "customer", "value_date", "posted_at"]
+
+
+class SavingsTransactionViewSet(viewsets.ReadOnlyModelViewSet):
+    """The savings ledger: one row per movement on an account; the amount is positive and the type's
+    direction gives the sign."""
+
+    queryset = SavingsTransaction.objects.select_related("type")
+    serializer_class = SavingsTransactionSerializer
+    filterset_class = SavingsTransactionFilter
+    search_fields = ["=reference"]
+    ordering_fields = ["posted_at", "value_date", "amount", "id"]
+
+
+class TransferSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Transfer
+        fields = ["id", "reference", "from_account", "to_account", "amount", "transferred_at", "created_at",
+                  "updated_at"]
+
+
+class TransferFilter(django_filters.FilterSet):
+    transferred_at = django_filters.IsoDateTimeFromToRangeFilter()
+
+    class Meta:
+        model = Transfer
+        fields = ["from_account", "to_account", "transferred_at"]
+
+
+class TransferInputSerializer(serializers.Serializer):
+    from_account = serializers.PrimaryKeyRelatedField(queryset=SavingsAccount.objects.all())
+    to_account = serializers.PrimaryKeyRelatedField(queryset=SavingsAccount.objects.all())
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2)
+    on = serializers.DateField(required=False, help_text="default: today")
+    reference = serializers.CharField(max_length=64, required=False,
+                                      help_text="unique; generated when absent")
+
+
+class TransferViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
+    """Transfers between savings accounts (each with a transfer_out and a transfer_in leg)."""
+
+    queryset = Transfer.objects.all()
+    serializer_class = TransferSerializer
+    filterset_class = TransferFilter
+    search_fields = ["=reference"]
+    ordering_fields = ["transferred_at", "amount", "id"]
+
+    @extend_schema(
+        summary="Transfer between two savings accounts (savings.services.account_transfer)",
+        request=TransferInputSerializer,
+        responses={201: TransferSerializer, **ERROR_RESPONSES},
+    )
+    def create(self, request, *args, **kwargs):
+        transfer = savings_services.account_transfer(**self.validated(TransferInputSerializer))
+        return self.created(TransferSerializer, transfer)
+
+
+class GLAccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GLAccount
+        fields = ["id", "code", "name", "type", "is_active", "created_at", "updated_at"]
+
+
+class GLAccountViewSet(viewsets.ReadOnlyModelViewSet):
+    """The chart of accounts."""
+
+    queryset = GLAccount.objects.all()
+    serializer_class = GLAccountSerializer
+    filterset_fields = ["type", "is_active"]
+    search_fields = ["code", "name"]
+    ordering_fields = ["code"]
+
+
+class JournalLineSerializer(serializers.ModelSerializer):
+    gl_code = serializers.CharField(source="gl_account.code", read_only=True)
+
+    class Meta:
+        model = JournalLine
+        fields = ["id", "entry", "gl_account", "gl_code", "debit", "credit", "created_at", "updated_at"]
+
+
+class JournalEntrySerializer(serializers.ModelSerializer):
+    lines = JournalLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = JournalEntry
+        fields = ["id", "posted_on", "posted_at", "kind", "description", "branch", "source_type", "source_id",
+                  "reversal_of", "lines", "created_at", "updated_at"]
+
+
+class JournalEntryFilter(django_filters.FilterSet):
+    posted_on = django_filters.DateFromToRangeFilter()
+
+    class Meta:
+        model = JournalEntry
+        fields = ["kind", "branch", "source_type", "source_id", "posted_on"]
+
+
+class JournalEntryViewSet(viewsets.ReadOnlyModelViewSet):
+    """Journal entries of the general ledger, each with its (balanced) lines."""
+
+    queryset = JournalEntry.objects.prefetch_related("lines__gl_account")
+    serializer_class = JournalEntrySerializer
+    filterset_class = JournalEntryFilter
+    search_fields = ["description"]
+    ordering_fields = ["posted_on", "id"]
+
+
+class JournalLineFilter(django_filters.FilterSet):
+    gl_code = django_filters.CharFilter(field_name="gl_account__code")
+    kind = django_filters.CharFilter(field_name="entry__kind", help_text="the entry's kind")
+    posted_on = django_filters.DateFromToRangeFilter(field_name="entry__posted_on")
+    branch = django_filters.NumberFilter(field_name="entry__branch")
+
+    class Meta:
+        model = JournalLine
+        fields = ["entry", "gl_account", "gl_code", "kind", "posted_on", "branch"]
+
+
+class JournalLineViewSet(viewsets.ReadOnlyModelViewSet):
+    """Journal lines: one side (debit or credit) of a GL account in an entry."""
+
+    queryset = JournalLine.objects.select_related("gl_account")
+    serializer_class = JournalLineSerializer
+    filterset_class = JournalLineFilter
+    ordering_fields = ["id", "debit", "credit"]
