@@ -26,7 +26,8 @@ class InvestmentProduct(TimeStampedModel):
         db_table = "investment_products"
         ordering = ["code"]
         constraints = [
-            models.CheckConstraint(condition=Q(term_months__gte=1) & Q(annual_rate__gte=0) & Q(minimum_amount__gt=0),
+            models.CheckConstraint(condition=Q(term_months__gte=1) & Q(annual_rate__gte=0)
+                                   & Q(minimum_amount__gt=0),
                                    name="investment_product_valid")
         ]
 
@@ -58,7 +59,8 @@ class Investment(TimeStampedModel):
         ordering = ["-start_on"]
         constraints = [
             models.CheckConstraint(condition=Q(principal__gt=0), name="investment_principal_positive"),
-            models.CheckConstraint(condition=Q(maturity_on__gt=F("start_on")), name="investment_matures_after_start"),
+            models.CheckConstraint(condition=Q(maturity_on__gt=F("start_on")),
+                                   name="investment_matures_after_start"),
             models.CheckConstraint(condition=Q(status="active") | Q(closed_on__isnull=False),
                                    name="investment_closed_has_date"),
         ]
@@ -84,5 +86,6 @@ class InvestmentEarning(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["investment", "period_end"], name="earning_one_per_period"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="earning_non_negative"),
-            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="earning_period_valid"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")),
+                                   name="earning_period_valid"),
         ]

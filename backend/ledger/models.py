@@ -42,7 +42,8 @@ class Transfer(TimeStampedModel):
 
 
 class SavingsTransaction(TimeStampedModel):
-    account = models.ForeignKey("savings.SavingsAccount", on_delete=models.PROTECT, related_name="transactions")
+    account = models.ForeignKey("savings.SavingsAccount", on_delete=models.PROTECT,
+                                related_name="transactions")
     type = models.ForeignKey(TransactionType, on_delete=models.PROTECT, related_name="+")
     amount = MoneyField(help_text="always positive; the type's direction gives the sign")
     balance_after = MoneyField()
@@ -50,7 +51,8 @@ class SavingsTransaction(TimeStampedModel):
     reference = models.CharField(max_length=64, unique=True)
     payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="savings_transactions")
-    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, null=True, blank=True, related_name="legs")
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="legs")
     reversal_of = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="reversed_by")
     value_date = models.DateField(db_index=True)
@@ -61,7 +63,8 @@ class SavingsTransaction(TimeStampedModel):
         ordering = ["-posted_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="savings_txn_positive"),
-            models.CheckConstraint(condition=Q(balance_after__gte=0), name="savings_txn_balance_non_negative"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0),
+                                   name="savings_txn_balance_non_negative"),
         ]
         indexes = [models.Index(fields=["account", "posted_at"])]
 
@@ -116,7 +119,8 @@ class JournalEntry(TimeStampedModel):
     branch = models.ForeignKey("customers.Branch", on_delete=models.PROTECT, null=True, blank=True,
                                related_name="+")
     source_type = models.CharField(max_length=40, blank=True, default="",
-                                   help_text="the table of the business row this entry books, e.g. loan_repayments")
+                                   help_text="the table of the business row this entry books, "
+                                   "e.g. loan_repayments")
     source_id = models.BigIntegerField(null=True, blank=True)
     reversal_of = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="reversed_by")

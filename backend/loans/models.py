@@ -57,7 +57,8 @@ class LoanProduct(TimeStampedModel):
                                    name="loan_product_term_range"),
             models.CheckConstraint(condition=Q(min_amount__gt=0) & Q(max_amount__gte=F("min_amount")),
                                    name="loan_product_amount_range"),
-            models.CheckConstraint(condition=Q(annual_rate__gte=0) & Q(fee_rate__gte=0) & Q(penalty_rate__gte=0),
+            models.CheckConstraint(condition=Q(annual_rate__gte=0) & Q(fee_rate__gte=0)
+                                   & Q(penalty_rate__gte=0),
                                    name="loan_product_rates_non_negative"),
         ]
 
@@ -128,7 +129,8 @@ class Loan(TimeStampedModel):
                                    name="loan_outstanding_within_disbursed"),
             models.CheckConstraint(condition=Q(fee_amount__gte=0) & Q(annual_rate__gte=0) & Q(term__gte=1),
                                    name="loan_terms_valid"),
-            models.CheckConstraint(condition=~Q(status__in=["active", "restructured", "closed", "written_off"])
+            models.CheckConstraint(condition=~Q(status__in=["active", "restructured", "closed",
+                                                            "written_off"])
                                    | Q(disbursed_on__isnull=False),
                                    name="loan_disbursed_has_date"),
             models.CheckConstraint(condition=~Q(status="closed") | Q(principal_outstanding=0),
@@ -332,4 +334,7 @@ class LoanLossProvision(TimeStampedModel):
     class Meta:
         db_table = "loan_loss_provisions"
         ordering = ["-provisioned_on"]
-        constraints = [models.CheckConstraint(condition=Q(required_reserve__gte=0), name="provision_reserve_non_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(required_reserve__gte=0),
+                                   name="provision_reserve_non_negative")
+        ]

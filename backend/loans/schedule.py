@@ -46,7 +46,9 @@ def due_dates(start: dt.date, frequency: str, term: int, grace_days: int = 0) ->
     """The `term` due dates of a loan disbursed on `start`: one period apart, the first one period
     (plus `grace_days`) after `start`."""
     if frequency not in PERIODS_PER_YEAR:
-        raise ValueError(f"unknown repayment frequency {frequency!r}; expected one of {sorted(PERIODS_PER_YEAR)}")
+        raise ValueError(
+            f"unknown repayment frequency {frequency!r}; expected one of {sorted(PERIODS_PER_YEAR)}"
+        )
     anchor = start + dt.timedelta(days=grace_days)
     if frequency == "monthly":
         return [add_months(anchor, k) for k in range(1, term + 1)]
@@ -86,7 +88,9 @@ def build_schedule(
     return [PlannedInstallment(k + 1, dates[k], p, i) for k, (p, i) in enumerate(parts)]
 
 
-def _flat(principal: Decimal, annual_rate: Decimal, term: int, per_year: int) -> list[tuple[Decimal, Decimal]]:
+def _flat(
+    principal: Decimal, annual_rate: Decimal, term: int, per_year: int
+) -> list[tuple[Decimal, Decimal]]:
     total_interest = _cents(principal * annual_rate * term / per_year)
     principal_each, interest_each = _cents(principal / term), _cents(total_interest / term)
     parts = [(principal_each, interest_each)] * (term - 1)

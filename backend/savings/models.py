@@ -44,7 +44,8 @@ class SavingsAccount(TimeStampedModel):
         CLOSED = "closed", "Closed"
 
     account_number = models.CharField(max_length=20, unique=True)
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="savings_accounts")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT,
+                                 related_name="savings_accounts")
     product = models.ForeignKey(SavingsProduct, on_delete=models.PROTECT, related_name="accounts")
     branch = models.ForeignKey("customers.Branch", on_delete=models.PROTECT, related_name="savings_accounts")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
