@@ -1,0 +1,67 @@
+/*
+ * cli — fhload's command line: options and environment into cli_options, the --help text, and
+ * the formats of what fhload writes (progress line, summary table, --json objects). Functions
+ * write to the FILE* main gives them; nothing here exits.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fh_error.h"
+
+#define CLI_VERSION "0.1.0"
+#define CLI_MAX_GROUPS 16
+#define CLI_DEFAULT_SOURCE "postgresql://postgres@127.0.0.1:5432/microfinance"
+#define CLI_DEFAULT_WAREHOUSE ".finhouse/warehouse/finhouse.duckdb"
+#define CLI_DEFAULT_REGISTRY "ingest/registry.tsv"
+
+typedef struct cli_options {
+    const char *source, *warehouse, *registry, *parquet;
+    const char *groups[CLI_MAX_GROUPS];
+    int ngroups;
+    char **tables; /* positional TABLE arguments (point into argv) */
+    int ntables;
+    int full, json, quiet, help, version;
+    int64_t lookback_s;
+    int workers;
+    int has_since;
+    int64_t since_us;
+    const char *memory_limit;      /* FINHOUSE_DUCKDB_MEMORY_LIMIT */
+    const char *parquet_file_size; /* FINHOUSE_PARQUET_FILE_SIZE */
+} cli_options;
+
+/* Parse argv (and FINHOUSE_* variables from the environment). FH_EUSAGE with a one-line message
+ * on a bad option or value. */
+int cli_parse(int argc, char **argv, cli_options *o, fh_error *err);
+
+/* Free what cli_parse allocated (safe after a failed parse). */
+void cli_free(cli_options *o);
+
+/* The --help text. */
+void cli_help(FILE *f);
+
+/* What fhload reports about one table. */
+typedef struct cli_result {
+    const char *table, *group, *mode;
+    uint64_t rows, deleted, bytes;
+    double seconds;
+    int64_t load_id;
+    int has_wm_from, has_wm_to;
+    int64_t wm_from, wm_to;
+    int code;            /* FH_OK, or the error's code */
+    const char *message; /* the error, when code != FH_OK */
+    size_t files;        /* Parquet files, in --parquet mode */
+} cli_result;
+
+/* One JSON object on one line. */
+void cli_print_json(FILE *f, const cli_result *r);
+
+/* The live progress line (carriage return, no newline unless final). */
+void cli_print_progress(FILE *f, const char *table, uint64_t rows, double seconds, int final);
+
+/* The summary table after a run. */
+void cli_print_summary(FILE *f, const cli_result *rs, size_t n);
+
+#endif

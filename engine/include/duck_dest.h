@@ -1,0 +1,71 @@
+/*
+ * duck_dest — the DuckDB warehouse: the RAW layer and the load state, written in one transaction.
+ *
+ * Raw contract: schema `raw`, one table per source table with the same name, the source columns
+ * (DuckDB types from copy_decode) plus _fh_load_id BIGINT, _fh_loaded_at TIMESTAMPTZ and _fh_op
+ * VARCHAR ('upsert' for rows read from the source, 'delete' for keys a full load no longer finds).
+ * Append-only: fhload never updates or deletes raw rows. Load state lives next to the data:
+ *   raw._fh_loads  one row per committed load (load_id, table_name, mode, started_at, finished_at,
+ *                  rows, deleted, watermark_from, watermark_to, status)
+ *   raw._fh_state  one row per table (table_name PK, watermark, last_load_id, updated_at)
+ * duck_dest_load runs the whole load of a table — schema evolution, rows, deletes, state — inside
+ * one DuckDB transaction, so a crash at any point leaves either all of it or none of it.
+ */
+#ifndef DUCK_DEST_H
+#define DUCK_DEST_H
+
+#include <stdint.h>
+
+#include "duck_scan.h"
+#include "fh_error.h"
+
+typedef struct duck_dest duck_dest;
+
+/* Open (creating it and its parent directory if needed) the warehouse file at path, with DuckDB
+ * limited to `threads` threads and `memory_limit` (e.g. "128MB"); create the raw schema and state
+ * tables. A locked or unreadable file is FH_ECONN. */
+int duck_dest_open(const char *path, int threads, const char *memory_limit, duck_dest **out,
+                   fh_error *err);
+
+typedef struct duck_dest_state {
+    int found;            /* the table has committed state */
+    int has_watermark;
+    int64_t watermark_us; /* µs since epoch, UTC */
+    int64_t last_load_id;
+} duck_dest_state;
+
+int duck_dest_read_state(duck_dest *d, const char *table, duck_dest_state *out, fh_error *err);
+
+typedef struct duck_load_spec {
+    const char *table; /* raw table name (the source relation's name) */
+    const cd_column *cols;
+    size_t ncols;
+    const char *const *key; /* primary key columns, for delete detection */
+    int nkey;
+    int full;               /* full load: record deletes of keys no longer present */
+    int has_wm_from;
+    int64_t wm_from;
+    duck_scan_source *src;  /* the rows */
+    /* Called after the rows are in (same transaction): check the producer finished and give the
+     * largest cursor value it read (*has = 0 if none). */
+    int (*scan_done)(void *ctx, int *has, int64_t *max, fh_error *err);
+    void *scan_ctx;
+} duck_load_spec;
+
+typedef struct duck_load_result {
+    int64_t load_id;
+    uint64_t rows, deleted;
+    int has_wm_to;
+    int64_t wm_to;
+} duck_load_result;
+
+/* Load one table (see the file comment). Schema errors (incompatible type change) are FH_ESCHEMA;
+ * producer errors keep their code. On any error nothing is committed. */
+int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *res, fh_error *err);
+
+/* The DuckDB connection (for tests). */
+duckdb_connection duck_dest_connection(duck_dest *d);
+
+void duck_dest_close(duck_dest *d);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * registry — the table registry (ingest/registry.tsv): which OLTP tables fhload loads, their
+ * entity group, primary key, cursor column and load mode.
+ *
+ * Format: UTF-8 text; '#' starts a comment that runs to the end of the line; blank lines are
+ * ignored; every other line holds exactly five whitespace-separated fields
+ *
+ *     table  group  primary_key  cursor  mode
+ *
+ * table        an identifier, optionally schema-qualified (public.loans)
+ * group        users | accounts | loans | payments | transactions | investments
+ * primary_key  a column name or a comma-separated list of names (loan_id,seq)
+ * cursor       a column name (typically updated_at) or '-' for none
+ * mode         incremental | full
+ *
+ * Identifiers are plain ASCII ([A-Za-z_][A-Za-z0-9_$]*, at most 63 bytes, as in PostgreSQL).
+ * An incremental table needs a cursor. The parser reads untrusted bytes (it has a fuzz target):
+ * it never reads outside the buffer, and every error names the file and the line.
+ */
+#ifndef REGISTRY_H
+#define REGISTRY_H
+
+#include <stddef.h>
+
+#include "fh_error.h"
+
+#define REGISTRY_NAME_MAX 64 /* 63 bytes + NUL, PostgreSQL's NAMEDATALEN */
+#define REGISTRY_KEY_MAX 16  /* columns in a primary key */
+
+typedef enum { REGISTRY_INCREMENTAL = 0, REGISTRY_FULL = 1 } registry_mode;
+
+typedef struct registry_table {
+    char name[2 * REGISTRY_NAME_MAX]; /* as written: "loans" or "public.loans" */
+    char group[REGISTRY_NAME_MAX];
+    char key[REGISTRY_KEY_MAX][REGISTRY_NAME_MAX];
+    int nkey;
+    char cursor[REGISTRY_NAME_MAX]; /* "" when the registry says '-' */
+    registry_mode mode;
+    int line; /* where it was declared, for messages */
+} registry_table;
+
+typedef struct registry {
+    registry_table *tables;
+    size_t ntables;
+} registry;
+
+/* Parse len bytes of registry text. `file` only names the source in messages. On success fills
+ * *out (free it with registry_free) and returns FH_OK; on failure returns FH_EUSAGE with a message
+ * "FILE:LINE: what is wrong — how to fix", and *out is left empty. */
+int registry_parse(const char *buf, size_t len, const char *file, registry *out, fh_error *err);
+
+/* Read and parse a registry file. A missing file is FH_EUSAGE naming the path. */
+int registry_load(const char *path, registry *out, fh_error *err);
+
+/* The table named `name` (exact match, or match of the unqualified part), or NULL. */
+const registry_table *registry_find(const registry *reg, const char *name);
+
+/* Is `group` one of the six entity groups? */
+int registry_group_valid(const char *group);
+
+/* The six entity groups, as one comma-separated string for messages. */
+const char *registry_groups(void);
+
+/* Free what registry_parse allocated; safe on a zeroed registry. */
+void registry_free(registry *reg);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * stage_parquet — extraction for Snowflake: rows become Parquet files plus a manifest.json, which
+ * the Python step uploads (PUT + COPY INTO). The watermark state lives in Snowflake and moves only
+ * after Snowflake confirms every file, so here it comes in as an argument (--since) and goes out
+ * in the manifest.
+ *
+ * Layout: DIR/<table>/part-<n>.parquet and DIR/<table>/manifest.json. The files are written into a
+ * temporary directory next to it and renamed into place with the manifest already inside, so a
+ * reader that sees DIR/<table>/manifest.json sees complete files. A previous DIR/<table> (files
+ * fhload wrote) is replaced. Files are cut at about `file_size` bytes (Snowflake recommends
+ * 100–250 MB compressed per file for bulk loads; usually one file per table at our scale).
+ * Rows carry the same metadata columns as the DuckDB raw layer (_fh_load_id, _fh_loaded_at,
+ * _fh_op = 'upsert'); for full loads, delete detection is the loading step's job in Snowflake (the
+ * manifest gives mode and primary key).
+ */
+#ifndef STAGE_PARQUET_H
+#define STAGE_PARQUET_H
+
+#include <stdint.h>
+
+#include "duck_scan.h"
+#include "fh_error.h"
+
+typedef struct stage_parquet stage_parquet;
+
+/* Create DIR if needed and an in-memory DuckDB (threads, memory_limit; spills under DIR/.tmp). */
+int stage_parquet_open(const char *dir, int threads, const char *memory_limit, stage_parquet **out,
+                       fh_error *err);
+
+typedef struct stage_spec {
+    const char *table, *group, *cursor; /* cursor may be "" */
+    const cd_column *cols;
+    size_t ncols;
+    const char *const *key;
+    int nkey;
+    int full;
+    int64_t load_id;
+    int64_t lookback_s;
+    int has_wm_from;
+    int64_t wm_from;
+    const char *file_size; /* e.g. "200MB" */
+    duck_scan_source *src;
+    int (*scan_done)(void *ctx, int *has, int64_t *max, fh_error *err);
+    void *scan_ctx;
+} stage_spec;
+
+typedef struct stage_result {
+    uint64_t rows, bytes;
+    size_t nfiles;
+    int has_wm_to;
+    int64_t wm_to;
+} stage_result;
+
+int stage_parquet_write(stage_parquet *sp, const stage_spec *spec, stage_result *res,
+                        fh_error *err);
+
+void stage_parquet_close(stage_parquet *sp);
+
+#endif

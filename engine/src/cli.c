@@ -1,0 +1,288 @@
+/*
+ * cli — options, environment, help and output formats (interface in cli.h).
+ *
+ * Options take their value as the next argument or after '=' (--lookback 60, --lookback=60).
+ * Precedence: option, then FINHOUSE_* variable, then default. Everything is validated here so
+ * that main only ever sees a coherent cli_options.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fh_json.h"
+#include "fh_time.h"
+#include "registry.h"
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : dflt;
+}
+
+static int parse_int(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out,
+                     fh_error *err)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return fh_error_set(err, FH_EUSAGE, "%s expects a whole number from %" PRId64 " to %" PRId64
+                            ", got '%s' — see fhload --help", opt, lo, hi, v);
+    *out = x;
+    return FH_OK;
+}
+
+int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
+{
+    memset(o, 0, sizeof *o);
+    o->source = env_or("FINHOUSE_OLTP_URL", CLI_DEFAULT_SOURCE);
+    o->warehouse = env_or("FINHOUSE_DUCKDB_PATH", CLI_DEFAULT_WAREHOUSE);
+    o->registry = env_or("FINHOUSE_REGISTRY", CLI_DEFAULT_REGISTRY);
+    o->memory_limit = env_or("FINHOUSE_DUCKDB_MEMORY_LIMIT", "128MB");
+    o->parquet_file_size = env_or("FINHOUSE_PARQUET_FILE_SIZE", "200MB");
+    o->workers = 2;
+    int64_t v;
+    int rc = parse_int("FINHOUSE_LOOKBACK_SECONDS", env_or("FINHOUSE_LOOKBACK_SECONDS", "900"), 0,
+                       INT64_C(315360000), &o->lookback_s, err);
+    if (rc != FH_OK)
+        return rc;
+    o->tables = calloc((size_t)argc + 1, sizeof *o->tables);
+    if (!o->tables)
+        return fh_error_set(err, FH_EINTERNAL, "out of memory");
+    const char *since = NULL;
+    int only_args = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (only_args || a[0] != '-' || !strcmp(a, "-")) {
+            o->tables[o->ntables++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_args = 1;
+            continue;
+        }
+        char name[64];
+        const char *val = NULL;
+        const char *eq = strchr(a, '=');
+        if (eq && !strncmp(a, "--", 2)) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+        }
+        /* flags */
+        int *flag = !strcmp(name, "--full")      ? &o->full
+                    : !strcmp(name, "--json")    ? &o->json
+                    : !strcmp(name, "--quiet") || !strcmp(name, "-q") ? &o->quiet
+                    : !strcmp(name, "--help") || !strcmp(name, "-h")  ? &o->help
+                    : !strcmp(name, "--version") ? &o->version
+                                                 : NULL;
+        if (flag) {
+            if (val)
+                return fh_error_set(err, FH_EUSAGE, "%s takes no value — see fhload --help", name);
+            *flag = 1;
+            continue;
+        }
+        static const char *const WITH_VALUE[] = {"--source", "--warehouse", "--registry", "--group",
+                                                 "--lookback", "--workers", "--parquet", "--since"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof WITH_VALUE / sizeof WITH_VALUE[0]; k++)
+            known |= !strcmp(name, WITH_VALUE[k]);
+        if (!known)
+            return fh_error_set(err, FH_EUSAGE, "unknown option %s — see fhload --help", name);
+        if (!val) {
+            if (i + 1 >= argc)
+                return fh_error_set(err, FH_EUSAGE, "%s needs a value — see fhload --help", name);
+            val = argv[++i];
+        }
+        if (!strcmp(name, "--source"))
+            o->source = val;
+        else if (!strcmp(name, "--warehouse"))
+            o->warehouse = val;
+        else if (!strcmp(name, "--registry"))
+            o->registry = val;
+        else if (!strcmp(name, "--parquet"))
+            o->parquet = val;
+        else if (!strcmp(name, "--since"))
+            since = val;
+        else if (!strcmp(name, "--group")) {
+            if (!registry_group_valid(val))
+                return fh_error_set(err, FH_EUSAGE, "unknown group '%s' — use one of: %s", val,
+                                    registry_groups());
+            if (o->ngroups >= CLI_MAX_GROUPS)
+                return fh_error_set(err, FH_EUSAGE, "too many --group options");
+            o->groups[o->ngroups++] = val;
+        } else if (!strcmp(name, "--lookback")) {
+            if ((rc = parse_int("--lookback", val, 0, INT64_C(315360000), &o->lookback_s, err)))
+                return rc;
+        } else if (!strcmp(name, "--workers")) {
+            if ((rc = parse_int("--workers", val, 1, 16, &v, err)))
+                return rc;
+            o->workers = (int)v;
+        }
+    }
+    if (since) {
+        if (!o->parquet)
+            return fh_error_set(err, FH_EUSAGE,
+                                "--since only applies with --parquet (in DuckDB mode the watermark "
+                                "is read from the warehouse)");
+        if (fh_time_parse(since, &o->since_us) != 0)
+            return fh_error_set(err, FH_EUSAGE,
+                                "--since '%s' is not a timestamp — write e.g. 2024-07-11T11:50:45Z "
+                                "or '2024-07-11 11:50:45+00'",
+                                since);
+        o->has_since = 1;
+    }
+    if (!o->source[0])
+        return fh_error_set(err, FH_EUSAGE, "--source is empty — set it or FINHOUSE_OLTP_URL");
+    return FH_OK;
+}
+
+void cli_free(cli_options *o)
+{
+    free(o->tables);
+    o->tables = NULL;
+    o->ntables = 0;
+}
+
+void cli_help(FILE *f)
+{
+    fputs(
+        "fhload " CLI_VERSION " — load OLTP tables from PostgreSQL into the warehouse RAW layer\n"
+        "\n"
+        "Usage: fhload [OPTIONS] [TABLE ...]\n"
+        "\n"
+        "Reads every selected table of the registry from one consistent PostgreSQL snapshot with\n"
+        "binary COPY and appends it to raw.<table> in the DuckDB warehouse, together with the load's\n"
+        "state (watermark, load id, row counts) in the same transaction: a crash leaves all of a\n"
+        "table's load or none of it. Incremental tables read the rows whose cursor is newer than\n"
+        "the stored watermark minus the lookback; full tables (and --full, and a table's first\n"
+        "load) read everything and also record keys that disappeared as 'delete' rows.\n"
+        "With --parquet, the rows go to Parquet files plus manifest.json for Snowflake instead.\n"
+        "\n"
+        "Tables: TABLE arguments and --group options select tables (their union); none selects all.\n"
+        "\n"
+        "Options:\n"
+        "  --source URL        PostgreSQL to read      [env FINHOUSE_OLTP_URL, default\n"
+        "                      " CLI_DEFAULT_SOURCE "]\n"
+        "  --warehouse PATH    DuckDB file to write    [env FINHOUSE_DUCKDB_PATH, default\n"
+        "                      " CLI_DEFAULT_WAREHOUSE "; its directory is created]\n"
+        "  --registry FILE     table registry          [env FINHOUSE_REGISTRY, default " CLI_DEFAULT_REGISTRY "]\n"
+        "  --group NAME        tables of an entity group: users, accounts, loans, payments,\n"
+        "                      transactions, investments (repeatable)\n"
+        "  --full              full load of incremental tables too (with delete detection)\n"
+        "  --lookback SECONDS  re-read this much before the watermark, so that a transaction that\n"
+        "                      committed late with an older cursor is not missed\n"
+        "                      [env FINHOUSE_LOOKBACK_SECONDS, default 900]\n"
+        "  --workers N         PostgreSQL connections reading a large table in parallel (ctid\n"
+        "                      ranges of one exported snapshot) and DuckDB threads [default 2]\n"
+        "  --parquet DIR       Snowflake staging: write DIR/<table>/part-N.parquet and\n"
+        "                      DIR/<table>/manifest.json instead of loading DuckDB\n"
+        "  --since TIMESTAMP   with --parquet: the watermark kept in Snowflake; incremental tables\n"
+        "                      read rows newer than TIMESTAMP minus the lookback (none: full)\n"
+        "  --json              print one JSON object per table on stdout (no progress, no table)\n"
+        "  --quiet, -q         no progress and no summary; errors only\n"
+        "  --help, -h          this text\n"
+        "  --version           print the version\n"
+        "\n"
+        "Environment (besides the defaults above):\n"
+        "  FINHOUSE_DUCKDB_MEMORY_LIMIT  DuckDB memory_limit while loading [default 128MB]\n"
+        "  FINHOUSE_PARQUET_FILE_SIZE    target size of one Parquet file [default 200MB]\n"
+        "\n"
+        "Registry file: one table per line, 5 fields separated by whitespace, '#' comments:\n"
+        "  table  group  primary_key[,col...]  cursor|-  incremental|full\n"
+        "\n"
+        "Examples:\n"
+        "  fhload                                  load every table of ingest/registry.tsv\n"
+        "  fhload --group loans --group payments   two entity groups\n"
+        "  fhload loans --full --json              one table, full, machine-readable summary\n"
+        "  fhload --parquet .finhouse/stage --since 2024-07-11T00:00:00Z --group transactions\n"
+        "  FINHOUSE_OLTP_URL=postgresql://reader@db:5432/mfi fhload --workers 4 transactions\n"
+        "\n"
+        "Exit codes:\n"
+        "  0  every selected table loaded\n"
+        "  1  internal error (a bug, or DuckDB failed unexpectedly)\n"
+        "  2  usage or configuration: bad option, malformed registry, unknown table or group\n"
+        "  3  connection: cannot reach or authenticate to the source, or open the warehouse\n"
+        "  4  schema: unsupported column type, incompatible type change, missing table/column\n"
+        "  5  data: a value does not fit its column (e.g. numeric beyond DECIMAL's precision),\n"
+        "     or the COPY stream is malformed\n"
+        "fhload stops at the first table that fails; tables loaded before it stay committed.\n"
+        "Every error is one line on stderr (and an error object with --json).\n",
+        f);
+}
+
+void cli_print_json(FILE *f, const cli_result *r)
+{
+    fputs("{\"table\": ", f);
+    if (r->table)
+        fh_json_string(f, r->table);
+    else
+        fputs("null", f);
+    fputs(", \"group\": ", f);
+    if (r->group)
+        fh_json_string(f, r->group);
+    else
+        fputs("null", f);
+    if (r->code != FH_OK) {
+        fprintf(f, ", \"status\": \"failed\", \"error\": {\"code\": %d, \"kind\": \"%s\", "
+                   "\"message\": ",
+                r->code, fh_error_kind(r->code));
+        fh_json_string(f, r->message ? r->message : "");
+        fputs("}}\n", f);
+        return;
+    }
+    fputs(", \"mode\": ", f);
+    fh_json_string(f, r->mode ? r->mode : "");
+    fprintf(f,
+            ", \"rows\": %" PRIu64 ", \"deleted\": %" PRIu64 ", \"bytes\": %" PRIu64
+            ", \"seconds\": %.3f, \"load_id\": %" PRId64 ", \"watermark_from\": ",
+            r->rows, r->deleted, r->bytes, r->seconds, r->load_id);
+    fh_json_time(f, r->has_wm_from, r->wm_from);
+    fputs(", \"watermark_to\": ", f);
+    fh_json_time(f, r->has_wm_to, r->wm_to);
+    if (r->files)
+        fprintf(f, ", \"files\": %zu", r->files);
+    fputs(", \"status\": \"ok\"}\n", f);
+}
+
+static void thousands(uint64_t v, char *buf, size_t n)
+{
+    char tmp[32];
+    int len = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = '\0';
+}
+
+void cli_print_progress(FILE *f, const char *table, uint64_t rows, double seconds, int final)
+{
+    char r[32], rate[32];
+    thousands(rows, r, sizeof r);
+    thousands(seconds > 0 ? (uint64_t)((double)rows / seconds) : 0, rate, sizeof rate);
+    fprintf(f, "\r\033[K  %-28s %14s rows %12s rows/s %8.1f s%s", table, r, rate, seconds,
+            final ? "\n" : "");
+    fflush(f);
+}
+
+void cli_print_summary(FILE *f, const cli_result *rs, size_t n)
+{
+    fprintf(f, "%-28s %-12s %12s %9s %9s %8s  %s\n", "table", "mode", "rows", "deleted", "rows/s",
+            "seconds", "status");
+    for (size_t i = 0; i < n; i++) {
+        const cli_result *r = &rs[i];
+        char rows[32], rate[32];
+        thousands(r->rows, rows, sizeof rows);
+        thousands(r->seconds > 0 ? (uint64_t)((double)r->rows / r->seconds) : 0, rate, sizeof rate);
+        fprintf(f, "%-28s %-12s %12s %9" PRIu64 " %9s %8.2f  %s\n", r->table ? r->table : "-",
+                r->mode ? r->mode : "-", rows, r->deleted, rate, r->seconds,
+                r->code == FH_OK ? "ok" : fh_error_kind(r->code));
+    }
+}

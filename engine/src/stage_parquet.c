@@ -1,0 +1,292 @@
+/*
+ * stage_parquet — Parquet files and manifest for the Snowflake leg (contract in stage_parquet.h).
+ *
+ * How it works: an in-memory DuckDB with fh_scan() registered runs
+ *     COPY (SELECT *, <load id> AS _fh_load_id, now() AS _fh_loaded_at, 'upsert' AS _fh_op
+ *           FROM fh_scan()) TO 'DIR/.<table>.tmp-<pid>'
+ *          (FORMAT parquet, FILE_SIZE_BYTES <size>, FILENAME_PATTERN 'part-{i}')
+ * so rows stream from the COPY decoder into Parquet writers with bounded memory. Then each file's
+ * row count is read back from its Parquet footer, manifest.json is written, and the directory is
+ * renamed to DIR/<table>.
+ */
+#include "stage_parquet.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fh_json.h"
+#include "fh_time.h"
+
+struct stage_parquet {
+    char dir[1024];
+    duckdb_database db;
+    duckdb_connection con;
+    duck_scan_slot slot;
+    int slot_ready;
+};
+
+static int query(stage_parquet *sp, const char *sql, duckdb_result *res, fh_error *err)
+{
+    duckdb_result local;
+    duckdb_result *r = res ? res : &local;
+    if (duckdb_query(sp->con, sql, r) == DuckDBSuccess) {
+        if (!res)
+            duckdb_destroy_result(r);
+        return FH_OK;
+    }
+    fh_error_set(err, FH_EINTERNAL, "parquet staging in %s: %s", sp->dir, duckdb_result_error(r));
+    duckdb_destroy_result(r);
+    return FH_EINTERNAL;
+}
+
+static int mkdirs(const char *path, fh_error *err)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return fh_error_set(err, FH_EUSAGE, "cannot create directory %s: %s", buf,
+                                    strerror(errno));
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    return FH_OK;
+}
+
+/* Remove the plain files of a directory fhload wrote, then the directory. */
+static void remove_dir(const char *path)
+{
+    DIR *dh = opendir(path);
+    if (!dh)
+        return;
+    struct dirent *e;
+    char p[2048];
+    while ((e = readdir(dh)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        unlink(p);
+    }
+    closedir(dh);
+    rmdir(path);
+}
+
+int stage_parquet_open(const char *dir, int threads, const char *memory_limit, stage_parquet **out,
+                       fh_error *err)
+{
+    *out = NULL;
+    int rc = mkdirs(dir, err);
+    if (rc != FH_OK)
+        return rc;
+    stage_parquet *sp = calloc(1, sizeof *sp);
+    if (!sp)
+        return fh_error_set(err, FH_EINTERNAL, "out of memory");
+    snprintf(sp->dir, sizeof sp->dir, "%s", dir);
+    duckdb_config cfg;
+    char th[16], tmp[1100];
+    snprintf(th, sizeof th, "%d", threads < 1 ? 1 : threads);
+    snprintf(tmp, sizeof tmp, "%s/.tmp", dir);
+    duckdb_create_config(&cfg);
+    duckdb_set_config(cfg, "threads", th);
+    duckdb_set_config(cfg, "memory_limit", memory_limit);
+    duckdb_set_config(cfg, "preserve_insertion_order", "false");
+    duckdb_set_config(cfg, "temp_directory", tmp);
+    char *oerr = NULL;
+    duckdb_state st = duckdb_open_ext(NULL, &sp->db, cfg, &oerr);
+    duckdb_destroy_config(&cfg);
+    if (st != DuckDBSuccess) {
+        fh_error_set(err, FH_EINTERNAL, "cannot start DuckDB for parquet staging: %s",
+                     oerr ? oerr : "?");
+        duckdb_free(oerr);
+        free(sp);
+        return FH_EINTERNAL;
+    }
+    duckdb_connect(sp->db, &sp->con);
+    rc = duck_scan_register(sp->con, &sp->slot, err);
+    sp->slot_ready = rc == FH_OK;
+    if (rc != FH_OK) {
+        stage_parquet_close(sp);
+        return rc;
+    }
+    *out = sp;
+    return FH_OK;
+}
+
+void stage_parquet_close(stage_parquet *sp)
+{
+    if (!sp)
+        return;
+    duckdb_disconnect(&sp->con);
+    duckdb_close(&sp->db);
+    if (sp->slot_ready)
+        duck_scan_slot_destroy(&sp->slot);
+    free(sp);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t lx = strlen(x), ly = strlen(y); /* part-2 before part-10 */
+    return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x, y);
+}
+
+static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tmpdir,
+                          stage_result *res, fh_error *err)
+{
+    /* the Parquet files, in order */
+    DIR *dh = opendir(tmpdir);
+    char *names[4096];
+    size_t n = 0;
+    if (dh) {
+        struct dirent *e;
+        while ((e = readdir(dh)) != NULL && n < 4096)
+            if (strstr(e->d_name, ".parquet"))
+                names[n++] = strdup(e->d_name);
+        closedir(dh);
+    }
+    qsort(names, n, sizeof names[0], cmp_names);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/manifest.json", tmpdir);
+    FILE *f = fopen(path, "w");
+    int rc = FH_OK;
+    if (!f)
+        rc = fh_error_set(err, FH_EUSAGE, "cannot write %s: %s", path, strerror(errno));
+    if (rc == FH_OK) {
+        fputs("{\n  \"table\": ", f);
+        fh_json_string(f, s->table);
+        fputs(",\n  \"group\": ", f);
+        fh_json_string(f, s->group);
+        fprintf(f, ",\n  \"mode\": \"%s\",\n  \"load_id\": %" PRId64 ",\n  \"watermark_from\": ",
+                s->full ? "full" : "incremental", s->load_id);
+        fh_json_time(f, s->has_wm_from, s->wm_from);
+        fputs(",\n  \"watermark_to\": ", f);
+        fh_json_time(f, res->has_wm_to, res->wm_to);
+        fprintf(f, ",\n  \"lookback_seconds\": %" PRId64 ",\n  \"cursor\": ", s->lookback_s);
+        if (s->cursor && s->cursor[0])
+            fh_json_string(f, s->cursor);
+        else
+            fputs("null", f);
+        fputs(",\n  \"primary_key\": [", f);
+        for (int k = 0; k < s->nkey; k++) {
+            fputs(k ? ", " : "", f);
+            fh_json_string(f, s->key[k]);
+        }
+        fputs("],\n  \"columns\": [", f);
+        for (size_t c = 0; c < s->ncols; c++) {
+            char ty[64];
+            copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
+            fputs(c ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
+            fh_json_string(f, s->cols[c].name);
+            fputs(", \"type\": ", f);
+            fh_json_string(f, ty);
+            fputs(", \"pg_type\": ", f);
+            fh_json_string(f, s->cols[c].pg_type);
+            fputs("}", f);
+        }
+        fputs(",\n    {\"name\": \"_fh_load_id\", \"type\": \"BIGINT\"},"
+              "\n    {\"name\": \"_fh_loaded_at\", \"type\": \"TIMESTAMP WITH TIME ZONE\"},"
+              "\n    {\"name\": \"_fh_op\", \"type\": \"VARCHAR\"}\n  ],\n  \"files\": [",
+              f);
+        uint64_t total = 0;
+        for (size_t i = 0; i < n && rc == FH_OK; i++) {
+            char fp[2048], sql[2300];
+            snprintf(fp, sizeof fp, "%s/%s", tmpdir, names[i]);
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM read_parquet('%s')", fp);
+            duckdb_result r;
+            rc = query(sp, sql, &r, err);
+            if (rc != FH_OK)
+                break;
+            int64_t rows = duckdb_value_int64(&r, 0, 0);
+            duckdb_destroy_result(&r);
+            struct stat stt;
+            uint64_t bytes = stat(fp, &stt) == 0 ? (uint64_t)stt.st_size : 0;
+            res->bytes += bytes;
+            total += (uint64_t)rows;
+            fputs(i ? ",\n    {\"path\": " : "\n    {\"path\": ", f);
+            fh_json_string(f, names[i]);
+            fprintf(f, ", \"rows\": %" PRId64 ", \"bytes\": %" PRIu64 "}", rows, bytes);
+        }
+        fprintf(f, "\n  ],\n  \"rows\": %" PRIu64 "\n}\n", total);
+        res->nfiles = n;
+        if (rc == FH_OK && total != res->rows)
+            rc = fh_error_set(err, FH_EINTERNAL,
+                              "table %s: the Parquet files hold %" PRIu64 " rows, %" PRIu64
+                              " were extracted",
+                              s->table, total, res->rows);
+        if (fclose(f) != 0 && rc == FH_OK)
+            rc = fh_error_set(err, FH_EUSAGE, "cannot write %s: %s", path, strerror(errno));
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    return rc;
+}
+
+int stage_parquet_write(stage_parquet *sp, const stage_spec *s, stage_result *res, fh_error *err)
+{
+    memset(res, 0, sizeof *res);
+    char tmpdir[1200], final[1200];
+    snprintf(tmpdir, sizeof tmpdir, "%s/.%s.tmp-%ld", sp->dir, s->table, (long)getpid());
+    snprintf(final, sizeof final, "%s/%s", sp->dir, s->table);
+    remove_dir(tmpdir);
+
+    size_t cap = 1024 + s->ncols * 140;
+    char *sql = malloc(cap);
+    if (!sql)
+        return fh_error_set(err, FH_EINTERNAL, "out of memory");
+    snprintf(sql, cap,
+             "COPY (SELECT *, %" PRId64 "::BIGINT AS _fh_load_id, now() AS _fh_loaded_at, "
+             "'upsert' AS _fh_op FROM fh_scan()) TO '%s' (FORMAT parquet, FILE_SIZE_BYTES '%s', "
+             "FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)",
+             s->load_id, tmpdir, s->file_size && s->file_size[0] ? s->file_size : "200MB");
+    duckdb_result r;
+    duck_scan_arm(&sp->slot, s->src);
+    int rc = query(sp, sql, &r, err);
+    free(sql);
+    fh_error scan_err;
+    if (duck_scan_disarm(&sp->slot, &scan_err) != FH_OK) {
+        if (rc == FH_OK)
+            duckdb_destroy_result(&r);
+        remove_dir(tmpdir);
+        *err = scan_err;
+        return scan_err.code;
+    }
+    if (rc != FH_OK) {
+        remove_dir(tmpdir);
+        return rc;
+    }
+    res->rows = (uint64_t)duckdb_value_int64(&r, 0, 0);
+    duckdb_destroy_result(&r);
+    int has = 0;
+    int64_t mx = 0;
+    if (s->scan_done && (rc = s->scan_done(s->scan_ctx, &has, &mx, err)) != FH_OK) {
+        remove_dir(tmpdir);
+        return rc;
+    }
+    res->has_wm_to = s->has_wm_from || has;
+    res->wm_to = s->has_wm_from ? s->wm_from : mx;
+    if (has && mx > res->wm_to)
+        res->wm_to = mx;
+    if (mkdirs(tmpdir, err) != FH_OK) /* no rows: DuckDB may not have created it */
+        return err->code;
+    rc = write_manifest(sp, s, tmpdir, res, err);
+    if (rc == FH_OK) {
+        remove_dir(final);
+        if (rename(tmpdir, final) != 0)
+            rc = fh_error_set(err, FH_EUSAGE, "cannot rename %s to %s: %s", tmpdir, final,
+                              strerror(errno));
+    }
+    if (rc != FH_OK)
+        remove_dir(tmpdir);
+    return rc;
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# run.sh — fhload end to end against the real PostgreSQL (127.0.0.1:5432, user postgres) and a real
+# DuckDB file. Creates its own database and tables, drives fhload, psql and fhcheck, and checks:
+# full and incremental loads reconcile exactly, the late-commit race, hard deletes, an added
+# column, incompatible type changes, data errors, connection/config failures (one line, exit code,
+# untouched state), Parquet staging, ctid-split workers, and SIGKILL at random points.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+FHLOAD=$ROOT/engine/build/fhload
+CHECK=$ROOT/engine/build/fhcheck
+PGHOST=127.0.0.1 PGPORT=${FHLOAD_TEST_PGPORT:-5432} PGUSER=postgres
+export PGHOST PGPORT PGUSER
+DB=fhload_test_$$
+TMP=$(mktemp -d /tmp/fhload-e2e.XXXXXX)
+WH=$TMP/wh/warehouse.duckdb
+REG=$TMP/registry.tsv
+export FINHOUSE_OLTP_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB"
+export FINHOUSE_DUCKDB_PATH=$WH FINHOUSE_REGISTRY=$REG
+unset FINHOUSE_LOOKBACK_SECONDS FINHOUSE_PARQUET_FILE_SIZE
+passed=0 failed=0
+
+cleanup() {
+  jobs -p | xargs -r kill 2>/dev/null || true
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if ! psql -X -q -d postgres -c 'select 1' >/dev/null 2>&1; then
+  echo "e2e: PostgreSQL does not answer at $PGHOST:$PGPORT as $PGUSER — start it (make db)" >&2
+  exit 1
+fi
+psql -X -q -d postgres -c "CREATE DATABASE $DB" >/dev/null
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+duck() { "$CHECK" "$WH" "$@"; }
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+eq() { # eq DESCRIPTION ACTUAL EXPECTED
+  if [ "$2" == "$3" ]; then ok; else bad "$1: got [$2], expected [$3]"; fi
+}
+contains() { # contains DESCRIPTION HAYSTACK NEEDLE
+  if [[ "$2" == *"$3"* ]]; then ok; else bad "$1: [$2] does not contain [$3]"; fi
+}
+# run fhload; sets RC, OUT, ERR
+run() {
+  set +e
+  OUT=$("$FHLOAD" "$@" 2>"$TMP/stderr"); RC=$?
+  set -e
+  ERR=$(cat "$TMP/stderr")
+}
+# latest version of every key in raw, without deletes: count and sum of a column
+raw_recon() { # raw_recon TABLE KEY COLUMN
+  duck "select count(*) || '|' || coalesce(sum($3), 0) from (select * from raw.$1 qualify row_number() over (partition by $2 order by _fh_load_id desc) = 1) where _fh_op <> 'delete'"
+}
+src_recon() { sql -c "select count(*) || '|' || coalesce(sum($2), 0) from $1"; }
+state_of() { duck "select coalesce(watermark::varchar, 'NULL') || '|' || last_load_id from raw._fh_state where table_name = '$1'" 2>/dev/null || echo none; }
+loads_digest() { duck "select count(*) || '|' || coalesce(sum(rows), 0) from raw._fh_loads" 2>/dev/null || echo none; }
+
+# ---- fixture --------------------------------------------------------------------------------------
+sql <<'SQL'
+CREATE TABLE loans (
+  id bigint PRIMARY KEY, customer_id integer NOT NULL, principal numeric(14,2) NOT NULL,
+  rate numeric(6,4), status varchar(20) NOT NULL, note text, secured boolean, disbursed_on date,
+  ref uuid, meta jsonb, attrs json, grade char(2), term smallint, created_at timestamp,
+  updated_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO loans
+SELECT g, g % 97, round((g * 13.37)::numeric, 2), 0.1875, 'active',
+       CASE WHEN g % 5 = 0 THEN NULL ELSE 'loan ' || g || ' — ₵' END, g % 2 = 0,
+       date '2024-01-01' + g % 365, md5(g::text)::uuid, jsonb_build_object('g', g), '{"a": 1}',
+       'A' || (g % 10), (g % 36)::smallint, timestamp '2024-01-01' + g * interval '1 minute',
+       now() - interval '1 day' + g * interval '1 second'
+FROM generate_series(1, 5000) g;
+CREATE TABLE branches (id integer PRIMARY KEY, name text NOT NULL, region text);
+INSERT INTO branches SELECT g, 'branch ' || g, 'region ' || (g % 4) FROM generate_series(1, 20) g;
+CREATE TABLE schedule (loan_id bigint, seq integer, due_on date, amount numeric(12,2),
+                       PRIMARY KEY (loan_id, seq));
+INSERT INTO schedule SELECT l, s, date '2024-01-01' + s * 30, 100.50 FROM generate_series(1, 50) l, generate_series(1, 12) s;
+CREATE TABLE fees (id integer PRIMARY KEY, code text, amount numeric(10,2), updated_at timestamptz DEFAULT now());
+INSERT INTO fees SELECT g, 'F' || g, g * 1.5, now() FROM generate_series(1, 10) g;
+CREATE TABLE txns (id bigint PRIMARY KEY, account_id integer, amount numeric(18,2), kind text,
+                   memo text, booked_at timestamptz, value_date date, flags smallint, ext uuid,
+                   updated_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO txns SELECT g, g % 5000, round((random() * 10000)::numeric, 2), 'deposit',
+       repeat('x', 40), now() - g * interval '1 second', current_date, 0, gen_random_uuid(),
+       now() - interval '1 day' + g * interval '1 microsecond'
+FROM generate_series(1, 200000) g;
+SQL
+cat > "$REG" <<'EOF2'
+# e2e registry
+loans     loans         id           updated_at  incremental
+branches  users         id           -           full
+schedule  loans         loan_id,seq  -           full
+fees      payments      id           updated_at  incremental
+txns      transactions  id           updated_at  incremental
+EOF2
+
+# ---- 1. first load: full, all tables -------------------------------------------------------------
+run --json loans branches schedule
+eq "first load exit" "$RC" 0
+eq "first load json lines" "$(echo "$OUT" | grep -c '"status": "ok"')" 3
+contains "first load is full" "$(echo "$OUT" | grep '"table": "loans"')" '"mode": "full"'
+eq "loans full reconcile" "$(raw_recon loans id principal)" "$(src_recon loans principal)"
+eq "schedule full reconcile" "$(raw_recon schedule loan_id,seq amount)" "$(src_recon schedule amount)"
+eq "branches rows" "$(duck 'select count(*) from raw.branches')" 20
+eq "loans watermark = max(updated_at)" "$(duck "select epoch_us(watermark) from raw._fh_state where table_name='loans'")" \
+   "$(sql -c "select (extract(epoch from max(updated_at)) * 1000000)::bigint from loans")"
+# values unaltered, type by type
+eq "loans text unaltered" "$(duck "select note from raw.loans where id = 7")" "loan 7 — ₵"
+eq "loans numeric exact" "$(duck "select sum(principal)::varchar from raw.loans")" "$(sql -c "select sum(principal) from loans")"
+eq "loans uuid" "$(duck "select ref from raw.loans where id = 7")" "$(sql -c "select ref from loans where id = 7")"
+eq "loans types" "$(duck "select data_type from duckdb_columns() where table_name='loans' and column_name in ('principal','updated_at','ref','term') order by column_name")" \
+  "$(printf 'DECIMAL(14,2)\nUUID\nSMALLINT\nTIMESTAMP WITH TIME ZONE')"
+
+# ---- 2. incremental after updates and inserts -----------------------------------------------------
+sql -c "UPDATE loans SET principal = principal + 1, updated_at = now() WHERE id % 500 = 0"
+sql -c "INSERT INTO loans (id, customer_id, principal, status) SELECT g, 1, 10, 'new' FROM generate_series(5001, 5010) g"
+run --json loans
+eq "incremental exit" "$RC" 0
+contains "incremental mode" "$OUT" '"mode": "incremental"'
+rows=$(echo "$OUT" | sed -E 's/.*"rows": ([0-9]+).*/\1/')
+if [ "$rows" -ge 20 ] && [ "$rows" -lt 5000 ]; then ok; else bad "incremental read $rows rows (expected the changed rows plus the lookback window, not everything)"; fi
+eq "incremental reconcile" "$(raw_recon loans id principal)" "$(src_recon loans principal)"
+
+# lookback 0 reads only what is newer than the watermark
+run --json --lookback 0 loans
+eq "lookback 0 reads nothing new" "$(echo "$OUT" | sed -E 's/.*"rows": ([0-9]+).*/\1/')" 0
+
+# ---- 3. late-commit race --------------------------------------------------------------------------
+# T1 opens first (updated_at = now() = its start) and commits after T2, which has a newer updated_at.
+psql -X -q -d "$DB" -c "BEGIN" -c "UPDATE loans SET principal = 777.77, updated_at = now() WHERE id = 1" -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null &
+held=$!
+sleep 1
+sql -c "UPDATE loans SET principal = 888.88, updated_at = now() WHERE id = 2"
+run --json --lookback 60 loans
+eq "race: load while T1 is open" "$RC" 0
+eq "race: T1 not visible yet" "$(duck "select principal from raw.loans where id = 1 order by _fh_load_id desc limit 1")" "$(duck "select principal from raw.loans where id = 1 and _fh_load_id = 1")"
+wait $held
+run --json --lookback 60 loans
+eq "race: next incremental exit" "$RC" 0
+eq "race: late commit caught" "$(duck "select principal from raw.loans where id = 1 order by _fh_load_id desc limit 1")" "777.77"
+eq "race: reconcile" "$(raw_recon loans id principal)" "$(src_recon loans principal)"
+
+# ---- 4. hard deletes -----------------------------------------------------------------------------
+sql -c "DELETE FROM branches WHERE id IN (3, 4)" -c "DELETE FROM schedule WHERE loan_id = 9" -c "DELETE FROM loans WHERE id = 5"
+run --json branches schedule
+eq "deletes exit" "$RC" 0
+contains "branches deleted count" "$(echo "$OUT" | grep branches)" '"deleted": 2'
+contains "schedule deleted count" "$(echo "$OUT" | grep schedule)" '"deleted": 12'
+eq "branches delete rows" "$(duck "select string_agg(id::varchar, ',' order by id) from raw.branches where _fh_op = 'delete'")" "3,4"
+eq "delete rows carry only keys" "$(duck "select count(*) from raw.branches where _fh_op = 'delete' and name is null")" 2
+eq "schedule reconcile after delete" "$(raw_recon schedule loan_id,seq amount)" "$(src_recon schedule amount)"
+run --json branches
+contains "deletes are recorded once" "$OUT" '"deleted": 0'
+run --json --full loans
+contains "full on incremental table detects deletes" "$OUT" '"deleted": 1'
+eq "loans reconcile after delete" "$(raw_recon loans id principal)" "$(src_recon loans principal)"
+# a key that comes back after its delete
+sql -c "INSERT INTO branches VALUES (3, 'branch 3 reopened', 'north')"
+run --json branches
+eq "re-inserted key is live again" "$(raw_recon branches id id)" "$(src_recon branches id)"
+
+# ---- 5. schema evolution: added column; incompatible changes ------------------------------------
+sql -c "ALTER TABLE loans ADD COLUMN officer text" -c "UPDATE loans SET officer = 'ama', updated_at = now() WHERE id <= 3"
+run --json loans
+eq "added column: exit" "$RC" 0
+eq "added column flows" "$(duck "select officer from raw.loans where id = 2 order by _fh_load_id desc limit 1")" "ama"
+run --json fees
+eq "fees first load" "$RC" 0
+before_state=$(state_of fees); before_loads=$(loads_digest); before_rows=$(duck "select count(*) from raw.fees")
+sql -c "ALTER TABLE fees ALTER COLUMN code TYPE integer USING id" -c "UPDATE fees SET updated_at = now()"
+run fees
+eq "text→integer: exit 4" "$RC" 4
+eq "text→integer: one line" "$(echo "$ERR" | wc -l)" 1
+contains "text→integer: names table and column" "$ERR" "table fees, column code"
+eq "text→integer: state untouched" "$(state_of fees)|$(loads_digest)|$(duck "select count(*) from raw.fees")" "$before_state|$before_loads|$before_rows"
+sql -c "ALTER TABLE fees ALTER COLUMN code TYPE text" -c "ALTER TABLE fees ALTER COLUMN amount TYPE numeric(10,1)"
+run --json fees
+eq "scale shrink: exit 4" "$RC" 4
+contains "scale shrink: names column" "$ERR" "column amount"
+contains "scale shrink: json error" "$OUT" '"kind": "schema"'
+eq "scale shrink: state untouched" "$(state_of fees)|$(loads_digest)" "$before_state|$before_loads"
+sql -c "ALTER TABLE fees ALTER COLUMN amount TYPE numeric(12,2)"
+run --json fees
+eq "precision widening is compatible" "$RC" 0
+eq "precision widening widens raw" "$(duck "select data_type from duckdb_columns() where table_name='fees' and column_name='amount'")" "DECIMAL(12,2)"
+eq "fees reconcile after widening" "$(raw_recon fees id amount)" "$(src_recon fees amount)"
+
+# ---- 6. data errors and unsupported types --------------------------------------------------------
+sql -c "CREATE TABLE odd (id int PRIMARY KEY, x numeric)" -c "INSERT INTO odd VALUES (1, 1.5), (2, 0.00000000001)"
+printf 'odd payments id - full\n' >> "$REG"
+before_loads=$(loads_digest)
+run odd
+eq "value that does not fit: exit 5" "$RC" 5
+contains "does not fit: names table, column, row" "$ERR" "table public.odd, column x (numeric), row 2"
+eq "does not fit: one line" "$(echo "$ERR" | wc -l)" 1
+sql -c "UPDATE odd SET x = 'NaN' WHERE id = 2"
+run odd
+eq "NaN: exit 5" "$RC" 5
+contains "NaN: message" "$ERR" "NaN cannot be stored"
+sql -c "UPDATE odd SET x = 2 WHERE id = 2" -c "ALTER TABLE odd ADD COLUMN p point"
+run odd
+eq "unsupported type: exit 4" "$RC" 4
+contains "unsupported type: names it" "$ERR" "column p: unsupported type point"
+eq "failed loads left no state" "$(loads_digest)" "$before_loads"
+sql -c "ALTER TABLE odd DROP COLUMN p"
+run odd
+eq "odd loads once fixed" "$RC" 0
+
+# ---- 7. configuration and connection failures ----------------------------------------------------
+before=$(loads_digest)
+run --source "postgresql://postgres@127.0.0.1:1/$DB" loans
+eq "unreachable: exit 3" "$RC" 3
+eq "unreachable: one line" "$(echo "$ERR" | wc -l)" 1
+contains "unreachable: says where and how" "$ERR" "fhload: cannot connect to source postgresql://postgres@127.0.0.1:1/$DB: connection refused"
+contains "unreachable: hint" "$ERR" "FINHOUSE_OLTP_URL"
+run --source "postgresql://no_such_role_fh:s3cretpw@127.0.0.1:$PGPORT/$DB" loans
+eq "wrong credentials: exit 3" "$RC" 3
+eq "wrong credentials: one line" "$(echo "$ERR" | wc -l)" 1
+contains "wrong credentials: names the role" "$ERR" 'role "no_such_role_fh" does not exist'
+if [[ "$ERR" == *s3cretpw* ]]; then bad "password printed: $ERR"; else ok; fi
+run no_such_table
+eq "unknown table: exit 2" "$RC" 2
+contains "unknown table: message" "$ERR" "unknown table 'no_such_table'"
+run --group nonsense
+eq "unknown group: exit 2" "$RC" 2
+run --bogus
+eq "unknown option: exit 2" "$RC" 2
+eq "unknown option: one line" "$(echo "$ERR" | wc -l)" 1
+printf 'loans loans id updated_at incremental\nbroken line here\n' > "$TMP/bad.tsv"
+run --registry "$TMP/bad.tsv"
+eq "malformed registry: exit 2" "$RC" 2
+contains "malformed registry: file and line" "$ERR" "$TMP/bad.tsv:2: expected 5 fields"
+run --registry "$TMP/missing.tsv"
+eq "missing registry: exit 2" "$RC" 2
+run --since 2024-01-01
+eq "--since without --parquet: exit 2" "$RC" 2
+printf 'ghost users id - full\n' > "$TMP/ghost.tsv"
+run --registry "$TMP/ghost.tsv"
+eq "table missing in source: exit 4" "$RC" 4
+contains "table missing in source: message" "$ERR" "table ghost does not exist in source"
+eq "failures left state untouched" "$(loads_digest)" "$before"
+run --help
+eq "help exit" "$RC" 0
+contains "help teaches exit codes" "$OUT" "Exit codes:"
+contains "help lists env" "$OUT" "FINHOUSE_LOOKBACK_SECONDS"
+
+# ---- 8. ctid-split workers on a larger table ------------------------------------------------------
+run --json --workers 2 txns
+eq "split load exit" "$RC" 0
+eq "split load reconcile" "$(raw_recon txns id amount)" "$(src_recon txns amount)"
+eq "split load no duplicates" "$(duck "select count(*) - count(distinct id) from raw.txns")" 0
+run --json --workers 1 --full txns
+eq "single-worker full load" "$(echo "$OUT" | sed -E 's/.*"rows": ([0-9]+).*/\1/')" 200000
+
+# ---- 9. SIGKILL at random points, then rerun: nothing lost, nothing doubled -----------------------
+for i in $(seq 1 20); do
+  sql -c "UPDATE txns SET amount = amount + 1, updated_at = now() WHERE id % 97 = $i" \
+      -c "UPDATE loans SET principal = principal + 1, updated_at = now() WHERE id % 50 = $i"
+  full=""; [ $((i % 3)) -eq 0 ] && full=--full
+  "$FHLOAD" --quiet $full txns loans >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$(( (RANDOM % 9) + 1 ))"
+  kill -9 $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+done
+run --json txns loans
+eq "after kills: rerun exit" "$RC" 0
+eq "after kills: txns reconcile" "$(raw_recon txns id amount)" "$(src_recon txns amount)"
+eq "after kills: loans reconcile" "$(raw_recon loans id principal)" "$(src_recon loans principal)"
+eq "after kills: every raw row belongs to a committed load" \
+  "$(duck "select count(*) from raw.txns where _fh_load_id not in (select load_id from raw._fh_loads)")" 0
+eq "after kills: load counts match raw" \
+  "$(duck "select count(*) from (select l.load_id, l.rows + l.deleted as n, count(t.id) as c from raw._fh_loads l join raw.txns t on t._fh_load_id = l.load_id where l.table_name = 'txns' group by all having n <> c)")" 0
+eq "after kills: no key twice in one load" "$(duck "select count(*) from (select id, _fh_load_id from raw.txns group by all having count(*) > 1)")" 0
+eq "after kills: state = last load" "$(duck "select s.last_load_id = max(l.load_id) from raw._fh_state s join raw._fh_loads l using (table_name) where table_name = 'txns' group by s.last_load_id")" true
+
+# ---- 10. Parquet staging for Snowflake ------------------------------------------------------------
+STAGE=$TMP/stage
+run --json --parquet "$STAGE" loans branches
+eq "parquet exit" "$RC" 0
+contains "parquet mode full without --since" "$(echo "$OUT" | grep loans)" '"mode": "full"'
+test -f "$STAGE/loans/manifest.json" && ok || bad "no manifest"
+eq "parquet rows" "$("$CHECK" "$TMP/x.duckdb" "select count(*) from read_parquet('$STAGE/loans/*.parquet')")" "$(sql -c 'select count(*) from loans')"
+eq "parquet sum exact" "$("$CHECK" "$TMP/x.duckdb" "select sum(principal)::varchar from read_parquet('$STAGE/loans/*.parquet')")" "$(sql -c 'select sum(principal) from loans')"
+contains "manifest names the files" "$(cat "$STAGE/loans/manifest.json")" '"path": "part-0.parquet"'
+contains "manifest has types" "$(cat "$STAGE/loans/manifest.json")" '"type": "DECIMAL(14,2)"'
+FINHOUSE_PARQUET_FILE_SIZE=1MB run --json --parquet "$STAGE" --since "$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)" --lookback 0 txns
+eq "parquet incremental exit" "$RC" 0
+contains "parquet incremental mode" "$OUT" '"mode": "incremental"'
+nfiles=$(ls "$STAGE/txns/"*.parquet | wc -l)
+if [ "$nfiles" -ge 2 ]; then ok; else bad "expected several files at 1MB each, got $nfiles"; fi
+eq "parquet manifest rows = files" "$(grep -o '"rows": [0-9]*' "$STAGE/txns/manifest.json" | tail -1 | grep -o '[0-9]*$')" \
+   "$("$CHECK" "$TMP/x.duckdb" "select count(*) from read_parquet('$STAGE/txns/*.parquet')")"
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,113 @@
+/*
+ * test_registry — the registry parser: valid files, every kind of malformed line (each error must
+ * name the file and the line), lookups, and a file on disk.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "registry.h"
+
+static int parse(const char *text, registry *reg, fh_error *err)
+{
+    return registry_parse(text, strlen(text), "reg.tsv", reg, err);
+}
+
+static void test_valid(void)
+{
+    const char *text = "# finhouse registry\n"
+                       "\n"
+                       "customers      users         id           updated_at  incremental\n"
+                       "public.loans\tloans\tid\tupdated_at\tincremental   # trailing comment\r\n"
+                       "schedule  loans  loan_id,seq  -  full\n"
+                       "   \t  \n"
+                       "products investments id - full";
+    registry reg;
+    fh_error err;
+    CHECK_EQ_INT(parse(text, &reg, &err), FH_OK);
+    CHECK_EQ_INT(reg.ntables, 4);
+    CHECK_STR(reg.tables[0].name, "customers");
+    CHECK_STR(reg.tables[0].group, "users");
+    CHECK_STR(reg.tables[0].cursor, "updated_at");
+    CHECK_EQ_INT(reg.tables[0].mode, REGISTRY_INCREMENTAL);
+    CHECK_EQ_INT(reg.tables[0].line, 3);
+    CHECK_STR(reg.tables[1].name, "public.loans");
+    CHECK_EQ_INT(reg.tables[1].nkey, 1);
+    CHECK_EQ_INT(reg.tables[2].nkey, 2);
+    CHECK_STR(reg.tables[2].key[1], "seq");
+    CHECK_STR(reg.tables[2].cursor, "");
+    CHECK_EQ_INT(reg.tables[2].mode, REGISTRY_FULL);
+    CHECK(registry_find(&reg, "loans") == &reg.tables[1]);
+    CHECK(registry_find(&reg, "public.loans") == &reg.tables[1]);
+    CHECK(registry_find(&reg, "nope") == NULL);
+    registry_free(&reg);
+    CHECK(reg.tables == NULL);
+
+    CHECK_EQ_INT(parse("", &reg, &err), FH_OK);
+    CHECK_EQ_INT(reg.ntables, 0);
+    registry_free(&reg);
+}
+
+static void test_errors(void)
+{
+    struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"a users id updated_at incremental\nb users id\n", "reg.tsv:2: expected 5 fields"},
+        {"a users id x full extra\n", "reg.tsv:1: expected 5 fields (table group primary_key cursor mode), found more than 5"},
+        {"a clients id - full\n", "reg.tsv:1: unknown group 'clients' for table a"},
+        {"a users id - sometimes\n", "mode 'sometimes' of a must be"},
+        {"a users id - incremental\n", "is incremental but has no cursor"},
+        {"1a users id - full\n", "table name '1a' is not a valid identifier"},
+        {"a.b.c users id - full\n", "is not a valid identifier"},
+        {"a users id,,x - full\n", "primary key 'id,,x' of a"},
+        {"a users id, - full\n", "primary key"},
+        {"a users id up-dated full\n", "cursor 'up-dated' of a is not a column name"},
+        {"a users id - full\n\n# c\na loans id - full\n", "reg.tsv:4: table a is already declared on line 1"},
+        {"a users id - full\nb\0 users id - full\n", "reg.tsv:2: NUL byte"},
+        {"caf\xc3\xa9 users id - full\n", "is not a valid identifier"},
+        {"a users k1,k2,k3,k4,k5,k6,k7,k8,k9,k10,k11,k12,k13,k14,k15,k16,k17 - full\n",
+         "more than 16 columns"},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa users id - full\n",
+         "at most 63 bytes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        registry reg;
+        fh_error err;
+        size_t len = strlen(bad[i].text);
+        if (strstr(bad[i].msg, "NUL"))
+            len = 36; /* the literal holds an embedded NUL */
+        CHECK_EQ_INT(registry_parse(bad[i].text, len, "reg.tsv", &reg, &err), FH_EUSAGE);
+        CHECK_CONTAINS(err.msg, bad[i].msg);
+        CHECK(reg.tables == NULL && reg.ntables == 0);
+    }
+}
+
+static void test_file(void)
+{
+    char path[] = "/tmp/fhload-test-registry-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *text = "loans loans id updated_at incremental\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    registry reg;
+    fh_error err;
+    CHECK_EQ_INT(registry_load(path, &reg, &err), FH_OK);
+    CHECK_EQ_INT(reg.ntables, 1);
+    registry_free(&reg);
+    unlink(path);
+    CHECK_EQ_INT(registry_load(path, &reg, &err), FH_EUSAGE);
+    CHECK_CONTAINS(err.msg, "cannot read registry /tmp/fhload-test-registry-");
+    CHECK_CONTAINS(err.msg, "FINHOUSE_REGISTRY");
+    CHECK(registry_group_valid("transactions"));
+    CHECK(!registry_group_valid("Transactions"));
+}
+
+int main(void)
+{
+    test_valid();
+    test_errors();
+    test_file();
+    return check_done("test_registry");
+}
