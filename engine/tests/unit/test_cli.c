@@ -1,0 +1,195 @@
+/*
+ * test_cli — option and environment parsing, output formats, and the small helpers around them
+ * (fh_time, fh_json, fh_error, pg_source's password redaction), none of which need a server.
+ */
+#include <stdlib.h>
+
+#include "check.h"
+#include "cli.h"
+#include "fh_json.h"
+#include "fh_time.h"
+#include "pg_source.h"
+
+static int parse(cli_options *o, fh_error *e, int argc, const char **argv)
+{
+    return cli_parse(argc, (char **)argv, o, e);
+}
+
+static void test_defaults_and_env(void)
+{
+    unsetenv("FINHOUSE_OLTP_URL");
+    unsetenv("FINHOUSE_DUCKDB_PATH");
+    unsetenv("FINHOUSE_REGISTRY");
+    unsetenv("FINHOUSE_LOOKBACK_SECONDS");
+    cli_options o;
+    fh_error e;
+    const char *a[] = {"fhload"};
+    CHECK_EQ_INT(parse(&o, &e, 1, a), FH_OK);
+    CHECK_STR(o.source, CLI_DEFAULT_SOURCE);
+    CHECK_STR(o.warehouse, ".finhouse/warehouse/finhouse.duckdb");
+    CHECK_STR(o.registry, "ingest/registry.tsv");
+    CHECK_EQ_INT(o.lookback_s, 900);
+    CHECK_EQ_INT(o.workers, 2);
+    CHECK_EQ_INT(o.ntables, 0);
+    cli_free(&o);
+
+    setenv("FINHOUSE_OLTP_URL", "postgresql://env@h/db", 1);
+    setenv("FINHOUSE_DUCKDB_PATH", "/tmp/env.duckdb", 1);
+    setenv("FINHOUSE_LOOKBACK_SECONDS", "60", 1);
+    CHECK_EQ_INT(parse(&o, &e, 1, a), FH_OK);
+    CHECK_STR(o.source, "postgresql://env@h/db");
+    CHECK_STR(o.warehouse, "/tmp/env.duckdb");
+    CHECK_EQ_INT(o.lookback_s, 60);
+    cli_free(&o);
+    /* options win over the environment */
+    const char *b[] = {"fhload", "--source", "postgresql://opt@h/db", "--lookback=5", "loans",
+                       "--group", "loans", "--group=payments", "--full", "--json", "--workers",
+                       "4", "payments", "--", "--odd-table"};
+    CHECK_EQ_INT(parse(&o, &e, 15, b), FH_OK);
+    CHECK_STR(o.source, "postgresql://opt@h/db");
+    CHECK_EQ_INT(o.lookback_s, 5);
+    CHECK_EQ_INT(o.ntables, 3);
+    CHECK_STR(o.tables[0], "loans");
+    CHECK_STR(o.tables[2], "--odd-table");
+    CHECK_EQ_INT(o.ngroups, 2);
+    CHECK_STR(o.groups[1], "payments");
+    CHECK(o.full && o.json && !o.quiet);
+    CHECK_EQ_INT(o.workers, 4);
+    cli_free(&o);
+    setenv("FINHOUSE_LOOKBACK_SECONDS", "soon", 1);
+    CHECK_EQ_INT(parse(&o, &e, 1, a), FH_EUSAGE);
+    CHECK_CONTAINS(e.msg, "FINHOUSE_LOOKBACK_SECONDS");
+    cli_free(&o);
+    unsetenv("FINHOUSE_LOOKBACK_SECONDS");
+    unsetenv("FINHOUSE_OLTP_URL");
+    unsetenv("FINHOUSE_DUCKDB_PATH");
+}
+
+static void test_bad_options(void)
+{
+    struct {
+        int argc;
+        const char *argv[4];
+        const char *msg;
+    } bad[] = {
+        {2, {"fhload", "--frobnicate"}, "unknown option --frobnicate"},
+        {2, {"fhload", "--source"}, "--source needs a value"},
+        {3, {"fhload", "--workers", "0"}, "--workers expects a whole number from 1 to 16"},
+        {3, {"fhload", "--workers", "3x"}, "got '3x'"},
+        {3, {"fhload", "--lookback", "-1"}, "--lookback expects"},
+        {3, {"fhload", "--group", "clients"}, "unknown group 'clients'"},
+        {2, {"fhload", "--full=yes"}, "--full takes no value"},
+        {3, {"fhload", "--since", "2024-01-01"}, "--since only applies with --parquet"},
+        {4, {"fhload", "--parquet", "/tmp/x", "--since=yesterday"}, "is not a timestamp"},
+        {3, {"fhload", "--source", ""}, "--source is empty"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cli_options o;
+        fh_error e;
+        CHECK_EQ_INT(parse(&o, &e, bad[i].argc, bad[i].argv), FH_EUSAGE);
+        CHECK_CONTAINS(e.msg, bad[i].msg);
+        cli_free(&o);
+    }
+    cli_options o;
+    fh_error e;
+    const char *ok[] = {"fhload", "--parquet", "/tmp/x", "--since", "2024-07-11T11:50:45Z"};
+    CHECK_EQ_INT(parse(&o, &e, 5, ok), FH_OK);
+    CHECK(o.has_since);
+    CHECK_EQ_INT(o.since_us, INT64_C(1720698645000000));
+    cli_free(&o);
+}
+
+static void test_time(void)
+{
+    int64_t us;
+    char buf[FH_TIME_TEXT];
+    CHECK_EQ_INT(fh_time_parse("2024-07-11 11:50:45.123456+00", &us), 0);
+    CHECK_EQ_INT(us, INT64_C(1720698645123456));
+    fh_time_format_sql(us, buf, sizeof buf);
+    CHECK_STR(buf, "2024-07-11 11:50:45.123456+00");
+    fh_time_format_iso(us, buf, sizeof buf);
+    CHECK_STR(buf, "2024-07-11T11:50:45.123456Z");
+    CHECK_EQ_INT(fh_time_parse("2024-07-11T13:50:45.123456+02:00", &us), 0);
+    CHECK_EQ_INT(us, INT64_C(1720698645123456));
+    CHECK_EQ_INT(fh_time_parse("1970-01-01", &us), 0);
+    CHECK_EQ_INT(us, 0);
+    CHECK_EQ_INT(fh_time_parse("1969-12-31T23:59:59.5Z", &us), 0);
+    CHECK_EQ_INT(us, -500000);
+    fh_time_format_sql(-500000, buf, sizeof buf);
+    CHECK_STR(buf, "1969-12-31 23:59:59.500000+00");
+    CHECK_EQ_INT(fh_time_parse("2000-02-29 00:00", &us), 0);
+    CHECK_EQ_INT(us, INT64_C(951782400000000));
+    CHECK_EQ_INT(fh_time_parse("2024-13-01", &us), -1);
+    CHECK_EQ_INT(fh_time_parse("2024-01-01 25:00", &us), -1);
+    CHECK_EQ_INT(fh_time_parse("2024-01-01x", &us), -1);
+    CHECK_EQ_INT(fh_time_parse("", &us), -1);
+}
+
+static void test_redact(void)
+{
+    char out[256];
+    pg_source_redact_url("postgresql://fh:s3cret@db.example:5432/mfi", out, sizeof out);
+    CHECK_STR(out, "postgresql://fh@db.example:5432/mfi");
+    pg_source_redact_url("postgresql://postgres@127.0.0.1:5999/x", out, sizeof out);
+    CHECK_STR(out, "postgresql://postgres@127.0.0.1:5999/x");
+    pg_source_redact_url("postgres://u:p%40ss@h/db?sslmode=require&password=abc", out, sizeof out);
+    CHECK_STR(out, "postgres://u@h/db?sslmode=require&password=***");
+    pg_source_redact_url("host=h user=u password='a b' dbname=d", out, sizeof out);
+    CHECK_STR(out, "host=h user=u password=*** dbname=d");
+    pg_source_redact_url("password=x", out, sizeof out);
+    CHECK_STR(out, "password=***");
+}
+
+static void test_outputs(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cli_result r = {.table = "loans", .group = "loans", .mode = "incremental", .rows = 12,
+                    .deleted = 1, .bytes = 345, .seconds = 0.5, .load_id = 7, .has_wm_to = 1,
+                    .wm_to = INT64_C(1720698645123456)};
+    cli_print_json(f, &r);
+    cli_result e = {.table = "odd", .group = "payments", .code = FH_EDATA,
+                    .message = "value \"x\"\tdoes not fit"};
+    cli_print_json(f, &e);
+    fclose(f);
+    CHECK_CONTAINS(buf, "{\"table\": \"loans\", \"group\": \"loans\", \"mode\": \"incremental\", "
+                        "\"rows\": 12, \"deleted\": 1, \"bytes\": 345, \"seconds\": 0.500, "
+                        "\"load_id\": 7, \"watermark_from\": null, \"watermark_to\": "
+                        "\"2024-07-11T11:50:45.123456Z\", \"status\": \"ok\"}\n");
+    CHECK_CONTAINS(buf, "\"status\": \"failed\", \"error\": {\"code\": 5, \"kind\": \"data\", "
+                        "\"message\": \"value \\\"x\\\"\\tdoes not fit\"}}\n");
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    cli_result rs[2] = {r, e};
+    rs[0].rows = 1234567;
+    cli_print_summary(f, rs, 2);
+    cli_help(f);
+    fclose(f);
+    CHECK_CONTAINS(buf, "1,234,567");
+    CHECK_CONTAINS(buf, "data");
+    CHECK_CONTAINS(buf, "Exit codes:");
+    CHECK_CONTAINS(buf, "FINHOUSE_DUCKDB_PATH");
+    CHECK_CONTAINS(buf, "FINHOUSE_REGISTRY");
+    CHECK_CONTAINS(buf, "Examples:");
+    free(buf);
+
+    fh_error err;
+    fh_error_set(&err, FH_ESCHEMA, "line one\nline two\t");
+    CHECK_STR(err.msg, "line one line two");
+    fh_error_prefix(&err, "table %s: ", "t");
+    CHECK_STR(err.msg, "table t: line one line two");
+    CHECK_EQ_INT(err.code, FH_ESCHEMA);
+    CHECK_STR(fh_error_kind(FH_ECONN), "connection");
+}
+
+int main(void)
+{
+    test_defaults_and_env();
+    test_bad_options();
+    test_time();
+    test_redact();
+    test_outputs();
+    return check_done("test_cli");
+}

@@ -1,0 +1,292 @@
+/*
+ * test_duck_dest — the DuckDB destination and the Parquet stage with a synthetic producer (no
+ * PostgreSQL): parallel fh_scan() inserts, load ids and state, delete detection, schema evolution
+ * (added column, widening, incompatible change), a producer error that must roll everything back,
+ * and Parquet files with their manifest.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "duck_dest.h"
+#include "stage_parquet.h"
+
+/* A producer of rows id = first..first+n-1 (skipping ids in `gone`), cut into `parts` ranges
+ * claimed by DuckDB's threads; fails at row `fail_at` (0: never). */
+typedef struct {
+    cd_column cols[5];
+    size_t ncols;
+    int64_t first, n, fail_at, gone_lo, gone_hi;
+    size_t parts;
+    atomic_long next;
+    int64_t amount_add;
+} fake;
+
+typedef struct {
+    int64_t pos, end;
+} fake_local;
+
+static void mkcol(cd_column *c, const char *name, uint32_t oid, int32_t typmod)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->name, name);
+    strcpy(c->pg_type, name);
+    c->type_oid = oid;
+    c->typmod = typmod;
+    fh_error e;
+    copy_decode_map_type("t", c, &e);
+}
+
+static int fake_fill(void *ctx, void **local, duckdb_data_chunk chunk, size_t cap, size_t *rows,
+                     fh_error *err)
+{
+    fake *f = ctx;
+    fake_local *l = *local;
+    *rows = 0;
+    if (!l) {
+        l = calloc(1, sizeof *l);
+        *local = l;
+    }
+    int64_t *id = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
+    duckdb_vector name = duckdb_data_chunk_get_vector(chunk, 1);
+    int64_t *amount = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 2));
+    int64_t *ts = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 3));
+    int64_t *extra = f->ncols > 4 ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 4)) : NULL;
+    while (*rows < cap) {
+        if (l->pos >= l->end) { /* claim the next range, as pg_scan does */
+            long p = atomic_fetch_add(&f->next, 1);
+            if ((size_t)p >= f->parts)
+                break;
+            l->pos = f->first + f->n * p / (int64_t)f->parts;
+            l->end = f->first + f->n * (p + 1) / (int64_t)f->parts;
+            continue;
+        }
+        int64_t v = l->pos++;
+        if (v >= f->gone_lo && v <= f->gone_hi)
+            continue;
+        if (f->fail_at && v == f->fail_at)
+            return fh_error_set(err, FH_EDATA, "table t, column amount, row %lld: injected",
+                                (long long)v);
+        id[*rows] = v;
+        char s[32];
+        snprintf(s, sizeof s, "name %lld", (long long)v);
+        duckdb_vector_assign_string_element(name, *rows, s);
+        amount[*rows] = v * 100 + f->amount_add; /* DECIMAL(12,2) → int64 */
+        ts[*rows] = INT64_C(1720698645000000) + v;
+        if (extra)
+            extra[*rows] = v;
+        (*rows)++;
+    }
+    return FH_OK;
+}
+
+static void fake_free(void *ctx, void *local)
+{
+    (void)ctx;
+    free(local);
+}
+
+static int fake_done(void *ctx, int *has, int64_t *max, fh_error *err)
+{
+    (void)err;
+    fake *f = ctx;
+    *has = 1;
+    *max = INT64_C(1720698645000000) + f->first + f->n - 1;
+    return FH_OK;
+}
+
+static const char *KEY[] = {"id"};
+
+static int load(duck_dest *d, fake *f, int full, duck_load_result *res, fh_error *err)
+{
+    atomic_store(&f->next, 0);
+    duck_scan_source src = {.ctx = f, .cols = f->cols, .ncols = f->ncols, .max_threads = f->parts,
+                            .fill = fake_fill, .local_free = fake_free};
+    duck_dest_state st;
+    duck_dest_read_state(d, "t", &st, err);
+    duck_load_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
+                           .nkey = 1, .full = full, .has_wm_from = st.has_watermark,
+                           .wm_from = st.watermark_us, .src = &src, .scan_done = fake_done,
+                           .scan_ctx = f};
+    return duck_dest_load(d, &spec, res, err);
+}
+
+static char *one(duck_dest *d, const char *sql)
+{
+    static char buf[256];
+    char q[512];
+    snprintf(q, sizeof q, "SELECT (%s)::VARCHAR", sql);
+    duckdb_result r;
+    if (duckdb_query(duck_dest_connection(d), q, &r) != DuckDBSuccess) {
+        snprintf(buf, sizeof buf, "ERROR %s", duckdb_result_error(&r));
+    } else {
+        char *v = duckdb_value_varchar(&r, 0, 0);
+        snprintf(buf, sizeof buf, "%s", v ? v : "NULL");
+        duckdb_free(v);
+    }
+    duckdb_destroy_result(&r);
+    return buf;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/fhload-test-dest-XXXXXX";
+    if (!mkdtemp(dir))
+        return 2;
+    char path[256], cmd[300];
+    snprintf(path, sizeof path, "%s/sub/dir/w.duckdb", dir);
+
+    fake f = {.ncols = 4, .first = 1, .n = 10000, .parts = 3};
+    mkcol(&f.cols[0], "id", CD_OID_INT8, -1);
+    mkcol(&f.cols[1], "name", CD_OID_TEXT, -1);
+    mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((12 << 16) | 2) + 4);
+    mkcol(&f.cols[3], "updated_at", CD_OID_TIMESTAMPTZ, -1);
+
+    duck_dest *d;
+    fh_error err;
+    CHECK_EQ_INT(duck_dest_open(path, 2, "128MB", &d, &err), FH_OK);
+    duck_dest_state st;
+    CHECK_EQ_INT(duck_dest_read_state(d, "t", &st, &err), FH_OK);
+    CHECK_EQ_INT(st.found, 0);
+
+    /* 1: first load, parallel */
+    duck_load_result res;
+    CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.load_id, 1);
+    CHECK_EQ_INT(res.rows, 10000);
+    CHECK_EQ_INT(res.deleted, 0);
+    CHECK_STR(one(d, "SELECT count(DISTINCT id) FROM raw.t WHERE _fh_op = 'upsert'"), "10000");
+    CHECK_STR(one(d, "SELECT sum(amount) FROM raw.t"), "50005000.00");
+    CHECK_STR(one(d, "SELECT name FROM raw.t WHERE id = 4321"), "name 4321");
+    CHECK_STR(one(d, "SELECT count(DISTINCT _fh_loaded_at) FROM raw.t"), "1");
+    CHECK_STR(one(d, "SELECT data_type FROM duckdb_columns() WHERE table_name = 't' AND column_name = '_fh_loaded_at'"),
+              "TIMESTAMP WITH TIME ZONE");
+    CHECK_EQ_INT(duck_dest_read_state(d, "t", &st, &err), FH_OK);
+    CHECK(st.found && st.has_watermark);
+    CHECK_EQ_INT(st.watermark_us, INT64_C(1720698645000000) + 10000);
+    CHECK_EQ_INT(st.last_load_id, 1);
+
+    /* 2: a producer error rolls back rows and state */
+    f.fail_at = 7777;
+    CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_EDATA);
+    CHECK_CONTAINS(err.msg, "injected");
+    f.fail_at = 0;
+    CHECK_STR(one(d, "SELECT count(*) FROM raw.t"), "10000");
+    CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_loads"), "1");
+
+    /* 3: full load with ids 100..199 gone → 100 delete rows; then none the next time */
+    f.gone_lo = 100;
+    f.gone_hi = 199;
+    CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.load_id, 2);
+    CHECK_EQ_INT(res.rows, 9900);
+    CHECK_EQ_INT(res.deleted, 100);
+    CHECK_STR(one(d, "SELECT count(*) FROM raw.t WHERE _fh_op = 'delete' AND name IS NULL AND _fh_load_id = 2"), "100");
+    CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.deleted, 0);
+    /* an incremental load never records deletes */
+    f.gone_hi = 299;
+    CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.deleted, 0);
+    CHECK_STR(one(d, "SELECT mode || ' ' || rows || ' ' || deleted || ' ' || status FROM raw._fh_loads WHERE load_id = 4"),
+              "incremental 9800 0 ok");
+    f.gone_lo = f.gone_hi = 0;
+
+    /* 4: added column flows in; old rows have NULL */
+    f.ncols = 5;
+    mkcol(&f.cols[4], "officer_id", CD_OID_INT8, -1);
+    CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
+    CHECK_STR(one(d, "SELECT count(officer_id) FROM raw.t"), "10000");
+    CHECK_STR(one(d, "SELECT count(*) FILTER (officer_id IS NULL) > 0 FROM raw.t"), "true");
+
+    /* 5: widening: INTEGER source into BIGINT raw holds; DECIMAL(14,2) widens DECIMAL(12,2) */
+    mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((14 << 16) | 2) + 4);
+    CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
+    CHECK_STR(one(d, "SELECT data_type FROM duckdb_columns() WHERE table_name = 't' AND column_name = 'amount'"),
+              "DECIMAL(14,2)");
+
+    /* 6: incompatible: scale change, text → integer; nothing committed */
+    char before[64];
+    snprintf(before, sizeof before, "%s", one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"));
+    mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((14 << 16) | 1) + 4);
+    CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg, "table t, column amount");
+    mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((14 << 16) | 2) + 4);
+    mkcol(&f.cols[1], "name", CD_OID_INT8, -1);
+    CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg, "column name");
+    CHECK_STR(one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"), before);
+    mkcol(&f.cols[1], "_fh_op", CD_OID_TEXT, -1);
+    CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg, "reserved");
+    mkcol(&f.cols[1], "name", CD_OID_TEXT, -1);
+    duck_dest_close(d);
+
+    /* a locked warehouse is a connection error naming the file */
+    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", &d, &err), FH_OK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        duck_dest *d2;
+        fh_error e2;
+        int rc = duck_dest_open(path, 1, "64MB", &d2, &e2);
+        _exit(rc == FH_ECONN && strstr(e2.msg, "cannot open warehouse") ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    duck_dest_close(d);
+
+    /* Parquet stage: files, manifest, row counts */
+    char sdir[256];
+    snprintf(sdir, sizeof sdir, "%s/stage", dir);
+    stage_parquet *sp;
+    CHECK_EQ_INT(stage_parquet_open(sdir, 2, "128MB", &sp, &err), FH_OK);
+    f.ncols = 4;
+    f.n = 300000;
+    atomic_store(&f.next, 0);
+    duck_scan_source src = {.ctx = &f, .cols = f.cols, .ncols = 4, .max_threads = f.parts,
+                            .fill = fake_fill, .local_free = fake_free};
+    stage_spec ss = {.table = "t", .group = "loans", .cursor = "updated_at", .cols = f.cols,
+                     .ncols = 4, .key = KEY, .nkey = 1, .full = 0, .load_id = 42,
+                     .lookback_s = 900, .has_wm_from = 1, .wm_from = 0, .file_size = "300KB",
+                     .src = &src, .scan_done = fake_done, .scan_ctx = &f};
+    stage_result sr;
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
+    CHECK_EQ_INT(sr.rows, 300000);
+    CHECK(sr.nfiles >= 2);
+    CHECK(sr.has_wm_to);
+    char mpath[300];
+    snprintf(mpath, sizeof mpath, "%s/t/manifest.json", sdir);
+    FILE *mf = fopen(mpath, "r");
+    CHECK(mf != NULL);
+    char mbuf[8192] = "";
+    if (mf) {
+        size_t got = fread(mbuf, 1, sizeof mbuf - 1, mf);
+        mbuf[got] = '\0';
+        fclose(mf);
+    }
+    CHECK_CONTAINS(mbuf, "\"table\": \"t\"");
+    CHECK_CONTAINS(mbuf, "\"mode\": \"incremental\"");
+    CHECK_CONTAINS(mbuf, "\"load_id\": 42");
+    CHECK_CONTAINS(mbuf, "\"watermark_from\": \"1970-01-01T00:00:00.000000Z\"");
+    CHECK_CONTAINS(mbuf, "\"primary_key\": [\"id\"]");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"amount\", \"type\": \"DECIMAL(14,2)\"");
+    CHECK_CONTAINS(mbuf, "\"path\": \"part-1.parquet\"");
+    CHECK_CONTAINS(mbuf, "\"rows\": 300000\n}");
+    /* again: replaces the previous files; a failing producer leaves the last good stage */
+    atomic_store(&f.next, 0);
+    f.fail_at = 200000;
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_EDATA);
+    f.fail_at = 0;
+    struct stat stt;
+    CHECK(stat(mpath, &stt) == 0);
+    stage_parquet_close(sp);
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return check_done("test_duck_dest");
+}
