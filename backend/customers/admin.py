@@ -1,11 +1,21 @@
 """Staff admin for branches, staff, customers and solidarity groups: find a customer by number, name,
 national ID or phone; see their loans, savings accounts and fixed deposits on one page."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
+from django.utils import timezone
 
-from core.admin_tools import ReadOnlyTabularInline, SoftDeleteAdminMixin, SoftDeletedFilter, format_money
+from core.admin_tools import (
+    Operation,
+    OperationForm,
+    OperationsAdminMixin,
+    ReadOnlyTabularInline,
+    SoftDeleteAdminMixin,
+    SoftDeletedFilter,
+    format_money,
+)
 from core.exceptions import BusinessError
 from customers import services
 from customers.models import Branch, Customer, GroupMembership, SolidarityGroup, Staff
@@ -21,6 +31,24 @@ class BranchAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "region"]
 
 
+class StaffHireForm(forms.ModelForm):
+    """Hiring: the user and the staff record are created together by customers.services.staff_create."""
+
+    username = forms.CharField(max_length=150)
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+
+    class Meta:
+        model = Staff
+        fields = ["role", "branch", "hired_on", "employee_number"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["employee_number"].required = False
+        self.fields["employee_number"].help_text = "generated when left empty"
+
+
 @admin.register(Staff)
 class StaffAdmin(admin.ModelAdmin):
     list_display = ["employee_number", "name", "role", "branch", "hired_on", "left_on"]
@@ -29,6 +57,40 @@ class StaffAdmin(admin.ModelAdmin):
     search_fields = ["employee_number", "user__first_name", "user__last_name", "user__username"]
     autocomplete_fields = ["branch"]
     raw_id_fields = ["user"]
+    add_fieldsets = [(None, {"fields": ["username", "first_name", "last_name", "email", "role", "branch",
+                                        "hired_on", "employee_number"]})]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = StaffHireForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user"] if obj is not None else []
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except BusinessError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj: Staff, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        hired = services.staff_create(
+            username=data["username"], first_name=data["first_name"], last_name=data["last_name"],
+            email=data["email"] or "", role=data["role"], branch=data["branch"], hired_on=data["hired_on"],
+            employee_number=data["employee_number"] or None,
+        )
+        obj.__dict__.update({k: v for k, v in hired.__dict__.items() if k != "_state"})
+        obj._state.adding = False
 
     @admin.display(description="name", ordering="user__last_name")
     def name(self, obj: Staff) -> str:
@@ -156,25 +218,58 @@ class CustomerAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"{deleted} customer(s) deleted.", messages.SUCCESS)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyTabularInline):
+    """Members join and leave through the buttons (customers.services), which check the branch and that
+    a customer stands in one group at a time."""
+
     model = GroupMembership
     fields = ["customer", "role", "joined_on", "left_on"]
-    raw_id_fields = ["customer"]
-    extra = 0
-    can_delete = False  # members leave (left_on) or are soft-deleted, never erased
+    readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer")
 
 
+class MemberForm(OperationForm):
+    customer_number = forms.CharField(max_length=20)
+    on = forms.DateField(initial=timezone.localdate)
+
+    def clean_customer_number(self) -> Customer:
+        number = self.cleaned_data["customer_number"].strip()
+        try:
+            return Customer.objects.get(customer_number__iexact=number)
+        except Customer.DoesNotExist:
+            raise forms.ValidationError(f"no customer {number}") from None
+
+
+class MemberAddForm(MemberForm):
+    role = forms.ChoiceField(choices=GroupMembership.Role.choices, initial=GroupMembership.Role.MEMBER)
+
+
+def _member_add(group: SolidarityGroup, data: dict, user) -> str:
+    customer = data["customer_number"]
+    services.group_member_add(group=group, customer=customer, role=data["role"], on=data["on"])
+    return f"{customer} joined {group}."
+
+
+def _member_remove(group: SolidarityGroup, data: dict, user) -> str:
+    customer = data["customer_number"]
+    services.group_member_remove(group=group, customer=customer, on=data["on"])
+    return f"{customer} left {group}."
+
+
 @admin.register(SolidarityGroup)
-class SolidarityGroupAdmin(admin.ModelAdmin):
+class SolidarityGroupAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "branch", "loan_officer", "meeting_day", "formed_on"]
     list_filter = ["branch", "loan_officer", "meeting_day"]
     list_select_related = ["branch", "loan_officer__user"]
     search_fields = ["code", "name"]
     autocomplete_fields = ["branch", "loan_officer"]
     inlines = [MembershipInline]
+    operations = (
+        Operation("add-member", "Add a member", MemberAddForm, _member_add),
+        Operation("remove-member", "Remove a member", MemberForm, _member_remove),
+    )
 
 
 @admin.register(GroupMembership)

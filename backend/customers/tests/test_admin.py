@@ -119,3 +119,37 @@ def _empty_inlines() -> dict[str, str]:
     prefixes = ["loans", "savings_accounts", "investments", "memberships"]
     return {f"{p}-{k}": v for p in prefixes for k, v in
             {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0", "MIN_NUM_FORMS": "0", "MAX_NUM_FORMS": "1000"}.items()}
+
+
+@pytest.mark.django_db
+def test_group_members_join_and_leave_through_the_services(admin_client, world, make_customer, day0):
+    from django.urls import reverse
+
+    from customers.models import GroupMembership
+
+    newcomer = make_customer()
+    url = reverse("admin:customers_solidaritygroup_operation", args=[world.group.pk, "add-member"])
+    response = admin_client.post(url, {"customer_number": newcomer.customer_number, "role": "member",
+                                       "on": day0.isoformat()})
+    assert response.status_code == 302
+    assert GroupMembership.objects.filter(group=world.group, customer=newcomer, left_on__isnull=True).exists()
+    # a customer stands in one group at a time: adding them again is refused with the service's message
+    response = admin_client.post(url, {"customer_number": newcomer.customer_number, "role": "member",
+                                       "on": day0.isoformat()}, follow=True)
+    assert "already a member" in response.content.decode()
+    url = reverse("admin:customers_solidaritygroup_operation", args=[world.group.pk, "remove-member"])
+    response = admin_client.post(url, {"customer_number": newcomer.customer_number, "on": day0.isoformat()})
+    assert response.status_code == 302
+    assert GroupMembership.objects.get(group=world.group, customer=newcomer).left_on == day0
+
+
+@pytest.mark.django_db
+def test_hiring_staff_creates_the_user_through_the_service(admin_client, branch):
+    from customers.models import Staff
+
+    response = admin_client.post(admin_url(Staff, "add"), {
+        "username": "teller7", "first_name": "Mary", "last_name": "Achieng", "email": "",
+        "role": "teller", "branch": branch.pk, "hired_on": "2025-01-06", "employee_number": ""})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    staff = Staff.objects.get(user__username="teller7")
+    assert staff.employee_number.startswith("E") and staff.user.is_staff
