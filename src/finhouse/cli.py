@@ -1,9 +1,10 @@
 """The `finhouse` command: one entry point to the platform's parts.
 
     finhouse simulate …   write a simulated institution's history into the OLTP (Django's `simulate`)
+    finhouse ingest …     load the OLTP into the warehouse's RAW layer (runs the C engine `fhload`)
     finhouse demo         migrate, simulate if the database is empty, create the admin, serve :8000
 
-Each subcommand runs the part that owns the work (Django management commands, later `fhload`, dbt,
+Each subcommand runs the part that owns the work (Django management commands, `fhload`, later dbt,
 Airflow); this module only wires them together and reports in one line when something is wrong."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 
 from finhouse import __version__
 from finhouse import config as fh_config
+from finhouse import registry
 
 
 def _manage(cfg: fh_config.Config, *args: str, check: bool = True) -> int:
@@ -28,6 +30,24 @@ def _manage(cfg: fh_config.Config, *args: str, check: bool = True) -> int:
 
 def cmd_simulate(cfg: fh_config.Config, rest: list[str]) -> int:
     return _manage(cfg, "simulate", *rest, check=False)
+
+
+def cmd_ingest(cfg: fh_config.Config, args: argparse.Namespace) -> int:
+    """Run fhload for the named groups and tables (none named: every registered table), its output
+    straight to the terminal; on failure, one line naming what the exit code means."""
+    from finhouse import ingest
+
+    env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url)
+    try:
+        code = ingest.exec_interactive(args.groups, args.table, full=args.full, json_output=args.json,
+                                       env=env)
+    except ingest.FhloadNotFound:
+        print("finhouse ingest: the engine fhload is not built; run `make engine`", file=sys.stderr)
+        return 2
+    if code not in (0, 130, -2):
+        meaning = ingest.error_class(code).meaning
+        print(f"finhouse ingest: fhload failed (exit {code}: {meaning})", file=sys.stderr)
+    return 130 if code == -2 else code
 
 
 def _database_has_customers(cfg: fh_config.Config) -> bool:
@@ -79,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(see `finhouse simulate --help`).",
         add_help=False,
     )
+    ingest = sub.add_parser(
+        "ingest",
+        help="load the OLTP into the warehouse's RAW layer (runs fhload)",
+        description="Runs the engine fhload for the given entity groups (default: every registered table); "
+        "incremental tables load what changed since their watermark, full tables a snapshot. "
+        "Source and warehouse come from FINHOUSE_OLTP_URL and FINHOUSE_DUCKDB_PATH.",
+    )
+    ingest.add_argument("groups", nargs="*", metavar="GROUP",  # checked in main: choices breaks nargs="*"
+                        help=f"entity groups to load: {', '.join(registry.GROUPS)}")
+    ingest.add_argument("--table", action="append", default=[], metavar="TABLE",
+                        help="also load this registered table (repeatable)")
+    ingest.add_argument("--full", action="store_true", help="full loads, whatever the tables' mode")
+    ingest.add_argument("--json", action="store_true", help="one JSON summary per table on stdout")
     demo = sub.add_parser("demo", help="set up the demo institution and serve the admin and the API")
     demo.add_argument("--reset", action="store_true", help="simulate anew even if the database holds data")
     demo.add_argument("--no-serve", action="store_true", help="prepare everything, then exit instead of serving")
@@ -90,10 +123,18 @@ def main(argv: list[str] | None = None) -> int:
     cfg = fh_config.load()
     if argv[:1] == ["simulate"]:  # pass everything through, --help included
         return cmd_simulate(cfg, argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "ingest":
+        unknown = [g for g in args.groups if g not in registry.GROUPS]
+        if unknown:
+            parser.error(f"ingest: unknown entity group {unknown[0]!r}; "
+                         f"expected one of {', '.join(registry.GROUPS)}")
     try:
         if args.command == "demo":
             return cmd_demo(cfg, args)
+        if args.command == "ingest":
+            return cmd_ingest(cfg, args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, not a traceback, for anything the steps did not report themselves
