@@ -1,0 +1,699 @@
+"""The Snowflake leg of ingestion: fhload writes Parquet files and a manifest, this module loads them into
+the RAW database (PUT to a stage, COPY INTO) and moves the load state only once Snowflake has confirmed
+every file.
+
+    from finhouse import snowflake
+    loads = snowflake.load(["loans"], full=False)     # or groups=["loans"]; none: every registered table
+
+For each table:
+
+1. State. RAW.<schema>.FH_LOADS is the log of loads (the mirror of DuckDB's raw._fh_loads) and
+   FH_STATE a view of its latest committed ('ok') load per table (the mirror of raw._fh_state:
+   watermark, last load id). The watermark is read there and handed to `fhload --parquet DIR --since`.
+2. Extract. fhload writes DIR/<table>/part-N.parquet and manifest.json (rows per file, load id,
+   watermark from/to, columns and types, mode, primary key); the rows carry _fh_load_id, _fh_loaded_at
+   and _fh_op. Tables that share a watermark (first loads, full tables) share one fhload run.
+3. Schema. The raw table is created from the manifest if missing; a new source column is added with
+   ALTER TABLE; a DECIMAL whose precision grew is widened; any other type change is a SchemaError naming
+   the table and column.
+4. Load. A 'pending' row goes into FH_LOADS, the files are PUT to @<stage>/<table>/<load id>/ and
+   `COPY INTO … MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE` loads
+   exactly that directory (no PATTERN or FILES: fakesnow lacks them, and a directory per load needs
+   neither). Every file of the manifest must come back LOADED with its row count, and the rows carrying
+   the load id must add up to the manifest's total.
+5. Deletes. A full load of a table loaded before then appends a 'delete' row (key columns set, the other
+   source columns NULL) for every key whose latest raw row is not a delete and that this load did not
+   contain — the contract of the DuckDB raw layer.
+6. Commit. One statement, `UPDATE FH_LOADS SET status = 'ok' … WHERE status = 'pending'`, moves the
+   state: FH_STATE reads only 'ok' loads.
+
+Exactly once. The rows are in the raw table from step 4 on, but the state moves only at step 6, in a
+single statement, so a failure anywhere in between (an exception, a lost connection, a SIGKILL) leaves a
+'pending' load whose rows are not part of any committed load. The next run for that table first rolls
+such loads back — `DELETE FROM <raw table> WHERE _fh_load_id = <pending id>` and the load marked
+'rolled_back' — and then re-extracts from the unchanged watermark with a new load id. No row is counted
+twice and none is lost. Why not the alternatives:
+- A transaction around COPY and the state update works in fakesnow, and real Snowflake runs COPY inside
+  an explicit transaction too; but a loader killed mid-transaction leaves it open (and the table locked)
+  until Snowflake notices the session is gone, up to hours with the default LOCK_TIMEOUT and session
+  expiry, blocking the retry. The compensating delete needs no lock held across a crash.
+- COPY's load metadata (a file already loaded is LOAD_SKIPPED) only dedups the same file; a rerun
+  extracts a new snapshot into new files under a new load id, so it would not help. A LOAD_SKIPPED
+  status is therefore treated as an error here, never as success.
+The raw tables stay append-only for committed loads: the delete only ever removes rows of a load that
+never committed. One loader per table at a time (Airflow runs a table's task once at a time).
+
+Connection: SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PASSWORD (shared with dbt's profile);
+SNOWFLAKE_HOST, SNOWFLAKE_PORT and SNOWFLAKE_PROTOCOL point the client at an emulator (fakesnow over http
+in the tests); SNOWFLAKE_LOGIN_TIMEOUT (seconds, default 60). The loader's own: SNOWFLAKE_LOADER_ROLE
+(default LOADER), SNOWFLAKE_LOADER_WAREHOUSE (default LOADING), SNOWFLAKE_RAW_DATABASE (default RAW),
+SNOWFLAKE_RAW_SCHEMA (default OLTP), SNOWFLAKE_STAGE (default FH_STAGE). They are separate from
+SNOWFLAKE_ROLE/WAREHOUSE/DATABASE/SCHEMA because dbt's profile reads those for the ANALYTICS side
+(TRANSFORMER, ANALYTICS): one .env serves both, and the loader can never write into ANALYTICS by accident."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finhouse import ingest, registry
+from finhouse.config import ROOT
+
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+STATE_TABLE = "FH_LOADS"
+STATE_VIEW = "FH_STATE"
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+
+
+class SnowflakeError(RuntimeError):
+    """The Snowflake leg failed; str() is one line that says what and where."""
+
+    exit_code = 1
+
+
+class SnowflakeConfigError(SnowflakeError):
+    """A SNOWFLAKE_* setting is missing or malformed."""
+
+    exit_code = 2
+
+
+class SnowflakeConnectionError(SnowflakeError):
+    """Snowflake cannot be reached, or refused the credentials."""
+
+    exit_code = 3
+
+
+class SnowflakeSchemaError(SnowflakeError):
+    """A source column does not fit the raw table (an incompatible type change), or a type Snowflake lacks."""
+
+    exit_code = 4
+
+
+class SnowflakeLoadError(SnowflakeError):
+    """Snowflake did not confirm a file (not LOADED, or a row count that differs from the manifest)."""
+
+    exit_code = 5
+
+
+# --- settings ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    account: str
+    user: str
+    password: str
+    role: str | None
+    warehouse: str | None
+    database: str
+    schema: str
+    stage: str
+    host: str | None
+    port: int | None
+    protocol: str | None
+    login_timeout: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else default
+
+        missing = [n for n in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD") if not get(n)]
+        if missing:
+            raise SnowflakeConfigError(f"snowflake: {', '.join(missing)} not set (see .env.example)")
+
+        def ident(name: str, default: str) -> str:
+            value = get(name, default) or default
+            if not IDENT.match(value):
+                raise SnowflakeConfigError(f"snowflake: {name}={value!r} is not a plain identifier")
+            return value.upper()
+
+        def number(name: str, default: int | None) -> int | None:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SnowflakeConfigError(f"snowflake: {name} must be a whole number, got {raw!r}") from None
+
+        protocol = get("SNOWFLAKE_PROTOCOL")
+        if protocol not in (None, "http", "https"):
+            raise SnowflakeConfigError(
+                f"snowflake: SNOWFLAKE_PROTOCOL must be http or https, got {protocol!r}")
+        return cls(
+            account=str(get("SNOWFLAKE_ACCOUNT")),
+            user=str(get("SNOWFLAKE_USER")),
+            password=str(get("SNOWFLAKE_PASSWORD")),
+            role=get("SNOWFLAKE_LOADER_ROLE", "LOADER"),
+            warehouse=get("SNOWFLAKE_LOADER_WAREHOUSE", "LOADING"),
+            database=ident("SNOWFLAKE_RAW_DATABASE", "RAW"),
+            schema=ident("SNOWFLAKE_RAW_SCHEMA", "OLTP"),
+            stage=ident("SNOWFLAKE_STAGE", "FH_STAGE"),
+            host=get("SNOWFLAKE_HOST"),
+            port=number("SNOWFLAKE_PORT", None),
+            protocol=protocol,
+            login_timeout=number("SNOWFLAKE_LOGIN_TIMEOUT", 60) or 60,
+        )
+
+    @property
+    def where(self) -> str:
+        """Where we connect, for messages (never the password)."""
+        if self.host:
+            return f"{self.protocol or 'https'}://{self.host}:{self.port or 443} (account {self.account})"
+        return f"account {self.account}"
+
+    def qualified(self, name: str) -> str:
+        return f'"{self.database}"."{self.schema}"."{name.upper()}"'
+
+    @property
+    def stage_ref(self) -> str:
+        return f"@{self.database}.{self.schema}.{self.stage}"
+
+
+def connect(settings: Settings):
+    """A snowflake-connector-python connection, or SnowflakeConnectionError in one line."""
+    import snowflake.connector
+    from snowflake.connector import errors as sf_errors
+
+    kwargs: dict[str, Any] = dict(
+        account=settings.account, user=settings.user, password=settings.password,
+        login_timeout=settings.login_timeout, application="finhouse",
+        session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False, "TIMEZONE": "UTC"},
+    )
+    for key in ("role", "warehouse", "host", "port", "protocol"):
+        value = getattr(settings, key)
+        if value is not None:
+            kwargs[key] = value
+    try:
+        return snowflake.connector.connect(**kwargs)
+    except sf_errors.Error as exc:
+        text = _one_line(exc)
+        if getattr(exc, "errno", None) in (390100, 390101, 390102, 390144) or "Incorrect username" in text:
+            raise SnowflakeConnectionError(
+                f"snowflake: {settings.where} refused user {settings.user}: {text} "
+                f"(check SNOWFLAKE_USER and SNOWFLAKE_PASSWORD)") from None
+        raise SnowflakeConnectionError(f"snowflake: cannot connect to {settings.where}: {text}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = getattr(exc, "raw_msg", None) or getattr(exc, "msg", None) or str(exc)
+    lines = [line.strip() for line in str(msg).splitlines() if line.strip()]
+    return " ".join(lines)[:400] or type(exc).__name__
+
+
+# --- types -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SfType:
+    """A Snowflake column type as information_schema reports it (NUMBER with precision and scale, TEXT…)."""
+
+    family: str
+    precision: int | None = None
+    scale: int | None = None
+
+    def ddl(self) -> str:
+        if self.family == "NUMBER":
+            return f"NUMBER({self.precision},{self.scale})"
+        return {"TEXT": "VARCHAR"}.get(self.family, self.family)
+
+    def __str__(self) -> str:
+        return self.ddl()
+
+
+INT = SfType("NUMBER", 38, 0)
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+_FROM_MANIFEST = {
+    "SMALLINT": INT, "INTEGER": INT, "BIGINT": INT,
+    "FLOAT": SfType("FLOAT"), "DOUBLE": SfType("FLOAT"),
+    "VARCHAR": SfType("TEXT"), "BOOLEAN": SfType("BOOLEAN"), "DATE": SfType("DATE"),
+    "TIME": SfType("TIME"), "TIMESTAMP": SfType("TIMESTAMP_NTZ"),
+    "TIMESTAMP WITH TIME ZONE": SfType("TIMESTAMP_TZ"),
+    # Snowflake has no UUID type; the text form is what dbt and analysts read. JSON and JSONB arrive as
+    # VARCHAR already (raw keeps the text unaltered; staging parses it).
+    "UUID": SfType("TEXT"), "BLOB": SfType("BINARY"),
+}
+_FAMILY_ALIASES = {"VARCHAR": "TEXT", "STRING": "TEXT", "CHAR": "TEXT", "CHARACTER": "TEXT",
+                   "DECIMAL": "NUMBER", "NUMERIC": "NUMBER", "DOUBLE": "FLOAT", "REAL": "FLOAT",
+                   "TIMESTAMPNTZ": "TIMESTAMP_NTZ", "DATETIME": "TIMESTAMP_NTZ",
+                   "TIMESTAMPTZ": "TIMESTAMP_TZ", "VARBINARY": "BINARY"}
+
+
+def snowflake_type(table: str, column: str, manifest_type: str) -> SfType:
+    """The Snowflake type for a column of the manifest (DuckDB's type names)."""
+    t = manifest_type.strip().upper()
+    if m := _DECIMAL.match(t):
+        return SfType("NUMBER", int(m.group(1)), int(m.group(2)))
+    if t in _FROM_MANIFEST:
+        return _FROM_MANIFEST[t]
+    raise SnowflakeSchemaError(
+        f"snowflake: table {table}, column {column}: type {manifest_type} has no Snowflake equivalent "
+        "— cast it in the source or leave the column out")
+
+
+def reported_type(data_type: str, precision: Any, scale: Any) -> SfType:
+    family = str(data_type).upper()
+    family = _FAMILY_ALIASES.get(family, family)
+    if family == "NUMBER":
+        return SfType("NUMBER", int(precision if precision is not None else 38), int(scale or 0))
+    return SfType(family)
+
+
+# --- the manifest ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    table: str
+    mode: str
+    load_id: int
+    watermark_from: str | None
+    watermark_to: str | None
+    primary_key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), metadata columns included
+    files: tuple[tuple[str, int], ...]  # (file name, rows)
+    rows: int
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+            files = tuple((str(f["path"]), int(f["rows"])) for f in obj["files"])
+            manifest = cls(
+                path=path, table=str(obj["table"]), mode=str(obj["mode"]), load_id=int(obj["load_id"]),
+                watermark_from=obj.get("watermark_from"), watermark_to=obj.get("watermark_to"),
+                primary_key=tuple(obj.get("primary_key") or ()),
+                columns=tuple((str(c["name"]), str(c["type"])) for c in obj["columns"]),
+                files=files, rows=int(obj["rows"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SnowflakeLoadError(f"snowflake: cannot read fhload's manifest {path}: {exc}") from None
+        if sum(rows for _, rows in files) != manifest.rows:
+            raise SnowflakeLoadError(
+                f"snowflake: manifest {path}: the files' rows do not add up to its total")
+        for name, _ in files:
+            if "/" in name or not (manifest.directory / name).is_file():
+                raise SnowflakeLoadError(f"snowflake: manifest {path} names {name}, which is not there")
+        return manifest
+
+
+# --- results -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SnowflakeLoad:
+    """One table's load into Snowflake."""
+
+    table: str
+    mode: str
+    load_id: int
+    rows: int
+    deleted: int
+    files: int
+    watermark_from: str | None
+    watermark_to: str | None
+    seconds: float
+    rolled_back: list[int] = field(default_factory=list)  # pending loads of this table undone first
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- the loader --------------------------------------------------------------------------------------------
+
+
+def _q(name: str) -> str:
+    return '"' + name.upper().replace('"', '""') + '"'
+
+
+def _iso(value: Any) -> str | None:
+    """A TIMESTAMP_TZ from Snowflake as fhload's --since wants it (UTC, microseconds)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Loader:
+    """Loads fhload's Parquet output into one RAW database and schema over one connection."""
+
+    def __init__(self, conn, settings: Settings, log: Callable[[str], None] | None = None):
+        self.conn = conn
+        self.s = settings
+        self.log = log or (lambda message: None)
+        self._columns: dict[str, dict[str, SfType]] | None = None
+
+    # SQL helpers
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        from snowflake.connector import errors as sf_errors
+
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+        except sf_errors.Error as exc:
+            raise SnowflakeError(f"snowflake: {_one_line(exc)} (in: {' '.join(sql.split())[:160]})") from None
+        finally:
+            cur.close()
+
+    def rowcount(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        from snowflake.connector import errors as sf_errors
+
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params)
+            return int(cur.rowcount or 0)
+        except sf_errors.Error as exc:
+            raise SnowflakeError(f"snowflake: {_one_line(exc)} (in: {' '.join(sql.split())[:160]})") from None
+        finally:
+            cur.close()
+
+    # objects
+    def ensure_objects(self) -> None:
+        """The schema (created only where it is missing: on the emulator; a real account is provisioned by
+        snowflake/scripts/), the stage, the load log and the state view."""
+        from snowflake.connector import errors as sf_errors
+
+        cur = self.conn.cursor()
+        try:
+            cur.execute(f"USE SCHEMA {_q(self.s.database)}.{_q(self.s.schema)}")
+        except sf_errors.Error:
+            self.execute(f"CREATE DATABASE IF NOT EXISTS {_q(self.s.database)}")
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.s.database)}.{_q(self.s.schema)}")
+            self.execute(f"USE SCHEMA {_q(self.s.database)}.{_q(self.s.schema)}")
+        finally:
+            cur.close()
+        self.execute(
+            f"CREATE STAGE IF NOT EXISTS {self.s.qualified(self.s.stage)} FILE_FORMAT = (TYPE = PARQUET)")
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.s.qualified(STATE_TABLE)} ("
+            " LOAD_ID NUMBER(38,0) NOT NULL, TABLE_NAME VARCHAR NOT NULL, MODE VARCHAR NOT NULL,"
+            " STARTED_AT TIMESTAMP_TZ NOT NULL, FINISHED_AT TIMESTAMP_TZ,"
+            " ROWS_LOADED NUMBER(38,0) NOT NULL, ROWS_DELETED NUMBER(38,0) NOT NULL,"
+            " FILES NUMBER(38,0) NOT NULL, WATERMARK_FROM TIMESTAMP_TZ, WATERMARK_TO TIMESTAMP_TZ,"
+            " STATUS VARCHAR NOT NULL, PRIMARY KEY (TABLE_NAME, LOAD_ID))")
+        self.execute(
+            f"CREATE VIEW IF NOT EXISTS {self.s.qualified(STATE_VIEW)} AS"
+            " SELECT TABLE_NAME, WATERMARK_TO AS WATERMARK, LOAD_ID AS LAST_LOAD_ID,"
+            " FINISHED_AT AS UPDATED_AT"
+            f" FROM {self.s.qualified(STATE_TABLE)} WHERE STATUS = 'ok'"
+            " QUALIFY ROW_NUMBER() OVER (PARTITION BY TABLE_NAME ORDER BY LOAD_ID DESC) = 1")
+
+    def raw_columns(self, refresh: bool = False) -> dict[str, dict[str, SfType]]:
+        """Every table of the RAW schema with its columns and types."""
+        if self._columns is None or refresh:
+            rows = self.execute(
+                f"SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE"
+                f" FROM {_q(self.s.database)}.INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = %s"
+                " ORDER BY TABLE_NAME, ORDINAL_POSITION", (self.s.schema,))
+            columns: dict[str, dict[str, SfType]] = {}
+            for table, column, data_type, precision, scale in rows:
+                columns.setdefault(str(table).upper(), {})[str(column).upper()] = reported_type(
+                    data_type, precision, scale)
+            self._columns = columns
+        return self._columns
+
+    def state(self) -> dict[str, tuple[str | None, int]]:
+        """table -> (watermark as fhload's --since wants it, last committed load id)."""
+        # WATERMARK IS NULL alongside: fakesnow returns a NULL TIMESTAMP_TZ as 1970-01-01.
+        rows = self.execute(f"SELECT TABLE_NAME, WATERMARK, WATERMARK IS NULL, LAST_LOAD_ID"
+                            f" FROM {self.s.qualified(STATE_VIEW)}")
+        return {str(t): (None if null else _iso(w), int(i)) for t, w, null, i in rows}
+
+    def roll_back_pending(self, tables: Iterable[str]) -> dict[str, list[int]]:
+        """Undo the loads of these tables that never committed (see the module's docstring)."""
+        wanted = set(tables)
+        pending = self.execute(
+            f"SELECT TABLE_NAME, LOAD_ID FROM {self.s.qualified(STATE_TABLE)} WHERE STATUS = 'pending'"
+            " ORDER BY LOAD_ID")
+        existing = self.raw_columns()
+        undone: dict[str, list[int]] = {}
+        for table, load_id in pending:
+            table, load_id = str(table), int(load_id)
+            if table not in wanted:
+                continue
+            removed = 0
+            if table.upper() in existing:
+                removed = self.rowcount(f"DELETE FROM {self.s.qualified(table)} WHERE _FH_LOAD_ID = %s",
+                                        (load_id,))
+            self.execute(
+                f"UPDATE {self.s.qualified(STATE_TABLE)} SET STATUS = 'rolled_back',"
+                " FINISHED_AT = CURRENT_TIMESTAMP()"
+                " WHERE TABLE_NAME = %s AND LOAD_ID = %s AND STATUS = 'pending'",
+                (table, load_id))
+            self.log(f"{table}: rolled back load {load_id}, which never committed ({removed} rows removed)")
+            undone.setdefault(table, []).append(load_id)
+        return undone
+
+    def ensure_table(self, m: Manifest) -> None:
+        """Create the raw table, add new columns, widen a DECIMAL's precision; else a SchemaError."""
+        wanted = [(name.upper(), name, snowflake_type(m.table, name, ty)) for name, ty in m.columns]
+        have = self.raw_columns().get(m.table.upper())
+        target = self.s.qualified(m.table)
+        if have is None:
+            cols = ", ".join(f"{_q(up)} {ty.ddl()}" for up, _, ty in wanted)
+            self.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
+            self.log(f"{m.table}: created {target}")
+            self.raw_columns(refresh=True)
+            return
+        changed = False
+        for up, name, ty in wanted:
+            old = have.get(up)
+            if old is None:
+                self.execute(f"ALTER TABLE {target} ADD COLUMN {_q(up)} {ty.ddl()}")
+                self.log(f"{m.table}: added column {name} {ty.ddl()}")
+                changed = True
+            elif old == ty:
+                continue
+            elif old.family == ty.family == "NUMBER" and old.scale == ty.scale:
+                if (old.precision or 38) < (ty.precision or 38):
+                    self.execute(f"ALTER TABLE {target} ALTER COLUMN {_q(up)} SET DATA TYPE {ty.ddl()}")
+                    self.log(f"{m.table}: widened column {name} from {old} to {ty}")
+                    changed = True
+            elif old.family == ty.family and ty.family != "NUMBER":
+                continue
+            else:
+                raise SnowflakeSchemaError(
+                    f"snowflake: table {m.table}, column {name}: the source now has {ty} but {target} holds "
+                    f"{old} — an incompatible type change; migrate the raw table (or rename the column)")
+        if changed:
+            self.raw_columns(refresh=True)
+
+    def load_manifest(self, m: Manifest, *, previous_load: int | None) -> SnowflakeLoad:
+        """Steps 3–6 of the module's docstring for one table; returns what was committed."""
+        t0 = time.monotonic()
+        self.ensure_table(m)
+        table_sql, log_sql = self.s.qualified(m.table), self.s.qualified(STATE_TABLE)
+        self.execute(
+            f"INSERT INTO {log_sql} (LOAD_ID, TABLE_NAME, MODE, STARTED_AT, ROWS_LOADED, ROWS_DELETED, FILES,"
+            " WATERMARK_FROM, WATERMARK_TO, STATUS)"
+            " SELECT %s, %s, %s, CURRENT_TIMESTAMP(), %s, 0, %s,"
+            " CAST(%s AS TIMESTAMP_TZ), CAST(%s AS TIMESTAMP_TZ), 'pending'",
+            (m.load_id, m.table, m.mode, m.rows, len(m.files), m.watermark_from, m.watermark_to))
+        loaded = 0
+        if m.files:
+            location = f"{self.s.stage_ref}/{m.table}/{m.load_id}/"
+            self.put(m, location)
+            loaded = self.copy(m, table_sql, location)
+        deleted = 0
+        if m.mode == "full" and previous_load is not None and m.primary_key:
+            deleted = self.record_deletes(m, table_sql)
+        on_table = self.execute(f"SELECT COUNT(*) FROM {table_sql} WHERE _FH_LOAD_ID = %s",
+                                (m.load_id,))[0][0]
+        if on_table != loaded + deleted:
+            raise SnowflakeLoadError(
+                f"snowflake: table {m.table}, load {m.load_id}: {on_table} rows carry the load id, expected "
+                f"{loaded} loaded + {deleted} deletes; the state did not move")
+        self.commit(m, loaded, deleted)
+        return SnowflakeLoad(table=m.table, mode=m.mode, load_id=m.load_id, rows=loaded, deleted=deleted,
+                             files=len(m.files), watermark_from=m.watermark_from,
+                             watermark_to=m.watermark_to, seconds=round(time.monotonic() - t0, 3))
+
+    def put(self, m: Manifest, location: str) -> None:
+        # Parquet is compressed inside; AUTO_COMPRESS = FALSE keeps the files as they are (fakesnow and
+        # the connector would otherwise gzip them).
+        for name, _ in m.files:
+            local = (m.directory / name).resolve().as_posix().replace("'", "\\'")
+            rows = self.execute(f"PUT 'file://{local}' {location} AUTO_COMPRESS = FALSE OVERWRITE = TRUE")
+            status = {str(r[6]).upper() for r in rows if len(r) > 6}
+            if not rows or not status <= {"UPLOADED"}:
+                raise SnowflakeLoadError(f"snowflake: table {m.table}: PUT of {name} to {location} "
+                                         f"answered {rows!r}; the state did not move")
+
+    def copy(self, m: Manifest, table_sql: str, location: str) -> int:
+        rows = self.execute(
+            f"COPY INTO {table_sql} FROM {location} FILE_FORMAT = (TYPE = PARQUET)"
+            " MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE")
+        expected = dict(m.files)
+        seen: dict[str, int] = {}
+        for row in rows:
+            if len(row) < 4:
+                raise SnowflakeLoadError(f"snowflake: table {m.table}: COPY INTO answered {row!r}")
+            name, status, loaded = str(row[0]).rsplit("/", 1)[-1], str(row[1]).upper(), int(row[3] or 0)
+            if status != "LOADED":
+                raise SnowflakeLoadError(
+                    f"snowflake: table {m.table}, file {name}: COPY INTO reported {status}"
+                    f"{' (' + str(row[6]) + ')' if len(row) > 6 and row[6] else ''}; the state did not move")
+            seen[name] = loaded
+        if seen != expected:
+            raise SnowflakeLoadError(
+                f"snowflake: table {m.table}: COPY INTO confirmed {sorted(seen.items())}, the manifest lists "
+                f"{sorted(expected.items())}; the state did not move")
+        return sum(seen.values())
+
+    def record_deletes(self, m: Manifest, table_sql: str) -> int:
+        keys = [_q(k) for k in m.primary_key]
+        cols = ", ".join(keys)
+        match = " AND ".join(f"cur.{k} = prev.{k}" for k in keys)
+        return self.rowcount(
+            f"INSERT INTO {table_sql} ({cols}, _FH_LOAD_ID, _FH_LOADED_AT, _FH_OP)"
+            f" SELECT {', '.join('prev.' + k for k in keys)}, %s, CURRENT_TIMESTAMP(), 'delete' FROM ("
+            f"  SELECT {cols}, _FH_OP FROM {table_sql} WHERE _FH_LOAD_ID < %s"
+            f"  QUALIFY ROW_NUMBER() OVER (PARTITION BY {cols} ORDER BY _FH_LOAD_ID DESC) = 1) prev"
+            f" WHERE prev._FH_OP <> 'delete' AND NOT EXISTS ("
+            f"  SELECT 1 FROM {table_sql} cur WHERE cur._FH_LOAD_ID = %s AND {match})",
+            (m.load_id, m.load_id, m.load_id))
+
+    def commit(self, m: Manifest, loaded: int, deleted: int) -> None:
+        """The commit point: one statement turns the pending load into the table's state."""
+        n = self.rowcount(
+            f"UPDATE {self.s.qualified(STATE_TABLE)} SET STATUS = 'ok', FINISHED_AT = CURRENT_TIMESTAMP(),"
+            " ROWS_LOADED = %s, ROWS_DELETED = %s"
+            " WHERE TABLE_NAME = %s AND LOAD_ID = %s AND STATUS = 'pending'",
+            (loaded, deleted, m.table, m.load_id))
+        if n != 1:
+            raise SnowflakeLoadError(
+                f"snowflake: table {m.table}, load {m.load_id}: the pending load was not found at commit "
+                "(another loader?); its rows will be rolled back next run")
+
+
+# --- running fhload ----------------------------------------------------------------------------------------
+
+
+def _select(tables: Sequence[str], groups: Sequence[str], env: Mapping[str, str]) -> list[registry.Table]:
+    reg = registry.load(ingest.registry_path(env))
+    by_name = {t.name: t for t in reg}
+    unknown = [t for t in tables if t not in by_name]
+    if unknown:
+        raise SnowflakeConfigError(
+            f"snowflake: unknown table {unknown[0]!r} — not in {ingest.registry_path(env)}")
+    bad = [g for g in groups if g not in registry.GROUPS]
+    if bad:
+        raise SnowflakeConfigError(
+            f"snowflake: unknown group {bad[0]!r}; expected one of {', '.join(registry.GROUPS)}")
+    if not tables and not groups:
+        return reg
+    return [t for t in reg if t.name in tables or t.group in groups]
+
+
+def _run_fhload(tables: Sequence[str], since: str | None, full: bool, directory: Path,
+                env: Mapping[str, str]) -> tuple[list[ingest.TableLoad], ingest.IngestError | None]:
+    extra = ["--parquet", str(directory)] + (["--since", since] if since else [])
+    argv = ingest.command(tables, full=full, json_output=True, quiet=True, env=env, extra=extra)
+    proc = subprocess.run(argv, cwd=ROOT, env=dict(env), capture_output=True, text=True, check=False)
+    if proc.stderr:
+        sys.stderr.write(proc.stderr if proc.stderr.endswith("\n") else proc.stderr + "\n")
+    loads, errors = ingest.parse_summaries(proc.stdout)
+    if proc.returncode == 0 and not errors:
+        return loads, None
+    code = proc.returncode or 1
+    failed = [t for t, _ in errors if t] or list(tables)
+    message = "; ".join(m for _, m in errors) or "\n".join(proc.stderr.strip().splitlines()[-3:])
+    return loads, ingest.error_class(code)(message, tables=failed, exit_code=code, loads=loads)
+
+
+def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool = False,
+         env: Mapping[str, str] | None = None, log: Callable[[str], None] | None = None,
+         connection=None) -> list[SnowflakeLoad]:
+    """Load the given registered tables and entity groups (none: every table) into Snowflake's RAW layer.
+
+    Returns one SnowflakeLoad per table. Raises SnowflakeError (one-line message; .exit_code) or, when
+    fhload fails, the finhouse.ingest.IngestError of its exit code — after committing the tables fhload
+    did stage, so the next run resumes from them."""
+    env = dict(os.environ if env is None else env)
+    settings = Settings.from_env(env)
+    selected = _select(list(tables), list(groups), env)
+    conn = connection or connect(settings)
+    loader = Loader(conn, settings, log)
+    stage_root = Path(env.get("FINHOUSE_HOME") or ROOT / ".finhouse") / "snowflake-stage"
+    stage_root.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="load-", dir=stage_root))
+    results: list[SnowflakeLoad] = []
+    try:
+        loader.ensure_objects()
+        names = [t.name for t in selected]
+        undone = loader.roll_back_pending(names)
+        state = loader.state()
+        # One fhload run per distinct watermark: first loads and full tables together, then each
+        # incremental table from its own watermark.
+        batches: dict[str | None, list[str]] = {}
+        for t in selected:
+            since = None if (full or t.mode == "full") else state.get(t.name, (None, 0))[0]
+            batches.setdefault(since, []).append(t.name)
+        failure: ingest.IngestError | None = None
+        for since, batch in batches.items():
+            out = workdir / f"batch-{len(results)}-{time.monotonic_ns()}"
+            staged, failure = _run_fhload(batch, since, full, out, env)
+            for summary in staged:
+                manifest = Manifest.read(out / summary.table / "manifest.json")
+                prev = state.get(manifest.table)
+                result = loader.load_manifest(manifest, previous_load=prev[1] if prev else None)
+                result.rolled_back = undone.get(manifest.table, [])
+                results.append(result)
+                loader.log(f"{result.table}: {result.mode} load {result.load_id}: {result.rows} rows, "
+                           f"{result.deleted} deletes, {result.files} files, watermark {result.watermark_to}")
+            shutil.rmtree(out, ignore_errors=True)
+            if failure is not None:
+                break
+        if failure is not None:
+            raise failure
+        return results
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if connection is None:
+            conn.close()
+
+
+def run_cli(groups: Sequence[str], tables: Sequence[str], *, full: bool, json_output: bool) -> int:
+    """Run load() for the CLI: a line per table (or JSON), and one line and an exit code on failure."""
+
+    def log(message: str) -> None:
+        print(f"snowflake: {message}", file=sys.stderr, flush=True)
+
+    try:
+        results = load(tables, groups, full=full, log=log)
+    except SnowflakeError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except ingest.IngestError as exc:
+        print(f"finhouse: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for r in results:
+        if json_output:
+            print(json.dumps(r.as_dict()), flush=True)
+    return 0

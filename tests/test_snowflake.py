@@ -1,0 +1,370 @@
+"""The Snowflake leg end to end: a real PostgreSQL OLTP (migrated and simulated), the real fhload writing
+Parquet, and finhouse.snowflake loading it into fakesnow run as a server (snowflake/emulator/run) — the
+only Snowflake this machine can reach. Extraction runs as the SELECT-only role create_extract_role makes.
+
+What this proves and what it does not: see snowflake/README.md. Nothing here is skipped: if PostgreSQL,
+fhload or the emulator is missing, the tests fail and say why."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from finhouse import registry, snowflake
+from finhouse.config import ROOT
+
+pytestmark = pytest.mark.slow
+
+PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+PY = sys.executable
+LOOKBACK = 60
+TAG = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+TABLES = registry.load()
+# the tables of the incremental and failure scenarios (every mode, deletes, a few thousand rows)
+SUBSET = ["branches", "customers", "loans", "loan_collateral", "payments", "journal_lines"]
+
+
+def _admin(sql: str, dbname: str = "postgres") -> None:
+    with psycopg.connect(f"{PG_ADMIN}/{dbname}", autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(scope="module")
+def oltp(tmp_path_factory):
+    """A throwaway OLTP database: migrated, a year of a 30-customer institution simulated, and the
+    SELECT-only extraction role. Yields {"admin": url, "extract": url, "role": name}."""
+    try:
+        _admin("SELECT 1")
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL does not answer at {PG_ADMIN} ({exc}); run `make db`")
+    db, role, password = f"fh_snow_{TAG}", f"fh_snow_extract_{TAG}", uuid.uuid4().hex
+    _admin(f'CREATE DATABASE "{db}"')
+    admin_url = f"{PG_ADMIN}/{db}"
+    env = dict(os.environ, FINHOUSE_OLTP_URL=admin_url, DJANGO_SETTINGS_MODULE="config.settings",
+               FINHOUSE_EXTRACT_PASSWORD=password)
+    try:
+        for args in (["migrate", "--no-input", "-v", "0"],
+                     ["simulate", "--customers", "30", "--years", "1", "--seed", "1",
+                      "--until", "2025-06-30"],
+                     ["create_extract_role", "--name", role]):
+            proc = subprocess.run([PY, "backend/manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                                  text=True, timeout=600)
+            assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
+        host = PG_ADMIN.split("@", 1)[1]
+        yield {"admin": admin_url, "extract": f"postgresql://{role}:{password}@{host}/{db}", "role": role}
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        _admin(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    """fakesnow started by snowflake/emulator/run on a free loopback port; its SNOWFLAKE_* variables."""
+    fhload = ROOT / "engine" / "build" / "fhload"
+    if not os.access(fhload, os.X_OK):
+        pytest.fail(f"{fhload} is not built; run `make engine`")
+    state = tmp_path_factory.mktemp("fakesnow")
+    env = dict(os.environ, FAKESNOW_STATE_DIR=str(state))
+    run = ROOT / "snowflake" / "emulator" / "run"
+    proc = subprocess.run([str(run), "start"], env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"the Snowflake emulator did not start: {proc.stderr.strip()}")
+    try:
+        yield dict(line.split("=", 1) for line in proc.stdout.split())
+    finally:
+        for conn in _connections.values():
+            conn.close()
+        _connections.clear()
+        subprocess.run([str(run), "stop"], env=env, timeout=60)
+
+
+@pytest.fixture
+def sf_env(oltp, emulator, tmp_path):
+    """make(database) -> the environment a load into that RAW database of the emulator runs with."""
+
+    def make(database: str) -> dict[str, str]:
+        return dict(os.environ, **emulator, SNOWFLAKE_RAW_DATABASE=database, SNOWFLAKE_RAW_SCHEMA="OLTP",
+                    SNOWFLAKE_LOGIN_TIMEOUT="20", FINHOUSE_OLTP_URL=oltp["extract"],
+                    FINHOUSE_HOME=str(tmp_path), FINHOUSE_LOOKBACK_SECONDS=str(LOOKBACK))
+
+    return make
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+_connections: dict[tuple, object] = {}
+
+
+def sf_query(env: dict[str, str], sql: str, params=None) -> list[tuple]:
+    """Run a query on the emulator (one connection per server, reused: a login costs a round trip)."""
+    settings = snowflake.Settings.from_env(env)
+    key = (settings.host, settings.port)
+    if key not in _connections:
+        _connections[key] = snowflake.connect(settings)
+    cur = _connections[key].cursor()
+    try:
+        cur.execute(sql, params)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def numeric_columns(oltp, table: str) -> list[str]:
+    with psycopg.connect(oltp["admin"]) as conn:
+        rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                            "'public' AND table_name = %s AND data_type = 'numeric' "
+                            "ORDER BY ordinal_position",
+                            (table,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def source_figures(oltp, table: str) -> tuple:
+    """(row count, Σ of each numeric column) in the OLTP."""
+    sums = "".join(f", sum({c})" for c in numeric_columns(oltp, table))
+    with psycopg.connect(oltp["admin"]) as conn:
+        return tuple(conn.execute(f"SELECT count(*){sums} FROM {table}").fetchone())
+
+
+def raw_figures(oltp, env, table: str, key: str = "id") -> tuple:
+    """The same figures over the latest version of each key in the raw table, deletes left out. Summed
+    here, exactly: the emulator's SUM over a NUMBER(p,s) returns a DOUBLE (Snowflake's stays exact)."""
+    cols = [c.upper() for c in numeric_columns(oltp, table)]
+    t = f"{env['SNOWFLAKE_RAW_DATABASE']}.OLTP.{table.upper()}"
+    rows = sf_query(env, f"SELECT 1{''.join(', ' + c for c in cols)} FROM (SELECT * FROM {t} QUALIFY "
+                         f"ROW_NUMBER() OVER (PARTITION BY {key.upper()} ORDER BY _FH_LOAD_ID DESC) = 1) "
+                         "WHERE _FH_OP <> 'delete'")
+    sums = []
+    for i in range(1, len(cols) + 1):
+        values = [r[i] for r in rows if r[i] is not None]
+        assert all(isinstance(v, Decimal) for v in values), (table, cols[i - 1])
+        sums.append(sum(values, Decimal(0)) if values else None)
+    return (len(rows), *sums)
+
+
+def loads_log(env) -> list[tuple]:
+    return sf_query(env, f"SELECT TABLE_NAME, LOAD_ID, STATUS, ROWS_LOADED, ROWS_DELETED "
+                         f"FROM {env['SNOWFLAKE_RAW_DATABASE']}.OLTP.FH_LOADS ORDER BY LOAD_ID, TABLE_NAME")
+
+
+def assert_raw_is_committed_loads(env, table: str) -> None:
+    """Exactly once: the raw table holds the rows of its committed loads, each load's count as logged, and
+    not one row of any other load."""
+    db = env["SNOWFLAKE_RAW_DATABASE"]
+    on_table = dict(sf_query(env, f"SELECT _FH_LOAD_ID, COUNT(*) FROM {db}.OLTP.{table.upper()} GROUP BY 1"))
+    committed = {int(i): int(r) + int(d) for t, i, s, r, d in loads_log(env) if t == table and s == "ok"}
+    committed = {i: n for i, n in committed.items() if n}
+    assert {int(k): int(v) for k, v in on_table.items()} == committed, table
+
+
+def state(env) -> dict[str, tuple]:
+    rows = sf_query(env, f"SELECT TABLE_NAME, WATERMARK, WATERMARK IS NULL, LAST_LOAD_ID "
+                         f"FROM {env['SNOWFLAKE_RAW_DATABASE']}.OLTP.FH_STATE")
+    return {t: (None if null else w, int(i)) for t, w, null, i in rows}
+
+
+def incremental_expectation(oltp, table: str, watermark) -> int:
+    """Rows an incremental load from `watermark` must read: changed since it, plus the lookback overlap."""
+    with psycopg.connect(oltp["admin"]) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table} WHERE updated_at > %s - make_interval(secs => %s)",
+                            (watermark, LOOKBACK)).fetchone()[0]
+
+
+# --- tests -----------------------------------------------------------------------------------------------
+
+
+def test_full_load_reconciles(oltp, sf_env):
+    env = sf_env("RAW_FULL")
+    loads = snowflake.load(env=env)
+    assert sorted(r.table for r in loads) == sorted(t.name for t in TABLES)
+    st = state(env)
+    for r in loads:
+        assert r.mode == "full" and r.deleted == 0 and r.rolled_back == []
+        src = source_figures(oltp, r.table)
+        assert r.rows == src[0], r.table
+        assert raw_figures(oltp, env, r.table) == src, r.table
+        assert_raw_is_committed_loads(env, r.table)
+        assert st[r.table][1] == r.load_id
+    assert sum(r.rows for r in loads) > 3000  # the simulation wrote something worth reconciling
+    # the state's watermark is the source's newest cursor
+    with psycopg.connect(oltp["admin"]) as conn:
+        newest = conn.execute("SELECT max(updated_at) FROM payments").fetchone()[0]
+    assert st["payments"][0] == newest
+    ops = sf_query(env, "SELECT DISTINCT _FH_OP FROM RAW_FULL.OLTP.JOURNAL_LINES")
+    assert ops == [("upsert",)]
+
+
+def test_incremental_loads_only_changes_and_moves_watermark(oltp, sf_env):
+    env = sf_env("RAW_INC")
+    first = {r.table: r for r in snowflake.load(SUBSET, env=env)}
+    before = state(env)
+    time.sleep(1.1)  # the changes below get cursors past the watermark even at second precision
+    with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+        conn.execute("UPDATE loan_collateral SET value = value + 1 WHERE id IN "
+                     "(SELECT id FROM loan_collateral ORDER BY id LIMIT 3)")
+        conn.execute("UPDATE payments SET status = status "
+                     "WHERE id IN (SELECT id FROM payments ORDER BY id LIMIT 5)")
+        conn.execute("UPDATE customers SET phone = phone WHERE id = (SELECT min(id) FROM customers)")
+        conn.execute("ALTER TABLE branches ADD COLUMN manager_note text")  # a new source column
+        conn.execute("INSERT INTO branches (code, name, region, opened_on, manager_note) "
+                     "VALUES ('TMP01', 'Pop-up branch', 'Coast', '2025-07-01', 'temporary')")
+    expected = {t: incremental_expectation(oltp, t, before[t][0]) for t in SUBSET
+                if registry_mode(t) == "incremental"}
+    second = {r.table: r for r in snowflake.load(SUBSET, env=env)}
+    after = state(env)
+    for table, r in second.items():
+        if registry_mode(table) == "incremental":
+            assert r.mode == "incremental", table
+            assert r.rows == expected[table], (table, r.rows, expected[table])
+            assert after[table][0] >= before[table][0], table
+        assert raw_figures(oltp, env, table) == source_figures(oltp, table), table
+        assert_raw_is_committed_loads(env, table)
+        assert after[table][1] == r.load_id
+    assert second["journal_lines"].rows < first["journal_lines"].rows  # not a full reload
+    assert expected["loan_collateral"] >= 3 and expected["payments"] >= 5 and expected["customers"] >= 1
+    with psycopg.connect(oltp["admin"]) as conn:
+        newest = conn.execute("SELECT max(updated_at) FROM payments").fetchone()[0]
+    assert after["payments"][0] == newest > before["payments"][0]
+    # the new column flowed through, and the new branch is there with it
+    note = sf_query(env, "SELECT MANAGER_NOTE FROM RAW_INC.OLTP.BRANCHES WHERE CODE = 'TMP01'")
+    assert note == [("temporary",)]
+
+    # a hard delete in a full table becomes one 'delete' row; staging-style dedup no longer sees the key
+    with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+        conn.execute("DELETE FROM branches WHERE code = 'TMP01'")
+    third = {r.table: r for r in snowflake.load(["branches"], env=env)}
+    assert third["branches"].deleted == 1
+    assert raw_figures(oltp, env, "branches") == source_figures(oltp, "branches")
+    deletes = sf_query(env, "SELECT COUNT(*), MIN(CODE IS NULL) FROM RAW_INC.OLTP.BRANCHES "
+                            "WHERE _FH_OP = 'delete'")
+    assert deletes == [(1, True)]
+    assert_raw_is_committed_loads(env, "branches")
+
+
+def registry_mode(table: str) -> str:
+    return next(t.mode for t in TABLES if t.name == table)
+
+
+def test_failure_between_copy_and_commit_does_not_double_rows(oltp, sf_env, monkeypatch):
+    env = sf_env("RAW_FAIL")
+    snowflake.load(SUBSET, env=env)
+    time.sleep(1.1)
+    with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+        conn.execute("UPDATE payments SET status = status "
+                     "WHERE id IN (SELECT id FROM payments ORDER BY id LIMIT 7)")
+
+    # The files are PUT and COPY INTO has loaded them, then the step dies before the state moves.
+    real_commit = snowflake.Loader.commit
+
+    def dying_commit(self, m, loaded, deleted):
+        if m.table == "payments":
+            raise RuntimeError("simulated crash after COPY INTO, before the state update")
+        return real_commit(self, m, loaded, deleted)
+
+    monkeypatch.setattr(snowflake.Loader, "commit", dying_commit)
+    state_before = state(env)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        snowflake.load(["payments"], env=env)
+    pending = [row for row in loads_log(env) if row[0] == "payments" and row[2] == "pending"]
+    assert len(pending) == 1
+    pending_id = pending[0][1]
+    copied = sf_query(env, "SELECT COUNT(*) FROM RAW_FAIL.OLTP.PAYMENTS WHERE _FH_LOAD_ID = %s",
+                      (pending_id,))
+    assert copied[0][0] >= 7  # COPY did load them
+    assert state(env)["payments"] == state_before["payments"]  # the state did not move
+
+    monkeypatch.setattr(snowflake.Loader, "commit", real_commit)
+    rerun = {r.table: r for r in snowflake.load(["payments"], env=env)}
+    assert rerun["payments"].rolled_back == [pending_id]
+    assert rerun["payments"].rows == incremental_expectation(oltp, "payments", state_before["payments"][0])
+    assert sf_query(env, "SELECT COUNT(*) FROM RAW_FAIL.OLTP.PAYMENTS WHERE _FH_LOAD_ID = %s",
+                    (pending_id,)) == [(0,)]
+    assert_raw_is_committed_loads(env, "payments")
+    assert raw_figures(oltp, env, "payments") == source_figures(oltp, "payments")
+    statuses = {row[1]: row[2] for row in loads_log(env) if row[0] == "payments"}
+    assert statuses[pending_id] == "rolled_back"
+    assert state(env)["payments"][1] == rerun["payments"].load_id
+
+
+def test_schema_evolution_and_incompatible_change(emulator, sf_env, tmp_path):
+    env = sf_env("RAW_SCHEMA")
+    settings = snowflake.Settings.from_env(env)
+    conn = snowflake.connect(settings)
+    loader = snowflake.Loader(conn, settings)
+    loader.ensure_objects()
+
+    def manifest(columns):
+        return snowflake.Manifest(path=tmp_path / "m.json", table="fees", mode="full", load_id=1,
+                                  watermark_from=None, watermark_to=None, primary_key=("id",),
+                                  columns=tuple(columns), files=(), rows=0)
+
+    try:
+        loader.ensure_table(manifest([("id", "BIGINT"), ("amount", "DECIMAL(12,2)")]))
+        loader.ensure_table(manifest([("id", "INTEGER"), ("amount", "DECIMAL(18,2)"), ("note", "VARCHAR")]))
+        cols = loader.raw_columns(refresh=True)["FEES"]
+        assert cols["AMOUNT"] == snowflake.SfType("NUMBER", 18, 2) and cols["NOTE"].family == "TEXT"
+        with pytest.raises(snowflake.SnowflakeSchemaError,
+                           match=r"table fees, column amount: .*NUMBER\(18,3\)"):
+            loader.ensure_table(manifest([("id", "BIGINT"), ("amount", "DECIMAL(18,3)")]))
+        with pytest.raises(snowflake.SnowflakeSchemaError, match="table fees, column note"):
+            loader.ensure_table(manifest([("id", "BIGINT"), ("note", "BOOLEAN")]))
+        with pytest.raises(snowflake.SnowflakeSchemaError, match="column span: type INTERVAL"):
+            loader.ensure_table(manifest([("id", "BIGINT"), ("span", "INTERVAL")]))
+    finally:
+        conn.close()
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "finhouse.cli", "snowflake-load", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_wrong_credentials_give_one_line_and_touch_nothing(sf_env):
+    env = sf_env("RAW_CREDS")
+    snowflake.load(["branches"], env=env)
+    before = loads_log(env)
+    proc = _cli(dict(env, SNOWFLAKE_PASSWORD="not-the-password"), "--table", "branches")
+    assert proc.returncode == 3
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Incorrect username or password" in lines[0] and "SNOWFLAKE_PASSWORD" in lines[0]
+    assert "not-the-password" not in proc.stderr
+    assert loads_log(env) == before
+    # and the same command with the right password works
+    ok = _cli(env, "--table", "branches", "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert '"table": "branches"' in ok.stdout
+
+
+def test_extract_role_can_select_and_cannot_write(oltp):
+    with psycopg.connect(oltp["extract"], autocommit=True) as conn:
+        for t in TABLES:
+            conn.execute(f"SELECT count(*) FROM {t.name}").fetchone()
+        insert = "INSERT INTO branches (code, name, region, opened_on) VALUES ('X', 'x', 'x', '2025-01-01')"
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute(insert)
+        # even in a read-write transaction, it holds no INSERT, UPDATE or DELETE privilege
+        for sql in (insert,
+                    "UPDATE loans SET status = status", "DELETE FROM payments", "CREATE TABLE evil (i int)"):
+            with conn.transaction():
+                conn.execute("SET TRANSACTION READ WRITE")
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    with conn.transaction():
+                        conn.execute(sql)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # outside the registry: nothing
+            conn.execute("SELECT count(*) FROM auth_user")
+
+
+def test_no_stage_files_are_left_behind(sf_env, tmp_path):
+    env = sf_env("RAW_TIDY")
+    snowflake.load(["branches"], env=env)
+    stage = Path(env["FINHOUSE_HOME"]) / "snowflake-stage"
+    assert not any(stage.rglob("*.parquet"))
