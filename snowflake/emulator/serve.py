@@ -76,9 +76,8 @@ def main() -> int:
 
     import socket
 
-    import uvicorn
-
     import fakesnow.server
+    import uvicorn
 
     port = args.port
     if not port:

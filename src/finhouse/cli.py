@@ -115,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="set up the demo institution and serve the admin and the API")
     demo.add_argument("--reset", action="store_true", help="simulate anew even if the database holds data")
     demo.add_argument("--no-serve", action="store_true", help="prepare everything, then exit instead of serving")
+    snow = sub.add_parser(  # the Snowflake leg (finhouse.snowflake); `ingest` loads DuckDB
+        "snowflake-load",
+        help="load the OLTP into Snowflake's RAW layer (fhload --parquet, PUT, COPY INTO)",
+        description="Runs fhload --parquet for the given entity groups (default: every registered table) "
+        "from the watermarks kept in Snowflake, then PUT and COPY INTO; the state moves only once Snowflake "
+        "confirms every file. Connection from SNOWFLAKE_* variables (see .env.example).",
+    )
+    snow.add_argument("groups", nargs="*", metavar="GROUP", help="entity groups to load")
+    snow.add_argument("--table", action="append", default=[], metavar="TABLE", help="also load this table")
+    snow.add_argument("--full", action="store_true", help="full loads, whatever the tables' mode")
+    snow.add_argument("--json", action="store_true", help="one JSON summary per table on stdout")
     return parser
 
 
@@ -133,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return cmd_demo(cfg, args)
+        if args.command == "snowflake-load":
+            from finhouse import snowflake
+
+            return snowflake.run_cli(args.groups, args.table, full=args.full, json_output=args.json)
         if args.command == "ingest":
             return cmd_ingest(cfg, args)
     except KeyboardInterrupt:
