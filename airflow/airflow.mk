@@ -1,0 +1,39 @@
+# airflow/airflow.mk — Airflow 3 in its own uv project, included by the top-level Makefile.
+#
+#   make airflow-env    the environment .finhouse/airflow-venv from airflow/uv.lock (+ src/ on its path)
+#   make airflow-db     create the metadata database `airflow` on the OLTP's server, migrate, pool
+#   make test-airflow   airflow/tests: DagBag, every ingestion DAG through dag.test() on real databases
+#   make airflow-demo   run the six ingestion DAGs once through Airflow against FINHOUSE_OLTP_URL
+#
+# Needs $(UV), $(FH) and $(PYTHON) from the top-level Makefile. Every Airflow command runs through
+# airflow/bin/with-env, the one place that sets AIRFLOW_HOME (.finhouse/airflow), the dags folder and
+# the metadata database (see that file).
+
+AF_DIR    := airflow
+AF_VENV   := $(FH)/airflow-venv
+AF_RUN    := $(AF_DIR)/bin/with-env
+AF_SYNCED := $(AF_VENV)/.synced
+# finhouse's stdlib-only modules (finhouse.ingest, .registry, .config) are put on the environment's
+# path rather than installed: installing the package would pull Django and the platform's libraries.
+AF_PTH    := finhouse_src.pth
+
+.PHONY: airflow-env airflow-db test-airflow airflow-demo
+
+$(AF_SYNCED): $(UV) $(AF_DIR)/pyproject.toml $(AF_DIR)/uv.lock
+	UV_PROJECT_ENVIRONMENT=$(AF_VENV) $(UV) sync --frozen --quiet --project $(AF_DIR)
+	@site=$$($(AF_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+	  && echo "$(CURDIR)/src" > "$$site/$(AF_PTH)"
+	@touch $@
+
+airflow-env: $(AF_SYNCED)  ## create or update the Airflow environment
+
+airflow-db: airflow-env  ## Airflow's metadata database: create, migrate, pool warehouse_writer
+	@scripts/ensure-postgres
+	@$(AF_RUN) python $(AF_DIR)/bin/setup-db
+
+test-airflow: airflow-env env engine  ## Airflow: DagBag, each ingestion DAG through dag.test() on real databases
+	@scripts/ensure-postgres
+	$(AF_RUN) pytest -q $(AF_DIR)/tests
+
+airflow-demo: airflow-db engine  ## run the six ingestion DAGs once through Airflow (after the simulator)
+	@$(AF_RUN) python $(AF_DIR)/bin/run-ingest-dags

@@ -1,0 +1,89 @@
+"""The six ingestion DAGs, one per entity group of ingest/registry.tsv: OLTP tables → warehouse RAW layer.
+
+This file only declares. At import it reads the small registry file; every task runs the C engine fhload
+for one table through `finhouse.ingest.load_table`, which returns fhload's JSON summary (the task's
+return value) or raises the error of fhload's exit code. Each task marks the Asset of its raw table, on
+which the transform DAG is scheduled. DuckDB takes one writer at a time, so every task runs in the
+`warehouse_writer` pool (one slot, created by `make airflow-db`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Asset, ExceptionRetryPolicy, RetryAction, RetryRule, task
+
+from finhouse import ingest, registry
+
+POOL = "warehouse_writer"
+
+# When each group loads. Money moves all day: transactions and payments every 15 minutes; loans and
+# accounts hourly; customers and branches, and investments (which accrue daily), less often. Minutes are
+# staggered so the runs rarely wait on each other for the pool.
+SCHEDULES = {
+    "transactions": "*/15 * * * *",
+    "payments": "7-59/15 * * * *",
+    "loans": "20 * * * *",
+    "accounts": "35 * * * *",
+    "users": "50 */3 * * *",
+    "investments": "40 2 * * *",
+}
+
+DEFAULT_ARGS = {
+    "owner": "finhouse-data",
+    "pool": POOL,
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,  # 1, 2, 4 minutes
+    "max_retry_delay": timedelta(minutes=30),
+    "execution_timeout": timedelta(hours=1),
+    # An unreachable or locked database is worth retrying; a bad table name, a schema change or a value
+    # that does not fit is not: fail at once and say why.
+    "retry_policy": ExceptionRetryPolicy(
+        rules=[
+            RetryRule(exception=[ingest.ConnectionFailed, ingest.InternalError], action=RetryAction.DEFAULT),
+            RetryRule(
+                exception=ingest.IngestError,
+                action=RetryAction.FAIL,
+                reason="fhload reported a configuration, schema or data error; a retry would fail again",
+            ),
+        ]
+    ),
+}
+
+
+def raw_asset(table: str) -> Asset:
+    """The warehouse RAW table that loading `table` updates."""
+    return Asset(name=f"raw.{table}", uri=f"duckdb://raw/{table}", group="raw")
+
+
+def dag_id(group: str) -> str:
+    return f"ingest_oltp_{group}_to_raw"
+
+
+@task
+def load_table(table: str) -> dict:
+    """Run fhload for `table`; its JSON summary becomes this task's return value."""
+    summary = ingest.load_table(table)
+    print(f"{table}: {summary.rows} rows, {summary.deleted} deleted, {summary.seconds:.2f} s, "
+          f"load {summary.load_id}, watermark {summary.watermark_from} → {summary.watermark_to}")
+    return summary.as_dict()
+
+
+for _group, _tables in registry.by_group(registry.load(ingest.registry_path())).items():
+    if not _tables:
+        continue
+    with DAG(
+        dag_id=dag_id(_group),
+        description=f"Load the OLTP's {_group} tables into the warehouse RAW layer with fhload",
+        schedule=SCHEDULES[_group],
+        start_date=datetime(2025, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timedelta(hours=2),
+        default_args=DEFAULT_ARGS,
+        tags=["finhouse", "ingest", _group],
+        doc_md=__doc__,
+    ) as _dag:
+        for _table in _tables:
+            load_table.override(task_id=_table.name, outlets=[raw_asset(_table.name)])(_table.name)
+    globals()[_dag.dag_id] = _dag

@@ -1,0 +1,174 @@
+"""The ingestion DAGs: generated from the registry, imported cleanly by Airflow, and run through Airflow
+(dag.test()) with the real fhload from a real PostgreSQL into a real DuckDB warehouse."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+
+import duckdb
+import pytest
+
+from conftest import ROOT, free_loopback_port, pg_count
+from finhouse import registry
+
+TABLES = registry.by_group(registry.load())
+
+
+def dag_id(group: str) -> str:
+    return f"ingest_oltp_{group}_to_raw"
+
+
+# --- declaration ---------------------------------------------------------------------------------------
+
+
+def test_dagbag_imports_six_ingestion_dags_whose_tasks_are_the_registry(dagbag):
+    assert dagbag.import_errors == {}
+    assert {d for d in dagbag.dag_ids if d.startswith("ingest_")} == {dag_id(g) for g in registry.GROUPS}
+    for group, tables in TABLES.items():
+        dag = dagbag.dags[dag_id(group)]
+        assert sorted(dag.task_ids) == sorted(t.name for t in tables)
+        assert dag.catchup is False
+        assert {"finhouse", "ingest", group} <= set(dag.tags)
+        for task in dag.tasks:
+            assert [(a.name, a.uri) for a in task.outlets] == [
+                (f"raw.{task.task_id}", f"duckdb://raw/{task.task_id}")
+            ]
+            assert task.pool == "warehouse_writer"
+            assert task.owner == "finhouse-data"
+            assert task.retries >= 1 and task.retry_exponential_backoff > 1
+            assert task.execution_timeout is not None
+
+
+def test_money_moves_are_loaded_more_often_than_reference_data(dagbag):
+    from croniter import croniter
+
+    def runs_per_day(group: str) -> int:
+        it = croniter(dagbag.dags[dag_id(group)].schedule, datetime(2025, 1, 1))
+        n = 0
+        while it.get_next(datetime) < datetime(2025, 1, 2):
+            n += 1
+        return n
+
+    for busy in ("transactions", "payments"):
+        for calm in ("users", "investments", "accounts", "loans"):
+            assert runs_per_day(busy) > runs_per_day(calm), (busy, calm)
+
+
+def test_dag_file_does_no_work_at_import(monkeypatch):
+    """Parsing needs neither fhload nor a reachable database: it only reads the registry."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("FHLOAD", "/nonexistent/fhload")
+    monkeypatch.setenv("FINHOUSE_OLTP_URL", f"postgresql://nobody@127.0.0.1:{free_loopback_port()}/none")
+    bag = DagBag(dag_folder=ROOT / "airflow" / "dags")
+    assert bag.import_errors == {}
+    assert len([d for d in bag.dag_ids if d.startswith("ingest_")]) == 6
+
+
+def test_setup_created_the_single_writer_pool(airflow_db):
+    from airflow.models.pool import Pool
+
+    pool = Pool.get_pool("warehouse_writer")
+    assert pool is not None and pool.slots == 1
+
+
+# --- runs ----------------------------------------------------------------------------------------------
+
+
+def _summaries(run) -> dict[str, dict]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, key="return_value"))
+        return {x.task_id: XComModel.deserialize_value(x) for x in rows}
+
+
+def _asset_events(run) -> set[str]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = (
+            select(AssetModel.name)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_dag_id == run.dag_id, AssetEvent.source_run_id == run.run_id)
+        )
+        return set(session.scalars(query))
+
+
+def _loads_recorded(warehouse) -> int:
+    if not warehouse.exists():
+        return 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM raw._fh_loads").fetchone()[0]
+
+
+@pytest.mark.parametrize("group", registry.GROUPS)
+def test_dag_runs_to_success_and_raw_holds_the_source_rows(group, dagbag, ingest_env, oltp, warehouse):
+    run = dagbag.dags[dag_id(group)].test()
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    assert set(states.values()) == {"success"}
+
+    tables = TABLES[group]
+    summaries = _summaries(run)
+    assert set(summaries) == {t.name for t in tables}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in tables:
+            summary = summaries[table.name]
+            assert summary["status"] == "ok" and summary["table"] == table.name and summary["group"] == group
+            loaded = con.execute(
+                f'SELECT count(*) FROM raw."{table.name}" WHERE _fh_load_id = ?', [summary["load_id"]]
+            ).fetchone()[0]
+            assert loaded == summary["rows"], table.name
+            # The session's first load of each table is full: raw holds every source row's key.
+            keys = ", ".join(f'"{k}"' for k in table.key)
+            distinct = con.execute(f'SELECT count(*) FROM (SELECT DISTINCT {keys} FROM raw."{table.name}")')
+            assert distinct.fetchone()[0] == pg_count(oltp, table.name), table.name
+    assert sum(s["rows"] for s in summaries.values()) > 0, f"the simulator wrote no {group} rows"
+    assert _asset_events(run) == {f"raw.{t.name}" for t in tables}
+
+
+def test_unreachable_source_fails_the_task_with_fhloads_message(ingest_env, warehouse, monkeypatch, capfd):
+    from airflow.dag_processing.dagbag import DagBag
+
+    before = _loads_recorded(warehouse)
+    port = free_loopback_port()
+    monkeypatch.setenv("FINHOUSE_OLTP_URL", f"postgresql://postgres@127.0.0.1:{port}/microfinance")
+    dag = DagBag(dag_folder=ROOT / "airflow" / "dags").dags[dag_id("payments")]
+    for task in dag.tasks:  # a connection error is retried with backoff; don't wait for it here
+        task.retries = 0
+    run = dag.test()
+    (ti,) = run.get_task_instances()
+    assert (run.state, ti.state) == ("failed", "failed")
+    out = capfd.readouterr()
+    assert "ConnectionFailed" in out.out + out.err
+    assert f"127.0.0.1:{port}" in out.out + out.err  # fhload's own message, naming the source
+    assert _loads_recorded(warehouse) == before
+
+
+def test_schema_error_fails_at_once_despite_retries(ingest_env, warehouse, tmp_path, monkeypatch, capfd):
+    """A table in the registry that the OLTP lacks: fhload exits 4, and the retry policy fails the task
+    on its first try instead of retrying something that cannot succeed."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    reg = tmp_path / "registry.tsv"
+    shutil.copy(ROOT / "ingest" / "registry.tsv", reg)
+    with reg.open("a") as f:
+        f.write("no_such_table   payments   id   updated_at   incremental\n")
+    monkeypatch.setenv("FINHOUSE_REGISTRY", str(reg))
+    dag = DagBag(dag_folder=ROOT / "airflow" / "dags").dags[dag_id("payments")]
+    assert dag.get_task("no_such_table").retries >= 1
+    started = datetime.now()
+    run = dag.test()
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+    assert run.state == "failed"
+    assert states["no_such_table"] == ("failed", 1)
+    assert states["payments"][0] == "success"
+    assert datetime.now() - started < timedelta(minutes=1)  # no retry delay was waited
+    out = capfd.readouterr()
+    assert "SchemaError" in out.out + out.err
+    assert "no_such_table does not exist in source" in out.out + out.err
