@@ -229,6 +229,9 @@ def run(opts: Options, progress=None) -> Summary:
                 _phase("indexes restored", started)
                 writer.check_balanced(cur)
                 writer.set_sequences(cur)
+                cur.execute(
+                    f"ANALYZE {', '.join(writer.LOADED)}"
+                )  # statistics for what follows, and for users
                 _phase("checked", started)
                 summary.rows = _row_counts(cur)
                 _kpis(cur, w, summary, aggregates)
@@ -238,8 +241,6 @@ def run(opts: Options, progress=None) -> Summary:
                 p.kill()
             p.join()
     _phase("committed", started)
-    with connection.cursor() as cur:
-        cur.execute(f"ANALYZE {', '.join(writer.LOADED)}")
     _phase("analyzed", started)
     if os.environ.get("FINHOUSE_SIM_TIMING"):
         print({k: round(v, 2) for k, v in COPY_TIME.items()}, file=sys.stderr)
@@ -312,16 +313,15 @@ def _kpis(cur, w: World, s: Summary, aggregates: dict) -> None:
     as_of = w.cal.date(w.until)
     cur.execute(
         """
-        WITH outstanding AS (
-            SELECT l.id, l.principal_outstanding,
-                   (SELECT min(i.due_on) FROM loan_installments i
-                    WHERE i.loan_id = l.id AND NOT i.superseded
-                      AND (i.completed_on IS NULL OR i.completed_on > %(d)s)) AS oldest
-            FROM loans l WHERE l.status IN ('active', 'restructured') AND l.principal_outstanding > 0
+        WITH oldest AS (
+            SELECT loan_id, min(due_on) AS due_on FROM loan_installments
+            WHERE NOT superseded AND (completed_on IS NULL OR completed_on > %(d)s)
+            GROUP BY loan_id
         )
-        SELECT COALESCE(sum(principal_outstanding), 0),
-               COALESCE(sum(principal_outstanding) FILTER (WHERE %(d)s - oldest > 30), 0)
-        FROM outstanding
+        SELECT COALESCE(sum(l.principal_outstanding), 0),
+               COALESCE(sum(l.principal_outstanding) FILTER (WHERE %(d)s - o.due_on > 30), 0)
+        FROM loans l LEFT JOIN oldest o ON o.loan_id = l.id
+        WHERE l.status IN ('active', 'restructured') AND l.principal_outstanding > 0
         """,
         {"d": as_of},
     )

@@ -366,7 +366,7 @@ def simulate_loans(
             term = max(term, terms[-2])
         term = max(product.min_term, min(product.max_term, term))
         t_apply = day * 1440 + 540 + int(rng.random() * 420)
-        number = f"L{ctx.cid:07d}-{app:02d}"
+        number = f"LN{ctx.cid:07d}{app:02d}"
         purposes = PURPOSES.get(sector, PURPOSES["services"])
         purpose = purposes[int(rng.random() * len(purposes))]
         officer = w.officer[ctx.ci]
@@ -1116,8 +1116,8 @@ def simulate_fixed_deposits(ctx: Ctx, wealth: float, primary: int, exit_day: int
                     "fd_payout",
                     tp,
                     "Fixed deposit interest payout",
-                    "investment_earnings",
-                    eid,
+                    "investments",
+                    iid,
                     [(gl[chart.FIXED_DEPOSIT_INTEREST_PAYABLE], total, 0), credit],
                 )
                 for x in unpaid:

@@ -465,7 +465,7 @@ def build_world(
         s = Staff(
             sid,
             user_id_base + sid,
-            f"E{sid:05d}",
+            f"E{sid:06d}",
             role,
             branch_id,
             day,
@@ -513,7 +513,7 @@ def build_world(
                 word = crng.choice(GROUP_WORDS)
                 grp = Group(
                     len(w.groups) + 1,
-                    f"G{len(w.groups) + 1:05d}",
+                    f"GR{len(w.groups) + 1:06d}",
                     f"{word} {crng.choice(GROUP_SUFFIX)}",
                     bid,
                     officer.id,
@@ -536,7 +536,7 @@ def build_world(
         dob = until - dt.timedelta(days=crng.randint(19 * 365, 62 * 365))
         static = "\t".join(
             [
-                f"C{cid:07d}",
+                f"CU{cid:08d}",
                 uuid_from(crng),
                 first,
                 last,
@@ -550,10 +550,12 @@ def build_world(
         accounts = []
         account_seq += 1
         primary_product = 2 if gid else 1
-        accounts.append((account_seq, primary_product, f"SA{cid:07d}1", day))
+        accounts.append((account_seq, primary_product, f"SA{account_seq:08d}", day))
         if crng.random() < (0.35 if gid else 0.1):
             account_seq += 1
-            accounts.append((account_seq, 1 if gid else 2, f"SA{cid:07d}2", day + crng.randint(0, 300)))
+            accounts.append(
+                (account_seq, 1 if gid else 2, f"SA{account_seq:08d}", day + crng.randint(0, 300))
+            )
         w.join.append(day)
         w.branch.append(bid)
         w.officer.append(officer.id)
