@@ -41,9 +41,9 @@ db: env  ## make sure PostgreSQL answers at FINHOUSE_OLTP_URL, create the databa
 	@scripts/ensure-postgres
 	@$(MANAGE) migrate --no-input -v 0
 
-test: env engine-test db test-python  ## everything the project checks
+test: env engine-test db test-python test-airflow  ## everything the project checks
 
-test-python: env db
+test-python: env engine db  ## pytest: backend, platform, ingest end to end, Snowflake leg
 	$(VENV_BIN)/pytest
 
 lint: env  ## ruff on our Python
@@ -56,3 +56,4 @@ clean:  ## remove build outputs (keeps .finhouse caches and the database)
 	rm -rf engine/build
 
 include engine/engine.mk
+include airflow/airflow.mk
