@@ -121,3 +121,21 @@ def test_posted_rows_are_read_only(admin_client, world):
     assert delete.status_code == 403
     assert Repayment.objects.filter(pk=world.repayment.pk).exists()
     assert world.repayment.amount == D("120.00")
+
+
+@pytest.mark.django_db
+def test_every_operation_form_renders(admin_client, world):
+    from django.contrib import admin
+
+    from customers.models import SolidarityGroup
+    from investments.models import Investment
+    from savings.models import SavingsAccount
+
+    targets = {Loan: world.loan, SavingsAccount: world.account, Investment: world.investment,
+               SolidarityGroup: world.group}
+    for model, obj in targets.items():
+        for op in admin.site._registry[model].operations:
+            url = admin_url(model, "operation", obj.pk, op.name)
+            response = admin_client.get(url)
+            assert response.status_code == 200, url
+            assert op.label in response.content.decode()
