@@ -19,7 +19,7 @@ export FINHOUSE_OLTP_URL ?= postgresql://postgres@127.0.0.1:5432/microfinance
 VENV_BIN    := $(FH)/venv/bin
 MANAGE      := $(VENV_BIN)/python backend/manage.py
 
-.PHONY: all env db test test-python demo clean help lint
+.PHONY: all env db test test-python demo clean help lint bench-simulator
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -51,6 +51,9 @@ lint: env  ## ruff on our Python
 
 demo: env engine db  ## simulate an institution and serve it (see README)
 	$(VENV_BIN)/finhouse demo
+
+bench-simulator: env db  ## simulator benchmark: bulk COPY vs services, figures into bench/simulator/README.md
+	$(VENV_BIN)/python bench/simulator/run.py
 
 clean:  ## remove build outputs (keeps .finhouse caches and the database)
 	rm -rf engine/build
