@@ -294,6 +294,43 @@ def test_failure_between_copy_and_commit_does_not_double_rows(oltp, sf_env, monk
     assert state(env)["payments"][1] == rerun["payments"].load_id
 
 
+def test_sigkill_at_random_points_then_rerun_loses_and_doubles_nothing(oltp, sf_env):
+    """The upload step killed (with fhload, its child) at random points of a load, four times, between
+    changes in the source; a clean run afterwards leaves every raw table exactly its committed loads and
+    reconciled with the source."""
+    import random
+    import signal
+
+    env = sf_env("RAW_KILL")
+    rng = random.Random(7)
+    tables = SUBSET + ["loan_installments", "savings_transactions", "journal_entries"]
+    args = [a for t in tables for a in ("--table", t)]
+    killed_pending = 0
+    for round_ in range(4):
+        with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+            conn.execute("UPDATE payments SET status = status "
+                         f"WHERE id IN (SELECT id FROM payments ORDER BY id OFFSET {round_ * 3} LIMIT 3)")
+        proc = subprocess.Popen([PY, "-m", "finhouse.cli", "snowflake-load", *args], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        # wait until it is at work on Snowflake (its first line), then kill it somewhere after that
+        first = proc.stderr.readline()
+        time.sleep(rng.uniform(0.0, 1.2))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert first.startswith("snowflake: "), first
+        killed_pending += sum(1 for row in loads_log(env) if row[2] == "pending")
+    final = _cli(env, *args)
+    assert final.returncode == 0, final.stderr
+    # the killed runs' Parquet files (customer data) are gone too
+    assert not any((Path(env["FINHOUSE_HOME"]) / "snowflake-stage").rglob("*.parquet"))
+    assert not [row for row in loads_log(env) if row[2] == "pending"]
+    for table in tables:
+        assert_raw_is_committed_loads(env, table)
+        assert raw_figures(oltp, env, table) == source_figures(oltp, table), table
+    print(f"{killed_pending} pending loads left by the kills were rolled back")
+
+
 def test_schema_evolution_and_incompatible_change(emulator, sf_env, tmp_path):
     env = sf_env("RAW_SCHEMA")
     settings = snowflake.Settings.from_env(env)

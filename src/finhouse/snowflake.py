@@ -627,6 +627,25 @@ def _run_fhload(tables: Sequence[str], since: str | None, full: bool, directory:
     return loads, ingest.error_class(code)(message, tables=failed, exit_code=code, loads=loads)
 
 
+def _remove_stale_workdirs(stage_root: Path) -> None:
+    """Remove the Parquet files of loaders that died (killed before their `finally`): they hold customer
+    data. A directory is named load-<pid>-…; one whose process is gone is stale. Loaders of other tables
+    may be running at the same time (Airflow runs tables in parallel), so only dead owners' go."""
+    for path in stage_root.glob("load-*-*"):
+        try:
+            pid = int(path.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool = False,
          env: Mapping[str, str] | None = None, log: Callable[[str], None] | None = None,
          connection=None) -> list[SnowflakeLoad]:
@@ -642,7 +661,8 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
     loader = Loader(conn, settings, log)
     stage_root = Path(env.get("FINHOUSE_HOME") or ROOT / ".finhouse") / "snowflake-stage"
     stage_root.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="load-", dir=stage_root))
+    _remove_stale_workdirs(stage_root)
+    workdir = Path(tempfile.mkdtemp(prefix=f"load-{os.getpid()}-", dir=stage_root))
     results: list[SnowflakeLoad] = []
     try:
         loader.ensure_objects()
