@@ -1,0 +1,15 @@
+{#- The date the marts are computed as of: var('as_of_date') when given, else the data's last business
+    date (int_calendar_as_of). Use inside a model as a scalar expression. -#}
+{% macro as_of_date() -%}
+    (select as_of_date from {{ ref('int_calendar_as_of') }})
+{%- endmacro %}
+
+{#- Annualise a flow over `months` months (KPIS.md: × 12 / months). -#}
+{% macro annualise(expression, months) -%}
+    ({{ expression }}) * 12.0 / nullif({{ months }}, 0)
+{%- endmacro %}
+
+{#- A ratio that is null, not an error, when the denominator is zero. -#}
+{% macro safe_divide(numerator, denominator) -%}
+    cast({{ numerator }} as {{ dbt.type_numeric() }}) / nullif(cast({{ denominator }} as {{ dbt.type_numeric() }}), 0)
+{%- endmacro %}

@@ -1,0 +1,68 @@
+-- Every installment of every disbursed loan on the as-of date: what was due, what had been paid by then
+-- (from dated allocations), what is overdue, and how many days late it is (as-of − due date while it is
+-- not fully paid). An installment due on the as-of date is not yet late.
+with as_of as (
+    select as_of_date from {{ ref('int_calendar_as_of') }}
+),
+
+installments as (
+    select * from {{ ref('stg_oltp__loan_installments') }} where not is_deleted
+),
+
+allocations as (
+    select * from {{ ref('stg_oltp__loan_repayment_allocations') }} where not is_deleted
+),
+
+repayments as (
+    select * from {{ ref('stg_oltp__loan_repayments') }} where not is_deleted
+),
+
+paid_by_as_of as (
+    select
+        allocations.installment_id,
+        sum(allocations.principal_amount) as principal_paid,
+        sum(allocations.interest_amount) as interest_paid,
+        sum(allocations.fee_amount) as fee_paid,
+        sum(allocations.penalty_amount) as penalty_paid,
+        max(repayments.paid_on) as last_paid_on
+    from allocations
+    inner join repayments on repayments.repayment_id = allocations.repayment_id
+    cross join as_of
+    where repayments.paid_on <= as_of.as_of_date
+    group by allocations.installment_id
+),
+
+aged as (
+    select
+        installments.installment_id,
+        installments.loan_id,
+        installments.installment_number,
+        installments.due_on,
+        installments.superseded as is_superseded,
+        as_of.as_of_date,
+        installments.principal_due,
+        installments.interest_due,
+        installments.fee_due,
+        installments.penalty_due,
+        coalesce(paid_by_as_of.principal_paid, 0) as principal_paid,
+        coalesce(paid_by_as_of.interest_paid, 0) as interest_paid,
+        coalesce(paid_by_as_of.fee_paid, 0) as fee_paid,
+        coalesce(paid_by_as_of.penalty_paid, 0) as penalty_paid,
+        paid_by_as_of.last_paid_on,
+        case when installments.completed_on <= as_of.as_of_date then installments.completed_on end as completed_on,
+        (installments.completed_on is null or installments.completed_on > as_of.as_of_date) as is_open,
+        installments.due_on < as_of.as_of_date
+            and (installments.completed_on is null or installments.completed_on > as_of.as_of_date) as is_overdue
+    from installments
+    cross join as_of
+    left join paid_by_as_of on paid_by_as_of.installment_id = installments.installment_id
+)
+
+select
+    aged.*,
+    case when aged.is_overdue then aged.principal_due - aged.principal_paid else 0 end as overdue_principal,
+    case when aged.is_overdue then aged.interest_due - aged.interest_paid else 0 end as overdue_interest,
+    case when aged.is_overdue then aged.fee_due - aged.fee_paid else 0 end as overdue_fees,
+    case when aged.is_overdue then aged.penalty_due - aged.penalty_paid else 0 end as overdue_penalties,
+    case when aged.is_overdue then {{ dbt.datediff('aged.due_on', 'aged.as_of_date', 'day') }} else 0 end as days_late
+from aged

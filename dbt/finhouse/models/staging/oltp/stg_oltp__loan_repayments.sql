@@ -1,0 +1,25 @@
+-- loan_repayments: the latest version of each row of raw.loan_repayments, renamed; deleted rows flagged, not dropped.
+with source as (
+    {{ latest_version(source('oltp', 'loan_repayments')) }}
+),
+
+renamed as (
+    select
+        id as repayment_id,
+        created_at,
+        updated_at,
+        paid_on,
+        amount,
+        principal_amount,
+        interest_amount,
+        fee_amount,
+        penalty_amount,
+        loan_id,
+        payment_id,
+        savings_account_id,
+        (_fh_op = 'delete') as is_deleted,
+        _fh_loaded_at as loaded_at
+    from source
+)
+
+select * from renamed
