@@ -43,7 +43,7 @@ db: env  ## make sure PostgreSQL answers at FINHOUSE_OLTP_URL, create the databa
 
 test: env engine-test db test-python test-airflow  ## everything the project checks
 
-test-python: env engine db  ## pytest: backend, platform, ingest end to end, Snowflake leg
+test-python: env engine db fakesnow-env  ## pytest: backend, platform, ingest end to end, Snowflake leg
 	$(VENV_BIN)/pytest
 
 lint: env  ## ruff on our Python
@@ -54,6 +54,17 @@ demo: env engine db  ## simulate an institution and serve it (see README)
 
 bench-simulator: env db  ## simulator benchmark: bulk COPY vs services, figures into bench/simulator/README.md
 	$(VENV_BIN)/python bench/simulator/run.py
+
+FAKESNOW := snowflake/emulator/run
+.PHONY: fakesnow-env fakesnow-start fakesnow-stop snowflake-load
+fakesnow-env: $(UV)  ## the Snowflake emulator's own environment (.finhouse/fakesnow-venv)
+	@$(FAKESNOW) env
+fakesnow-start: fakesnow-env  ## start fakesnow on a free loopback port; prints the SNOWFLAKE_* to use
+	@$(FAKESNOW) start
+fakesnow-stop:  ## stop it
+	@$(FAKESNOW) stop
+snowflake-load: env engine  ## load the OLTP into Snowflake's RAW layer (SNOWFLAKE_* from .env)
+	$(VENV_BIN)/finhouse snowflake-load
 
 clean:  ## remove build outputs (keeps .finhouse caches and the database)
 	rm -rf engine/build
