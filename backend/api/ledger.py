@@ -54,7 +54,8 @@ class SavingsTransactionViewSet(viewsets.ReadOnlyModelViewSet):
     """The savings ledger: one row per movement on an account; the amount is positive and the type's
     direction gives the sign."""
 
-    queryset = SavingsTransaction.objects.select_related("type")
+    # Newest first by primary key (an index): the model's posted_at ordering would sort the whole table.
+    queryset = SavingsTransaction.objects.select_related("type").order_by("-id")
     serializer_class = SavingsTransactionSerializer
     filterset_class = SavingsTransactionFilter
     search_fields = ["=reference"]
@@ -88,7 +89,7 @@ class TransferInputSerializer(serializers.Serializer):
 class TransferViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
     """Transfers between savings accounts (each with a transfer_out and a transfer_in leg)."""
 
-    queryset = Transfer.objects.all()
+    queryset = Transfer.objects.order_by("-transferred_at", "-id")
     serializer_class = TransferSerializer
     filterset_class = TransferFilter
     search_fields = ["=reference"]
@@ -169,7 +170,7 @@ class JournalLineFilter(django_filters.FilterSet):
 class JournalLineViewSet(viewsets.ReadOnlyModelViewSet):
     """Journal lines: one side (debit or credit) of a GL account in an entry."""
 
-    queryset = JournalLine.objects.select_related("gl_account")
+    queryset = JournalLine.objects.select_related("gl_account").order_by("-id")
     serializer_class = JournalLineSerializer
     filterset_class = JournalLineFilter
     ordering_fields = ["id", "debit", "credit"]

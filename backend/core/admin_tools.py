@@ -77,6 +77,16 @@ class ReadOnlyTabularInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
+class StaffListFilter(admin.RelatedFieldListFilter):
+    """A filter by a staff foreign key (officer) whose choices load the staff with their users in one
+    query: Staff.__str__ reads the user, which would otherwise cost a query per staff member."""
+
+    def field_choices(self, field, request, model_admin):
+        from customers.models import Staff
+
+        return [(s.pk, str(s)) for s in Staff.objects.select_related("user").order_by("employee_number")]
+
+
 class SoftDeletedFilter(admin.SimpleListFilter):
     """Soft-deleted rows are hidden unless the admin asks for them."""
 

@@ -14,6 +14,7 @@ from core.admin_tools import (
     ReadOnlyTabularInline,
     SoftDeleteAdminMixin,
     SoftDeletedFilter,
+    StaffListFilter,
     format_money,
 )
 from core.exceptions import BusinessError
@@ -159,7 +160,8 @@ class CustomerMembershipInline(ReadOnlyTabularInline):
 class CustomerAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["customer_number", "first_name", "last_name", "branch", "loan_officer", "status",
                     "kyc_status", "joined_on"]
-    list_filter = [SoftDeletedFilter, "status", "kyc_status", "gender", "branch", "loan_officer"]
+    list_filter = [SoftDeletedFilter, "status", "kyc_status", "gender", "branch",
+                   ("loan_officer", StaffListFilter)]
     list_select_related = ["branch", "loan_officer__user"]
     search_fields = ["customer_number", "first_name", "last_name", "=national_id", "phone"]
     autocomplete_fields = ["branch", "loan_officer"]
@@ -261,7 +263,7 @@ def _member_remove(group: SolidarityGroup, data: dict, user) -> str:
 @admin.register(SolidarityGroup)
 class SolidarityGroupAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "branch", "loan_officer", "meeting_day", "formed_on"]
-    list_filter = ["branch", "loan_officer", "meeting_day"]
+    list_filter = ["branch", ("loan_officer", StaffListFilter), "meeting_day"]
     list_select_related = ["branch", "loan_officer__user"]
     search_fields = ["code", "name"]
     autocomplete_fields = ["branch", "loan_officer"]

@@ -68,10 +68,12 @@ class TransferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class SavingsTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["reference", "posted_at", "value_date", "account", "type", money("amount"),
                     money("balance_after"), "channel"]
-    list_filter = ["type", "channel", "account__branch"]
+    # The largest table: newest first by primary key (an index), a date filter rather than a date
+    # hierarchy (which scans the whole table for its years).
+    list_filter = [("value_date", admin.DateFieldListFilter), "type", "channel", "account__branch"]
+    ordering = ["-id"]
     list_select_related = ["account", "type"]
     search_fields = ["=reference", "account__account_number"]
-    date_hierarchy = "value_date"
     show_full_result_count = False
     raw_id_fields = ["account", "payment", "transfer", "reversal_of"]
 
@@ -97,11 +99,10 @@ class JournalLineInline(ReadOnlyTabularInline):
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "posted_on", "kind", "description", "branch", "source_type", "source_id"]
-    list_filter = ["kind", "branch", "source_type"]
+    list_filter = [("posted_on", admin.DateFieldListFilter), "kind", "branch"]
     list_select_related = ["branch"]
     search_fields = ["description"]
     search_help_text = "an entry number, a source row id, or words of the description"
-    date_hierarchy = "posted_on"
     show_full_result_count = False
     fields = ["posted_on", "posted_at", "kind", "description", "branch", "source_type", "source_id",
               "reversal_of", "totals", "created_at"]
@@ -124,6 +125,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class JournalLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "entry", "posted_on", "gl_account", money("debit"), money("credit")]
     list_filter = ["gl_account", "entry__kind"]
+    ordering = ["-id"]
     list_select_related = ["entry", "gl_account"]
     search_fields = ["entry__description"]
     search_help_text = "a journal entry number, or words of its description"

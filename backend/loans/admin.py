@@ -20,6 +20,7 @@ from core.admin_tools import (
     ReadOnlyTabularInline,
     SoftDeleteAdminMixin,
     SoftDeletedFilter,
+    StaffListFilter,
     format_money,
     html_table,
     money,
@@ -254,7 +255,7 @@ class LoanAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["loan_number", "customer", "product", "branch", "officer", "status", "disbursed_on",
                     money("amount_disbursed", "disbursed"), money("principal_outstanding", "outstanding"),
                     "days_past_due"]
-    list_filter = ["status", ArrearsFilter, "branch", "officer", "product", "frequency"]
+    list_filter = ["status", ArrearsFilter, "branch", ("officer", StaffListFilter), "product", "frequency"]
     list_select_related = ["customer", "product", "branch", "officer__user"]
     search_fields = ["loan_number", "customer__customer_number", "customer__last_name"]
     date_hierarchy = "applied_on"
@@ -364,10 +365,10 @@ class RepaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "loan", "paid_on", money("amount"), money("principal_amount", "principal"),
                     money("interest_amount", "interest"), money("fee_amount", "fees"),
                     money("penalty_amount", "penalties"), "payment"]
-    list_filter = ["loan__branch", "loan__product", "payment__channel"]
+    list_filter = [("paid_on", admin.DateFieldListFilter), "loan__branch", "loan__product",
+                   "payment__channel"]
     list_select_related = ["loan", "payment"]
     search_fields = ["loan__loan_number", "=payment__reference"]
-    date_hierarchy = "paid_on"
     show_full_result_count = False
     inlines = [AllocationInline]
 
