@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -53,28 +54,44 @@ def _psql(sql: str) -> None:
         conn.close()
 
 
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """The tests' Airflow metadata database, created and migrated, with the warehouse_writer pool."""
+def _setup_airflow_db() -> None:
     subprocess.run([sys.executable, str(ROOT / "airflow" / "bin" / "setup-db")], check=True)
 
 
-@pytest.fixture(scope="session")
-def oltp():
-    """A fresh OLTP database with the backend's tables and one simulated year of a small institution."""
+def _create_oltp() -> None:
     _psql(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
     _psql(f'CREATE DATABASE "{TEST_DB}"')
     env = dict(os.environ, FINHOUSE_OLTP_URL=OLTP_URL, DJANGO_SETTINGS_MODULE="config.settings")
     python = str(ROOT / ".finhouse" / "venv" / "bin" / "python")
     manage = str(ROOT / "backend" / "manage.py")
-    try:
-        subprocess.run([python, manage, "migrate", "--no-input", "-v", "0"], env=env, cwd=ROOT, check=True)
-        subprocess.run([python, manage, "simulate", "--customers", "30", "--years", "1", "--seed", "1",
-                        "--until", "2025-06-30", "-v", "0"], env=env, cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-        yield OLTP_URL
-    finally:
-        _psql(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+    subprocess.run([python, manage, "migrate", "--no-input", "-v", "0"], env=env, cwd=ROOT, check=True)
+    simulate = ["simulate", "--customers", "30", "--years", "1", "--seed", "1", "--until", "2025-06-30"]
+    subprocess.run([python, manage, *simulate], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def _databases():
+    """Both databases are prepared at once (each takes a while: Airflow's migrations, Django's migrations
+    and the simulator), then the OLTP is dropped at the end of the session."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {"airflow": pool.submit(_setup_airflow_db), "oltp": pool.submit(_create_oltp)}
+        try:
+            yield futures
+        finally:
+            _psql(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def airflow_db(_databases) -> None:
+    """The tests' Airflow metadata database, created and migrated, with the warehouse_writer pool."""
+    _databases["airflow"].result()
+
+
+@pytest.fixture(scope="session")
+def oltp(_databases) -> str:
+    """A fresh OLTP database with the backend's tables and one simulated year of a small institution."""
+    _databases["oltp"].result()
+    return OLTP_URL
 
 
 @pytest.fixture(scope="session")
