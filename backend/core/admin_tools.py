@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from core.exceptions import BusinessError
+from core.models import MoneyField
 
 
 def format_money(amount: Decimal | None) -> str:
@@ -43,6 +44,19 @@ def money(field: str, description: str | None = None, ordering: str | None = Non
     return column
 
 
+def rate(field: str, description: str | None = None) -> Callable:
+    """A list_display / readonly_fields column showing a RateField fraction as a percentage."""
+
+    def column(obj: Any) -> str:
+        value = getattr(obj, field)
+        return "—" if value is None else f"{value * 100:.2f} %"
+
+    column.short_description = description or field.replace("_", " ")  # type: ignore[attr-defined]
+    column.admin_order_field = field  # type: ignore[attr-defined]
+    column.__name__ = f"{field}_rate"
+    return column
+
+
 def html_table(headers: list[str], rows: list[list[Any]], empty: str = "none") -> str:
     """A small read-only table for a change page (values are escaped)."""
     if not rows:
@@ -57,7 +71,34 @@ def html_table(headers: list[str], rows: list[list[Any]], empty: str = "none") -
                        mark_safe(head), mark_safe(body))
 
 
-class ReadOnlyAdminMixin:
+MONEY_SUFFIX = "__money"
+
+
+class MoneyDisplayMixin:
+    """For an admin or inline whose fields are all read-only: its money fields (MoneyField) are shown
+    with the currency, through `<field>__money` columns made on demand."""
+
+    def _with_money(self, names) -> list:
+        money_fields = {f.name for f in self.model._meta.fields if isinstance(f, MoneyField)}
+        return [f"{n}{MONEY_SUFFIX}" if isinstance(n, str) and n in money_fields else n for n in names]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        # Django lists a form field and then the read-only ones; a money field turns up in both, so the
+        # last occurrence (in the declared order of the read-only fields) is kept.
+        shown = self._with_money(super().get_fields(request, obj))
+        return list(reversed(dict.fromkeys(reversed(shown))))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        return self._with_money(super().get_readonly_fields(request, obj))
+
+    def __getattr__(self, name: str):
+        if name.endswith(MONEY_SUFFIX):
+            field = self.model._meta.get_field(name.removesuffix(MONEY_SUFFIX))
+            return money(field.name, str(field.verbose_name))
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+class ReadOnlyAdminMixin(MoneyDisplayMixin):
     """For posted rows (journal, savings transactions, repayments, payments): they are corrected by a
     reversing operation, never edited or deleted by hand."""
 

@@ -13,14 +13,16 @@ from core.admin_tools import (
     ReadOnlyTabularInline,
     format_money,
     money,
+    rate,
 )
 from investments.models import Investment, InvestmentEarning, InvestmentProduct
 
 
 @admin.register(InvestmentProduct)
 class InvestmentProductAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "term_months", "annual_rate", money("minimum_amount"), "compounding",
-                    "early_withdrawal_penalty_rate", "is_active"]
+    list_display = ["code", "name", "term_months", rate("annual_rate"), money("minimum_amount"),
+                    "compounding", rate("early_withdrawal_penalty_rate", "early withdrawal penalty"),
+                    "is_active"]
     list_filter = ["compounding", "is_active"]
     search_fields = ["code", "name"]
 
@@ -51,8 +53,8 @@ def _redeem(investment: Investment, data: dict, user) -> str:
 
 @admin.register(Investment)
 class InvestmentAdmin(OperationsAdminMixin, admin.ModelAdmin):
-    list_display = ["investment_number", "customer", "product", "branch", money("principal"), "annual_rate",
-                    "start_on", "maturity_on", "status"]
+    list_display = ["investment_number", "customer", "product", "branch", money("principal"),
+                    rate("annual_rate"), "start_on", "maturity_on", "status"]
     list_filter = ["status", "product", "branch"]
     list_select_related = ["customer", "product", "branch"]
     search_fields = ["investment_number", "customer__customer_number", "customer__last_name"]

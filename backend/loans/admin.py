@@ -24,6 +24,7 @@ from core.admin_tools import (
     format_money,
     html_table,
     money,
+    rate,
 )
 from loans.models import (
     Collateral,
@@ -56,8 +57,9 @@ def oldest_unpaid_due_on(as_of: dt.date) -> Subquery:
 
 @admin.register(LoanProduct)
 class LoanProductAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "lending_type", "interest_method", "annual_rate", "frequency",
-                    "min_term", "max_term", money("min_amount"), money("max_amount"), "is_active"]
+    list_display = ["code", "name", "lending_type", "interest_method", rate("annual_rate"), "frequency",
+                    "min_term", "max_term", money("min_amount"), money("max_amount"), rate("fee_rate"),
+                    "is_active"]
     list_filter = ["lending_type", "interest_method", "frequency", "is_active"]
     search_fields = ["code", "name"]
 
@@ -265,7 +267,7 @@ class LoanAdmin(OperationsAdminMixin, admin.ModelAdmin):
     readonly_fields = [
         "loan_number", "public_id", "customer", "group", "product", "officer", "branch", "cycle", "purpose",
         "amount_applied_display", "amount_approved_display", "amount_disbursed_display", "fee_display",
-        "annual_rate", "interest_method", "frequency", "term", "status", "applied_on", "approved_on",
+        "annual_rate_display", "interest_method", "frequency", "term", "status", "applied_on", "approved_on",
         "rejected_on", "disbursed_on", "closed_on", "written_off_on", "principal_outstanding_display",
         "disbursement_account", "arrears", "allocations", "created_at", "updated_at",
     ]
@@ -274,7 +276,8 @@ class LoanAdmin(OperationsAdminMixin, admin.ModelAdmin):
                            "cycle", "purpose", "status"]}),
         ("Amounts and terms", {"fields": ["amount_applied_display", "amount_approved_display",
                                           "amount_disbursed_display", "fee_display",
-                                          "principal_outstanding_display", "annual_rate", "interest_method",
+                                          "principal_outstanding_display", "annual_rate_display",
+                                          "interest_method",
                                           "frequency", "term", "disbursement_account"]}),
         ("Arrears (as of today)", {"fields": ["arrears"]}),
         ("Dates", {"fields": ["applied_on", "approved_on", "rejected_on", "disbursed_on", "closed_on",
@@ -299,6 +302,7 @@ class LoanAdmin(OperationsAdminMixin, admin.ModelAdmin):
         lambda self, obj: format_money(obj.amount_approved))
     amount_disbursed_display = admin.display(description="amount disbursed")(
         lambda self, obj: format_money(obj.amount_disbursed))
+    annual_rate_display = staticmethod(rate("annual_rate", "annual rate"))
     fee_display = admin.display(description="fee")(lambda self, obj: format_money(obj.fee_amount))
     principal_outstanding_display = admin.display(description="principal outstanding")(
         lambda self, obj: format_money(obj.principal_outstanding))

@@ -14,6 +14,7 @@ from core.admin_tools import (
     format_money,
     html_table,
     money,
+    rate,
 )
 from ledger.models import SavingsTransaction
 from payments.models import Payment
@@ -24,8 +25,8 @@ RECENT_TRANSACTIONS = 25
 
 @admin.register(SavingsProduct)
 class SavingsProductAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "kind", "interest_rate", money("minimum_balance"), money("monthly_fee"),
-                    money("withdrawal_fee"), "is_active"]
+    list_display = ["code", "name", "kind", rate("interest_rate"), money("minimum_balance"),
+                    money("monthly_fee"), money("withdrawal_fee"), "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name"]
 
