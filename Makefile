@@ -49,7 +49,7 @@ test-python: env engine db fakesnow-env  ## pytest: backend, platform, ingest en
 lint: env  ## ruff on our Python
 	$(VENV_BIN)/ruff check src backend tests bench
 
-demo: env engine db  ## simulate an institution and serve it (see README)
+demo: env engine db airflow-db  ## the whole platform: simulate, ingest through Airflow, serve (see README)
 	$(VENV_BIN)/finhouse demo
 
 bench-simulator: env db  ## simulator benchmark: bulk COPY vs services, figures into bench/simulator/README.md

@@ -2,7 +2,7 @@
 
     finhouse simulate …   write a simulated institution's history into the OLTP (Django's `simulate`)
     finhouse ingest …     load the OLTP into the warehouse's RAW layer (runs the C engine `fhload`)
-    finhouse demo         migrate, simulate if the database is empty, create the admin, serve :8000
+    finhouse demo         the whole platform: migrate, simulate, ingest through Airflow, serve
 
 Each subcommand runs the part that owns the work (Django management commands, `fhload`, later dbt,
 Airflow); this module only wires them together and reports in one line when something is wrong."""
@@ -14,9 +14,8 @@ import os
 import subprocess
 import sys
 
-from finhouse import __version__
+from finhouse import __version__, registry
 from finhouse import config as fh_config
-from finhouse import registry
 
 
 def _manage(cfg: fh_config.Config, *args: str, check: bool = True) -> int:
@@ -50,38 +49,10 @@ def cmd_ingest(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     return 130 if code == -2 else code
 
 
-def _database_has_customers(cfg: fh_config.Config) -> bool:
-    import psycopg
-
-    with psycopg.connect(cfg.oltp_url, connect_timeout=5) as conn:
-        return conn.execute("SELECT EXISTS (SELECT 1 FROM customers)").fetchone()[0]
-
-
 def cmd_demo(cfg: fh_config.Config, args: argparse.Namespace) -> int:
-    print("finhouse demo: migrating the core banking database", flush=True)
-    _manage(cfg, "migrate", "--no-input", "-v", "0")
-    if _database_has_customers(cfg) and not args.reset:
-        print("finhouse demo: the database already holds an institution; keeping it (--reset to simulate anew)")
-    else:
-        print(
-            f"finhouse demo: simulating {cfg.demo_customers} customers over {cfg.demo_years} years "
-            f"(seed {cfg.demo_seed})",
-            flush=True,
-        )
-        _manage(cfg, "simulate", "--customers", str(cfg.demo_customers), "--years", str(cfg.demo_years),
-                "--seed", str(cfg.demo_seed), "--reset")
-    _manage(cfg, "ensure_admin")
-    url = f"http://{cfg.web_host}:{cfg.web_port}"
-    print(
-        "\nfinhouse is up:\n"
-        f"  core banking admin   {url}/admin/\n"
-        f"  REST API             {url}/api/   (OpenAPI docs: {url}/api/docs/)\n"
-        "  log in with the admin user above; Ctrl-C stops the server.\n",
-        flush=True,
-    )
-    if args.no_serve:
-        return 0
-    return _manage(cfg, "runserver", "--noreload", f"{cfg.web_host}:{cfg.web_port}", check=False)
+    from finhouse import demo
+
+    return demo.run(cfg, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="one JSON summary per table on stdout")
     demo = sub.add_parser("demo", help="set up the demo institution and serve the admin and the API")
     demo.add_argument("--reset", action="store_true", help="simulate anew even if the database holds data")
-    demo.add_argument("--no-serve", action="store_true", help="prepare everything, then exit instead of serving")
+    demo.add_argument("--no-serve", action="store_true",
+                      help="prepare everything, then exit instead of serving")
     snow = sub.add_parser(  # the Snowflake leg (finhouse.snowflake); `ingest` loads DuckDB
         "snowflake-load",
         help="load the OLTP into Snowflake's RAW layer (fhload --parquet, PUT, COPY INTO)",

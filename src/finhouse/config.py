@@ -19,6 +19,7 @@ class Config:
     admin_password: str | None
     web_host: str
     web_port: int
+    airflow_port: int
     demo_customers: int
     demo_years: int
     demo_seed: int
@@ -41,6 +42,7 @@ def load() -> Config:
         admin_password=env.get("FINHOUSE_ADMIN_PASSWORD") or None,
         web_host=env.get("FINHOUSE_WEB_HOST", "127.0.0.1"),
         web_port=_int(env, "FINHOUSE_WEB_PORT", 8000),
+        airflow_port=_int(env, "FINHOUSE_AIRFLOW_PORT", 8080),
         demo_customers=_int(env, "FINHOUSE_DEMO_CUSTOMERS", 2000),
         demo_years=_int(env, "FINHOUSE_DEMO_YEARS", 3),
         demo_seed=_int(env, "FINHOUSE_DEMO_SEED", 42),

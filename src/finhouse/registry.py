@@ -37,7 +37,8 @@ def load(path: Path = DEFAULT_PATH) -> list[Table]:
         fields = line.split()
         where = f"{path}:{number}"
         if len(fields) != 5:
-            raise RegistryError(f"{where}: expected 5 fields (table group key cursor mode), found {len(fields)}")
+            raise RegistryError(
+                f"{where}: expected 5 fields (table group key cursor mode), found {len(fields)}")
         name, group, key, cursor, mode = fields
         if group not in GROUPS:
             raise RegistryError(f"{where}: unknown group {group!r}; expected one of {', '.join(GROUPS)}")
