@@ -4,9 +4,10 @@
     (select as_of_date from {{ ref('int_calendar_as_of') }})
 {%- endmacro %}
 
-{#- Annualise a flow over `months` months (KPIS.md: × 12 / months). -#}
+{#- Annualise a flow over `months` months (KPIS.md: × 12 / months), rounded to 10 decimals so that the
+    floating-point noise of the scaling never shows. -#}
 {% macro annualise(expression, months) -%}
-    ({{ expression }}) * 12.0 / nullif({{ months }}, 0)
+    round(({{ expression }}) * 12.0 / nullif({{ months }}, 0), 10)
 {%- endmacro %}
 
 {#- A ratio that is null, not an error, when the denominator is zero. -#}
