@@ -349,3 +349,14 @@ def test_placing_below_the_product_minimum_is_refused(staff_client, customer, fd
         "customer": customer.pk, "product": fd_product.pk, "amount": "10.00"}, format="json")
     assert response.status_code == 400 and response.json()["detail"]
     assert db_snapshot() == before
+
+
+@pytest.mark.django_db
+def test_deleted_customers_are_not_listed(staff_client, make_customer):
+    from customers.services import customer_delete
+
+    gone = customer_delete(customer=make_customer())
+    kept = make_customer()
+    ids = {row["id"] for row in staff_client.get("/api/customers/").json()["results"]}
+    assert kept.pk in ids and gone.pk not in ids
+    assert staff_client.get(f"/api/customers/{gone.pk}/").status_code == 404
