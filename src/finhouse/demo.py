@@ -120,6 +120,7 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
         "airflow-dag-processor": ([*with_airflow, "airflow", "dag-processor"], airflow_env),
     }
     procs: dict[str, subprocess.Popen] = {}
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo as cleanly as Ctrl-C
     _step("starting the servers (logs in .finhouse/logs/)")
     try:
         for name, (cmd, service_env) in services.items():
@@ -152,6 +153,10 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_summary(cfg: fh_config.Config, password: str, generated: bool, *, serving: bool) -> None:
