@@ -1,0 +1,30 @@
+# dbt/dbt.mk — the dbt project finhouse (dbt/finhouse), included by the top-level Makefile.
+#
+#   make dbt-build   dbt build (models, snapshots, tests, unit tests) on the DuckDB warehouse
+#   make dbt-docs    dbt docs generate into dbt/finhouse/target (served by `make dbt-docs-serve` on :8081)
+#   make test-dbt    the dbt pytest (sources = registry; build on a small simulated institution)
+#
+# Needs $(VENV_BIN) and the platform environment (`make env`) from the top-level Makefile. The warehouse is
+# FINHOUSE_DUCKDB_PATH (default .finhouse/warehouse/finhouse.duckdb); DBT_TARGET picks another target.
+
+DBT_DIR     := dbt/finhouse
+DBT_TARGET  ?= duckdb
+DBT         := $(VENV_BIN)/dbt
+DBT_FLAGS   := --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR) --target $(DBT_TARGET)
+DBT_DOCS_PORT ?= 8081
+export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
+export FINHOUSE_DUCKDB_PATH ?= $(CURDIR)/.finhouse/warehouse/finhouse.duckdb
+
+.PHONY: dbt-build dbt-docs dbt-docs-serve test-dbt
+
+dbt-build: env  ## dbt build: staging → intermediate → marts with every test (DuckDB warehouse by default)
+	$(DBT) build $(DBT_FLAGS)
+
+dbt-docs: env  ## generate the dbt docs site (dbt/finhouse/target)
+	$(DBT) docs generate $(DBT_FLAGS)
+
+dbt-docs-serve: dbt-docs  ## serve the dbt docs on 127.0.0.1:$(DBT_DOCS_PORT)
+	$(DBT) docs serve $(DBT_FLAGS) --host 127.0.0.1 --port $(DBT_DOCS_PORT) --no-browser
+
+test-dbt: env  ## the dbt tests: sources agree with the registry; a full build on a small simulated institution
+	$(VENV_BIN)/pytest tests/test_dbt_sources.py tests/test_dbt_build.py

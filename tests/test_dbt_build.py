@@ -1,0 +1,167 @@
+"""The dbt project builds on a simulated institution and its KPIs are the core banking system's own numbers.
+
+A throwaway OLTP database is migrated by the backend and filled by its simulator (about 100 customers over a
+year, fixed seed and --until), `fhload` loads it into a temporary DuckDB file, and `dbt build` runs every
+model, snapshot, data test and unit test on it. Then a few KPIs of the marts are computed again, by hand, in
+SQL on PostgreSQL itself and compared: gross loan portfolio, PAR30 and PAR90 (DPD from the oldest installment
+not fully paid), the arrears rate, the year's write-offs and the last full month's OSS from the GL.
+
+Nothing is mocked: without PostgreSQL or a built fhload the test fails and says why. The database is named
+after FINHOUSE_TEST_DB (per session, to keep parallel runs apart) and dropped at the end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import duckdb
+import psycopg
+import pytest
+
+from finhouse.config import ROOT
+
+pytestmark = pytest.mark.slow
+
+PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+DB = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_dbt_{os.getpid()}"
+URL = f"{PG_ADMIN}/{DB}"
+FHLOAD = ROOT / "engine" / "build" / "fhload"
+PROJECT = ROOT / "dbt" / "finhouse"
+DBT = ROOT / ".finhouse" / "venv" / "bin" / "dbt"
+UNTIL = dt.date(2026, 6, 30)
+TOLERANCE = Decimal("0.000001")
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)
+
+
+def _run(args: list[str], env: dict, timeout: int) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    """A simulated institution loaded into a fresh DuckDB file and built by dbt; yields (path, seconds)."""
+    assert FHLOAD.exists(), f"{FHLOAD} is not built: run `make engine`"
+    tmp = tmp_path_factory.mktemp("dbt")
+    path = tmp / "warehouse.duckdb"
+    _admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{DB}"')
+    env = dict(os.environ, FINHOUSE_OLTP_URL=URL, DJANGO_SETTINGS_MODULE="config.settings",
+               FINHOUSE_DUCKDB_PATH=str(path), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    try:
+        for args in (["migrate", "--no-input", "-v", "0"],
+                     ["simulate", "--customers", "100", "--years", "1", "--seed", "7",
+                      "--until", UNTIL.isoformat(), "--reset", "-v", "0"]):
+            proc = _run([sys.executable, "backend/manage.py", *args], env, 600)
+            assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
+        proc = _run([str(FHLOAD), "--source", URL, "--warehouse", str(path), "--quiet"], env, 300)
+        assert proc.returncode == 0, f"fhload failed: {proc.stderr[-2000:]}"
+        started = time.monotonic()
+        proc = _run([str(DBT), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
+                     "--target", "duckdb", "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
+                    env, 600)
+        seconds = time.monotonic() - started
+        assert proc.returncode == 0, f"dbt build failed:\n{proc.stdout[-6000:]}"
+        assert "ERROR=0" in proc.stdout and "FAIL" not in proc.stdout.split("Done.")[-1]
+        yield path, seconds
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+
+
+def _mart(path, sql: str, *params):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchone()
+
+
+def _oltp(sql: str, **params):
+    with psycopg.connect(URL) as conn:
+        return conn.execute(sql, params).fetchone()
+
+
+def _as_of(path) -> dt.date:
+    return _mart(path, "select as_of_date from intermediate.int_calendar_as_of")[0]
+
+
+def test_dbt_build_passes_quickly(warehouse):
+    _, seconds = warehouse
+    assert seconds < 90, f"dbt build took {seconds:.0f} s on the small institution"
+
+
+def test_as_of_date_is_the_data_last_day(warehouse):
+    path, _ = warehouse
+    as_of = _as_of(path)
+    assert UNTIL - dt.timedelta(days=7) <= as_of <= UNTIL
+
+
+# DPD per outstanding loan, by hand on the OLTP: as-of − due date of the oldest installment of the current
+# schedule due before the as-of date and not fully paid by it (loans.selectors.loan_days_past_due).
+OLTP_PORTFOLIO = """
+with dpd as (
+    select l.id, l.principal_outstanding,
+           coalesce(%(as_of)s::date - min(i.due_on) filter (
+               where i.due_on < %(as_of)s::date and not i.superseded
+                 and (i.completed_on is null or i.completed_on > %(as_of)s::date)), 0) as dpd,
+           coalesce(sum(i.principal_due - i.principal_paid) filter (
+               where i.due_on < %(as_of)s::date and not i.superseded
+                 and (i.completed_on is null or i.completed_on > %(as_of)s::date)), 0) as overdue
+    from loans l
+    left join loan_installments i on i.loan_id = l.id
+    where l.status in ('active', 'restructured')
+    group by l.id, l.principal_outstanding
+)
+select sum(principal_outstanding),
+       sum(principal_outstanding) filter (where dpd > 30) / sum(principal_outstanding),
+       sum(principal_outstanding) filter (where dpd > 90) / sum(principal_outstanding),
+       sum(overdue) / sum(principal_outstanding),
+       count(*)
+from dpd
+"""
+
+
+def test_portfolio_at_risk_equals_the_oltp(warehouse):
+    path, _ = warehouse
+    as_of = _as_of(path)
+    glp, par30, par90, arrears, loans = _oltp(OLTP_PORTFOLIO, as_of=as_of)
+    mart = _mart(path, """
+        select gross_loan_portfolio, par_30_ratio, par_90_ratio, arrears_rate, active_loans
+        from marts.portfolio_at_risk_monthly where grain = 'institution' and period_end = ?""", as_of)
+    assert mart is not None, "no institution row on the as-of date"
+    assert Decimal(str(mart[0])) == glp
+    assert abs(Decimal(str(mart[1])) - (par30 or 0)) < TOLERANCE
+    assert abs(Decimal(str(mart[2])) - (par90 or 0)) < TOLERANCE
+    assert abs(Decimal(str(mart[3])) - arrears) < TOLERANCE
+    assert mart[4] == loans
+    assert par30 and par30 > 0, "the simulated institution has late loans: PAR30 should not be zero"
+
+
+def test_write_offs_of_the_year_equal_the_oltp(warehouse):
+    path, _ = warehouse
+    as_of = _as_of(path)
+    (expected,) = _oltp("""select coalesce(sum(principal_amount), 0) from loan_write_offs
+                           where written_off_on between date_trunc('year', %(as_of)s::date) and %(as_of)s::date""",
+                        as_of=as_of)
+    (actual,) = _mart(path, """select written_off_principal from marts.write_offs_and_recoveries
+                               where period_type = 'year' and grain = 'institution' and period_end = ?""", as_of)
+    assert Decimal(str(actual)) == expected
+
+
+def test_oss_of_the_last_full_month_equals_the_general_ledger(warehouse):
+    path, _ = warehouse
+    month_end = _as_of(path).replace(day=1) - dt.timedelta(days=1)
+    revenue, expenses = _oltp("""
+        select sum(jl.credit - jl.debit) filter (where a.type = 'income'),
+               sum(jl.debit - jl.credit) filter (where a.code in ('5000', '5010', '5020', '5100') or a.code like '52%%')
+        from journal_lines jl
+        join journal_entries je on je.id = jl.entry_id
+        join gl_accounts a on a.id = jl.gl_account_id
+        where je.posted_on between date_trunc('month', %(end)s::date) and %(end)s::date""", end=month_end)
+    (oss,) = _mart(path, """select operational_self_sufficiency from marts.financial_health_monthly
+                            where period_type = 'month' and period_end = ?""", month_end)
+    assert abs(Decimal(str(oss)) - revenue / expenses) < TOLERANCE
