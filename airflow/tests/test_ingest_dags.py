@@ -172,3 +172,27 @@ def test_schema_error_fails_at_once_despite_retries(ingest_env, warehouse, tmp_p
     out = capfd.readouterr()
     assert "SchemaError" in out.out + out.err
     assert "no_such_table does not exist in source" in out.out + out.err
+
+
+def test_locked_warehouse_is_retried_then_loads(ingest_env, warehouse, capfd):
+    """Another writer holds the DuckDB file (dbt, a notebook): fhload exits 3, the task is retried with
+    backoff instead of failing, and loads once the lock is gone."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=ROOT / "airflow" / "dags").dags[dag_id("payments")]
+    holder = duckdb.connect(str(warehouse))  # this process now holds DuckDB's write lock on the file
+
+    def release(context):
+        holder.close()
+
+    for task in dag.tasks:
+        task.retry_delay = timedelta(seconds=1)  # the real delay is minutes
+        task.on_retry_callback = [release]
+    try:
+        run = dag.test()
+    finally:
+        holder.close()
+    (ti,) = run.get_task_instances()
+    assert (run.state, ti.state, ti.try_number) == ("success", "success", 2)
+    out = capfd.readouterr()
+    assert "Could not set lock on file" in out.out + out.err
