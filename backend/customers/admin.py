@@ -20,9 +20,10 @@ from core.admin_tools import (
 from core.exceptions import BusinessError
 from customers import services
 from customers.models import Branch, Customer, GroupMembership, SolidarityGroup, Staff
-from investments.models import Investment
-from loans.models import Loan
-from savings.models import SavingsAccount
+from investments.models import Investment, InvestmentProduct
+from loans.models import Loan, LoanProduct
+from payments.models import Payment
+from savings.models import SavingsAccount, SavingsProduct
 
 
 @admin.register(Branch)
@@ -156,8 +157,75 @@ class CustomerMembershipInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("group")
 
 
+class LoanApplyForm(OperationForm):
+    product = forms.ModelChoiceField(LoanProduct.objects.filter(is_active=True))
+    amount = forms.DecimalField(max_digits=18, decimal_places=2, min_value=0)
+    term = forms.IntegerField(min_value=1, help_text="number of installments")
+    purpose = forms.CharField(max_length=50)
+    group = forms.ModelChoiceField(SolidarityGroup.objects.none(), required=False,
+                                   help_text="the customer's solidarity group, for a group product")
+    on = forms.DateField(initial=timezone.localdate)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = SolidarityGroup.objects.filter(
+            memberships__customer=self.obj, memberships__left_on__isnull=True)
+
+
+class AccountOpenForm(OperationForm):
+    product = forms.ModelChoiceField(SavingsProduct.objects.filter(is_active=True))
+    on = forms.DateField(initial=timezone.localdate)
+
+
+class InvestmentPlaceForm(OperationForm):
+    product = forms.ModelChoiceField(InvestmentProduct.objects.filter(is_active=True))
+    amount = forms.DecimalField(max_digits=18, decimal_places=2, min_value=0)
+    on = forms.DateField(initial=timezone.localdate)
+    channel = forms.ChoiceField(choices=Payment.Channel.choices, initial=Payment.Channel.CASH)
+    funding_account = forms.ModelChoiceField(SavingsAccount.objects.none(), required=False,
+                                             help_text="fund it from this savings account, not a payment")
+    payout_account = forms.ModelChoiceField(SavingsAccount.objects.none(), required=False,
+                                            help_text="pay earnings and the redemption into this account")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        accounts = SavingsAccount.objects.filter(customer=self.obj).exclude(
+            status=SavingsAccount.Status.CLOSED)
+        self.fields["funding_account"].queryset = accounts
+        self.fields["payout_account"].queryset = accounts
+
+
+def _loan_apply(customer: Customer, data: dict, user) -> str:
+    from loans.services import loan_apply
+
+    loan = loan_apply(customer=customer, product=data["product"], amount=data["amount"], term=data["term"],
+                      purpose=data["purpose"], group=data["group"], on=data["on"])
+    return f"Loan {loan} applied for; approve it on its page."
+
+
+def _account_open(customer: Customer, data: dict, user) -> str:
+    from savings.services import account_open
+
+    account = account_open(customer=customer, product=data["product"], on=data["on"])
+    return f"Savings account {account} opened."
+
+
+def _investment_place(customer: Customer, data: dict, user) -> str:
+    from investments.services import investment_place
+
+    investment = investment_place(customer=customer, product=data["product"], amount=data["amount"],
+                                  on=data["on"], channel=data["channel"],
+                                  funding_account=data["funding_account"],
+                                  payout_account=data["payout_account"])
+    return f"Fixed deposit {investment} placed."
+
+
+def _is_current(customer: Customer) -> bool:
+    return customer.deleted_at is None and customer.status != Customer.Status.EXITED
+
+
 @admin.register(Customer)
-class CustomerAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(SoftDeleteAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["customer_number", "first_name", "last_name", "branch", "loan_officer", "status",
                     "kyc_status", "joined_on"]
     list_filter = [SoftDeletedFilter, "status", "kyc_status", "gender", "branch",
@@ -177,6 +245,12 @@ class CustomerAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
         ("Record", {"fields": ["created_at", "updated_at", "deleted_at"], "classes": ["collapse"]}),
     ]
     actions = ["soft_delete_selected", "restore_selected"]
+    operations = (
+        Operation("apply-loan", "Apply for a loan", LoanApplyForm, _loan_apply, _is_current),
+        Operation("open-account", "Open a savings account", AccountOpenForm, _account_open, _is_current),
+        Operation("place-fixed-deposit", "Place a fixed deposit", InvestmentPlaceForm, _investment_place,
+                  _is_current),
+    )
 
     def get_readonly_fields(self, request, obj=None):
         # The number is given by customer_create on registration and never changes.

@@ -153,3 +153,30 @@ def test_hiring_staff_creates_the_user_through_the_service(admin_client, branch)
     assert response.status_code == 302, response.content.decode()[:3000]
     staff = Staff.objects.get(user__username="teller7")
     assert staff.employee_number.startswith("E") and staff.user.is_staff
+
+
+@pytest.mark.django_db
+def test_customer_page_buttons_apply_for_a_loan_open_an_account_and_place_a_deposit(
+        admin_client, customer, monthly_product, savings_product, fd_product, day0):
+    from django.urls import reverse
+
+    def op(name):
+        return reverse("admin:customers_customer_operation", args=[customer.pk, name])
+
+    page = admin_client.get(admin_url(Customer, "change", customer.pk)).content.decode()
+    assert op("apply-loan") in page and op("open-account") in page
+    for name in ("apply-loan", "open-account", "place-fixed-deposit"):
+        assert admin_client.get(op(name)).status_code == 200
+    response = admin_client.post(op("apply-loan"), {"product": monthly_product.pk, "amount": "1500.00",
+                                                    "term": "6", "purpose": "stock", "on": day0.isoformat()})
+    assert response.status_code == 302
+    assert customer.loans.get().status == "applied"
+    response = admin_client.post(op("open-account"), {"product": savings_product.pk, "on": day0.isoformat()})
+    assert response.status_code == 302 and customer.savings_accounts.count() == 1
+    response = admin_client.post(op("place-fixed-deposit"), {
+        "product": fd_product.pk, "amount": "1500.00", "on": day0.isoformat(), "channel": "cash"})
+    assert response.status_code == 302 and customer.investments.count() == 1
+    # below the product's minimum: refused by the service, shown, nothing placed
+    response = admin_client.post(op("place-fixed-deposit"), {
+        "product": fd_product.pk, "amount": "10.00", "on": day0.isoformat(), "channel": "cash"})
+    assert response.status_code == 200 and customer.investments.count() == 1
