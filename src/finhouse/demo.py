@@ -2,8 +2,9 @@
 
 Steps, each delegated to the part that owns it: migrate the core banking database; simulate an
 institution when the database is empty (or --reset); create the platform's admin; run the six ingestion
-DAGs through Airflow (fhload loads the warehouse's RAW layer); then serve Django (admin and API) and
-Airflow (UI and scheduler) until Ctrl-C, printing their URLs and the login.
+DAGs through Airflow (fhload loads the warehouse's RAW layer) and unpause them, so that they go on
+running on their schedules; then serve Django (admin and API) and Airflow (UI, scheduler and DAG
+processor) until Ctrl-C, printing their URLs and the login.
 
 The admin's password comes from FINHOUSE_ADMIN_PASSWORD; when that is unset, one is generated on the
 first run, printed once, and kept in .finhouse/admin-password (mode 600) so later runs log in the same way.
@@ -93,6 +94,10 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
 
     _step("loading the warehouse: the six ingestion DAGs through Airflow (fhload → RAW)")
     _run([*with_airflow, "python", str(root / "airflow" / "bin" / "run-ingest-dags")], env, root)
+
+    # The DAGs are created paused; in the demo they run on their schedules from now on.
+    subprocess.call([*with_airflow, "airflow", "dags", "unpause", "--treat-dag-id-as-regex", "-y",
+                     "-o", "plain", "^ingest_oltp_"], env=env, cwd=root, stdout=subprocess.DEVNULL)
 
     if args.no_serve:
         _print_summary(cfg, password, generated, serving=False)
