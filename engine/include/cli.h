@@ -29,6 +29,7 @@ typedef struct cli_options {
     int has_since;
     int64_t since_us;
     const char *memory_limit;      /* FINHOUSE_DUCKDB_MEMORY_LIMIT */
+    const char *disabled_compression; /* FINHOUSE_DUCKDB_DISABLED_COMPRESSION, "" = none */
     const char *parquet_file_size; /* FINHOUSE_PARQUET_FILE_SIZE */
 } cli_options;
 

@@ -23,8 +23,10 @@ typedef struct duck_dest duck_dest;
 
 /* Open (creating it and its parent directory if needed) the warehouse file at path, with DuckDB
  * limited to `threads` threads and `memory_limit` (e.g. "128MB"); create the raw schema and state
- * tables. A locked or unreadable file is FH_ECONN. */
-int duck_dest_open(const char *path, int threads, const char *memory_limit, duck_dest **out,
+ * tables. `disabled_compression` (NULL or "" for none) lists DuckDB compression methods to skip, e.g.
+ * "fsst,dictionary": a faster load into a bigger file. A locked or unreadable file is FH_ECONN. */
+int duck_dest_open(const char *path, int threads, const char *memory_limit,
+                   const char *disabled_compression, duck_dest **out,
                    fh_error *err);
 
 typedef struct duck_dest_state {

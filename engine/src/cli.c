@@ -42,6 +42,7 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
     o->warehouse = env_or("FINHOUSE_DUCKDB_PATH", CLI_DEFAULT_WAREHOUSE);
     o->registry = env_or("FINHOUSE_REGISTRY", CLI_DEFAULT_REGISTRY);
     o->memory_limit = env_or("FINHOUSE_DUCKDB_MEMORY_LIMIT", "128MB");
+    o->disabled_compression = env_or("FINHOUSE_DUCKDB_DISABLED_COMPRESSION", "");
     o->parquet_file_size = env_or("FINHOUSE_PARQUET_FILE_SIZE", "200MB");
     o->workers = 2;
     int64_t v;
@@ -191,6 +192,8 @@ void cli_help(FILE *f)
         "Environment (besides the defaults above):\n"
         "  FINHOUSE_DUCKDB_MEMORY_LIMIT  DuckDB memory_limit while loading [default 128MB]\n"
         "  FINHOUSE_PARQUET_FILE_SIZE    target size of one Parquet file [default 200MB]\n"
+        "  FINHOUSE_DUCKDB_DISABLED_COMPRESSION  DuckDB compressions to skip for a faster load and a\n"
+        "                                bigger file, e.g. fsst,dictionary [default: none]\n"
         "\n"
         "Registry file: one table per line, 5 fields separated by whitespace, '#' comments:\n"
         "  table  group  primary_key[,col...]  cursor|-  incremental|full\n"

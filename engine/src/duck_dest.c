@@ -149,7 +149,8 @@ static int mkdir_parents(const char *path, fh_error *err)
     return FH_OK;
 }
 
-int duck_dest_open(const char *path, int threads, const char *memory_limit, duck_dest **out,
+int duck_dest_open(const char *path, int threads, const char *memory_limit,
+                   const char *disabled_compression, duck_dest **out,
                    fh_error *err)
 {
     *out = NULL;
@@ -169,6 +170,10 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit, duck
     duckdb_set_config(cfg, "threads", th);
     duckdb_set_config(cfg, "memory_limit", memory_limit);
     duckdb_set_config(cfg, "preserve_insertion_order", "false");
+    /* Trading file size for load speed: DuckDB's string compressions (fsst, dictionary) are most of
+     * its insert cost on text columns (bench/ingest/README.md). */
+    if (disabled_compression && *disabled_compression)
+        duckdb_set_config(cfg, "disabled_compression_methods", disabled_compression);
     char *oerr = NULL;
     duckdb_state st = duckdb_open_ext(path, &d->db, cfg, &oerr);
     duckdb_destroy_config(&cfg);

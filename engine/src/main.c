@@ -299,7 +299,8 @@ int main(int argc, char **argv)
         if (o.parquet)
             rc = stage_parquet_open(o.parquet, o.workers, o.memory_limit, &ctx.stage, &err);
         else
-            rc = duck_dest_open(o.warehouse, o.workers, o.memory_limit, &ctx.dest, &err);
+            rc = duck_dest_open(o.warehouse, o.workers, o.memory_limit, o.disabled_compression,
+                                &ctx.dest, &err);
     }
     if (rc != FH_OK)
         report_error(&o, NULL, &err);

@@ -147,7 +147,7 @@ int main(void)
 
     duck_dest *d;
     fh_error err;
-    CHECK_EQ_INT(duck_dest_open(path, 2, "128MB", &d, &err), FH_OK);
+    CHECK_EQ_INT(duck_dest_open(path, 2, "128MB", NULL, &d, &err), FH_OK);
     duck_dest_state st;
     CHECK_EQ_INT(duck_dest_read_state(d, "t", &st, &err), FH_OK);
     CHECK_EQ_INT(st.found, 0);
@@ -226,12 +226,12 @@ int main(void)
     duck_dest_close(d);
 
     /* a locked warehouse is a connection error naming the file */
-    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", &d, &err), FH_OK);
+    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", "", &d, &err), FH_OK);
     pid_t pid = fork();
     if (pid == 0) {
         duck_dest *d2;
         fh_error e2;
-        int rc = duck_dest_open(path, 1, "64MB", &d2, &e2);
+        int rc = duck_dest_open(path, 1, "64MB", "", &d2, &e2);
         _exit(rc == FH_ECONN && strstr(e2.msg, "cannot open warehouse") ? 0 : 1);
     }
     int status = 0;
