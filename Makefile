@@ -71,3 +71,4 @@ clean:  ## remove build outputs (keeps .finhouse caches and the database)
 
 include engine/engine.mk
 include airflow/airflow.mk
+include bench/ingest/bench.mk
