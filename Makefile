@@ -71,4 +71,5 @@ clean:  ## remove build outputs (keeps .finhouse caches and the database)
 
 include engine/engine.mk
 include airflow/airflow.mk
+include dbt/dbt.mk
 include bench/ingest/bench.mk
