@@ -1,0 +1,66 @@
+"""finhouse's Superset configuration: everything comes from the environment (see superset/README.md).
+
+SUPERSET_SECRET_KEY      the session/encryption key; when unset, one is generated once into
+                         $FINHOUSE_HOME/superset-secret-key (mode 600) and reused.
+SUPERSET_DATABASE_URL    Superset's metadata database; default: a database `superset` on the OLTP's
+                         PostgreSQL server (FINHOUSE_OLTP_URL with its database name replaced).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+FINHOUSE_HOME = Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
+
+
+def _secret_key() -> str:
+    key = os.environ.get("SUPERSET_SECRET_KEY")
+    if key:
+        return key
+    path = FINHOUSE_HOME / "superset-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(42) + "\n")
+    return path.read_text().strip()
+
+
+def metadata_url(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    if env.get("SUPERSET_DATABASE_URL"):
+        return env["SUPERSET_DATABASE_URL"]
+    oltp = urlsplit(env.get("FINHOUSE_OLTP_URL", "postgresql://postgres@127.0.0.1:5432/microfinance"))
+    db = env.get("SUPERSET_DATABASE_NAME", "superset")
+    return urlunsplit(("postgresql+psycopg2", oltp.netloc, "/" + db, oltp.query, ""))
+
+
+SECRET_KEY = _secret_key()
+SQLALCHEMY_DATABASE_URI = metadata_url()
+SQLALCHEMY_EXAMPLES_URI = None
+
+# No example data, no telemetry, nothing fetched from outside.
+SUPERSET_LOAD_EXAMPLES = False
+SCHEDULED_QUERIES: dict = {}
+SQLLAB_CTAS_NO_LIMIT = True
+FEATURE_FLAGS = {
+    "DASHBOARD_NATIVE_FILTERS": True,
+    "DASHBOARD_CROSS_FILTERS": True,
+    "ENABLE_TEMPLATE_PROCESSING": True,
+    # Render every chart of a dashboard at once (no lazy rendering below the fold).
+    "DASHBOARD_VIRTUALIZATION": False,
+}
+THUMBNAIL_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
+DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
+# Local demo over plain HTTP on loopback.
+WTF_CSRF_ENABLED = os.environ.get("SUPERSET_CSRF", "1") == "1"
+TALISMAN_ENABLED = False
+SESSION_COOKIE_SECURE = False
+ENABLE_PROXY_FIX = os.environ.get("SUPERSET_PROXY_FIX", "0") == "1"
+# Reading a DuckDB file by path is what the serving copy is.
+PREVENT_UNSAFE_DB_CONNECTIONS = False
+ROW_LIMIT = 50000
+LOG_LEVEL = os.environ.get("SUPERSET_LOG_LEVEL", "WARNING")
