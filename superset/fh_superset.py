@@ -98,6 +98,7 @@ def _superset(*args: str) -> None:
 
 def create_database() -> None:
     import psycopg2
+
     from superset_config import SQLALCHEMY_DATABASE_URI
 
     url = urlsplit(SQLALCHEMY_DATABASE_URI)
@@ -129,7 +130,8 @@ def ensure_users() -> None:
 
     app = create_app()
     with app.app_context():
-        from superset import db, security_manager as sm
+        from superset import db
+        from superset import security_manager as sm
 
         admin = sm.find_user(username=admin_user())
         if admin is None:
@@ -203,7 +205,9 @@ def import_assets(uri: str | None = None) -> None:
 # Fields that differ between two Superset instances holding the same assets: timestamps, and the
 # numeric ids (of charts, datasets, dashboards) that each instance assigns on import.
 _VOLATILE = {"timestamp", "changed_on", "created_on", "changed_by", "created_by", "slice_id",
-             "datasource", "dashboards", "chartsInScope", "tabsInScope", "query_context"}
+             "datasource", "dashboards", "chartsInScope", "tabsInScope", "query_context",
+             # written into a dashboard's metadata by Superset whenever someone opens it
+             "shared_label_colors", "color_scheme_domain", "map_label_colors"}
 
 
 def normalise(doc):
