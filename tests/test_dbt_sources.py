@@ -25,7 +25,7 @@ def test_sources_equal_the_registry():
     assert set(declared) - set(tables) == set(), "sources the registry does not list"
     assert set(tables) - set(declared) == set(), "registry tables missing from _oltp__sources.yml"
     for name, table in tables.items():
-        meta = declared[name]["meta"]
+        meta = declared[name]["config"]["meta"]
         assert meta["group"] == table.group, name
         assert tuple(meta["primary_key"].split(",")) == table.key, name
         assert meta["cursor"] == (table.cursor or "-"), name
@@ -34,9 +34,9 @@ def test_sources_equal_the_registry():
 
 def test_sources_read_raw_with_freshness_on_the_load_timestamp():
     source = _source()
-    assert "raw" in source["schema"].lower()
-    assert source["loaded_at_field"] == "_fh_loaded_at"
-    assert set(source["freshness"]) == {"warn_after", "error_after"}
+    assert "raw" in source["schema"].lower() and "OLTP" in source["schema"]
+    assert source["config"]["loaded_at_field"] == "_fh_loaded_at"
+    assert set(source["config"]["freshness"]) == {"warn_after", "error_after"}
 
 
 def test_one_staging_model_per_source_table():

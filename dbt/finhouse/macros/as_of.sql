@@ -14,3 +14,9 @@
 {% macro safe_divide(numerator, denominator) -%}
     cast({{ numerator }} as {{ dbt.type_numeric() }}) / nullif(cast({{ denominator }} as {{ dbt.type_numeric() }}), 0)
 {%- endmacro %}
+
+{#- Two amounts of money differ: by at least half a cent. Exact on DuckDB and Snowflake (NUMBER), and robust
+    where an engine sums DECIMALs in floating point (the fakesnow emulator does). -#}
+{% macro cents_differ(a, b) -%}
+    abs(coalesce({{ a }}, 0) - coalesce({{ b }}, 0)) >= 0.005
+{%- endmacro %}

@@ -13,4 +13,4 @@ portfolio as (
 select gl.month_start, gl.closing_balance, portfolio.glp
 from gl
 left join portfolio on portfolio.month_start = gl.month_start
-where gl.closing_balance <> coalesce(portfolio.glp, 0)
+where {{ cents_differ('gl.closing_balance', 'portfolio.glp') }}

@@ -13,6 +13,6 @@ overall as (
     select 'all lines' as scope, sum(debit) as debits, sum(credit) as credits from lines
 )
 
-select * from per_entry where debits <> credits
+select * from per_entry where {{ cents_differ('debits', 'credits') }}
 union all
-select * from overall where debits <> credits
+select * from overall where {{ cents_differ('debits', 'credits') }}

@@ -25,6 +25,6 @@ select gl.*, savings.savings, deposits.deposits, deposits.payable
 from gl
 left join savings on savings.month_start = gl.month_start
 left join deposits on deposits.month_start = gl.month_start
-where gl.gl_savings <> coalesce(savings.savings, 0)
-   or gl.gl_deposits <> coalesce(deposits.deposits, 0)
-   or gl.gl_payable <> coalesce(deposits.payable, 0)
+where {{ cents_differ('gl.gl_savings', 'savings.savings') }}
+   or {{ cents_differ('gl.gl_deposits', 'deposits.deposits') }}
+   or {{ cents_differ('gl.gl_payable', 'deposits.payable') }}

@@ -16,4 +16,4 @@ loans as (
 select coalesce(aged.loan_id, loans.loan_id) as loan_id, aged.principal_outstanding as rebuilt, loans.principal_outstanding as recorded
 from aged
 full outer join loans on loans.loan_id = aged.loan_id
-where aged.loan_id is null or loans.loan_id is null or aged.principal_outstanding <> loans.principal_outstanding
+where aged.loan_id is null or loans.loan_id is null or {{ cents_differ('aged.principal_outstanding', 'loans.principal_outstanding') }}

@@ -26,4 +26,4 @@ expected as (
 select expected.branch_id, expected.principal_outstanding, mart.gross_loan_portfolio
 from expected
 full outer join mart on mart.branch_id = expected.branch_id
-where coalesce(mart.gross_loan_portfolio, 0) <> coalesce(expected.principal_outstanding, 0)
+where {{ cents_differ('mart.gross_loan_portfolio', 'expected.principal_outstanding') }}

@@ -10,4 +10,4 @@ with rebuilt as (
 select accounts.account_id, accounts.balance as recorded, rebuilt.balance as rebuilt
 from {{ ref('stg_oltp__savings_accounts') }} as accounts
 left join rebuilt on rebuilt.account_id = accounts.account_id
-where not accounts.is_deleted and coalesce(rebuilt.balance, 0) <> accounts.balance
+where not accounts.is_deleted and {{ cents_differ('rebuilt.balance', 'accounts.balance') }}

@@ -1,7 +1,7 @@
 -- The portfolio day by day, per branch, loan officer and product: GLP, loans, PAR>1/30/90 principal,
 -- overdue principal and installments missed, rebuilt as of each day (macro loans_aged). Incremental:
--- each run appends the days after the last one stored up to the as-of date; the first build (or
--- --full-refresh) backfills var('snapshot_backfill_days') days.
+-- each run rebuilds the last day stored (activity may have arrived since) and appends the days after it up
+-- to the as-of date; the first build (or --full-refresh) backfills var('snapshot_backfill_days') days.
 {{ config(
     materialized='incremental',
     unique_key='snapshot_key',
@@ -27,7 +27,7 @@ snapshot_days as (
     cross join as_of
     where cast(days.date_day as date) <= as_of.as_of_date
     {%- if is_incremental() %}
-      and cast(days.date_day as date) > (select max(snapshot_date) from {{ this }})
+      and cast(days.date_day as date) >= (select max(snapshot_date) from {{ this }})
     {%- else %}
       and cast(days.date_day as date) > cast({{ dbt.dateadd('day', -var('snapshot_backfill_days'), 'as_of.as_of_date') }} as date)
     {%- endif %}
