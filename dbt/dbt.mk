@@ -2,6 +2,7 @@
 #
 #   make dbt-build   dbt build (models, snapshots, tests, unit tests) on the DuckDB warehouse
 #   make dbt-docs    dbt docs generate into dbt/finhouse/target (served by `make dbt-docs-serve` on :8081)
+#   make dbt-manifest  dbt parse: the manifest the Airflow transform DAG (cosmos) is rendered from
 #   make test-dbt    the dbt pytest (sources = registry; build on a small simulated institution)
 #
 # Needs $(VENV_BIN) and the platform environment (`make env`) from the top-level Makefile. The warehouse is
@@ -15,10 +16,13 @@ DBT_DOCS_PORT ?= 8081
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 export FINHOUSE_DUCKDB_PATH ?= $(CURDIR)/.finhouse/warehouse/finhouse.duckdb
 
-.PHONY: dbt-build dbt-docs dbt-docs-serve test-dbt
+.PHONY: dbt-build dbt-docs dbt-docs-serve dbt-manifest test-dbt
 
 dbt-build: env  ## dbt build: staging → intermediate → marts with every test (DuckDB warehouse by default)
 	$(DBT) build $(DBT_FLAGS)
+
+dbt-manifest: env  ## dbt parse: write dbt/finhouse/target/manifest.json for the transform DAG
+	$(DBT) parse $(DBT_FLAGS)
 
 dbt-docs: env  ## generate the dbt docs site (dbt/finhouse/target)
 	$(DBT) docs generate $(DBT_FLAGS)

@@ -1,9 +1,9 @@
 """The dbt project builds on a simulated institution and its KPIs are the core banking system's own numbers.
 
 A throwaway OLTP database is migrated by the backend and filled by its simulator (150 customers over two
-years, fixed seed and --until: a few restructures and write-offs), `fhload` loads it into a temporary DuckDB file, and `dbt build` runs every
-model, snapshot, data test and unit test on it. Then a few KPIs of the marts are computed again, by hand, in
-SQL on PostgreSQL itself and compared: gross loan portfolio, PAR30 and PAR90 (DPD from the oldest installment
+years, fixed seed and --until: a few restructures and write-offs), `fhload` loads it into a temporary DuckDB
+file, and `dbt build` runs every model, snapshot, data test and unit test on it. Then a few KPIs of the
+marts are computed again, by hand, in SQL on PostgreSQL itself and compared: gross loan portfolio, PAR30 and PAR90 (DPD from the oldest installment
 not fully paid), the arrears rate, the last 12 months' write-offs and the last full month's OSS from the GL.
 
 Nothing is mocked: without PostgreSQL or a built fhload the test fails and says why. The database is named
@@ -65,8 +65,8 @@ def warehouse(tmp_path_factory):
         assert proc.returncode == 0, f"fhload failed: {proc.stderr[-2000:]}"
         started = time.monotonic()
         proc = _run([str(DBT), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
-                     "--target", "duckdb", "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
-                    env, 600)
+                     "--target", "duckdb", "--target-path", str(tmp / "target"),
+                     "--log-path", str(tmp / "logs")], env, 600)
         seconds = time.monotonic() - started
         assert proc.returncode == 0, f"dbt build failed:\n{proc.stdout[-6000:]}"
         assert "ERROR=0" in proc.stdout and "FAIL" not in proc.stdout.split("Done.")[-1]
@@ -144,9 +144,10 @@ def test_portfolio_at_risk_equals_the_oltp(warehouse):
 def test_write_offs_of_the_last_12_months_equal_the_oltp(warehouse):
     path, _ = warehouse
     as_of = _as_of(path)
-    (expected,) = _oltp("""select coalesce(sum(principal_amount), 0) from loan_write_offs
-                           where written_off_on between date_trunc('month', %(as_of)s::date) - interval '11 months'
-                                                    and %(as_of)s::date""", as_of=as_of)
+    (expected,) = _oltp("""
+        select coalesce(sum(principal_amount), 0) from loan_write_offs
+        where written_off_on between date_trunc('month', %(as_of)s::date) - interval '11 months'
+                                 and %(as_of)s::date""", as_of=as_of)
     (actual,) = _mart(path, """select written_off_principal from marts.write_offs_and_recoveries
                                where period_type = 'trailing_12_months' and grain = 'institution'
                                  and period_end = ?""", as_of)
@@ -159,7 +160,8 @@ def test_oss_of_the_last_full_month_equals_the_general_ledger(warehouse):
     month_end = _as_of(path).replace(day=1) - dt.timedelta(days=1)
     revenue, expenses = _oltp("""
         select sum(jl.credit - jl.debit) filter (where a.type = 'income'),
-               sum(jl.debit - jl.credit) filter (where a.code in ('5000', '5010', '5020', '5100') or a.code like '52%%')
+               sum(jl.debit - jl.credit) filter (
+                   where a.code in ('5000', '5010', '5020', '5100') or a.code like '52%%')
         from journal_lines jl
         join journal_entries je on je.id = jl.entry_id
         join gl_accounts a on a.id = jl.gl_account_id
