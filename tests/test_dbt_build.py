@@ -3,8 +3,9 @@
 A throwaway OLTP database is migrated by the backend and filled by its simulator (150 customers over two
 years, fixed seed and --until: a few restructures and write-offs), `fhload` loads it into a temporary DuckDB
 file, and `dbt build` runs every model, snapshot, data test and unit test on it. Then a few KPIs of the
-marts are computed again, by hand, in SQL on PostgreSQL itself and compared: gross loan portfolio, PAR30 and PAR90 (DPD from the oldest installment
-not fully paid), the arrears rate, the last 12 months' write-offs and the last full month's OSS from the GL.
+marts are computed again, by hand, in SQL on PostgreSQL itself and compared: gross loan portfolio, PAR30
+and PAR90 (DPD from the oldest installment not fully paid), the arrears rate, the last 12 months' write-offs
+and the last full month's OSS from the GL.
 
 Nothing is mocked: without PostgreSQL or a built fhload the test fails and says why. The database is named
 after FINHOUSE_TEST_DB (per session, to keep parallel runs apart) and dropped at the end."""
