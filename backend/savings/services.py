@@ -44,6 +44,39 @@ def _require_open(account: SavingsAccount, what: str, *, allow_dormant: bool = F
         )
 
 
+def _payout(
+    *,
+    account: SavingsAccount,
+    amount: Decimal,
+    channel: str,
+    on: dt.date,
+    reference: str | None = None,
+) -> tuple[Payment, SavingsTransaction]:
+    """Pay `amount` out of `account` through `channel` on `on`: the outbound withdrawal payment and
+    its `withdrawal` savings transaction (no fee, no journal entry: the caller posts those). Shared by
+    a withdrawal and the closing payout."""
+    payment = payment_record(
+        purpose=Payment.Purpose.WITHDRAWAL,
+        direction=Payment.Direction.OUTBOUND,
+        channel=channel,
+        amount=amount,
+        branch=account.branch,
+        customer=account.customer,
+        on=on,
+        reference=reference,
+    )
+    txn = savings_transaction_record(
+        account=account,
+        type_code=types.WITHDRAWAL,
+        amount=amount,
+        on=on,
+        reference=payment.reference,
+        channel=channel,
+        payment=payment,
+    )
+    return payment, txn
+
+
 @transaction.atomic
 def account_open(
     *,
@@ -161,25 +194,7 @@ def account_withdraw(
             code="insufficient_balance",
         )
     on = business_date(on)
-    payment = payment_record(
-        purpose=Payment.Purpose.WITHDRAWAL,
-        direction=Payment.Direction.OUTBOUND,
-        channel=channel,
-        amount=amount,
-        branch=account.branch,
-        customer=account.customer,
-        on=on,
-        reference=reference,
-    )
-    txn = savings_transaction_record(
-        account=account,
-        type_code=types.WITHDRAWAL,
-        amount=amount,
-        on=on,
-        reference=payment.reference,
-        channel=channel,
-        payment=payment,
-    )
+    payment, txn = _payout(account=account, amount=amount, channel=channel, on=on, reference=reference)
     if fee:
         savings_transaction_record(
             account=account,
@@ -411,24 +426,7 @@ def account_close(
     if account.balance > 0:
         cash = cash_account_for(channel)
         amount = account.balance
-        payment = payment_record(
-            purpose=Payment.Purpose.WITHDRAWAL,
-            direction=Payment.Direction.OUTBOUND,
-            channel=channel,
-            amount=amount,
-            branch=account.branch,
-            customer=account.customer,
-            on=on,
-        )
-        txn = savings_transaction_record(
-            account=account,
-            type_code=types.WITHDRAWAL,
-            amount=amount,
-            on=on,
-            reference=payment.reference,
-            channel=channel,
-            payment=payment,
-        )
+        _payment, txn = _payout(account=account, amount=amount, channel=channel, on=on)
         journal_post(
             kind=JournalEntry.Kind.WITHDRAWAL,
             posted_on=on,
