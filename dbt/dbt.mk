@@ -3,7 +3,8 @@
 #   make dbt-build   dbt build (models, snapshots, tests, unit tests) on the DuckDB warehouse
 #   make dbt-docs    dbt docs generate into dbt/finhouse/target (served by `make dbt-docs-serve` on :8081)
 #   make dbt-manifest  dbt parse: the manifest the Airflow transform DAG (cosmos) is rendered from
-#   make test-dbt    the dbt pytest (sources = registry; build on a small simulated institution)
+#   make test-dbt    the dbt pytest (sources = registry; build on a small simulated institution, on DuckDB
+#                    and on the fakesnow-emulated Snowflake)
 #
 # Needs $(VENV_BIN) and the platform environment (`make env`) from the top-level Makefile. The warehouse is
 # FINHOUSE_DUCKDB_PATH (default .finhouse/warehouse/finhouse.duckdb); DBT_TARGET picks another target.
@@ -31,4 +32,4 @@ dbt-docs-serve: dbt-docs  ## serve the dbt docs on 127.0.0.1:$(DBT_DOCS_PORT)
 	$(DBT) docs serve $(DBT_FLAGS) --host 127.0.0.1 --port $(DBT_DOCS_PORT) --no-browser
 
 test-dbt: env  ## the dbt tests: sources agree with the registry; a full build on a small simulated institution
-	$(VENV_BIN)/pytest tests/test_dbt_sources.py tests/test_dbt_build.py
+	$(VENV_BIN)/pytest tests/test_dbt_sources.py tests/test_dbt_build.py tests/test_dbt_fakesnow.py
