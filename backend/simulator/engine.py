@@ -401,38 +401,44 @@ def simulate_loans(
         tail = (ctx.bid, ctx.cid)
         reject_p = 0.08 if cycle == 0 else 0.03
         decision = day + 1 + int(rng.random() * 6)
-        if rng.random() < reject_p:
-            if decision > until:
-                loans.append(
-                    (
-                        lid,
-                        t_apply,
-                        t_apply,
-                        *common,
-                        None,
-                        None,
-                        0,
-                        rate_s,
-                        product.interest_method,
-                        product.frequency,
-                        term,
-                        "applied",
-                        day,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        0,
-                        *tail,
-                        None,
-                        group_id or None,
-                        officer,
-                        product.id,
-                    )
+        # an application is decided on `decision`: rejected, or approved (for less, at times); one
+        # still undecided on the until date stays `applied` (the approval draw is taken first, so the
+        # random stream is the same whichever way it goes)
+        rejected = rng.random() < reject_p
+        if not rejected:
+            approved = amount if rng.random() < 0.88 else round_amount(amount * 8 // 10, product)
+        if decision > until:
+            loans.append(
+                (
+                    lid,
+                    t_apply,
+                    t_apply,
+                    *common,
+                    None,
+                    None,
+                    0,
+                    rate_s,
+                    product.interest_method,
+                    product.frequency,
+                    term,
+                    "applied",
+                    day,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    0,
+                    *tail,
+                    None,
+                    group_id or None,
+                    officer,
+                    product.id,
                 )
-                return exit_day, False
-            t_dec = decision * 1440 + 600 + int(rng.random() * 300)
+            )
+            return exit_day, False
+        t_dec = decision * 1440 + 600 + int(rng.random() * 300)
+        if rejected:
             loans.append(
                 (
                     lid,
@@ -466,38 +472,6 @@ def simulate_loans(
             day = decision + 30 + int(rng.random() * 60)
             amount = round_amount(amount * 8 // 10, product)
             continue
-        approved = amount if rng.random() < 0.88 else round_amount(amount * 8 // 10, product)
-        if decision > until:
-            loans.append(
-                (
-                    lid,
-                    t_apply,
-                    t_apply,
-                    *common,
-                    None,
-                    None,
-                    0,
-                    rate_s,
-                    product.interest_method,
-                    product.frequency,
-                    term,
-                    "applied",
-                    day,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    0,
-                    *tail,
-                    None,
-                    group_id or None,
-                    officer,
-                    product.id,
-                )
-            )
-            return exit_day, False
-        t_dec = decision * 1440 + 600 + int(rng.random() * 300)
         disb = decision + int(rng.random() * 5)
         if group_id:  # group loans are disbursed at the group's meeting
             meet = w.group_meeting[group_id]
