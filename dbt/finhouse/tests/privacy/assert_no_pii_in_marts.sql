@@ -9,7 +9,7 @@ with pii_columns as (
 ),
 
 customers as (
-    select customer_id, national_id, phone from {{ ref('stg_oltp__customers') }} where not is_deleted
+    select customer_id, national_id, phone from {{ ref('stg_oltp__customers') }} where customer_number is not null
 ),
 
 leaked_values as (

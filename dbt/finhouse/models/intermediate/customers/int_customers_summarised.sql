@@ -5,7 +5,8 @@ with as_of as (
 ),
 
 customers as (
-    select * from {{ ref('stg_oltp__customers') }} where not is_deleted
+    -- soft-deleted customers stay (their loans still point at them); keys fhload saw hard-deleted do not
+    select * from {{ ref('stg_oltp__customers') }} where customer_number is not null
 ),
 
 loans as (

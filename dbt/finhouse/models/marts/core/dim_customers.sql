@@ -1,7 +1,7 @@
--- One row per customer (soft-deleted ones excluded), with national ID and phone MASKED (PII never reaches
--- a mart in clear) and the financial summary as of the as-of date.
+-- One row per customer (soft-deleted ones flagged: their loans still point at them), with national ID and
+-- phone MASKED (PII never reaches a mart in clear) and the financial summary as of the as-of date.
 with customers as (
-    select * from {{ ref('stg_oltp__customers') }} where not is_deleted
+    select * from {{ ref('stg_oltp__customers') }} where customer_number is not null
 ),
 
 summary as (
@@ -23,6 +23,7 @@ select
     customers.customer_status,
     customers.business_sector,
     customers.joined_on,
+    customers.is_deleted,
     summary.as_of_date,
     summary.loans_disbursed,
     summary.loan_cycle,
