@@ -106,9 +106,7 @@ class CustomerLoanInline(ReadOnlyTabularInline):
     readonly_fields = fields
     ordering = ["-applied_on"]
     verbose_name_plural = "loans"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product")
+    select_related_fields = ("product",)
 
     @admin.display(description="disbursed")
     def amount(self, obj: Loan) -> str:
@@ -124,9 +122,7 @@ class CustomerSavingsInline(ReadOnlyTabularInline):
     fields = ["account_number", "product", "status", "opened_on", "closed_on", "balance_display"]
     readonly_fields = fields
     verbose_name_plural = "savings accounts"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product")
+    select_related_fields = ("product",)
 
     @admin.display(description="balance")
     def balance_display(self, obj: SavingsAccount) -> str:
@@ -138,9 +134,7 @@ class CustomerInvestmentInline(ReadOnlyTabularInline):
     fields = ["investment_number", "product", "status", "start_on", "maturity_on", "principal_display"]
     readonly_fields = fields
     verbose_name_plural = "fixed deposits"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product")
+    select_related_fields = ("product",)
 
     @admin.display(description="principal")
     def principal_display(self, obj: Investment) -> str:
@@ -152,9 +146,7 @@ class CustomerMembershipInline(ReadOnlyTabularInline):
     fields = ["group", "role", "joined_on", "left_on"]
     readonly_fields = fields
     verbose_name_plural = "group memberships"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("group")
+    select_related_fields = ("group",)
 
 
 class LoanApplyForm(OperationForm):
@@ -301,9 +293,7 @@ class MembershipInline(ReadOnlyTabularInline):
     model = GroupMembership
     fields = ["customer", "role", "joined_on", "left_on"]
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("customer")
+    select_related_fields = ("customer",)
 
 
 class MemberForm(OperationForm):

@@ -41,9 +41,7 @@ class TransferLegInline(ReadOnlyTabularInline):
     fields = ["account", "type", "amount_display", "balance_after_display", "reference", "posted_at"]
     readonly_fields = fields
     verbose_name_plural = "legs"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account", "type")
+    select_related_fields = ("account", "type")
 
     @admin.display(description="amount")
     def amount_display(self, obj: SavingsTransaction) -> str:
@@ -83,9 +81,7 @@ class JournalLineInline(ReadOnlyTabularInline):
     fields = ["gl_account", "debit_display", "credit_display"]
     readonly_fields = fields
     show_change_link = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("gl_account")
+    select_related_fields = ("gl_account",)
 
     @admin.display(description="debit")
     def debit_display(self, obj: JournalLine) -> str:

@@ -123,9 +123,7 @@ class RepaymentInline(ReadOnlyTabularInline):
     fields = ["paid_on", "amount_display", "penalty_amount", "fee_amount", "interest_amount",
               "principal_amount", "payment"]
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("payment")
+    select_related_fields = ("payment",)
 
     @admin.display(description="amount")
     def amount_display(self, obj: Repayment) -> str:
@@ -359,9 +357,7 @@ class AllocationInline(ReadOnlyTabularInline):
     fields = ["installment", "penalty_amount", "fee_amount", "interest_amount", "principal_amount"]
     readonly_fields = fields
     show_change_link = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("installment")
+    select_related_fields = ("installment",)
 
 
 @admin.register(Repayment)
