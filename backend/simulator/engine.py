@@ -343,6 +343,37 @@ def simulate_loans(
     product = None
     amount = 0
     loans = ch.rows["loans"]
+
+    def undisbursed_row(updated: int, status: str, approved=None, approved_on=None, rejected_on=None):
+        """The `loans` row of the current application (the loop's variables) that ends undisbursed:
+        still applied, rejected, or approved but not yet disbursed by the until date."""
+        return (
+            lid,
+            t_apply,
+            updated,
+            *common,
+            approved,
+            None,
+            0,
+            rate_s,
+            product.interest_method,
+            product.frequency,
+            term,
+            status,
+            day,
+            approved_on,
+            rejected_on,
+            None,
+            None,
+            None,
+            0,
+            *tail,
+            None,
+            group_id or None,
+            officer,
+            product.id,
+        )
+
     while True:
         day = seasonal(rng, day, cal.month_num)
         if day > until:
@@ -408,65 +439,11 @@ def simulate_loans(
         if not rejected:
             approved = amount if rng.random() < 0.88 else round_amount(amount * 8 // 10, product)
         if decision > until:
-            loans.append(
-                (
-                    lid,
-                    t_apply,
-                    t_apply,
-                    *common,
-                    None,
-                    None,
-                    0,
-                    rate_s,
-                    product.interest_method,
-                    product.frequency,
-                    term,
-                    "applied",
-                    day,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    0,
-                    *tail,
-                    None,
-                    group_id or None,
-                    officer,
-                    product.id,
-                )
-            )
+            loans.append(undisbursed_row(t_apply, "applied"))
             return exit_day, False
         t_dec = decision * 1440 + 600 + int(rng.random() * 300)
         if rejected:
-            loans.append(
-                (
-                    lid,
-                    t_apply,
-                    t_dec,
-                    *common,
-                    None,
-                    None,
-                    0,
-                    rate_s,
-                    product.interest_method,
-                    product.frequency,
-                    term,
-                    "rejected",
-                    day,
-                    None,
-                    decision,
-                    None,
-                    None,
-                    None,
-                    0,
-                    *tail,
-                    None,
-                    group_id or None,
-                    officer,
-                    product.id,
-                )
-            )
+            loans.append(undisbursed_row(t_dec, "rejected", rejected_on=decision))
             if rng.random() < 0.4:
                 return (decision + 30 + int(rng.random() * 60)), False
             day = decision + 30 + int(rng.random() * 60)
@@ -478,34 +455,7 @@ def simulate_loans(
             while cal.weekday[disb] != meet:
                 disb += 1
         if disb > until:
-            loans.append(
-                (
-                    lid,
-                    t_apply,
-                    t_dec,
-                    *common,
-                    approved,
-                    None,
-                    0,
-                    rate_s,
-                    product.interest_method,
-                    product.frequency,
-                    term,
-                    "approved",
-                    day,
-                    decision,
-                    None,
-                    None,
-                    None,
-                    None,
-                    0,
-                    *tail,
-                    None,
-                    group_id or None,
-                    officer,
-                    product.id,
-                )
-            )
+            loans.append(undisbursed_row(t_dec, "approved", approved=approved, approved_on=decision))
             return exit_day, False
         # behaviour on this loan
         p_default = (0.02, 0.08, 0.34)[profile] * (1.6 if cycle == 0 else 1.0 if cycle < 3 else 0.7)
