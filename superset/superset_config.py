@@ -54,7 +54,9 @@ FEATURE_FLAGS = {
 }
 THUMBNAIL_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
-DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
+# SUPERSET_DATA_CACHE=none turns the chart-data cache off (benchmarks measure the queries themselves).
+DATA_CACHE_CONFIG = ({"CACHE_TYPE": "NullCache"} if os.environ.get("SUPERSET_DATA_CACHE") == "none"
+                     else {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300})
 # Local demo over plain HTTP on loopback.
 WTF_CSRF_ENABLED = os.environ.get("SUPERSET_CSRF", "1") == "1"
 TALISMAN_ENABLED = False
