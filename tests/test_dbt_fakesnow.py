@@ -53,10 +53,10 @@ def built(tmp_path_factory):
     env.pop("FINHOUSE_DBT_TARGET", None)
     _admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     _admin(f'CREATE DATABASE "{DB}"')
-    started = _run([str(EMULATOR), "start"], env, 600)
-    assert started.returncode == 0, f"the Snowflake emulator did not start: {started.stderr.strip()}"
-    env.update(line.split("=", 1) for line in started.stdout.split())
     try:
+        started = _run([str(EMULATOR), "start"], env, 600)
+        assert started.returncode == 0, f"the Snowflake emulator did not start: {started.stderr.strip()}"
+        env.update(line.split("=", 1) for line in started.stdout.split())
         for args in (["migrate", "--no-input", "-v", "0"],
                      ["simulate", "--customers", "60", "--years", "1", "--seed", "11",
                       "--until", UNTIL.isoformat(), "--reset", "-v", "0"]):
