@@ -3,7 +3,8 @@
 --   write-off ratio     = value written off in the period / average GLP, annualised (× 12 / months)
 --   loan loss rate      = (write-offs − recoveries) / average GLP, annualised
 --   risk coverage ratio = loan-loss reserve (GL 1150, institution only) / PAR>30 principal
--- Average GLP = (opening + closing) / 2, opening being the GLP at the end of the previous period.
+-- Average GLP = (opening + closing) / 2, opening being the GLP at the end of the previous period (KPIS.md's
+-- default); the mean of the period's month-end GLPs is published beside it, with the write-off ratio on it.
 {%- set grains = [('institution', []), ('branch', ['branch_id']), ('product', ['product_id'])] %}
 
 with periods as (
@@ -116,7 +117,10 @@ windowed as (
         sum(recovered_amount) over (partition by grain, branch_id, product_id, year_start) as recovered_year,
         sum(loans_written_off) over (partition by grain, branch_id, product_id, year_start) as loans_written_off_year,
         sum(months_in_period) over (partition by grain, branch_id, product_id, year_start) as months_year,
-        first_value(glp) over (partition by grain, branch_id, product_id, year_start order by month_start) as first_glp_year
+        first_value(glp) over (partition by grain, branch_id, product_id, year_start order by month_start) as first_glp_year,
+        avg(glp) over (partition by grain, branch_id, product_id order by month_start
+                       rows between 11 preceding and current row) as mean_glp_12m,
+        avg(glp) over (partition by grain, branch_id, product_id, year_start) as mean_glp_year
     from monthly
 ),
 
@@ -137,18 +141,20 @@ year_openings as (
 periods_out as (
     select 'month' as period_type, grain, month_start as period_start, period_end, branch_id, product_id,
            months_in_period as months, opening_glp_month as opening_glp, glp as closing_glp, par_30_principal,
-           written_off_principal, loans_written_off, recovered_amount
+           written_off_principal, loans_written_off, recovered_amount,
+           (coalesce(opening_glp_month, 0) + glp) / 2.0 as mean_month_end_glp
     from windowed
     union all
     select 'trailing_12_months', grain, cast({{ dbt.dateadd('month', -11, 'month_start') }} as date), period_end, branch_id, product_id,
            months_12m, opening_glp_12m, glp, par_30_principal,
-           written_off_12m, loans_written_off_12m, recovered_12m
+           written_off_12m, loans_written_off_12m, recovered_12m, mean_glp_12m
     from windowed
     where months_12m >= 11
     union all
     select 'year', windowed.grain, windowed.year_start, windowed.period_end, windowed.branch_id, windowed.product_id,
            windowed.months_year, year_openings.opening_glp_year, windowed.glp, windowed.par_30_principal,
-           windowed.written_off_year, windowed.loans_written_off_year, windowed.recovered_year
+           windowed.written_off_year, windowed.loans_written_off_year, windowed.recovered_year,
+           windowed.mean_glp_year
     from windowed
     left join year_openings
         on year_openings.grain = windowed.grain
@@ -172,11 +178,13 @@ select
     coalesce(periods_out.opening_glp, 0) as opening_gross_loan_portfolio,
     periods_out.closing_glp as closing_gross_loan_portfolio,
     (coalesce(periods_out.opening_glp, 0) + periods_out.closing_glp) / 2 as average_gross_loan_portfolio,
+    periods_out.mean_month_end_glp as mean_month_end_gross_loan_portfolio,
     periods_out.written_off_principal,
     periods_out.loans_written_off,
     periods_out.recovered_amount,
     periods_out.written_off_principal - periods_out.recovered_amount as net_loan_loss,
     {{ annualise(safe_divide('periods_out.written_off_principal', '(coalesce(periods_out.opening_glp, 0) + periods_out.closing_glp) / 2'), 'periods_out.months') }} as write_off_ratio_annualised,
+    {{ annualise(safe_divide('periods_out.written_off_principal', 'periods_out.mean_month_end_glp'), 'periods_out.months') }} as write_off_ratio_on_month_end_mean_annualised,
     {{ annualise(safe_divide('periods_out.written_off_principal - periods_out.recovered_amount', '(coalesce(periods_out.opening_glp, 0) + periods_out.closing_glp) / 2'), 'periods_out.months') }} as loan_loss_rate_annualised,
     periods_out.par_30_principal,
     case when periods_out.grain = 'institution' then reserve.loan_loss_reserve end as loan_loss_reserve,
