@@ -36,7 +36,7 @@ def wait_for_charts(page, expected: int, seconds: float = 45):
     while time.monotonic() < deadline:
         status = page.evaluate(CHART_STATUS)
         if len(status) == expected and all(not s["loading"] and (s["viz"] or s["error"]) for s in status):
-            page.wait_for_timeout(300)  # let the last animation settle for the screenshot
+            page.wait_for_timeout(1500)  # ECharts draws lines with a ~1 s animation: let it finish
             return page.evaluate(CHART_STATUS)
         page.wait_for_timeout(250)
     raise AssertionError(f"charts still loading after {seconds} s: {json.dumps(status, indent=1)}")
