@@ -41,7 +41,7 @@ db: env  ## make sure PostgreSQL answers at FINHOUSE_OLTP_URL, create the databa
 	@scripts/ensure-postgres
 	@$(MANAGE) migrate --no-input -v 0
 
-test: env engine-test db test-python test-airflow  ## everything the project checks
+test: env engine-test db test-python test-airflow test-superset  ## everything the project checks
 
 test-python: env engine db fakesnow-env  ## pytest: backend, platform, ingest end to end, Snowflake leg
 	$(VENV_BIN)/pytest
@@ -49,7 +49,7 @@ test-python: env engine db fakesnow-env  ## pytest: backend, platform, ingest en
 lint: env  ## ruff on our Python
 	$(VENV_BIN)/ruff check src backend tests bench
 
-demo: env engine db airflow-db  ## the whole platform: simulate, ingest through Airflow, serve (see README)
+demo: env engine db airflow-db superset-db  ## the whole platform: simulate, ingest through Airflow, serve (see README)
 	$(VENV_BIN)/finhouse demo
 
 bench-simulator: env db  ## simulator benchmark: bulk COPY vs services, figures into bench/simulator/README.md
@@ -72,4 +72,5 @@ clean:  ## remove build outputs (keeps .finhouse caches and the database)
 include engine/engine.mk
 include airflow/airflow.mk
 include dbt/dbt.mk
+include superset/superset.mk
 include bench/ingest/bench.mk

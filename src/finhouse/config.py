@@ -20,6 +20,8 @@ class Config:
     web_host: str
     web_port: int
     airflow_port: int
+    superset_port: int
+    dbt_docs_port: int
     demo_customers: int
     demo_years: int
     demo_seed: int
@@ -43,6 +45,8 @@ def load() -> Config:
         web_host=env.get("FINHOUSE_WEB_HOST", "127.0.0.1"),
         web_port=_int(env, "FINHOUSE_WEB_PORT", 8000),
         airflow_port=_int(env, "FINHOUSE_AIRFLOW_PORT", 8080),
+        superset_port=_int(env, "FINHOUSE_SUPERSET_PORT", 8088),
+        dbt_docs_port=_int(env, "FINHOUSE_DBT_DOCS_PORT", 8081),
         demo_customers=_int(env, "FINHOUSE_DEMO_CUSTOMERS", 2000),
         demo_years=_int(env, "FINHOUSE_DEMO_YEARS", 3),
         demo_seed=_int(env, "FINHOUSE_DEMO_SEED", 42),

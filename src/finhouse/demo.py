@@ -2,9 +2,10 @@
 
 Steps, each delegated to the part that owns it: migrate the core banking database; simulate an
 institution when the database is empty (or --reset); create the platform's admin; run the six ingestion
-DAGs through Airflow (fhload loads the warehouse's RAW layer) and unpause them, so that they go on
-running on their schedules; then serve Django (admin and API) and Airflow (UI, scheduler and DAG
-processor) until Ctrl-C, printing their URLs and the login.
+DAGs through Airflow (fhload loads the warehouse's RAW layer); dbt build the marts and publish the
+serving copy dashboards read; import the dashboards; unpause the ingestion DAGs so that they go on
+running on their schedules; then serve Django (admin and API), Airflow (UI, scheduler, DAG processor),
+Superset and the dbt docs until Ctrl-C, printing their URLs and the login.
 
 The admin's password comes from FINHOUSE_ADMIN_PASSWORD; when that is unset, one is generated on the
 first run, printed once, and kept in .finhouse/admin-password (mode 600) so later runs log in the same way.
@@ -24,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from finhouse import config as fh_config
+from finhouse import superset as fh_superset
 
 
 def _step(message: str) -> None:
@@ -74,6 +76,7 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     python = sys.executable
     manage = [python, str(cfg.manage_py)]
     with_airflow = [str(cfg.root / "airflow" / "bin" / "with-env")]
+    dbt_project = cfg.root / "dbt" / "finhouse"
     password, generated = admin_password(cfg)
     env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url, FINHOUSE_ADMIN_PASSWORD=password,
                DJANGO_SETTINGS_MODULE="config.settings")
@@ -88,12 +91,24 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
         _step(f"simulating {cfg.demo_customers} customers over {cfg.demo_years} years (seed {cfg.demo_seed})")
         _run([*manage, "simulate", "--customers", str(cfg.demo_customers), "--years", str(cfg.demo_years),
               "--seed", str(cfg.demo_seed), "--reset"], env, root)
+        # A new institution gets a new warehouse: raw is append-only, it must not mix two histories.
+        warehouse = Path(env.get("FINHOUSE_DUCKDB_PATH", cfg.home / "warehouse" / "finhouse.duckdb"))
+        for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+            stale.unlink(missing_ok=True)
 
     _step("creating the platform's admin")
     _run([*manage, "ensure_admin"], env, root)
 
     _step("loading the warehouse: the six ingestion DAGs through Airflow (fhload → RAW)")
     _run([*with_airflow, "python", str(root / "airflow" / "bin" / "run-ingest-dags")], env, root)
+
+    _step("transforming: dbt build (staging → intermediate → marts, every test), then the serving copy")
+    _run([python, "-m", "finhouse.serving", "build-and-publish"], env, root)
+    _run([str(Path(python).with_name("dbt")), "docs", "generate", "--project-dir", str(dbt_project),
+          "--profiles-dir", str(dbt_project), "--quiet"], env, root)
+
+    _step("importing the dashboards into Superset")
+    _run(fh_superset.import_command(root), env, root)
 
     # The DAGs are created paused; in the demo they run on their schedules from now on.
     subprocess.call([*with_airflow, "airflow", "dags", "unpause", "--treat-dag-id-as-regex", "-y",
@@ -116,6 +131,7 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
                        AIRFLOW__API__BASE_URL=f"http://{cfg.web_host}:{cfg.airflow_port}")
     logs = cfg.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    dbt = cfg.root / "dbt" / "finhouse"
     services = {
         "django": ([sys.executable, str(cfg.manage_py), "runserver", "--noreload",
                     f"{cfg.web_host}:{cfg.web_port}"], env),
@@ -123,6 +139,10 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
                                 "--port", str(cfg.airflow_port)], airflow_env),
         "airflow-scheduler": ([*with_airflow, "airflow", "scheduler"], airflow_env),
         "airflow-dag-processor": ([*with_airflow, "airflow", "dag-processor"], airflow_env),
+        "superset": (fh_superset.serve_command(cfg.root, cfg.web_host, cfg.superset_port), env),
+        "dbt-docs": ([str(Path(sys.executable).with_name("dbt")), "docs", "serve", "--project-dir", str(dbt),
+                      "--profiles-dir", str(dbt), "--host", cfg.web_host, "--port", str(cfg.dbt_docs_port),
+                      "--no-browser"], env),
     }
     procs: dict[str, subprocess.Popen] = {}
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the demo as cleanly as Ctrl-C
@@ -135,7 +155,9 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
         django_url = f"http://{cfg.web_host}:{cfg.web_port}"
         airflow_url = f"http://{cfg.web_host}:{cfg.airflow_port}"
         for name, url in (("django", f"{django_url}/admin/login/"),
-                          ("airflow-api-server", f"{airflow_url}/api/v2/monitor/health")):
+                          ("airflow-api-server", f"{airflow_url}/api/v2/monitor/health"),
+                          ("superset", fh_superset.health_url(cfg.web_host, cfg.superset_port)),
+                          ("dbt-docs", f"http://{cfg.web_host}:{cfg.dbt_docs_port}/")):
             if not _wait_http(url, 120):
                 raise SystemExit(f"finhouse demo: {name} did not answer at {url}; "
                                  f"see .finhouse/logs/{name}.log")
@@ -173,7 +195,10 @@ def _print_summary(cfg: fh_config.Config, password: str, generated: bool, *, ser
         f"  core banking admin   http://{host}:{cfg.web_port}/admin/\n"
         f"  REST API             http://{host}:{cfg.web_port}/api/   (OpenAPI docs: /api/docs/)\n"
         f"  Airflow              http://{host}:{cfg.airflow_port}/\n"
+        f"  Superset dashboards  http://{host}:{cfg.superset_port}/dashboard/list/\n"
+        f"  dbt docs             http://{host}:{cfg.dbt_docs_port}/\n"
         f"  login                {cfg.admin_user} / {shown}\n"
+        f"  read-only dashboards viewer / (see .finhouse/superset-viewer-password)\n"
         + ("  (generated now, shown only this once, kept in .finhouse/admin-password)\n" if generated else "")
         + ("  Ctrl-C stops everything.\n" if serving else ""),
         sep="", flush=True,
