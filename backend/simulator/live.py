@@ -160,8 +160,11 @@ class Live:
             self.last_refusal = exc.message
 
 
-def run_live(*, rate: float, duration: float | None, seed: int, out) -> Counter:
-    """Write about `rate` operations a second until SIGINT/SIGTERM or `duration` seconds; print a summary."""
+def run_live(
+    *, rate: float, duration: float | None, seed: int, out, operations: int | None = None
+) -> Counter:
+    """Write about `rate` operations a second until SIGINT/SIGTERM, `duration` seconds or `operations`
+    operations done (refusals do not count); print a summary."""
     from django.db import connection
 
     connection.ensure_connection()
@@ -178,14 +181,16 @@ def run_live(*, rate: float, duration: float | None, seed: int, out) -> Counter:
     started = time.monotonic()
     interval = 1.0 / rate
     next_at = started
-    out.write(
-        f"live: writing about {rate:g} operations a second through the services "
-        f"({f'for {duration:g} s' if duration else 'until stopped'})"
-    )
+    limit = "until stopped"
+    if duration or operations:
+        limit = f"for {duration:g} s" if duration else f"for {operations} operations"
+    out.write(f"live: writing about {rate:g} operations a second through the services ({limit})")
     try:
         while not stop.is_set():
             now = time.monotonic()
             if duration is not None and now - started >= duration:
+                break
+            if operations is not None and sum(live.done.values()) >= operations:
                 break
             if now < next_at:
                 stop.wait(min(next_at - now, 0.5))

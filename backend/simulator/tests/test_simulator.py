@@ -155,6 +155,13 @@ def test_live_mode_writes_through_the_services(small, sim_db):
         assert checks.violations(cur) == []
 
 
+def test_live_mode_stops_after_the_operations_asked_for(small, sim_db):
+    from simulator.live import run_live
+
+    done = run_live(rate=1000, duration=None, operations=7, seed=4, out=io.StringIO())
+    assert sum(done.values()) == 7
+
+
 # --- the command line: bad input is one clear line and a non-zero exit ------------------------------------
 def run_cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
     db = connection.settings_dict

@@ -123,6 +123,12 @@ class Command(BaseCommand):
             default=None,
             help="--live: stop after this many seconds (default: run until SIGINT/SIGTERM)",
         )
+        parser.add_argument(
+            "--operations",
+            type=_positive_int("--operations"),
+            default=None,
+            help="--live: stop after this many operations (whichever of --duration and this comes first)",
+        )
 
     def run_from_argv(self, argv) -> None:
         """As Django's, but every failure is one line on stderr and a non-zero exit (--traceback for more)."""
@@ -149,7 +155,13 @@ class Command(BaseCommand):
         if opts["live"]:
             from simulator.live import run_live
 
-            run_live(rate=opts["rate"], duration=opts["duration"], seed=opts["seed"], out=self.stdout)
+            run_live(
+                rate=opts["rate"],
+                duration=opts["duration"],
+                operations=opts["operations"],
+                seed=opts["seed"],
+                out=self.stdout,
+            )
             return
         from simulator import bulk
         from simulator.writer import RefusedError
