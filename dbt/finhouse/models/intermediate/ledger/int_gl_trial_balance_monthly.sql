@@ -1,6 +1,7 @@
 -- The general ledger's trial balance per account and month: opening balance, the month's debits and
 -- credits, closing balance — on the account type's normal side (assets and expenses debit − credit, the
 -- others credit − debit, so the contra-asset 1150 reads negative), as ledger.selectors.gl_balance does.
+-- Summed from the daily movements (int_gl_account_movements_daily), which are maintained incrementally.
 with period_ends as (
     select month_start, period_end from {{ ref('int_calendar_month_ends') }}
 ),
@@ -9,16 +10,8 @@ accounts as (
     select * from {{ ref('stg_oltp__gl_accounts') }} where not is_deleted
 ),
 
-lines as (
-    select
-        lines.gl_account_id,
-        entries.posted_on,
-        lines.debit,
-        lines.credit
-    from {{ ref('stg_oltp__journal_lines') }} as lines
-    inner join {{ ref('stg_oltp__journal_entries') }} as entries
-        on entries.journal_entry_id = lines.journal_entry_id
-    where not lines.is_deleted and not entries.is_deleted
+movements as (
+    select gl_account_id, posted_on, debit, credit from {{ ref('int_gl_account_movements_daily') }}
 ),
 
 monthly as (
@@ -26,14 +19,14 @@ monthly as (
         accounts.gl_account_id,
         period_ends.month_start,
         period_ends.period_end,
-        coalesce(sum(case when lines.posted_on >= period_ends.month_start then lines.debit end), 0) as period_debit,
-        coalesce(sum(case when lines.posted_on >= period_ends.month_start then lines.credit end), 0) as period_credit,
-        coalesce(sum(lines.debit), 0) as cumulative_debit,
-        coalesce(sum(lines.credit), 0) as cumulative_credit
+        coalesce(sum(case when movements.posted_on >= period_ends.month_start then movements.debit end), 0) as period_debit,
+        coalesce(sum(case when movements.posted_on >= period_ends.month_start then movements.credit end), 0) as period_credit,
+        coalesce(sum(movements.debit), 0) as cumulative_debit,
+        coalesce(sum(movements.credit), 0) as cumulative_credit
     from accounts
     cross join period_ends
-    left join lines
-        on lines.gl_account_id = accounts.gl_account_id and lines.posted_on <= period_ends.period_end
+    left join movements
+        on movements.gl_account_id = accounts.gl_account_id and movements.posted_on <= period_ends.period_end
     group by accounts.gl_account_id, period_ends.month_start, period_ends.period_end
 )
 

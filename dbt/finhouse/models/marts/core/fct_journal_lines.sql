@@ -1,5 +1,14 @@
 -- One row per general-ledger journal line, with its entry (date, kind, branch, the business row it books)
 -- and account. Reversal entries and the entries they reverse are flagged.
+-- Incremental: a run rewrites the lines loaded since the last run, the lines of entries loaded since (an
+-- entry changed or was reversed by a new one) and the lines whose account's code, name or type changed.
+{{ config(
+    materialized='incremental',
+    unique_key='journal_line_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with lines as (
     select * from {{ ref('stg_oltp__journal_lines') }} where not is_deleted
 ),
@@ -11,6 +20,37 @@ entries as (
 accounts as (
     select * from {{ ref('stg_oltp__gl_accounts') }} where not is_deleted
 ),
+
+{%- if is_incremental() %}
+
+watermark as (
+    select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
+    from {{ this }}
+),
+
+changed_entries as (
+    select journal_entry_id from entries where loaded_at > (select loaded_at from watermark)
+    union
+    select reversal_of_id from entries
+    where loaded_at > (select loaded_at from watermark) and reversal_of_id is not null
+    union
+    select stored.journal_entry_id
+    from {{ this }} as stored
+    inner join accounts on accounts.gl_code = stored.gl_code
+    where accounts.gl_name <> stored.gl_name or accounts.gl_type <> stored.gl_type
+),
+
+lines_to_write as (
+    select * from lines
+    where loaded_at > (select loaded_at from watermark)
+       or journal_entry_id in (select journal_entry_id from changed_entries)
+),
+{%- else %}
+
+lines_to_write as (
+    select * from lines
+),
+{%- endif %}
 
 reversed as (
     select distinct reversal_of_id as journal_entry_id from entries where reversal_of_id is not null
@@ -31,8 +71,10 @@ select
     lines.debit,
     lines.credit,
     entries.reversal_of_id is not null as is_reversal,
-    reversed.journal_entry_id is not null as is_reversed
-from lines
+    reversed.journal_entry_id is not null as is_reversed,
+    greatest(lines.loaded_at, entries.loaded_at) as source_loaded_at,
+    {{ transformed_at() }} as transformed_at
+from lines_to_write as lines
 inner join entries on entries.journal_entry_id = lines.journal_entry_id
 inner join accounts on accounts.gl_account_id = lines.gl_account_id
 left join reversed on reversed.journal_entry_id = lines.journal_entry_id

@@ -1,5 +1,14 @@
 -- One row per repayment received on a loan, split penalty → fee → interest → principal, with the loan's
 -- customer, branch, officer and product and the channel the money came by.
+-- Incremental: a run rewrites the repayments loaded since the last run, those whose payment was loaded
+-- since (its channel), and those whose loan's customer, branch, officer or product changed.
+{{ config(
+    materialized='incremental',
+    unique_key='repayment_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with repayments as (
     select * from {{ ref('stg_oltp__loan_repayments') }} where not is_deleted
 ),
@@ -10,7 +19,39 @@ loans as (
 
 payments as (
     select * from {{ ref('stg_oltp__payments') }} where not is_deleted
+),
+
+{%- if is_incremental() %}
+
+watermark as (
+    select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
+    from {{ this }}
+),
+
+changed as (
+    select repayment_id from repayments where loaded_at > (select loaded_at from watermark)
+    union
+    select repayments.repayment_id
+    from repayments
+    inner join payments on payments.payment_id = repayments.payment_id
+    where payments.loaded_at > (select loaded_at from watermark)
+    union
+    select stored.repayment_id
+    from {{ this }} as stored
+    inner join loans on loans.loan_id = stored.loan_id
+    where loans.customer_id <> stored.customer_id or loans.branch_id <> stored.branch_id
+       or loans.officer_id <> stored.officer_id or loans.loan_product_id <> stored.product_id
+),
+
+to_write as (
+    select * from repayments where repayment_id in (select repayment_id from changed)
 )
+{%- else %}
+
+to_write as (
+    select * from repayments
+)
+{%- endif %}
 
 select
     repayments.repayment_id,
@@ -28,7 +69,9 @@ select
     repayments.penalty_amount,
     case when repayments.savings_account_id is not null then 'savings' else payments.channel end as channel,
     repayments.payment_id,
-    repayments.savings_account_id
-from repayments
+    repayments.savings_account_id,
+    greatest(repayments.loaded_at, coalesce(payments.loaded_at, repayments.loaded_at)) as source_loaded_at,
+    {{ transformed_at() }} as transformed_at
+from to_write as repayments
 inner join loans on loans.loan_id = repayments.loan_id
 left join payments on payments.payment_id = repayments.payment_id

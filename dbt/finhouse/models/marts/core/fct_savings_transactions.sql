@@ -1,6 +1,15 @@
 -- One row per movement on a savings account, signed by its type's direction. Reversed movements and the
 -- reversals themselves are flagged: KPIs exclude both (reversed transactions never count), balances keep
 -- them (they net to zero).
+-- Incremental: a run rewrites the movements loaded since the last run, those a new movement reverses, and
+-- those whose account (customer, branch, product) or type (code, direction) changed.
+{{ config(
+    materialized='incremental',
+    unique_key='savings_transaction_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with transactions as (
     select * from {{ ref('stg_oltp__savings_transactions') }} where not is_deleted
 ),
@@ -17,7 +26,43 @@ reversed as (
     select distinct reversal_of_id as savings_transaction_id
     from transactions
     where reversal_of_id is not null
+),
+
+{%- if is_incremental() %}
+
+watermark as (
+    select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
+    from {{ this }}
+),
+
+changed as (
+    select savings_transaction_id from transactions where loaded_at > (select loaded_at from watermark)
+    union
+    select reversal_of_id from transactions
+    where loaded_at > (select loaded_at from watermark) and reversal_of_id is not null
+    union
+    select stored.savings_transaction_id
+    from {{ this }} as stored
+    inner join accounts on accounts.account_id = stored.account_id
+    where accounts.customer_id <> stored.customer_id or accounts.branch_id <> stored.branch_id
+       or accounts.savings_product_id <> stored.savings_product_id
+    union
+    select stored.savings_transaction_id
+    from {{ this }} as stored
+    inner join transactions on transactions.savings_transaction_id = stored.savings_transaction_id
+    inner join types on types.transaction_type_id = transactions.transaction_type_id
+    where types.transaction_type_code <> stored.transaction_type_code or types.direction <> stored.direction
+),
+
+to_write as (
+    select * from transactions where savings_transaction_id in (select savings_transaction_id from changed)
 )
+{%- else %}
+
+to_write as (
+    select * from transactions
+)
+{%- endif %}
 
 select
     transactions.savings_transaction_id,
@@ -36,8 +81,10 @@ select
     transactions.transfer_id,
     transactions.reversal_of_id,
     transactions.reversal_of_id is not null as is_reversal,
-    reversed.savings_transaction_id is not null as is_reversed
-from transactions
+    reversed.savings_transaction_id is not null as is_reversed,
+    transactions.loaded_at as source_loaded_at,
+    {{ transformed_at() }} as transformed_at
+from to_write as transactions
 inner join types on types.transaction_type_id = transactions.transaction_type_id
 inner join accounts on accounts.account_id = transactions.account_id
 left join reversed on reversed.savings_transaction_id = transactions.savings_transaction_id

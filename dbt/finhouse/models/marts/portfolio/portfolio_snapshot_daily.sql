@@ -2,9 +2,11 @@
 -- overdue principal and installments missed, rebuilt as of each day (macro loans_aged). Incremental:
 -- each run rebuilds the last day stored (activity may have arrived since) and appends the days after it up
 -- to the as-of date; the first build (or --full-refresh) backfills var('snapshot_backfill_days') days.
+-- The rebuilt days are replaced whole (unique_key snapshot_date: delete+insert deletes every row of those
+-- days first), so a branch × officer × product whose last loan closed that day does not linger.
 {{ config(
     materialized='incremental',
-    unique_key='snapshot_key',
+    unique_key='snapshot_date',
     incremental_strategy='delete+insert',
     on_schema_change='fail'
 ) }}

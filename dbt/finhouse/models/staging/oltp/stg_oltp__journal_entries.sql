@@ -1,4 +1,7 @@
 -- journal_entries: the latest version of each row of raw.journal_entries, renamed; deleted rows flagged, not dropped.
+-- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
+{{ staged_incrementally('journal_entry_id') }}
+
 with source as (
     {{ latest_version(source('oltp', 'journal_entries')) }}
 ),
@@ -17,7 +20,8 @@ renamed as (
         branch_id,
         reversal_of_id,
         (_fh_op = 'delete') as is_deleted,
-        _fh_loaded_at as loaded_at
+        _fh_loaded_at as loaded_at,
+        {{ transformed_at() }} as transformed_at
     from source
 )
 

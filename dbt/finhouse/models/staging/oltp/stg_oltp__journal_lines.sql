@@ -1,4 +1,7 @@
 -- journal_lines: the latest version of each row of raw.journal_lines, renamed; deleted rows flagged, not dropped.
+-- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
+{{ staged_incrementally('journal_line_id') }}
+
 with source as (
     {{ latest_version(source('oltp', 'journal_lines')) }}
 ),
@@ -13,7 +16,8 @@ renamed as (
         entry_id as journal_entry_id,
         gl_account_id,
         (_fh_op = 'delete') as is_deleted,
-        _fh_loaded_at as loaded_at
+        _fh_loaded_at as loaded_at,
+        {{ transformed_at() }} as transformed_at
     from source
 )
 

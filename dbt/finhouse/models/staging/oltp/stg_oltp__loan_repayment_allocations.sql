@@ -1,4 +1,7 @@
 -- loan_repayment_allocations: the latest version of each row of raw.loan_repayment_allocations, renamed; deleted rows flagged, not dropped.
+-- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
+{{ staged_incrementally('allocation_id') }}
+
 with source as (
     {{ latest_version(source('oltp', 'loan_repayment_allocations')) }}
 ),
@@ -15,7 +18,8 @@ renamed as (
         installment_id,
         repayment_id,
         (_fh_op = 'delete') as is_deleted,
-        _fh_loaded_at as loaded_at
+        _fh_loaded_at as loaded_at,
+        {{ transformed_at() }} as transformed_at
     from source
 )
 

@@ -1,4 +1,7 @@
 -- loan_repayments: the latest version of each row of raw.loan_repayments, renamed; deleted rows flagged, not dropped.
+-- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
+{{ staged_incrementally('repayment_id') }}
+
 with source as (
     {{ latest_version(source('oltp', 'loan_repayments')) }}
 ),
@@ -18,7 +21,8 @@ renamed as (
         payment_id,
         savings_account_id,
         (_fh_op = 'delete') as is_deleted,
-        _fh_loaded_at as loaded_at
+        _fh_loaded_at as loaded_at,
+        {{ transformed_at() }} as transformed_at
     from source
 )
 

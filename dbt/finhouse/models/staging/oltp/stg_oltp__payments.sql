@@ -1,4 +1,7 @@
 -- payments: the latest version of each row of raw.payments, renamed; deleted rows flagged, not dropped.
+-- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
+{{ staged_incrementally('payment_id') }}
+
 with source as (
     {{ latest_version(source('oltp', 'payments')) }}
 ),
@@ -22,7 +25,8 @@ renamed as (
         branch_id,
         customer_id,
         (_fh_op = 'delete') as is_deleted,
-        _fh_loaded_at as loaded_at
+        _fh_loaded_at as loaded_at,
+        {{ transformed_at() }} as transformed_at
     from source
 )
 

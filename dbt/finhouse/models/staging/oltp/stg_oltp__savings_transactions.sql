@@ -1,4 +1,7 @@
 -- savings_transactions: the latest version of each row of raw.savings_transactions, renamed; deleted rows flagged, not dropped.
+-- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
+{{ staged_incrementally('savings_transaction_id') }}
+
 with source as (
     {{ latest_version(source('oltp', 'savings_transactions')) }}
 ),
@@ -20,7 +23,8 @@ renamed as (
         type_id as transaction_type_id,
         transfer_id,
         (_fh_op = 'delete') as is_deleted,
-        _fh_loaded_at as loaded_at
+        _fh_loaded_at as loaded_at,
+        {{ transformed_at() }} as transformed_at
     from source
 )
 
