@@ -19,7 +19,7 @@ export FINHOUSE_OLTP_URL ?= postgresql://postgres@127.0.0.1:5432/microfinance
 VENV_BIN    := $(FH)/venv/bin
 MANAGE      := $(VENV_BIN)/python backend/manage.py
 
-.PHONY: all env db test test-python demo clean help lint bench-simulator
+.PHONY: all env db test test-python demo clean help lint bench-simulator bench-transform
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -54,6 +54,10 @@ demo: env engine db airflow-db superset-db  ## the whole platform: simulate, ing
 
 bench-simulator: env db  ## simulator benchmark: bulk COPY vs services, figures into bench/simulator/README.md
 	$(VENV_BIN)/python bench/simulator/run.py
+
+BENCH_TRANSFORM_ARGS ?= all
+bench-transform: env engine db  ## dbt benchmark: full vs incremental build after 1% new activity (bench/transform)
+	$(VENV_BIN)/python bench/transform/run.py $(BENCH_TRANSFORM_ARGS)
 
 FAKESNOW := snowflake/emulator/run
 .PHONY: fakesnow-env fakesnow-start fakesnow-stop snowflake-load

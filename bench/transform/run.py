@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""Benchmark of the transformation: a full `dbt build` of the 10M-transaction institution against the
+incremental `dbt build` after 1% new activity, side by side, and proof that both leave the same tables.
+
+The institution: 151,000 customers over 3 years (seed 7, up to 2026-11-20) — about 10M journal entries
+(every movement of money posts one: a ledger transaction) and 61M rows in all — in its own database
+FINHOUSE_BENCH_TRANSFORM_URL (default postgresql://postgres@127.0.0.1:5432/fh_bench_transform).
+
+    run.py prepare    simulate the institution when the database holds none (≈ 26 min on 2 cores), and
+                      load it with fhload into a fresh warehouse DIR/raw1.duckdb (the RAW layer only)
+    run.py activity   new activity through the services (`simulate --live --operations`) in two
+                      processes: --operations in all (default 1% of the journal entries)
+    run.py measure    1. full: `dbt build --full-refresh` on a copy of raw1 (the RAW layer before the
+                         activity) → DIR/built.duckdb
+                      2. fhload's incremental load of the new activity into it (timed apart)
+                      3. incremental: `dbt build` on it
+                      4. rebuild: `dbt build --full-refresh` on a copy of it (the same RAW layer)
+                      5. finhouse.warehouse_diff: the incremental build and the rebuild hold the same rows
+                      and writes the figures into README.md and results.json
+    run.py all        the three in order
+
+The ratio is incremental / rebuild (the same data); the full build of raw1 is reported beside it. Each
+dbt build is its own process (wall time of the process); the slowest models of each come from dbt's
+run_results.json. `activity` changes the OLTP for good: each `measure` after it needs a new raw1
+(`prepare --reload`), since the incremental load must bring exactly the activity that raw1 lacks.
+Scratch files go to DIR (FINHOUSE_BENCH_DIR, default .finhouse/bench-transform/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+VENV = ROOT / ".finhouse" / "venv" / "bin"
+MANAGE = ROOT / "backend" / "manage.py"
+FHLOAD = ROOT / "engine" / "build" / "fhload"
+PROJECT = ROOT / "dbt" / "finhouse"
+README = HERE / "README.md"
+RESULTS = HERE / "results.json"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/fh_bench_transform"
+INSTITUTION = {"customers": 151_000, "years": 3, "seed": 7, "until": "2026-11-20"}
+
+
+def _say(message: str) -> None:
+    print(f"bench-transform: {message}", flush=True)
+
+
+def _env(url: str, warehouse: Path | None = None) -> dict[str, str]:
+    env = dict(
+        os.environ,
+        FINHOUSE_OLTP_URL=url,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    if warehouse is not None:
+        env["FINHOUSE_DUCKDB_PATH"] = str(warehouse)
+    return env
+
+
+def _timed(cmd: list[str], env: dict[str, str], log: Path) -> float:
+    """Run `cmd` with its output in `log`; its wall time in seconds. Exits with the log's tail on failure."""
+    started = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        tail = log.read_text()[-3000:]
+        raise SystemExit(
+            f"bench-transform: {' '.join(cmd[:3])} failed (exit {proc.returncode}); see {log}\n{tail}"
+        )
+    return seconds
+
+
+def _journal_entries(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM journal_entries").fetchone()[0]
+
+
+def _database_ready(url: str) -> bool:
+    """Create and migrate the database when missing; True when it holds an institution."""
+    import psycopg
+
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [str(VENV / "python"), str(MANAGE), "migrate", "--no-input", "-v", "0"],
+        env=_env(url),
+        cwd=ROOT,
+        check=True,
+    )
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM customers").fetchone()[0] > 0
+
+
+# --- prepare ---------------------------------------------------------------------------------------------
+def prepare(url: str, out: Path, reload: bool) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    facts: dict = {}
+    if not _database_ready(url):
+        _say(
+            f"simulating {INSTITUTION['customers']:,} customers over {INSTITUTION['years']} years "
+            "(≈ 26 min on 2 cores)"
+        )
+        seconds = _timed(
+            [
+                str(VENV / "python"),
+                str(MANAGE),
+                "simulate",
+                "--customers",
+                str(INSTITUTION["customers"]),
+                "--years",
+                str(INSTITUTION["years"]),
+                "--seed",
+                str(INSTITUTION["seed"]),
+                "--until",
+                INSTITUTION["until"],
+            ],
+            _env(url),
+            out / "simulate.log",
+        )
+        facts["simulate_seconds"] = round(seconds, 1)
+    raw1 = out / "raw1.duckdb"
+    if raw1.exists() and not reload:
+        _say(f"{raw1} exists: keeping it (prepare --reload loads it anew)")
+        return facts
+    for stale in (raw1, raw1.with_name(raw1.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    _say("loading the RAW layer with fhload (full)")
+    seconds = _timed(
+        [str(FHLOAD), "--source", url, "--warehouse", str(raw1), "--quiet"],
+        _env(url),
+        out / "fhload-full.log",
+    )
+    facts.update(fhload_full_seconds=round(seconds, 1), journal_entries_raw1=_journal_entries(url))
+    (out / "raw1.json").write_text(json.dumps(facts))
+    _say(f"raw1: {facts['journal_entries_raw1']:,} journal entries loaded in {seconds:.0f} s")
+    return facts
+
+
+# --- activity --------------------------------------------------------------------------------------------
+def activity(url: str, out: Path, operations: int | None, processes: int) -> dict:
+    before = _journal_entries(url)
+    operations = operations or max(1, before // 100)
+    _say(
+        f"{operations:,} operations through the services in {processes} processes "
+        f"(the institution holds {before:,} journal entries)"
+    )
+    started = time.monotonic()
+    procs = []
+    for i in range(processes):
+        share = operations // processes + (1 if i < operations % processes else 0)
+        log = (out / f"live-{i}.log").open("w")
+        procs.append(
+            (
+                subprocess.Popen(
+                    [
+                        str(VENV / "python"),
+                        str(MANAGE),
+                        "simulate",
+                        "--live",
+                        "--rate",
+                        "10000",
+                        "--operations",
+                        str(share),
+                        "--seed",
+                        str(100 + i),
+                    ],
+                    env=_env(url),
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                log,
+            )
+        )
+    for proc, log in procs:
+        proc.wait()
+        log.close()
+        if proc.returncode != 0:
+            raise SystemExit(f"bench-transform: simulate --live failed; see {log.name}")
+    after = _journal_entries(url)
+    facts = {
+        "operations": operations,
+        "activity_seconds": round(time.monotonic() - started, 1),
+        "journal_entries_before": before,
+        "journal_entries_after": after,
+        "new_journal_entries_pct": round(100 * (after - before) / before, 2),
+    }
+    (out / "activity.json").write_text(json.dumps(facts))
+    _say(
+        f"{after - before:,} new journal entries (+{facts['new_journal_entries_pct']}%) "
+        f"in {facts['activity_seconds']:.0f} s"
+    )
+    return facts
+
+
+# --- measure ---------------------------------------------------------------------------------------------
+def _dbt_build(warehouse: Path, out: Path, name: str, *extra: str) -> dict:
+    target = out / f"target-{name}"
+    seconds = _timed(
+        [
+            str(VENV / "dbt"),
+            "build",
+            "--project-dir",
+            str(PROJECT),
+            "--profiles-dir",
+            str(PROJECT),
+            "--target",
+            "duckdb",
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(out / "logs"),
+            *extra,
+        ],
+        _env("", warehouse),
+        out / f"dbt-{name}.log",
+    )
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    by_kind: dict[str, float] = {}
+    for r in results:
+        kind = r["unique_id"].split(".")[0]
+        by_kind[kind] = by_kind.get(kind, 0.0) + r["execution_time"]
+    slowest = sorted(
+        (
+            (r["execution_time"], r["unique_id"].split(".", 2)[-1])
+            for r in results
+            if r["unique_id"].startswith(("model.", "snapshot."))
+        ),
+        reverse=True,
+    )[:8]
+    return {
+        "seconds": round(seconds, 1),
+        "nodes": len(results),
+        "node_seconds": {k: round(v, 1) for k, v in sorted(by_kind.items())},
+        "slowest": [[name, round(t, 1)] for t, name in slowest],
+    }
+
+
+def _copy(src: Path, dst: Path) -> None:
+    for stale in (dst, dst.with_name(dst.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    shutil.copyfile(src, dst)
+
+
+def measure(url: str, out: Path) -> dict:
+    sys.path.insert(0, str(ROOT / "src"))
+    from finhouse import warehouse_diff
+
+    raw1 = out / "raw1.duckdb"
+    if not raw1.exists():
+        raise SystemExit(f"bench-transform: {raw1} is missing: run `run.py prepare` (then `activity`) first")
+    built, rebuilt = out / "built.duckdb", out / "rebuilt.duckdb"
+    _copy(raw1, built)
+    _say("1/4 full build of the RAW layer before the activity (dbt build --full-refresh)")
+    full = _dbt_build(built, out, "full", "--full-refresh")
+    _say(f"    {full['seconds']:.0f} s")
+    _say("2/4 fhload: the incremental load of the new activity")
+    load_seconds = _timed(
+        [str(FHLOAD), "--source", url, "--warehouse", str(built), "--quiet"],
+        _env(url),
+        out / "fhload-incremental.log",
+    )
+    _say(f"    {load_seconds:.1f} s")
+    _say("3/4 incremental build (dbt build)")
+    incremental = _dbt_build(built, out, "incremental")
+    _say(f"    {incremental['seconds']:.0f} s")
+    _copy(built, rebuilt)
+    _say("4/4 rebuild of the same RAW layer (dbt build --full-refresh), then the comparison")
+    rebuild = _dbt_build(rebuilt, out, "rebuild", "--full-refresh")
+    _say(f"    {rebuild['seconds']:.0f} s")
+    compared, problems = warehouse_diff.differences(built, rebuilt)
+    for line in problems:
+        _say(f"DIFFERS {line}")
+    return {
+        "full": full,
+        "fhload_incremental_seconds": round(load_seconds, 1),
+        "incremental": incremental,
+        "rebuild": rebuild,
+        "tables_compared": compared,
+        "tables_differing": len(problems),
+        "ratio_incremental_to_rebuild": round(incremental["seconds"] / rebuild["seconds"], 3),
+        "ratio_incremental_to_full": round(incremental["seconds"] / full["seconds"], 3),
+    }
+
+
+def _machine() -> str:
+    load = os.getloadavg()[0]
+    return (
+        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, "
+        f"load average {load:.1f} at the end"
+    )
+
+
+def write_readme(result: dict) -> None:
+    m = result["measure"]
+    act = result.get("activity", {})
+    rows = []
+    for name, label in (
+        ("full", "full build — RAW before the activity (`--full-refresh`)"),
+        ("incremental", "**incremental build** after the activity (`dbt build`)"),
+        ("rebuild", "full rebuild — the same RAW as the incremental (`--full-refresh`)"),
+    ):
+        b = m[name]
+        kinds = b["node_seconds"]
+        rows.append(
+            f"| {label} | {b['seconds']:.0f} s | {kinds.get('model', 0):.0f} s | "
+            f"{kinds.get('test', 0):.0f} s | {', '.join(f'{n} {t:.0f} s' for n, t in b['slowest'][:4])} |"
+        )
+    text = "\n".join(
+        [
+            f"Measured {result['date']} on {result['machine']}.",
+            "",
+            f"Institution: {result['institution']}. New activity: {act.get('operations', 0):,} "
+            f"operations through the services, +{act.get('new_journal_entries_pct', 0)}% journal entries "
+            f"({act.get('journal_entries_before', 0):,} → {act.get('journal_entries_after', 0):,}); fhload's "
+            f"incremental load of it: {m['fhload_incremental_seconds']:.1f} s.",
+            "",
+            "| build | wall time | Σ model time | Σ test time | slowest models |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            f"**Incremental / full rebuild of the same data: "
+            f"{100 * m['ratio_incremental_to_rebuild']:.1f}%** "
+            f"(target ≤ 15%); incremental / full build before the activity: "
+            f"{100 * m['ratio_incremental_to_full']:.1f}%. Σ model and Σ test time add up each node's "
+            "own time over dbt's 4 threads (they exceed the wall time when nodes overlap).",
+            "",
+            f"Incremental build against the rebuild: {m['tables_compared']} tables compared "
+            "(finhouse.warehouse_diff), "
+            f"{m['tables_differing']} differ.",
+        ]
+    )
+    readme = README.read_text()
+    start, end = "<!-- RESULTS -->", "<!-- /RESULTS -->"
+    head, _, rest = readme.partition(start)
+    _, _, tail = rest.partition(end)
+    README.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    )
+    parser.add_argument("step", choices=["prepare", "activity", "measure", "all"])
+    parser.add_argument(
+        "--operations",
+        type=int,
+        default=None,
+        help="activity: operations in all (default 1%% of the journal entries)",
+    )
+    parser.add_argument("--processes", type=int, default=2, help="activity: live processes (default 2)")
+    parser.add_argument("--reload", action="store_true", help="prepare: load raw1 anew even if it exists")
+    parser.add_argument("--no-readme", action="store_true", help="measure: do not write README.md")
+    args = parser.parse_args(argv)
+    url = os.environ.get("FINHOUSE_BENCH_TRANSFORM_URL", DEFAULT_URL)
+    out = Path(os.environ.get("FINHOUSE_BENCH_DIR", ROOT / ".finhouse" / "bench-transform")).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if not FHLOAD.exists():
+        raise SystemExit(f"bench-transform: {FHLOAD} is not built: run `make engine`")
+    if args.step in ("prepare", "all"):
+        prepare(url, out, args.reload or args.step == "all")
+    if args.step in ("activity", "all"):
+        activity(url, out, args.operations, args.processes)
+    if args.step in ("measure", "all"):
+        result = {
+            "date": dt.date.today().isoformat(),
+            "machine": _machine(),
+            "institution": f"{INSTITUTION['customers']:,} customers × {INSTITUTION['years']} years "
+            f"(seed {INSTITUTION['seed']}), {_journal_entries(url):,} journal entries",
+        }
+        activity_file = out / "activity.json"
+        if activity_file.exists():
+            result["activity"] = json.loads(activity_file.read_text())
+        result["measure"] = measure(url, out)
+        result["machine"] = _machine()
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        if not args.no_readme:
+            write_readme(result)
+        m = result["measure"]
+        _say(
+            f"full {m['full']['seconds']:.0f} s, incremental {m['incremental']['seconds']:.0f} s, rebuild "
+            f"{m['rebuild']['seconds']:.0f} s: incremental = {100 * m['ratio_incremental_to_rebuild']:.1f}% "
+            f"of the rebuild; {m['tables_differing']} of {m['tables_compared']} tables differ"
+        )
+        return 1 if m["tables_differing"] else 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
