@@ -2,7 +2,7 @@
 #
 #   make airflow-env    the environment .finhouse/airflow-venv from airflow/uv.lock (+ src/ on its path)
 #   make airflow-db     create the metadata database `airflow` on the OLTP's server, migrate, pool
-#   make test-airflow   airflow/tests: DagBag, every ingestion DAG through dag.test() on real databases
+#   make test-airflow   airflow/tests: DagBag, every DAG through dag.test() on real databases
 #   make airflow-demo   run the six ingestion DAGs once through Airflow against FINHOUSE_OLTP_URL
 #
 # Needs $(UV), $(FH) and $(PYTHON) from the top-level Makefile. Every Airflow command runs through
@@ -31,7 +31,8 @@ airflow-db: airflow-env  ## Airflow's metadata database: create, migrate, pool w
 	@scripts/ensure-postgres
 	@$(AF_RUN) python $(AF_DIR)/bin/setup-db
 
-test-airflow: airflow-env env engine  ## Airflow: DagBag, each ingestion DAG through dag.test() on real databases
+# The transform DAG is rendered from dbt's manifest (and not declared without one): dbt-manifest first.
+test-airflow: airflow-env env engine dbt-manifest  ## Airflow: DagBag, every DAG through dag.test() on real databases
 	@scripts/ensure-postgres
 	$(AF_RUN) pytest -q $(AF_DIR)/tests
 
