@@ -3,7 +3,7 @@
 #   make airflow-env    the environment .finhouse/airflow-venv from airflow/uv.lock (+ src/ on its path)
 #   make airflow-db     create the metadata database `airflow` on the OLTP's server, migrate, pool
 #   make test-airflow   airflow/tests: DagBag, every DAG through dag.test() on real databases
-#   make airflow-demo   run the six ingestion DAGs once through Airflow against FINHOUSE_OLTP_URL
+#   make airflow-demo   run the six ingestion DAGs, then the transform DAG, once through Airflow
 #
 # Needs $(UV), $(FH) and $(PYTHON) from the top-level Makefile. Every Airflow command runs through
 # airflow/bin/with-env, the one place that sets AIRFLOW_HOME (.finhouse/airflow), the dags folder and
@@ -36,5 +36,5 @@ test-airflow: airflow-env env engine dbt-manifest  ## Airflow: DagBag, every DAG
 	@scripts/ensure-postgres
 	$(AF_RUN) pytest -q $(AF_DIR)/tests
 
-airflow-demo: airflow-db engine  ## run the six ingestion DAGs once through Airflow (after the simulator)
-	@$(AF_RUN) python $(AF_DIR)/bin/run-ingest-dags
+airflow-demo: airflow-db engine dbt-manifest  ## run the ingestion DAGs, then the transform DAG, once through Airflow
+	@$(AF_RUN) python $(AF_DIR)/bin/run-dags
