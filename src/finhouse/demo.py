@@ -2,10 +2,11 @@
 
 Steps, each delegated to the part that owns it: migrate the core banking database; simulate an
 institution when the database is empty (or --reset); create the platform's admin; run the six ingestion
-DAGs through Airflow (fhload loads the warehouse's RAW layer); dbt build the marts and publish the
-serving copy dashboards read; import the dashboards; unpause the ingestion DAGs so that they go on
-running on their schedules; then serve Django (admin and API), Airflow (UI, scheduler, DAG processor),
-Superset and the dbt docs until Ctrl-C, printing their URLs and the login.
+DAGs through Airflow (fhload loads the warehouse's RAW layer), then the transform DAG (dbt builds the
+marts, every test gating, and the serving copy dashboards read is published); generate the dbt docs;
+import the dashboards; unpause the DAGs so that ingestion goes on on its schedules and the transform on
+the raw tables' Assets; then serve Django (admin and API), Airflow (UI, scheduler, DAG processor,
+triggerer), Superset and the dbt docs until Ctrl-C, printing their URLs and the login.
 
 The admin's password comes from FINHOUSE_ADMIN_PASSWORD; when that is unset, one is generated on the
 first run, printed once, and kept in .finhouse/admin-password (mode 600) so later runs log in the same way.
@@ -99,20 +100,25 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     _step("creating the platform's admin")
     _run([*manage, "ensure_admin"], env, root)
 
-    _step("loading the warehouse: the six ingestion DAGs through Airflow (fhload → RAW)")
-    _run([*with_airflow, "python", str(root / "airflow" / "bin" / "run-ingest-dags")], env, root)
+    dbt = [str(Path(python).with_name("dbt"))]
+    dbt_flags = ["--project-dir", str(dbt_project), "--profiles-dir", str(dbt_project), "--quiet"]
+    # The transform DAG is rendered from dbt's manifest: write it for the project as it is now.
+    _run([*dbt, "parse", *dbt_flags], env, root)
 
-    _step("transforming: dbt build (staging → intermediate → marts, every test), then the serving copy")
-    _run([python, "-m", "finhouse.serving", "build-and-publish"], env, root)
-    _run([str(Path(python).with_name("dbt")), "docs", "generate", "--project-dir", str(dbt_project),
-          "--profiles-dir", str(dbt_project), "--quiet"], env, root)
+    _step("through Airflow: the six ingestion DAGs (fhload → RAW), then the transform DAG (dbt build: "
+          "staging → intermediate → marts, every test; then the serving copy)")
+    run_dags = str(root / "airflow" / "bin" / "run-dags")
+    _run([*with_airflow, "python", run_dags, "ingest", "transform"], env, root)
+    _run([*dbt, "docs", "generate", *dbt_flags], env, root)
 
     _step("importing the dashboards into Superset")
     _run(fh_superset.import_command(root), env, root)
 
-    # The DAGs are created paused; in the demo they run on their schedules from now on.
+    # The DAGs are created paused; in the demo they run from now on: ingestion on its schedules, the
+    # transform whenever it has loaded a raw table.
     subprocess.call([*with_airflow, "airflow", "dags", "unpause", "--treat-dag-id-as-regex", "-y",
-                     "-o", "plain", "^ingest_oltp_"], env=env, cwd=root, stdout=subprocess.DEVNULL)
+                     "-o", "plain", "^(ingest_oltp_|transform_raw_to_marts$)"], env=env, cwd=root,
+                    stdout=subprocess.DEVNULL)
 
     if args.no_serve:
         _print_summary(cfg, password, generated, serving=False)
@@ -139,6 +145,11 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
                                 "--port", str(cfg.airflow_port)], airflow_env),
         "airflow-scheduler": ([*with_airflow, "airflow", "scheduler"], airflow_env),
         "airflow-dag-processor": ([*with_airflow, "airflow", "dag-processor"], airflow_env),
+        # The transform DAG's per-node tasks are deferrable sensors (cosmos' default in watcher mode).
+        # They start once the dbt build is over and most find their node's result at once; one that has
+        # to wait (a node the build did not report) defers to the triggerer, holding no worker slot.
+        # Without a triggerer it would wait until its timeout; polling sensors would each hold a slot.
+        "airflow-triggerer": ([*with_airflow, "airflow", "triggerer"], airflow_env),
         "superset": (fh_superset.serve_command(cfg.root, cfg.web_host, cfg.superset_port), env),
         "dbt-docs": ([str(Path(sys.executable).with_name("dbt")), "docs", "serve", "--project-dir", str(dbt),
                       "--profiles-dir", str(dbt), "--host", cfg.web_host, "--port", str(cfg.dbt_docs_port),
