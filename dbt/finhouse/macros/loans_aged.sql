@@ -41,17 +41,16 @@ installments_for_aging as (
 ),
 
 allocations_for_aging as (
+    -- The dated allocations of int_loan_installment_payments (incremental; allocations of live repayments).
     select
-        allocations.installment_id,
-        repayments_for_aging.paid_on,
-        sum(allocations.principal_amount) as principal_paid,
-        sum(allocations.interest_amount) as interest_paid,
-        sum(allocations.fee_amount) as fee_paid,
-        sum(allocations.penalty_amount) as penalty_paid
-    from {{ ref('stg_oltp__loan_repayment_allocations') }} as allocations
-    inner join repayments_for_aging on allocations.repayment_id = repayments_for_aging.repayment_id
-    where not allocations.is_deleted
-    group by allocations.installment_id, repayments_for_aging.paid_on
+        installment_id,
+        paid_on,
+        sum(principal_amount) as principal_paid,
+        sum(interest_amount) as interest_paid,
+        sum(fee_amount) as fee_paid,
+        sum(penalty_amount) as penalty_paid
+    from {{ ref('int_loan_installment_payments') }}
+    group by installment_id, paid_on
 ),
 
 loan_dates as (

@@ -9,27 +9,20 @@ installments as (
     select * from {{ ref('stg_oltp__loan_installments') }} where not is_deleted
 ),
 
-allocations as (
-    select * from {{ ref('stg_oltp__loan_repayment_allocations') }} where not is_deleted
-),
-
-repayments as (
-    select * from {{ ref('stg_oltp__loan_repayments') }} where not is_deleted
-),
-
 paid_by_as_of as (
+    -- Dated allocations come from int_loan_installment_payments (incremental), not a join of the
+    -- 4M allocations with their repayments each run.
     select
-        allocations.installment_id,
-        sum(allocations.principal_amount) as principal_paid,
-        sum(allocations.interest_amount) as interest_paid,
-        sum(allocations.fee_amount) as fee_paid,
-        sum(allocations.penalty_amount) as penalty_paid,
-        max(repayments.paid_on) as last_paid_on
-    from allocations
-    inner join repayments on repayments.repayment_id = allocations.repayment_id
+        payments.installment_id,
+        sum(payments.principal_amount) as principal_paid,
+        sum(payments.interest_amount) as interest_paid,
+        sum(payments.fee_amount) as fee_paid,
+        sum(payments.penalty_amount) as penalty_paid,
+        max(payments.paid_on) as last_paid_on
+    from {{ ref('int_loan_installment_payments') }} as payments
     cross join as_of
-    where repayments.paid_on <= as_of.as_of_date
-    group by allocations.installment_id
+    where payments.paid_on <= as_of.as_of_date
+    group by payments.installment_id
 ),
 
 aged as (
