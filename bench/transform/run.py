@@ -332,7 +332,8 @@ def write_readme(result: dict) -> None:
             f"Institution: {result['institution']}. New activity: {act.get('operations', 0):,} "
             f"operations through the services, +{act.get('new_journal_entries_pct', 0)}% journal entries "
             f"({act.get('journal_entries_before', 0):,} → {act.get('journal_entries_after', 0):,}); fhload's "
-            f"incremental load of it: {m['fhload_incremental_seconds']:.1f} s.",
+            f"incremental load of it: {m['fhload_incremental_seconds']:.1f} s."
+            + (f" Note: {act['stopped_early']}." if act.get("stopped_early") else ""),
             "",
             "| build | wall time | Σ model time | Σ test time | slowest models |",
             "|---|---|---|---|---|",
@@ -389,10 +390,10 @@ def main(argv: list[str] | None = None) -> int:
             "institution": f"{INSTITUTION['customers']:,} customers × {INSTITUTION['years']} years "
             f"(seed {INSTITUTION['seed']}), {_journal_entries(url):,} journal entries",
         }
-        activity_file = out / "activity.json"
+        result["measure"] = measure(url, out)
+        activity_file = out / "activity.json"  # read after: the activity may end while the full build runs
         if activity_file.exists():
             result["activity"] = json.loads(activity_file.read_text())
-        result["measure"] = measure(url, out)
         result["machine"] = _machine()
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         if not args.no_readme:
