@@ -153,14 +153,22 @@ def test_run_builds_every_model_and_publishes_the_serving_copy(dagbag, nodes, tr
 
 
 def test_failing_test_fails_the_run_stops_downstream_and_publishes_nothing(dagbag, transform_env, warehouse):
-    """A later raw version of a staff member arrives with an unknown role: staging keeps it (it is the newest
-    version), the accepted_values test on stg_oltp__staff.staff_role fails, the marts built on staff are
-    not, the run fails and the serving copy is left as it was."""
+    """The newest raw version of a staff member has a role the platform does not know: staging keeps it,
+    the accepted_values test on stg_oltp__staff.staff_role fails, the marts built on staff are not, the run
+    fails and the serving copy is left as it was."""
     broken = transform_env / "broken.duckdb"
     shutil.copy(warehouse, broken)
     with duckdb.connect(str(broken)) as con:
-        con.execute("INSERT INTO raw.staff SELECT * REPLACE ('janitor' AS role, now() AS _fh_loaded_at) "
-                    "FROM raw.staff ORDER BY id LIMIT 1")
+        # Only the raw layer is kept, so that every model is built from it (an incremental model would not
+        # read a raw row it has already loaded).
+        schemas = con.execute("SELECT schema_name FROM information_schema.schemata WHERE catalog_name = "
+                              "current_database() AND schema_name NOT IN ('raw', 'main')").fetchall()
+        for (schema,) in schemas:
+            con.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        # The key's newest version is its row of the newest load (load ids grow with load time).
+        con.execute("UPDATE raw.staff SET role = 'janitor' WHERE (id, _fh_load_id) = "
+                    "(SELECT (id, max(_fh_load_id)) FROM raw.staff GROUP BY id ORDER BY id LIMIT 1)")
+        assert con.execute("SELECT count(*) FROM raw.staff WHERE role = 'janitor'").fetchone() == (1,)
     serving = transform_env / "serving-kept.duckdb"
     with duckdb.connect(str(serving)) as con:
         con.execute("CREATE TABLE kept AS SELECT 1 AS x")
