@@ -98,7 +98,8 @@ else:
                 execution_mode=ExecutionMode.WATCHER,
                 invocation_mode=InvocationMode.SUBPROCESS,  # dbt lives in another environment
                 dbt_executable_path=str(FH / "venv" / "bin" / "dbt"),
-                setup_operator_args={"pool": POOL},  # the producer: the one task that writes
+                # The producer: the one task that writes, and the whole build (the run's limit is 2 h).
+                setup_operator_args={"pool": POOL, "execution_timeout": timedelta(minutes=90)},
             ),
             # No Asset per model: what this DAG gives downstream is the serving copy (SERVING_ASSET).
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST,
@@ -108,9 +109,10 @@ else:
             # `airflow triggerer` beside the scheduler (finhouse demo does).
         )
         # The node tasks at the roots of the project read their results once the build has finished,
-        # whatever its outcome (cosmos does this for a DbtDag, not for a task group). Every node task
-        # then reads a final result: none waits on a build that has not started, and dag.test(), which
-        # runs one task at a time, runs the build first.
+        # whatever its outcome (cosmos starts a DbtDag's roots with its producer, trigger rule `always`,
+        # and leaves a task group's unordered). Every node task then finds its result on its first look:
+        # none waits on a build that has not started (nor takes a second process after deferring), and
+        # dag.test(), which runs one task at a time, runs the build first.
         producer = dbt.tasks_map[PRODUCER_WATCHER_TASK_ID]
         for node_task in list(dbt.get_roots()):
             if node_task is not producer:
