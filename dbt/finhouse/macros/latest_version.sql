@@ -8,13 +8,13 @@
     a window buffers every column of every row and ran out of 4GB beside the other staging models; the
     aggregate holds two integers per key and the join streams the rows.
 
-    In an incremental staging model (macro staged_incrementally) only the raw rows loaded after the
+    In an incremental staging model (macro incremental_by_key) only the raw rows loaded after the
     newest load the model already holds are read: a key's newest version is then among them whenever
     the key changed, and delete+insert on the key replaces the stored version. -#}
 {% macro latest_version(relation, key='id') %}
     {%- set since -%}
         {%- if is_incremental() -%}
-        _fh_loaded_at > (select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+        _fh_loaded_at > {{ incremental_watermark('loaded_at') }}
         {%- else -%}
         true
         {%- endif -%}

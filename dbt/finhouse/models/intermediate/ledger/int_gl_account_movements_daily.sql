@@ -2,35 +2,42 @@
 -- base of the trial balance. Incremental: a run recomputes, from every line, the days that have lines or
 -- entries loaded since the last run; the other days cannot have changed (journal lines are immutable and
 -- an entry's posting date is fixed, docs/ledger.md).
-{{ config(
-    materialized='incremental',
-    unique_key=['gl_account_id', 'posted_on'],
-    incremental_strategy='delete+insert',
-    on_schema_change='fail'
-) }}
+{{ incremental_by_key(['gl_account_id', 'posted_on']) }}
 
-with lines as (
+with lines as {{ inlined() }} (
     select * from {{ ref('stg_oltp__journal_lines') }} where not is_deleted
 ),
 
-entries as (
+entries as {{ inlined() }} (
     select * from {{ ref('stg_oltp__journal_entries') }} where not is_deleted
 ),
 
 {%- if is_incremental() %}
-
-watermark as (
-    select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
-    from {{ this }}
-),
+{%- set watermark = incremental_watermark('source_loaded_at') %}
 
 touched_days as (
-    select posted_on from entries where loaded_at > (select loaded_at from watermark)
+    select posted_on from entries where loaded_at > {{ watermark }}
     union
-    select entries.posted_on
-    from lines
-    inner join entries on entries.journal_entry_id = lines.journal_entry_id
-    where lines.loaded_at > (select loaded_at from watermark)
+    select posted_on from entries
+    where journal_entry_id in (select journal_entry_id from lines where loaded_at > {{ watermark }})
+),
+
+-- The entries of the touched days first, then their lines: the join reads a few days, not the journal.
+entries_to_sum as (
+    select * from entries where posted_on in (select posted_on from touched_days)
+),
+
+lines_to_sum as (
+    select * from lines where journal_entry_id in (select journal_entry_id from entries_to_sum)
+),
+{%- else %}
+
+entries_to_sum as (
+    select * from entries
+),
+
+lines_to_sum as (
+    select * from lines
 ),
 {%- endif %}
 
@@ -41,11 +48,8 @@ posted as (
         lines.debit,
         lines.credit,
         greatest(lines.loaded_at, entries.loaded_at) as loaded_at
-    from lines
-    inner join entries on entries.journal_entry_id = lines.journal_entry_id
-    {%- if is_incremental() %}
-    where entries.posted_on in (select posted_on from touched_days)
-    {%- endif %}
+    from lines_to_sum as lines
+    inner join entries_to_sum as entries on entries.journal_entry_id = lines.journal_entry_id
 )
 
 select

@@ -3,61 +3,72 @@
 -- measures. Scheduled amounts (principal, interest, fees) are kept apart from penalties.
 -- Incremental: a run rewrites the allocations loaded since the last run, those of repayments loaded since,
 -- and those whose installment (loan, due date) or loan (branch, officer, product, disbursement) changed.
-{{ config(
-    materialized='incremental',
-    unique_key='allocation_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail'
-) }}
+{{ incremental_by_key('allocation_id') }}
 
-with allocations as (
+with allocations as {{ inlined() }} (
     select * from {{ ref('stg_oltp__loan_repayment_allocations') }} where not is_deleted
 ),
 
-repayments as (
+repayments as {{ inlined() }} (
     select * from {{ ref('stg_oltp__loan_repayments') }} where not is_deleted
 ),
 
-installments as (
+installments as {{ inlined() }} (
     select * from {{ ref('stg_oltp__loan_installments') }} where not is_deleted
 ),
 
-loans as (
+loans as {{ inlined() }} (
     select * from {{ ref('stg_oltp__loans') }} where not is_deleted
 ),
 
 {%- if is_incremental() %}
+{%- set watermark = incremental_watermark('source_loaded_at') %}
 
-watermark as (
-    select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
-    from {{ this }}
-),
-
+-- Every branch starts from rows loaded after the watermark: no join here reads two big tables in full.
 changed as (
-    select allocation_id from allocations where loaded_at > (select loaded_at from watermark)
+    select allocation_id from allocations where loaded_at > {{ watermark }}
     union
-    select allocations.allocation_id
-    from allocations
-    inner join repayments on repayments.repayment_id = allocations.repayment_id
-    where repayments.loaded_at > (select loaded_at from watermark)
+    select allocation_id from allocations
+    where repayment_id in (select repayment_id from repayments where loaded_at > {{ watermark }})
     union
     select stored.allocation_id
     from {{ this }} as stored
     inner join installments on installments.installment_id = stored.installment_id
-    inner join loans on loans.loan_id = installments.loan_id
-    where installments.loan_id <> stored.loan_id or installments.due_on <> stored.due_on
-       or loans.branch_id <> stored.branch_id or loans.officer_id <> stored.officer_id
-       or loans.loan_product_id <> stored.loan_product_id
-       or cast({{ dbt.date_trunc('month', 'loans.disbursed_on') }} as date) <> stored.cohort_month
+    where installments.loaded_at > {{ watermark }}
+      and (installments.loan_id <> stored.loan_id or installments.due_on <> stored.due_on)
+    union
+    select stored.allocation_id
+    from {{ this }} as stored
+    inner join loans on loans.loan_id = stored.loan_id
+    where loans.loaded_at > {{ watermark }}
+      and (loans.branch_id <> stored.branch_id or loans.officer_id <> stored.officer_id
+           or loans.loan_product_id <> stored.loan_product_id
+           or cast({{ dbt.date_trunc('month', 'loans.disbursed_on') }} as date) <> stored.cohort_month)
 ),
 
 to_write as (
     select * from allocations where allocation_id in (select allocation_id from changed)
+),
+
+repayments_to_join as (
+    select * from repayments where repayment_id in (select repayment_id from to_write)
+),
+
+installments_to_join as (
+    select * from installments where installment_id in (select installment_id from to_write)
 )
 {%- else %}
 
 to_write as (
     select * from allocations
+),
+
+repayments_to_join as (
+    select * from repayments
+),
+
+installments_to_join as (
+    select * from installments
 )
 {%- endif %}
 
@@ -81,6 +92,6 @@ select
     greatest(allocations.loaded_at, repayments.loaded_at) as source_loaded_at,
     {{ transformed_at() }} as transformed_at
 from to_write as allocations
-inner join repayments on repayments.repayment_id = allocations.repayment_id
-inner join installments on installments.installment_id = allocations.installment_id
+inner join repayments_to_join as repayments on repayments.repayment_id = allocations.repayment_id
+inner join installments_to_join as installments on installments.installment_id = allocations.installment_id
 inner join loans on loans.loan_id = installments.loan_id

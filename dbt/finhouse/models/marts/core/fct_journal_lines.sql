@@ -2,53 +2,57 @@
 -- and account. Reversal entries and the entries they reverse are flagged.
 -- Incremental: a run rewrites the lines loaded since the last run, the lines of entries loaded since (an
 -- entry changed or was reversed by a new one) and the lines whose account's code, name or type changed.
-{{ config(
-    materialized='incremental',
-    unique_key='journal_line_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail'
-) }}
+{{ incremental_by_key('journal_line_id') }}
 
-with lines as (
+with lines as {{ inlined() }} (
     select * from {{ ref('stg_oltp__journal_lines') }} where not is_deleted
 ),
 
-entries as (
+entries as {{ inlined() }} (
     select * from {{ ref('stg_oltp__journal_entries') }} where not is_deleted
 ),
 
-accounts as (
+accounts as {{ inlined() }} (
     select * from {{ ref('stg_oltp__gl_accounts') }} where not is_deleted
 ),
 
 {%- if is_incremental() %}
+{%- set watermark = incremental_watermark('source_loaded_at') %}
 
-watermark as (
-    select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
-    from {{ this }}
-),
-
+-- Every branch starts from rows loaded after the watermark (a few, on a daily run): no join here reads two
+-- big tables in full.
 changed_entries as (
-    select journal_entry_id from entries where loaded_at > (select loaded_at from watermark)
+    select journal_entry_id from entries where loaded_at > {{ watermark }}
     union
     select reversal_of_id from entries
-    where loaded_at > (select loaded_at from watermark) and reversal_of_id is not null
+    where loaded_at > {{ watermark }} and reversal_of_id is not null
     union
     select stored.journal_entry_id
     from {{ this }} as stored
     inner join accounts on accounts.gl_code = stored.gl_code
-    where accounts.gl_name <> stored.gl_name or accounts.gl_type <> stored.gl_type
+    where accounts.loaded_at > {{ watermark }}
+      and (accounts.gl_name <> stored.gl_name or accounts.gl_type <> stored.gl_type)
 ),
 
 lines_to_write as (
+    select * from lines where loaded_at > {{ watermark }}
+    union all
     select * from lines
-    where loaded_at > (select loaded_at from watermark)
-       or journal_entry_id in (select journal_entry_id from changed_entries)
+    where loaded_at <= {{ watermark }}
+      and journal_entry_id in (select journal_entry_id from changed_entries)
+),
+
+entries_to_write as (
+    select * from entries where journal_entry_id in (select journal_entry_id from lines_to_write)
 ),
 {%- else %}
 
 lines_to_write as (
     select * from lines
+),
+
+entries_to_write as (
+    select * from entries
 ),
 {%- endif %}
 
@@ -75,6 +79,6 @@ select
     greatest(lines.loaded_at, entries.loaded_at) as source_loaded_at,
     {{ transformed_at() }} as transformed_at
 from lines_to_write as lines
-inner join entries on entries.journal_entry_id = lines.journal_entry_id
+inner join entries_to_write as entries on entries.journal_entry_id = lines.journal_entry_id
 inner join accounts on accounts.gl_account_id = lines.gl_account_id
 left join reversed on reversed.journal_entry_id = lines.journal_entry_id

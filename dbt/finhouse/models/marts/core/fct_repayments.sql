@@ -2,54 +2,53 @@
 -- customer, branch, officer and product and the channel the money came by.
 -- Incremental: a run rewrites the repayments loaded since the last run, those whose payment was loaded
 -- since (its channel), and those whose loan's customer, branch, officer or product changed.
-{{ config(
-    materialized='incremental',
-    unique_key='repayment_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail'
-) }}
+{{ incremental_by_key('repayment_id') }}
 
-with repayments as (
+with repayments as {{ inlined() }} (
     select * from {{ ref('stg_oltp__loan_repayments') }} where not is_deleted
 ),
 
-loans as (
+loans as {{ inlined() }} (
     select * from {{ ref('stg_oltp__loans') }} where not is_deleted
 ),
 
-payments as (
+payments as {{ inlined() }} (
     select * from {{ ref('stg_oltp__payments') }} where not is_deleted
 ),
 
 {%- if is_incremental() %}
+{%- set watermark = incremental_watermark('source_loaded_at') %}
 
-watermark as (
-    select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
-    from {{ this }}
-),
-
+-- Every branch starts from rows loaded after the watermark: no join here reads two big tables in full.
 changed as (
-    select repayment_id from repayments where loaded_at > (select loaded_at from watermark)
+    select repayment_id from repayments where loaded_at > {{ watermark }}
     union
-    select repayments.repayment_id
-    from repayments
-    inner join payments on payments.payment_id = repayments.payment_id
-    where payments.loaded_at > (select loaded_at from watermark)
+    select repayment_id from repayments
+    where payment_id in (select payment_id from payments where loaded_at > {{ watermark }})
     union
     select stored.repayment_id
     from {{ this }} as stored
     inner join loans on loans.loan_id = stored.loan_id
-    where loans.customer_id <> stored.customer_id or loans.branch_id <> stored.branch_id
-       or loans.officer_id <> stored.officer_id or loans.loan_product_id <> stored.product_id
+    where loans.loaded_at > {{ watermark }}
+      and (loans.customer_id <> stored.customer_id or loans.branch_id <> stored.branch_id
+           or loans.officer_id <> stored.officer_id or loans.loan_product_id <> stored.product_id)
 ),
 
 to_write as (
     select * from repayments where repayment_id in (select repayment_id from changed)
+),
+
+payments_to_join as (
+    select * from payments where payment_id in (select payment_id from to_write)
 )
 {%- else %}
 
 to_write as (
     select * from repayments
+),
+
+payments_to_join as (
+    select * from payments
 )
 {%- endif %}
 
@@ -74,4 +73,4 @@ select
     {{ transformed_at() }} as transformed_at
 from to_write as repayments
 inner join loans on loans.loan_id = repayments.loan_id
-left join payments on payments.payment_id = repayments.payment_id
+left join payments_to_join as payments on payments.payment_id = repayments.payment_id

@@ -3,22 +3,17 @@
 -- them (they net to zero).
 -- Incremental: a run rewrites the movements loaded since the last run, those a new movement reverses, and
 -- those whose account (customer, branch, product) or type (code, direction) changed.
-{{ config(
-    materialized='incremental',
-    unique_key='savings_transaction_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail'
-) }}
+{{ incremental_by_key('savings_transaction_id') }}
 
-with transactions as (
+with transactions as {{ inlined() }} (
     select * from {{ ref('stg_oltp__savings_transactions') }} where not is_deleted
 ),
 
-types as (
+types as {{ inlined() }} (
     select * from {{ ref('stg_oltp__transaction_types') }} where not is_deleted
 ),
 
-accounts as (
+accounts as {{ inlined() }} (
     select * from {{ ref('stg_oltp__savings_accounts') }} where not is_deleted
 ),
 
@@ -29,29 +24,29 @@ reversed as (
 ),
 
 {%- if is_incremental() %}
+{%- set watermark = incremental_watermark('source_loaded_at') %}
 
-watermark as (
-    select coalesce(max(source_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
-    from {{ this }}
-),
-
+-- Every branch starts from rows loaded after the watermark: no join here reads two big tables in full
+-- (the last one only when a transaction type itself was reloaded).
 changed as (
-    select savings_transaction_id from transactions where loaded_at > (select loaded_at from watermark)
+    select savings_transaction_id from transactions where loaded_at > {{ watermark }}
     union
     select reversal_of_id from transactions
-    where loaded_at > (select loaded_at from watermark) and reversal_of_id is not null
+    where loaded_at > {{ watermark }} and reversal_of_id is not null
     union
     select stored.savings_transaction_id
     from {{ this }} as stored
     inner join accounts on accounts.account_id = stored.account_id
-    where accounts.customer_id <> stored.customer_id or accounts.branch_id <> stored.branch_id
-       or accounts.savings_product_id <> stored.savings_product_id
+    where accounts.loaded_at > {{ watermark }}
+      and (accounts.customer_id <> stored.customer_id or accounts.branch_id <> stored.branch_id
+           or accounts.savings_product_id <> stored.savings_product_id)
     union
     select stored.savings_transaction_id
     from {{ this }} as stored
     inner join transactions on transactions.savings_transaction_id = stored.savings_transaction_id
     inner join types on types.transaction_type_id = transactions.transaction_type_id
-    where types.transaction_type_code <> stored.transaction_type_code or types.direction <> stored.direction
+    where types.loaded_at > {{ watermark }}
+      and (types.transaction_type_code <> stored.transaction_type_code or types.direction <> stored.direction)
 ),
 
 to_write as (

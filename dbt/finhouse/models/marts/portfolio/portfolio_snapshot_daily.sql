@@ -4,12 +4,7 @@
 -- to the as-of date; the first build (or --full-refresh) backfills var('snapshot_backfill_days') days.
 -- The rebuilt days are replaced whole (unique_key snapshot_date: delete+insert deletes every row of those
 -- days first), so a branch × officer × product whose last loan closed that day does not linger.
-{{ config(
-    materialized='incremental',
-    unique_key='snapshot_date',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail'
-) }}
+{{ incremental_by_key('snapshot_date') }}
 
 with as_of as (
     select as_of_date from {{ ref('int_calendar_as_of') }}

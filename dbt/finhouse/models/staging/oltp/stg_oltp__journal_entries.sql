@@ -1,6 +1,6 @@
 -- journal_entries: the latest version of each row of raw.journal_entries, renamed; deleted rows flagged, not dropped.
--- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
-{{ staged_incrementally('journal_entry_id') }}
+-- Incremental (macro incremental_by_key): a run reads only the raw rows loaded since the last one.
+{{ incremental_by_key('journal_entry_id') }}
 
 with source as (
     {{ latest_version(source('oltp', 'journal_entries')) }}

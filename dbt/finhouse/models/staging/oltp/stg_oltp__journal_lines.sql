@@ -1,6 +1,6 @@
 -- journal_lines: the latest version of each row of raw.journal_lines, renamed; deleted rows flagged, not dropped.
--- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
-{{ staged_incrementally('journal_line_id') }}
+-- Incremental (macro incremental_by_key): a run reads only the raw rows loaded since the last one.
+{{ incremental_by_key('journal_line_id') }}
 
 with source as (
     {{ latest_version(source('oltp', 'journal_lines')) }}

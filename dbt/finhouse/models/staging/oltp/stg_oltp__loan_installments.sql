@@ -1,6 +1,6 @@
 -- loan_installments: the latest version of each row of raw.loan_installments, renamed; deleted rows flagged, not dropped.
--- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
-{{ staged_incrementally('installment_id') }}
+-- Incremental (macro incremental_by_key): a run reads only the raw rows loaded since the last one.
+{{ incremental_by_key('installment_id') }}
 
 with source as (
     {{ latest_version(source('oltp', 'loan_installments')) }}

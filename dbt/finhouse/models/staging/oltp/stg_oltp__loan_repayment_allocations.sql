@@ -1,6 +1,6 @@
 -- loan_repayment_allocations: the latest version of each row of raw.loan_repayment_allocations, renamed; deleted rows flagged, not dropped.
--- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
-{{ staged_incrementally('allocation_id') }}
+-- Incremental (macro incremental_by_key): a run reads only the raw rows loaded since the last one.
+{{ incremental_by_key('allocation_id') }}
 
 with source as (
     {{ latest_version(source('oltp', 'loan_repayment_allocations')) }}

@@ -1,6 +1,6 @@
 -- loan_repayments: the latest version of each row of raw.loan_repayments, renamed; deleted rows flagged, not dropped.
--- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
-{{ staged_incrementally('repayment_id') }}
+-- Incremental (macro incremental_by_key): a run reads only the raw rows loaded since the last one.
+{{ incremental_by_key('repayment_id') }}
 
 with source as (
     {{ latest_version(source('oltp', 'loan_repayments')) }}

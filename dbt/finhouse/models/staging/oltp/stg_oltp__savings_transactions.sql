@@ -1,6 +1,6 @@
 -- savings_transactions: the latest version of each row of raw.savings_transactions, renamed; deleted rows flagged, not dropped.
--- Incremental (macro staged_incrementally): a run reads only the raw rows loaded since the last one.
-{{ staged_incrementally('savings_transaction_id') }}
+-- Incremental (macro incremental_by_key): a run reads only the raw rows loaded since the last one.
+{{ incremental_by_key('savings_transaction_id') }}
 
 with source as (
     {{ latest_version(source('oltp', 'savings_transactions')) }}
