@@ -8,8 +8,8 @@ FINHOUSE_BENCH_TRANSFORM_URL (default postgresql://postgres@127.0.0.1:5432/fh_be
 
     run.py prepare    simulate the institution when the database holds none (≈ 26 min on 2 cores), and
                       load it with fhload into a fresh warehouse DIR/raw1.duckdb (the RAW layer only)
-    run.py activity   new activity through the services (`simulate --live --operations`) in two
-                      processes: --operations in all (default 1% of the journal entries)
+    run.py activity   new activity through the services (`simulate --live`) in --processes processes,
+                      until the journal has grown by --growth percent (default 1)
     run.py measure    1. full: `dbt build --full-refresh` on a copy of raw1 (the RAW layer before the
                          activity) → DIR/built.duckdb
                       2. fhload's incremental load of the new activity into it (timed apart)
@@ -17,7 +17,8 @@ FINHOUSE_BENCH_TRANSFORM_URL (default postgresql://postgres@127.0.0.1:5432/fh_be
                       4. rebuild: `dbt build --full-refresh` on a copy of it (the same RAW layer)
                       5. finhouse.warehouse_diff: the incremental build and the rebuild hold the same rows
                       and writes the figures into README.md and results.json
-    run.py all        the three in order
+    run.py all        the three, with the activity running beside the full build (step 1 reads only
+                      the DuckDB copy; step 2 waits for the activity to end)
 
 The ratio is incremental / rebuild (the same data); the full build of raw1 is reported beside it. Each
 dbt build is its own process (wall time of the process); the slowest models of each come from dbt's
@@ -33,6 +34,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +89,14 @@ def _journal_entries(url: str) -> int:
 
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT count(*) FROM journal_entries").fetchone()[0]
+
+
+def _newest_journal_entry(url: str) -> int:
+    """The newest journal entry's id: an index lookup, cheap enough to poll (count(*) scans 10M rows)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM journal_entries").fetchone()[0]
 
 
 def _database_ready(url: str) -> bool:
@@ -155,60 +165,80 @@ def prepare(url: str, out: Path, reload: bool) -> dict:
 
 
 # --- activity --------------------------------------------------------------------------------------------
-def activity(url: str, out: Path, operations: int | None, processes: int) -> dict:
-    before = _journal_entries(url)
-    operations = operations or max(1, before // 100)
-    _say(
-        f"{operations:,} operations through the services in {processes} processes "
-        f"(the institution holds {before:,} journal entries)"
-    )
-    started = time.monotonic()
-    procs = []
-    for i in range(processes):
-        share = operations // processes + (1 if i < operations % processes else 0)
-        log = (out / f"live-{i}.log").open("w")
-        procs.append(
-            (
-                subprocess.Popen(
-                    [
-                        str(VENV / "python"),
-                        str(MANAGE),
-                        "simulate",
-                        "--live",
-                        "--rate",
-                        "10000",
-                        "--operations",
-                        str(share),
-                        "--seed",
-                        str(100 + i),
-                    ],
-                    env=_env(url),
-                    cwd=ROOT,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                ),
-                log,
-            )
+class Activity:
+    """New activity through the services (`simulate --live`) in `processes` processes, until the journal
+    has grown by `growth_pct` percent (or `operations` operations in all, when given). Operations that post
+    no entry (a refused withdrawal, an application not yet disbursed) do not count towards the growth.
+    Runs in the background: the full build of raw1 (a DuckDB copy) does not read PostgreSQL."""
+
+    def __init__(self, url: str, out: Path, growth_pct: float, operations: int | None, processes: int):
+        self.url, self.out, self.operations = url, out, operations
+        now = _journal_entries(url)
+        raw1 = out / "raw1.json"  # growth counts from what raw1 holds (entries written since count too)
+        self.before = json.loads(raw1.read_text())["journal_entries_raw1"] if raw1.exists() else now
+        self.wanted = max(1, round(self.before * growth_pct / 100) - (now - self.before))
+        self.first_new_id = _newest_journal_entry(url)
+        self.started = time.monotonic()
+        self.procs: list[tuple[subprocess.Popen, object]] = []
+        goal = f"{operations:,} operations" if operations else f"+{growth_pct}% journal entries"
+        _say(f"activity: {goal} through the services in {processes} processes (from {self.before:,} entries)")
+        for i in range(processes):
+            cmd = [
+                str(VENV / "python"),
+                str(MANAGE),
+                "simulate",
+                "--live",
+                "--rate",
+                "10000",
+                "--seed",
+                str(100 + i),
+            ]
+            if operations:
+                cmd += [
+                    "--operations",
+                    str(operations // processes + (1 if i < operations % processes else 0)),
+                ]
+            log = (out / f"live-{i}.log").open("w")
+            proc = subprocess.Popen(cmd, env=_env(url), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.procs.append((proc, log))
+
+    def wait(self) -> dict:
+        last_report = 0.0
+        while any(proc.poll() is None for proc, _ in self.procs):
+            new = _newest_journal_entry(self.url) - self.first_new_id  # ids are a sequence: ≈ new entries
+            if not self.operations and new >= self.wanted:
+                for proc, _ in self.procs:
+                    proc.terminate()  # simulate --live stops cleanly after the operation in progress
+                break
+            if time.monotonic() - last_report > 60:
+                last_report = time.monotonic()
+                _say(f"    activity {new:,} of {self.wanted:,} new journal entries")
+            time.sleep(5)
+        for proc, log in self.procs:
+            proc.wait()
+            log.close()
+            if proc.returncode not in (0, -15):
+                raise SystemExit(f"bench-transform: simulate --live failed; see {log.name}")
+        after = _journal_entries(self.url)
+        facts = {
+            "operations": sum(_operations_done(log.name) for _, log in self.procs),
+            "activity_seconds": round(time.monotonic() - self.started, 1),
+            "journal_entries_before": self.before,
+            "journal_entries_after": after,
+            "new_journal_entries_pct": round(100 * (after - self.before) / self.before, 2),
+        }
+        (self.out / "activity.json").write_text(json.dumps(facts))
+        _say(
+            f"activity: {after - self.before:,} new journal entries (+{facts['new_journal_entries_pct']}%), "
+            f"{facts['operations']:,} operations, in {facts['activity_seconds']:.0f} s"
         )
-    for proc, log in procs:
-        proc.wait()
-        log.close()
-        if proc.returncode != 0:
-            raise SystemExit(f"bench-transform: simulate --live failed; see {log.name}")
-    after = _journal_entries(url)
-    facts = {
-        "operations": operations,
-        "activity_seconds": round(time.monotonic() - started, 1),
-        "journal_entries_before": before,
-        "journal_entries_after": after,
-        "new_journal_entries_pct": round(100 * (after - before) / before, 2),
-    }
-    (out / "activity.json").write_text(json.dumps(facts))
-    _say(
-        f"{after - before:,} new journal entries (+{facts['new_journal_entries_pct']}%) "
-        f"in {facts['activity_seconds']:.0f} s"
-    )
-    return facts
+        return facts
+
+
+def _operations_done(log: str) -> int:
+    """The operations a `simulate --live` process reports in its summary ("live: N operations in …")."""
+    found = re.findall(r"^live: (\d+) operations in", Path(log).read_text(), re.MULTILINE)
+    return int(found[-1]) if found else 0
 
 
 # --- measure ---------------------------------------------------------------------------------------------
@@ -260,7 +290,7 @@ def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
-def measure(url: str, out: Path) -> dict:
+def measure(url: str, out: Path, activity: Activity | None = None) -> dict:
     sys.path.insert(0, str(ROOT / "src"))
     from finhouse import warehouse_diff
 
@@ -272,6 +302,8 @@ def measure(url: str, out: Path) -> dict:
     _say("1/4 full build of the RAW layer before the activity (dbt build --full-refresh)")
     full = _dbt_build(built, out, "full", "--full-refresh")
     _say(f"    {full['seconds']:.0f} s")
+    if activity is not None:
+        activity.wait()
     _say("2/4 fhload: the incremental load of the new activity")
     load_seconds = _timed(
         [str(FHLOAD), "--source", url, "--warehouse", str(built), "--quiet"],
@@ -368,9 +400,15 @@ def main(argv: list[str] | None = None) -> int:
         "--operations",
         type=int,
         default=None,
-        help="activity: operations in all (default 1%% of the journal entries)",
+        help="activity: stop after this many operations in all, not at --growth",
     )
-    parser.add_argument("--processes", type=int, default=2, help="activity: live processes (default 2)")
+    parser.add_argument(
+        "--growth",
+        type=float,
+        default=1.0,
+        help="activity: stop when the journal has grown by this many percent (default 1)",
+    )
+    parser.add_argument("--processes", type=int, default=4, help="activity: live processes (default 4)")
     parser.add_argument("--reload", action="store_true", help="prepare: load raw1 anew even if it exists")
     parser.add_argument("--no-readme", action="store_true", help="measure: do not write README.md")
     args = parser.parse_args(argv)
@@ -380,9 +418,16 @@ def main(argv: list[str] | None = None) -> int:
     if not FHLOAD.exists():
         raise SystemExit(f"bench-transform: {FHLOAD} is not built: run `make engine`")
     if args.step in ("prepare", "all"):
-        prepare(url, out, args.reload or args.step == "all")
-    if args.step in ("activity", "all"):
-        activity(url, out, args.operations, args.processes)
+        # raw1 must hold exactly the OLTP before this run's activity: load it anew after an earlier one
+        raw1, done = out / "raw1.duckdb", out / "activity.json"
+        stale = raw1.exists() and done.exists() and done.stat().st_mtime > raw1.stat().st_mtime
+        prepare(url, out, args.reload or (args.step == "all" and stale))
+    background = None
+    if args.step == "activity":
+        Activity(url, out, args.growth, args.operations, args.processes).wait()
+    elif args.step == "all":  # the activity runs beside the full build of raw1; measure waits for it
+        (out / "activity.json").unlink(missing_ok=True)
+        background = Activity(url, out, args.growth, args.operations, args.processes)
     if args.step in ("measure", "all"):
         result = {
             "date": dt.date.today().isoformat(),
@@ -390,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             "institution": f"{INSTITUTION['customers']:,} customers × {INSTITUTION['years']} years "
             f"(seed {INSTITUTION['seed']}), {_journal_entries(url):,} journal entries",
         }
-        result["measure"] = measure(url, out)
+        result["measure"] = measure(url, out, background)
         activity_file = out / "activity.json"  # read after: the activity may end while the full build runs
         if activity_file.exists():
             result["activity"] = json.loads(activity_file.read_text())
