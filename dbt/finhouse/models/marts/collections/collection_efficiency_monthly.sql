@@ -7,6 +7,8 @@
 --   total collection efficiency   = (current + arrears collections) / (due in the period + opening arrears)
 -- Dues of written-off loans after their write-off date are not dues. Superseded installments (restructures)
 -- count with their dues cut to what was paid on them.
+-- Rows meet their period by an equality on the month (a hash join), not a range join: periods are calendar
+-- months, and the in-progress one ends on the as-of date.
 with periods as (
     select month_start, period_end, previous_period_end from {{ ref('int_calendar_month_ends') }}
 ),
@@ -42,7 +44,9 @@ dues as (
         cast(0 as {{ dbt.type_numeric() }}) as prepayments,
         cast(0 as {{ dbt.type_numeric() }}) as opening_arrears
     from installments
-    inner join periods on installments.due_on between periods.month_start and periods.period_end
+    inner join periods
+        on periods.month_start = cast({{ dbt.date_trunc('month', 'installments.due_on') }} as date)
+       and installments.due_on <= periods.period_end
 ),
 
 current_collections as (
@@ -50,7 +54,9 @@ current_collections as (
         periods.month_start, payments.branch_id, payments.officer_id, payments.loan_product_id,
         0, 0, payments.scheduled_amount, 0, 0, 0
     from payments
-    inner join periods on payments.due_on between periods.month_start and periods.period_end
+    inner join periods
+        on periods.month_start = cast({{ dbt.date_trunc('month', 'payments.due_on') }} as date)
+       and payments.due_on <= periods.period_end
     where payments.paid_on <= periods.period_end
 ),
 
@@ -62,7 +68,9 @@ period_receipts as (
         case when payments.due_on > periods.period_end then payments.scheduled_amount else 0 end,
         0
     from payments
-    inner join periods on payments.paid_on between periods.month_start and periods.period_end
+    inner join periods
+        on periods.month_start = cast({{ dbt.date_trunc('month', 'payments.paid_on') }} as date)
+       and payments.paid_on <= periods.period_end
 ),
 
 opening_arrears as (
