@@ -91,6 +91,12 @@ def _journal_entries(url: str) -> int:
         return conn.execute("SELECT count(*) FROM journal_entries").fetchone()[0]
 
 
+def _raw1_journal_entries(url: str, out: Path) -> int:
+    """The journal entries raw1 holds (recorded by prepare), else the OLTP's count now."""
+    raw1 = out / "raw1.json"
+    return json.loads(raw1.read_text())["journal_entries_raw1"] if raw1.exists() else _journal_entries(url)
+
+
 def _newest_journal_entry(url: str) -> int:
     """The newest journal entry's id: an index lookup, cheap enough to poll (count(*) scans 10M rows)."""
     import psycopg
@@ -174,8 +180,7 @@ class Activity:
     def __init__(self, url: str, out: Path, growth_pct: float, operations: int | None, processes: int):
         self.url, self.out, self.operations = url, out, operations
         now = _journal_entries(url)
-        raw1 = out / "raw1.json"  # growth counts from what raw1 holds (entries written since count too)
-        self.before = json.loads(raw1.read_text())["journal_entries_raw1"] if raw1.exists() else now
+        self.before = _raw1_journal_entries(url, out)  # growth counts from raw1 (entries written since count)
         self.wanted = max(1, round(self.before * growth_pct / 100) - (now - self.before))
         self.first_new_id = _newest_journal_entry(url)
         self.started = time.monotonic()
@@ -278,6 +283,7 @@ def _dbt_build(warehouse: Path, out: Path, name: str, *extra: str) -> dict:
     )[:8]
     return {
         "seconds": round(seconds, 1),
+        "load_average_at_end": round(os.getloadavg()[0], 1),
         "nodes": len(results),
         "node_seconds": {k: round(v, 1) for k, v in sorted(by_kind.items())},
         "slowest": [[name, round(t, 1)] for t, name in slowest],
@@ -334,11 +340,19 @@ def measure(url: str, out: Path, activity: Activity | None = None) -> dict:
 
 
 def _machine() -> str:
-    load = os.getloadavg()[0]
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, "
-        f"load average {load:.1f} at the end"
+        f"{os.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, dbt {os.environ.get('FINHOUSE_DBT_THREADS', '4')} threads, "
+        f"DuckDB memory_limit {os.environ.get('FINHOUSE_DBT_MEMORY_LIMIT', '4GB')}"
     )
 
 
@@ -354,7 +368,8 @@ def write_readme(result: dict) -> None:
         b = m[name]
         kinds = b["node_seconds"]
         rows.append(
-            f"| {label} | {b['seconds']:.0f} s | {kinds.get('model', 0):.0f} s | "
+            f"| {label} | {b['seconds']:.0f} s | {b.get('load_average_at_end', '?')} | "
+            f"{kinds.get('model', 0):.0f} s | "
             f"{kinds.get('test', 0):.0f} s | {', '.join(f'{n} {t:.0f} s' for n, t in b['slowest'][:4])} |"
         )
     text = "\n".join(
@@ -367,8 +382,8 @@ def write_readme(result: dict) -> None:
             f"incremental load of it: {m['fhload_incremental_seconds']:.1f} s."
             + (f" Note: {act['stopped_early']}." if act.get("stopped_early") else ""),
             "",
-            "| build | wall time | Σ model time | Σ test time | slowest models |",
-            "|---|---|---|---|---|",
+            "| build | wall time | load average at the end | Σ model time | Σ test time | slowest models |",
+            "|---|---|---|---|---|---|",
             *rows,
             "",
             f"**Incremental / full rebuild of the same data: "
@@ -433,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
             "date": dt.date.today().isoformat(),
             "machine": _machine(),
             "institution": f"{INSTITUTION['customers']:,} customers × {INSTITUTION['years']} years "
-            f"(seed {INSTITUTION['seed']}), {_journal_entries(url):,} journal entries",
+            f"(seed {INSTITUTION['seed']}), {_raw1_journal_entries(url, out):,} journal entries "
+            "before the activity",
         }
         result["measure"] = measure(url, out, background)
         activity_file = out / "activity.json"  # read after: the activity may end while the full build runs
