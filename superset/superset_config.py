@@ -53,10 +53,24 @@ FEATURE_FLAGS = {
     "DASHBOARD_VIRTUALIZATION": False,
 }
 THUMBNAIL_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
-CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
-# SUPERSET_DATA_CACHE=none turns the chart-data cache off (benchmarks measure the queries themselves).
+
+
+def _cache(prefix: str, timeout: int) -> dict:
+    """Superset's caches: in Redis when SUPERSET_CACHE_REDIS_URL is set (one cache for every gunicorn
+    worker: a chart computed by one is served by all), else in each worker's memory."""
+    redis_url = os.environ.get("SUPERSET_CACHE_REDIS_URL")
+    if redis_url:
+        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url, "CACHE_KEY_PREFIX": prefix,
+                "CACHE_DEFAULT_TIMEOUT": timeout}
+    return {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": timeout}
+
+
+CACHE_CONFIG = _cache("finhouse_superset_", 300)
+# The chart-data cache: a dashboard's charts computed once are served from it for 5 minutes (the marts
+# change only when a dbt build publishes a new serving copy). SUPERSET_DATA_CACHE=none turns it off
+# (benchmarks measure the queries themselves).
 DATA_CACHE_CONFIG = ({"CACHE_TYPE": "NullCache"} if os.environ.get("SUPERSET_DATA_CACHE") == "none"
-                     else {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300})
+                     else _cache("finhouse_data_", 300))
 # Local demo over plain HTTP on loopback.
 WTF_CSRF_ENABLED = os.environ.get("SUPERSET_CSRF", "1") == "1"
 TALISMAN_ENABLED = False
