@@ -14,8 +14,10 @@ FINHOUSE_BENCH_TRANSFORM_URL (default postgresql://postgres@127.0.0.1:5432/fh_be
                          activity) → DIR/built.duckdb
                       2. fhload's incremental load of the new activity into it (timed apart)
                       3. incremental: `dbt build` on it
-                      4. rebuild: `dbt build --full-refresh` on a copy of it (the same RAW layer)
-                      5. finhouse.warehouse_diff: the incremental build and the rebuild hold the same rows
+                      4. no-op: `dbt build` on it again, with no new data (the cost of any build)
+                      5. rebuild: `dbt build --full-refresh` on a copy of the incremental result (the same
+                         RAW layer)
+                      6. finhouse.warehouse_diff: the incremental build and the rebuild hold the same rows
                       and writes the figures into README.md and results.json
     run.py all        the three, with the activity running beside the full build (step 1 reads only
                       the DuckDB copy; step 2 waits for the activity to end)
@@ -305,23 +307,26 @@ def measure(url: str, out: Path, activity: Activity | None = None) -> dict:
         raise SystemExit(f"bench-transform: {raw1} is missing: run `run.py prepare` (then `activity`) first")
     built, rebuilt = out / "built.duckdb", out / "rebuilt.duckdb"
     _copy(raw1, built)
-    _say("1/4 full build of the RAW layer before the activity (dbt build --full-refresh)")
+    _say("1/5 full build of the RAW layer before the activity (dbt build --full-refresh)")
     full = _dbt_build(built, out, "full", "--full-refresh")
     _say(f"    {full['seconds']:.0f} s")
     if activity is not None:
         activity.wait()
-    _say("2/4 fhload: the incremental load of the new activity")
+    _say("2/5 fhload: the incremental load of the new activity")
     load_seconds = _timed(
         [str(FHLOAD), "--source", url, "--warehouse", str(built), "--quiet"],
         _env(url),
         out / "fhload-incremental.log",
     )
     _say(f"    {load_seconds:.1f} s")
-    _say("3/4 incremental build (dbt build)")
+    _say("3/5 incremental build (dbt build)")
     incremental = _dbt_build(built, out, "incremental")
     _say(f"    {incremental['seconds']:.0f} s")
     _copy(built, rebuilt)
-    _say("4/4 rebuild of the same RAW layer (dbt build --full-refresh), then the comparison")
+    _say("4/5 the same build again, with no new data: what an incremental build costs whatever the activity")
+    noop = _dbt_build(built, out, "noop")
+    _say(f"    {noop['seconds']:.0f} s")
+    _say("5/5 rebuild of the same RAW layer (dbt build --full-refresh), then the comparison")
     rebuild = _dbt_build(rebuilt, out, "rebuild", "--full-refresh")
     _say(f"    {rebuild['seconds']:.0f} s")
     compared, problems = warehouse_diff.differences(built, rebuilt)
@@ -332,6 +337,7 @@ def measure(url: str, out: Path, activity: Activity | None = None) -> dict:
         "fhload_incremental_seconds": round(load_seconds, 1),
         "incremental": incremental,
         "rebuild": rebuild,
+        "noop": noop,
         "tables_compared": compared,
         "tables_differing": len(problems),
         "ratio_incremental_to_rebuild": round(incremental["seconds"] / rebuild["seconds"], 3),
@@ -363,8 +369,11 @@ def write_readme(result: dict) -> None:
     for name, label in (
         ("full", "full build — RAW before the activity (`--full-refresh`)"),
         ("incremental", "**incremental build** after the activity (`dbt build`)"),
+        ("noop", "the same build again, with no new data (`dbt build`)"),
         ("rebuild", "full rebuild — the same RAW as the incremental (`--full-refresh`)"),
     ):
+        if name not in m:
+            continue
         b = m[name]
         kinds = b["node_seconds"]
         rows.append(
