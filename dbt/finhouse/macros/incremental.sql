@@ -98,3 +98,12 @@
 {% macro default__inlined() -%}{%- endmacro %}
 
 {% macro duckdb__inlined() -%}not materialized{%- endmacro %}
+
+{#- `select * from x {{ restricted_to('key', 'cte') }}`: in an incremental run, only the rows of x whose `key`
+    is among those of `cte` (the keys this run writes, or the rows they join); in a full build, every row
+    (the CTE `cte` is then not needed and need not exist). -#}
+{% macro restricted_to(key, among) -%}
+    {%- if is_incremental() -%}
+    where {{ key }} in (select {{ key }} from {{ among }})
+    {%- endif -%}
+{%- endmacro %}

@@ -21,25 +21,17 @@ touched_days as (
     select posted_on from entries
     where journal_entry_id in (select journal_entry_id from lines where loaded_at > {{ watermark }})
 ),
-
--- The entries of the touched days first, then their lines: the join reads a few days, not the journal.
-entries_to_sum as (
-    select * from entries where posted_on in (select posted_on from touched_days)
-),
-
-lines_to_sum as (
-    select * from lines where journal_entry_id in (select journal_entry_id from entries_to_sum)
-),
-{%- else %}
-
-entries_to_sum as (
-    select * from entries
-),
-
-lines_to_sum as (
-    select * from lines
-),
 {%- endif %}
+
+{#- Incremental: the entries of the touched days first, then their lines: the join reads a few days, not
+    the journal. -#}
+entries_to_sum as (
+    select * from entries {{ restricted_to('posted_on', 'touched_days') }}
+),
+
+lines_to_sum as (
+    select * from lines {{ restricted_to('journal_entry_id', 'entries_to_sum') }}
+),
 
 posted as (
     select

@@ -45,32 +45,19 @@ changed as (
            or loans.loan_product_id <> stored.loan_product_id
            or cast({{ dbt.date_trunc('month', 'loans.disbursed_on') }} as date) <> stored.cohort_month)
 ),
-
-to_write as (
-    select * from allocations where allocation_id in (select allocation_id from changed)
-),
-
-repayments_to_join as (
-    select * from repayments where repayment_id in (select repayment_id from to_write)
-),
-
-installments_to_join as (
-    select * from installments where installment_id in (select installment_id from to_write)
-)
-{%- else %}
-
-to_write as (
-    select * from allocations
-),
-
-repayments_to_join as (
-    select * from repayments
-),
-
-installments_to_join as (
-    select * from installments
-)
 {%- endif %}
+
+to_write as (
+    select * from allocations {{ restricted_to('allocation_id', 'changed') }}
+),
+
+repayments_to_join as (
+    select * from repayments {{ restricted_to('repayment_id', 'to_write') }}
+),
+
+installments_to_join as (
+    select * from installments {{ restricted_to('installment_id', 'to_write') }}
+)
 
 select
     allocations.allocation_id,

@@ -41,20 +41,16 @@ lines_to_write as (
     where loaded_at <= {{ watermark }}
       and journal_entry_id in (select journal_entry_id from changed_entries)
 ),
-
-entries_to_write as (
-    select * from entries where journal_entry_id in (select journal_entry_id from lines_to_write)
-),
 {%- else %}
 
 lines_to_write as (
     select * from lines
 ),
+{%- endif %}
 
 entries_to_write as (
-    select * from entries
+    select * from entries {{ restricted_to('journal_entry_id', 'lines_to_write') }}
 ),
-{%- endif %}
 
 reversed as (
     select distinct reversal_of_id as journal_entry_id from entries where reversal_of_id is not null

@@ -33,24 +33,15 @@ changed as (
       and (loans.customer_id <> stored.customer_id or loans.branch_id <> stored.branch_id
            or loans.officer_id <> stored.officer_id or loans.loan_product_id <> stored.product_id)
 ),
-
-to_write as (
-    select * from repayments where repayment_id in (select repayment_id from changed)
-),
-
-payments_to_join as (
-    select * from payments where payment_id in (select payment_id from to_write)
-)
-{%- else %}
-
-to_write as (
-    select * from repayments
-),
-
-payments_to_join as (
-    select * from payments
-)
 {%- endif %}
+
+to_write as (
+    select * from repayments {{ restricted_to('repayment_id', 'changed') }}
+),
+
+payments_to_join as (
+    select * from payments {{ restricted_to('payment_id', 'to_write') }}
+)
 
 select
     repayments.repayment_id,

@@ -48,16 +48,11 @@ changed as (
     where types.loaded_at > {{ watermark }}
       and (types.transaction_type_code <> stored.transaction_type_code or types.direction <> stored.direction)
 ),
-
-to_write as (
-    select * from transactions where savings_transaction_id in (select savings_transaction_id from changed)
-)
-{%- else %}
-
-to_write as (
-    select * from transactions
-)
 {%- endif %}
+
+to_write as (
+    select * from transactions {{ restricted_to('savings_transaction_id', 'changed') }}
+)
 
 select
     transactions.savings_transaction_id,
