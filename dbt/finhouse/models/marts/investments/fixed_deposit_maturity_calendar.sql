@@ -18,7 +18,9 @@ due as (
         investment_id,
         maturity_on,
         principal,
-        accrued_unpaid + principal * annual_rate * greatest(days_to_maturity, 0) / 365.0 as interest_due
+        -- money stays exact: the interest still to accrue is rounded to the cent (a division yields a float)
+        accrued_unpaid + cast(round(principal * annual_rate * greatest(days_to_maturity, 0) / 365.0, 2)
+                              as {{ dbt.type_numeric() }}) as interest_due
     from deposits
 ),
 
