@@ -21,6 +21,8 @@ WHEN_COLUMNS = frozenset(
     {
         "transformed_at",
         "source_loaded_at",
+        "sources_loaded_at",
+        "computed_as_of",
         "loaded_at",
         "dbt_updated_at",
         "dbt_valid_from",

@@ -89,10 +89,11 @@ fees_summary as (
 punctuality as (
     select
         loans.customer_id,
-        sum(case when installments_aged.due_on < installments_aged.as_of_date then 1 else 0 end) as installments_fallen_due,
-        sum(case when installments_aged.due_on < installments_aged.as_of_date
+        sum(case when installments_aged.due_on < as_of.as_of_date then 1 else 0 end) as installments_fallen_due,
+        sum(case when installments_aged.due_on < as_of.as_of_date
                   and installments_aged.completed_on <= installments_aged.due_on then 1 else 0 end) as installments_paid_on_time
     from installments_aged
+    cross join as_of
     inner join loans on loans.loan_id = installments_aged.loan_id
     where not installments_aged.is_superseded
     group by loans.customer_id

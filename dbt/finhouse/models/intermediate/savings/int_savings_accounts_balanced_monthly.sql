@@ -3,12 +3,100 @@
 -- At the last period end it equals the account's balance column (a singular test checks it).
 -- Computed as each month's net movement per account, summed over the months so far (a running total):
 -- linear in accounts × months, where joining every movement to every later period end was quadratic.
+--
+-- Incremental by period (macro incremental_by_period): a run recomputes the months from the earliest value
+-- date among the movements loaded since its last run (a backdated deposit or a reversal moves that start
+-- back), and from the month in progress when the as-of date moved. Movements dated before the first month
+-- recomputed count in it, as those before the first month of the calendar do in a full build, so its
+-- balance is exact without reading the stored months. An account whose customer, branch, product or
+-- opening changed is rewritten from its opening; one whose closing moved to another month (closed since,
+-- reopened), from the earlier month: the stored rows tell the month it had closed in (the first not open).
+{{ incremental_by_period('month_start') }}
+
+{%- set rebuild_from = none %}
+{%- if is_incremental() %}
+{%- set since = incremental_watermark('sources_loaded_at') %}
+{%- set changed_dates %}
+    with accounts_since as (
+        select account_id, customer_id, branch_id, savings_product_id, opened_on, closed_on, is_deleted
+        from {{ ref('stg_oltp__savings_accounts') }}
+        where loaded_at > {{ since }}
+    ),
+
+    stored as (
+        -- an account's rows: one per month-end from its opening, all with the same attributes; the first
+        -- one not open is the month it closed in
+        select account_id, max(customer_id) as customer_id, max(branch_id) as branch_id,
+               max(savings_product_id) as savings_product_id, max(opened_on) as opened_on,
+               min(case when not is_open then month_start end) as closed_in_month
+        from {{ this }}
+        where account_id in (select account_id from accounts_since)
+        group by account_id
+    ),
+
+    compared as (
+        select
+            accounts_since.*,
+            stored.account_id is null as is_new,
+            stored.opened_on as stored_opened_on,
+            stored.closed_in_month,
+            stored.account_id is not null and (
+                accounts_since.is_deleted
+                {%- for column in ['customer_id', 'branch_id', 'savings_product_id', 'opened_on'] %}
+                or accounts_since.{{ column }} is distinct from stored.{{ column }}
+                {%- endfor %}
+            ) as is_moved
+        from accounts_since
+        left join stored on stored.account_id = accounts_since.account_id
+    ),
+
+    as_of_dates as (
+        select (select max(period_end) from {{ this }}) as stored_as_of,
+               (select max(period_end) from {{ ref('int_calendar_month_ends') }}) as as_of
+    )
+
+    -- a new account from its opening; a moved (or deleted) one from the earlier opening date
+    select opened_on as business_date from compared where (is_new and not is_deleted) or is_moved
+    union all select stored_opened_on from compared where is_moved
+    -- an account whose closing moved to another month (closed since, reopened, backdated): the earlier one
+    union all select closed_on from compared
+        where not is_new and cast({{ dbt.date_trunc('month', 'closed_on') }} as date) is distinct from closed_in_month
+    union all select closed_in_month from compared
+        where not is_new and cast({{ dbt.date_trunc('month', 'closed_on') }} as date) is distinct from closed_in_month
+    -- the movements loaded since, at their value dates, and journal entries (the calendar's first month
+    -- and as-of date come from them). Transaction types are reference data, reloaded whole by every load:
+    -- their direction does not change once used (the OLTP's balances were posted with it).
+    union all select value_date from {{ ref('stg_oltp__savings_transactions') }} where loaded_at > {{ since }}
+    union all select posted_on from {{ ref('stg_oltp__journal_entries') }} where loaded_at > {{ since }}
+    -- the as-of date moved: the month in progress (and the one it was in) changed its period end
+    union all select stored_as_of from as_of_dates where stored_as_of <> as_of
+    union all select as_of from as_of_dates where stored_as_of <> as_of
+{%- endset %}
+{%- set rebuild_from = first_period_to_rebuild(changed_dates) %}
+{%- endif %}
+
 with period_ends as (
     select month_start, period_end from {{ ref('int_calendar_month_ends') }}
+    {%- if is_incremental() %}
+    where {{ 'month_start >= ' ~ rebuild_from if rebuild_from else 'false' }}
+    {%- endif %}
+),
+
+sources_loaded as (
+    -- the newest load among the inputs: the next run's watermark
+    select max(loaded_at) as sources_loaded_at
+    from (
+        select max(loaded_at) as loaded_at from {{ ref('stg_oltp__savings_accounts') }}
+        union all select max(loaded_at) from {{ ref('stg_oltp__savings_transactions') }}
+        union all select max(loaded_at) from {{ ref('stg_oltp__journal_entries') }}
+    ) as newest
 ),
 
 first_month as (
-    select min(month_start) as month_start from period_ends
+    -- the first period written; the calendar's first (the same in a full build)
+    select min(month_start) as month_start,
+           (select min(month_start) from {{ ref('int_calendar_month_ends') }}) as calendar_start
+    from period_ends
 ),
 
 accounts as (
@@ -28,11 +116,16 @@ movements as (
 
 monthly as (
     -- A movement counts in the period whose end it falls on or before: its own month (movements dated
-    -- before the first period count in the first; after the as-of date, in none).
+    -- before the first period count in the first; after the as-of date, in none). In the month's net
+    -- movement the ones dated before it count only in the calendar's first month: before the first month
+    -- an incremental run writes, they are the balance brought forward.
     select
         movements.account_id,
         period_ends.month_start,
-        sum(movements.signed_amount) as net_amount
+        sum(movements.signed_amount) as net_amount,
+        sum(case when movements.value_date >= period_ends.month_start
+                   or period_ends.month_start = first_month.calendar_start
+                 then movements.signed_amount else 0 end) as net_movement
     from movements
     cross join first_month
     inner join period_ends
@@ -71,8 +164,12 @@ select
         partition by account_periods.account_id order by account_periods.month_start
         rows between unbounded preceding and current row
     ) as {{ dbt.type_numeric() }}) as balance,
-    coalesce(monthly.net_amount, 0) as net_movement
+    coalesce(monthly.net_movement, 0) as net_movement,
+    account_periods.opened_on,
+    sources_loaded.sources_loaded_at,
+    {{ transformed_at() }} as transformed_at
 from account_periods
 left join monthly
     on monthly.account_id = account_periods.account_id and monthly.month_start = account_periods.month_start
 left join carried_in on carried_in.account_id = account_periods.account_id
+cross join sources_loaded

@@ -4,12 +4,21 @@
 -- restructured loans (CGAP: + renegotiated portfolio) and excluding them; aging buckets; the arrears rate
 -- (overdue principal / GLP — a different, smaller number than PAR); installments missed; and, beside PAR,
 -- the month's write-offs and the annualised write-off ratio on average GLP (KPIS.md).
+--
+-- Incremental by period: a run recomputes the months int_loans_aged_monthly rewrote since (a write-off
+-- changes its loan's write-off date, so that model rewrites its month too); the opening GLP of the first
+-- of them is the one stored for the month before.
+{{ incremental_by_period('month_start') }}
+{%- set rebuild_from = first_period_rewritten(ref('int_loans_aged_monthly')) if is_incremental() else none %}
+
 with aged as (
     select * from {{ ref('int_loans_aged_monthly') }}
+    where {{ from_period('month_start', rebuild_from) }}
 ),
 
 periods as (
     select month_start, period_end, months_in_period from {{ ref('int_calendar_month_ends') }}
+    where {{ from_period('month_start', rebuild_from) }}
 ),
 
 write_offs as (
@@ -82,13 +91,43 @@ rolled as (
     )
 ),
 
-with_opening as (
-    select
-        rolled.*,
-        lag(gross_loan_portfolio) over (
-            partition by grain, branch_id, officer_id, product_id order by month_start
-        ) as opening_gross_loan_portfolio
+{%- if is_incremental() %}
+
+stored_before as (
+    -- each grain's latest stored month before the first one recomputed: the opening of that one
+    select grain, branch_id, officer_id, product_id, month_start, gross_loan_portfolio
+    from {{ this }}
+    where month_start < {{ rebuild_from or "cast('1900-01-01' as date)" }}
+    qualify row_number() over (
+        partition by grain, coalesce(branch_id, officer_id, product_id, -1) order by month_start desc) = 1
+),
+{%- endif %}
+
+glp_by_month as (
+    -- a grain's member: the branch, officer or product (one of them is set, none for the institution)
+    select grain, coalesce(branch_id, officer_id, product_id, -1) as member_id, month_start, gross_loan_portfolio
     from rolled
+    {%- if is_incremental() %}
+    union all
+    select grain, coalesce(branch_id, officer_id, product_id, -1), month_start, gross_loan_portfolio
+    from stored_before
+    {%- endif %}
+),
+
+openings as (
+    select
+        grain, member_id, month_start,
+        lag(gross_loan_portfolio) over (partition by grain, member_id order by month_start) as opening_gross_loan_portfolio
+    from glp_by_month
+),
+
+with_opening as (
+    select rolled.*, openings.opening_gross_loan_portfolio
+    from rolled
+    inner join openings
+        on openings.grain = rolled.grain
+        and openings.member_id = coalesce(rolled.branch_id, rolled.officer_id, rolled.product_id, -1)
+        and openings.month_start = rolled.month_start
 )
 
 select
@@ -129,6 +168,7 @@ select
     (coalesce(with_opening.opening_gross_loan_portfolio, 0) + with_opening.gross_loan_portfolio) / 2 as average_gross_loan_portfolio,
     {{ annualise(safe_divide('with_opening.written_off_principal',
         '(coalesce(with_opening.opening_gross_loan_portfolio, 0) + with_opening.gross_loan_portfolio) / 2'),
-        'periods.months_in_period') }} as write_off_ratio_annualised
+        'periods.months_in_period') }} as write_off_ratio_annualised,
+    {{ transformed_at() }} as transformed_at
 from with_opening
 inner join periods on periods.month_start = with_opening.month_start

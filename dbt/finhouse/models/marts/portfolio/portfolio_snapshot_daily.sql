@@ -4,6 +4,8 @@
 -- to the as-of date; the first build (or --full-refresh) backfills var('snapshot_backfill_days') days.
 -- The rebuilt days are replaced whole (unique_key snapshot_date: delete+insert deletes every row of those
 -- days first), so a branch × officer × product whose last loan closed that day does not linger.
+-- A snapshot keeps each day as it was recorded: a backdated operation (a repayment keyed in late) restates
+-- the month-end models (PAR, balances) but not the days already taken; --full-refresh restates them all.
 {{ incremental_by_key('snapshot_date') }}
 
 with as_of as (
