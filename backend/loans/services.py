@@ -537,7 +537,8 @@ def loan_write_off(*, loan: Loan, reason: str, on: dt.date | None = None) -> Wri
     was never booked as income); loan → written_off with principal_outstanding 0.
 
     Refuses a loan that is not outstanding or owes no principal, an empty reason, and a date before
-    the disbursement."""
+    the disbursement or before the loan's last repayment: the principal written off is what is owed now,
+    so an earlier date would leave the later repayments in the books' portfolio after the loan left it."""
     lock(loan)
     what = f"write-off of {loan.loan_number}"
     _require_status(loan, what, *Loan.OUTSTANDING)
@@ -547,6 +548,7 @@ def loan_write_off(*, loan: Loan, reason: str, on: dt.date | None = None) -> Wri
         raise BusinessError(f"{what} refused: no reason given")
     on = business_date(on)
     _require_not_before(on, loan.disbursed_on, what, "disbursed")
+    _require_not_before(on, loan.repayments.aggregate(last=Max("paid_on"))["last"], what, "last repaid")
     principal = loan.principal_outstanding
     unpaid = (
         loan_open_installments(loan)

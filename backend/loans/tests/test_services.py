@@ -383,6 +383,8 @@ def test_write_off_and_recovery(make_loan, refused):
     loan = make_loan()
     with refused("no reason given"):
         loan_write_off(loan=loan, reason=" ", on=dt.date(2025, 9, 1))
+    with refused("is before the loan was disbursed"):
+        loan_write_off(loan=loan, reason="absconded", on=loan.disbursed_on - dt.timedelta(days=1))
     write_off = loan_write_off(loan=loan, reason="absconded", on=dt.date(2025, 9, 1))
     loan.refresh_from_db()
     assert (loan.status, loan.principal_outstanding, write_off.principal_amount) == (
@@ -405,6 +407,17 @@ def test_write_off_and_recovery(make_loan, refused):
     ]
     with refused("only 953.17 of what was written off is unrecovered"):
         recovery_post(loan=loan, amount=D("953.18"), on=dt.date(2025, 10, 2))
+    assert_books_consistent()
+
+
+def test_write_off_is_not_dated_before_the_last_repayment(make_loan, refused):
+    """The principal written off is what is owed on the day it is recorded: dated before a repayment, the
+    books would keep that repayment's principal in the portfolio after the loan had left it."""
+    loan = make_loan()
+    repayment_post(loan=loan, amount=D("100.00"), on=dt.date(2025, 3, 1))
+    with refused("is before the loan was last repaid on 2025-03-01"):
+        loan_write_off(loan=loan, reason="absconded", on=dt.date(2025, 2, 28))
+    loan_write_off(loan=loan, reason="absconded", on=dt.date(2025, 3, 1))
     assert_books_consistent()
 
 
