@@ -73,18 +73,16 @@
     {{ return(flags.WHICH == 'build' and not flags.FULL_REFRESH and fh_records_transformed_at(relation)) }}
 {%- endmacro %}
 
-{#- True when `relation` is an incremental model of this project with a `transformed_at` column. -#}
+{#- True when `relation` is an incremental model of this project with a `transformed_at` column. The model
+    is looked up by name (this project's models keep their name as the table's), not by a loop over the
+    graph: this runs for every test of the build, and a loop over the ~500 nodes in Jinja cost seconds. -#}
 {% macro fh_records_transformed_at(relation) -%}
-    {%- if not execute -%}{{ return(false) }}{%- endif -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.config.materialized == 'incremental'
+    {%- if not execute or relation.identifier is none -%}{{ return(false) }}{%- endif -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ (relation.identifier | lower)) -%}
+    {{ return(node is not none
+              and node.config.materialized == 'incremental'
               and 'transformed_at' in node.columns
-              and node.alias | lower == relation.identifier | lower
-              and node.schema | lower == relation.schema | lower -%}
-            {{ return(true) }}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(false) }}
+              and node.schema | lower == (relation.schema or '') | lower) }}
 {%- endmacro %}
 
 {#- `name as {{ inlined() }} (…)`: a CTE the query reads more than once, kept inline. DuckDB materializes
