@@ -9,6 +9,8 @@ Dates are counted back from the institution's last business date. Prints one lin
 import datetime as dt
 from decimal import Decimal
 
+from django.db.models import Max, Q
+
 from customers.models import Branch, Staff
 from ledger.models import JournalEntry, SavingsTransaction
 from loans.models import Loan
@@ -37,9 +39,12 @@ for loan in outstanding.filter(disbursed_on__lt=two_months_back).order_by("id")[
     repayment_post(loan=loan, amount=Decimal("50.00"), on=two_months_back)
     done.append(f"repayment on {two_months_back} of loan {loan.pk}")
 
-loan = outstanding.filter(disbursed_on__lt=one_month_back).order_by("-id").first()
-loan_write_off(loan=loan, reason="backdated test write-off", on=one_month_back)
-done.append(f"write-off on {one_month_back} of loan {loan.pk}")
+# a write-off is never dated before the loan's last repayment: a loan that stopped paying before then
+late = (outstanding.filter(disbursed_on__lt=one_month_back).annotate(last_paid=Max("repayments__paid_on"))
+        .filter(Q(last_paid__lt=one_month_back) | Q(last_paid__isnull=True)).order_by("-id").first())
+if late is not None:
+    loan_write_off(loan=late, reason="backdated test write-off", on=one_month_back)
+    done.append(f"write-off on {one_month_back} of loan {late.pk}")
 
 loan = Loan.objects.filter(status="closed").order_by("id").first()
 loan.officer = Staff.objects.exclude(pk=loan.officer_id).order_by("id").first()

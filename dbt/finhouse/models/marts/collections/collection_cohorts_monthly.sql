@@ -1,7 +1,17 @@
 -- Cumulative repayment rate per disbursement cohort (the month loans were disbursed) at every month-end:
 -- cumulative scheduled amounts collected against dues / cumulative scheduled amounts fallen due (KPIS.md).
+--
+-- Incremental by period: a run recomputes the months int_loans_aged_monthly rewrote since, for every
+-- cohort. That model rewrites from the earliest date any input here changed on (a payment, a completed
+-- installment, a disbursement or write-off, a loan moved or deleted), and a month's row sums only what is
+-- dated up to its end.
+-- depends_on: {{ ref('int_loans_aged_monthly') }}
+{{ incremental_by_period('month_start') }}
+{%- set rebuild_from = first_period_rewritten(ref('int_loans_aged_monthly')) if is_incremental() else none %}
+
 with periods as (
     select month_start, period_end from {{ ref('int_calendar_month_ends') }}
+    where {{ from_period('month_start', rebuild_from) }}
 ),
 
 loans as (
@@ -56,7 +66,8 @@ select
     cohort_loans.amount_disbursed,
     fallen_due.cumulative_due,
     coalesce(collected.cumulative_collected, 0) as cumulative_collected,
-    {{ safe_divide('coalesce(collected.cumulative_collected, 0)', 'fallen_due.cumulative_due') }} as cumulative_repayment_rate
+    {{ safe_divide('coalesce(collected.cumulative_collected, 0)', 'fallen_due.cumulative_due') }} as cumulative_repayment_rate,
+    {{ transformed_at() }} as transformed_at
 from fallen_due
 inner join cohort_loans on cohort_loans.cohort_month = fallen_due.cohort_month
 left join collected

@@ -9,8 +9,18 @@
 -- count with their dues cut to what was paid on them.
 -- Rows meet their period by an equality on the month (a hash join), not a range join: periods are calendar
 -- months, and the in-progress one ends on the as-of date.
+--
+-- Incremental by period: a run recomputes the months int_loans_aged_monthly rewrote since. That model
+-- rewrites from the earliest date any input of this one changed on (a payment's date, an installment
+-- completed, a loan moved or written off, the month in progress), and a month here reads only what is
+-- dated in it or before it: its dues, what was paid for them by its end, its receipts, the arrears at
+-- the end of the month before.
+{{ incremental_by_period('month_start') }}
+{%- set rebuild_from = first_period_rewritten(ref('int_loans_aged_monthly')) if is_incremental() else none %}
+
 with periods as (
     select month_start, period_end, previous_period_end from {{ ref('int_calendar_month_ends') }}
+    where {{ from_period('month_start', rebuild_from) }}
 ),
 
 loans as (
@@ -23,14 +33,18 @@ installments as (
     inner join loans on loans.loan_id = installments.loan_id
     where not installments.is_deleted
       and (loans.written_off_on is null or installments.due_on <= loans.written_off_on)
+      and {{ from_period('installments.due_on', rebuild_from) }}
 ),
 
 payments as (
     select * from {{ ref('int_loan_installment_payments') }}
+    -- in an incremental run, the payments for the dues of the months recomputed or received in them
+    where {{ from_period('due_on', rebuild_from) }} or {{ from_period('paid_on', rebuild_from) }}
 ),
 
 aged as (
     select * from {{ ref('int_loans_aged_monthly') }}
+    where {{ from_period(dbt.dateadd('month', 1, 'month_start'), rebuild_from) }}
 ),
 
 dues as (
@@ -133,6 +147,7 @@ select
     rolled.opening_arrears,
     {{ safe_divide('rolled.amount_paid_on_time', 'rolled.amount_due') }} as on_time_repayment_rate,
     {{ safe_divide('rolled.current_collections', 'rolled.amount_due') }} as current_collection_efficiency,
-    {{ safe_divide('rolled.current_collections + rolled.arrears_collections', 'rolled.amount_due + rolled.opening_arrears') }} as total_collection_efficiency
+    {{ safe_divide('rolled.current_collections + rolled.arrears_collections', 'rolled.amount_due + rolled.opening_arrears') }} as total_collection_efficiency,
+    {{ transformed_at() }} as transformed_at
 from rolled
 inner join periods on periods.month_start = rolled.month_start
