@@ -111,10 +111,13 @@
     `key` is the period column (month_start). The models say which business dates changed (macro
     first_period_to_rebuild); the strategy below replaces the periods they write. -#}
 {% macro incremental_by_period(key) -%}
+    {#- tmp_relation_type: the new rows are kept in a table, read by both statements of the strategy
+        (Snowflake would otherwise stage them as a view, run twice). -#}
     {{ config(
         materialized='incremental',
         unique_key=key,
         incremental_strategy='replace_from',
+        tmp_relation_type='table',
         on_schema_change='fail'
     ) }}
 {%- endmacro %}
