@@ -149,20 +149,22 @@ static int mkdir_parents(const char *path, fh_error *err)
     return FH_OK;
 }
 
-int duck_dest_open(const char *path, int threads, const char *memory_limit,
-                   const char *disabled_compression, duck_dest **out,
-                   fh_error *err)
+/* The RAW layer's bookkeeping tables, created with the warehouse. */
+static const char INIT_SQL[] =
+    "BEGIN;"
+    "CREATE SCHEMA IF NOT EXISTS raw;"
+    "CREATE TABLE IF NOT EXISTS raw._fh_loads ("
+    " load_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL, mode VARCHAR NOT NULL,"
+    " started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,"
+    " rows BIGINT NOT NULL, deleted BIGINT NOT NULL,"
+    " watermark_from TIMESTAMPTZ, watermark_to TIMESTAMPTZ, status VARCHAR NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS raw._fh_state ("
+    " table_name VARCHAR PRIMARY KEY, watermark TIMESTAMPTZ,"
+    " last_load_id BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);"
+    "COMMIT;";
+
+static duckdb_config make_config(int threads, const char *memory_limit, const char *disabled_compression)
 {
-    *out = NULL;
-    duck_dest *d = calloc(1, sizeof *d);
-    if (!d)
-        return fh_error_set(err, FH_EINTERNAL, "out of memory");
-    snprintf(d->path, sizeof d->path, "%s", path);
-    int rc = mkdir_parents(path, err);
-    if (rc != FH_OK) {
-        free(d);
-        return rc;
-    }
     duckdb_config cfg;
     char th[16];
     snprintf(th, sizeof th, "%d", threads < 1 ? 1 : threads);
@@ -174,20 +176,92 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
      * its insert cost on text columns (bench/ingest/README.md). */
     if (disabled_compression && *disabled_compression)
         duckdb_set_config(cfg, "disabled_compression_methods", disabled_compression);
+    return cfg;
+}
+
+static int open_error(const char *path, char *oerr, fh_error *err)
+{
+    const char *hint = "check --warehouse or FINHOUSE_DUCKDB_PATH";
+    if (oerr && strstr(oerr, "lock"))
+        hint = "another process (a load, dbt, a notebook) has it open for writing; wait for it "
+               "to finish";
+    fh_error_set(err, FH_ECONN, "cannot open warehouse %s: %s — %s", path,
+                 oerr ? oerr : "unknown error", hint);
+    if (oerr)
+        duckdb_free(oerr);
+    return FH_ECONN;
+}
+
+/* A new warehouse appears whole or not at all. DuckDB writes a new file's header blocks when it opens
+ * it; a load killed in that instant would leave a file every later run refuses ("not a valid DuckDB
+ * database file"). So a new warehouse is created and initialised under <path>.creating, checkpointed,
+ * closed and renamed into place; a creation that was killed leaves only that temporary file, which the
+ * next run removes. */
+static int create_whole(const char *path, int threads, const char *memory_limit,
+                        const char *disabled_compression, fh_error *err)
+{
+    char tmp[1100], wal[1120];
+    snprintf(tmp, sizeof tmp, "%s.creating", path);
+    snprintf(wal, sizeof wal, "%s.wal", tmp);
+    remove(tmp);
+    remove(wal);
+    duckdb_config cfg = make_config(threads, memory_limit, disabled_compression);
+    duckdb_database db;
+    char *oerr = NULL;
+    duckdb_state st = duckdb_open_ext(tmp, &db, cfg, &oerr);
+    duckdb_destroy_config(&cfg);
+    if (st != DuckDBSuccess)
+        return open_error(path, oerr, err);
+    duckdb_connection con;
+    int ok = duckdb_connect(db, &con) == DuckDBSuccess;
+    char msg[512] = "cannot connect";
+    if (ok) {
+        const char *steps[] = {INIT_SQL, "CHECKPOINT"};
+        for (size_t i = 0; ok && i < sizeof steps / sizeof *steps; i++) {
+            duckdb_result r;
+            ok = duckdb_query(con, steps[i], &r) == DuckDBSuccess;
+            if (!ok)
+                snprintf(msg, sizeof msg, "%s", duckdb_result_error(&r) ? duckdb_result_error(&r) : "failed");
+            duckdb_destroy_result(&r);
+        }
+        duckdb_disconnect(&con);
+    }
+    duckdb_close(&db);
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok)
+            snprintf(msg, sizeof msg, "cannot rename %s into place: %s", tmp, strerror(errno));
+        remove(tmp);
+        remove(wal);
+        return fh_error_set(err, FH_ECONN, "cannot create warehouse %s: %s — check --warehouse or "
+                            "FINHOUSE_DUCKDB_PATH", path, msg);
+    }
+    return FH_OK;
+}
+
+int duck_dest_open(const char *path, int threads, const char *memory_limit,
+                   const char *disabled_compression, duck_dest **out,
+                   fh_error *err)
+{
+    *out = NULL;
+    duck_dest *d = calloc(1, sizeof *d);
+    if (!d)
+        return fh_error_set(err, FH_EINTERNAL, "out of memory");
+    snprintf(d->path, sizeof d->path, "%s", path);
+    int rc = mkdir_parents(path, err);
+    struct stat sb;
+    if (rc == FH_OK && stat(path, &sb) != 0 && errno == ENOENT)
+        rc = create_whole(path, threads, memory_limit, disabled_compression, err);
+    if (rc != FH_OK) {
+        free(d);
+        return rc;
+    }
+    duckdb_config cfg = make_config(threads, memory_limit, disabled_compression);
     char *oerr = NULL;
     duckdb_state st = duckdb_open_ext(path, &d->db, cfg, &oerr);
     duckdb_destroy_config(&cfg);
     if (st != DuckDBSuccess) {
-        const char *hint = "check --warehouse or FINHOUSE_DUCKDB_PATH";
-        if (oerr && strstr(oerr, "lock"))
-            hint = "another process (a load, dbt, a notebook) has it open for writing; wait for it "
-                   "to finish";
-        fh_error_set(err, FH_ECONN, "cannot open warehouse %s: %s — %s", path,
-                     oerr ? oerr : "unknown error", hint);
-        if (oerr)
-            duckdb_free(oerr);
         free(d);
-        return FH_ECONN;
+        return open_error(path, oerr, err);
     }
     if (duckdb_connect(d->db, &d->con) != DuckDBSuccess) {
         duckdb_close(&d->db);
@@ -197,19 +271,7 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
     rc = duck_scan_register(d->con, &d->slot, err);
     d->slot_ready = rc == FH_OK;
     if (rc == FH_OK)
-        rc = query(d,
-                   "BEGIN;"
-                   "CREATE SCHEMA IF NOT EXISTS raw;"
-                   "CREATE TABLE IF NOT EXISTS raw._fh_loads ("
-                   " load_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL, mode VARCHAR NOT NULL,"
-                   " started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,"
-                   " rows BIGINT NOT NULL, deleted BIGINT NOT NULL,"
-                   " watermark_from TIMESTAMPTZ, watermark_to TIMESTAMPTZ, status VARCHAR NOT NULL);"
-                   "CREATE TABLE IF NOT EXISTS raw._fh_state ("
-                   " table_name VARCHAR PRIMARY KEY, watermark TIMESTAMPTZ,"
-                   " last_load_id BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);"
-                   "COMMIT;",
-                   NULL, err);
+        rc = query(d, INIT_SQL, NULL, err);
     if (rc != FH_OK) {
         duck_dest_close(d);
         return rc;

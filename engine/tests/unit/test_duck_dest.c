@@ -225,6 +225,31 @@ int main(void)
     mkcol(&f.cols[1], "name", CD_OID_TEXT, -1);
     duck_dest_close(d);
 
+    /* a new warehouse appears whole: a creation killed mid-way leaves only <path>.creating (here a
+     * file of garbage, as DuckDB's first blocks half-written), which the next run replaces */
+    char fresh[300], creating[320];
+    snprintf(fresh, sizeof fresh, "%s/fresh.duckdb", dir);
+    snprintf(creating, sizeof creating, "%s.creating", fresh);
+    FILE *junk = fopen(creating, "w");
+    CHECK(junk != NULL);
+    if (junk) {
+        fputs("DUCK half a header", junk);
+        fclose(junk);
+    }
+    duck_dest *dn;
+    CHECK_EQ_INT(duck_dest_open(fresh, 1, "64MB", "", &dn, &err), FH_OK);
+    CHECK_STR(one(dn, "SELECT count(*) FROM raw._fh_loads"), "0");
+    duck_dest_close(dn);
+    struct stat sb;
+    CHECK(stat(creating, &sb) != 0);
+    CHECK_EQ_INT(duck_dest_open(fresh, 1, "64MB", "", &dn, &err), FH_OK);
+    duck_dest_close(dn);
+    /* a new warehouse where none can be created: an error naming it, and no file left */
+    char nowhere[300];
+    snprintf(nowhere, sizeof nowhere, "%s/fresh.duckdb/x.duckdb", dir);
+    CHECK(duck_dest_open(nowhere, 1, "64MB", "", &dn, &err) == FH_ECONN);
+    CHECK_CONTAINS(err.msg, "x.duckdb");
+
     /* a locked warehouse is a connection error naming the file */
     CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", "", &d, &err), FH_OK);
     pid_t pid = fork();
