@@ -176,3 +176,26 @@
     {%- else -%}false
     {%- endif -%}
 {%- endmacro %}
+
+{#- In a period model's change detection: true for an entity loaded since (a row of `since`) that has stored
+    rows (`stored`, joined on `key`) with other `attributes`, or that was deleted: its whole history moves. -#}
+{% macro moved_since_stored(since, stored, key, attributes) -%}
+    ({{ stored }}.{{ key }} is not null and (
+        {{ since }}.is_deleted
+        {%- for column in attributes %}
+        or {{ since }}.{{ column }} is distinct from {{ stored }}.{{ column }}
+        {%- endfor %}
+    ))
+{%- endmacro %}
+
+{#- In a period model's change detection: when the as-of date moved, the earlier of the stored rows' last
+    period end (column `stored_as_of`) and the calendar's — the month in progress, and the one it was in,
+    changed their period end. One `business_date` row, or none. -#}
+{% macro as_of_move_date(stored_as_of) -%}
+    select case when stored_as_of < as_of then stored_as_of else as_of end as business_date
+    from (
+        select (select max({{ stored_as_of }}) from {{ this }}) as stored_as_of,
+               (select max(period_end) from {{ ref('int_calendar_month_ends') }}) as as_of
+    ) as as_of_dates
+    where stored_as_of <> as_of
+{%- endmacro %}

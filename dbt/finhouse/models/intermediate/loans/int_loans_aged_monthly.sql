@@ -42,19 +42,10 @@
             -- stored rows stop before the latest month: the loan ended in the month after its last one
             stored.last_month < (select max(month_start) from {{ this }}) as had_ended,
             cast({{ dbt.dateadd('month', 1, 'stored.last_month') }} as date) as ended_in_month,
-            stored.loan_id is not null and (
-                loans_since.is_deleted
-                {%- for column in ['customer_id', 'branch_id', 'officer_id', 'loan_product_id', 'disbursed_on'] %}
-                or loans_since.{{ column }} is distinct from stored.{{ column }}
-                {%- endfor %}
-            ) as is_moved
+            {{ moved_since_stored('loans_since', 'stored', 'loan_id',
+                                  ['customer_id', 'branch_id', 'officer_id', 'loan_product_id', 'disbursed_on']) }} as is_moved
         from loans_since
         left join stored on stored.loan_id = loans_since.loan_id
-    ),
-
-    as_of_dates as (
-        select (select max(as_of_date) from {{ this }}) as stored_as_of,
-               (select max(period_end) from {{ ref('int_calendar_month_ends') }}) as as_of
     )
 
     -- a new loan from its disbursement; a moved (or deleted) one from the earlier disbursement date
@@ -77,8 +68,7 @@
     union all select restructured_on from {{ ref('stg_oltp__loan_restructures') }} where loaded_at > {{ since }}
     union all select posted_on from {{ ref('stg_oltp__journal_entries') }} where loaded_at > {{ since }}
     -- the as-of date moved: the month in progress (and the one it was in) changed its period end
-    union all select stored_as_of from as_of_dates where stored_as_of <> as_of
-    union all select as_of from as_of_dates where stored_as_of <> as_of
+    union all {{ as_of_move_date('as_of_date') }}
 {%- endset %}
 {%- set rebuild_from = first_period_to_rebuild(changed_dates) %}
 {%- endif %}

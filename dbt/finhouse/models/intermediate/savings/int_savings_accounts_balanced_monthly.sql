@@ -40,19 +40,10 @@
             stored.account_id is null as is_new,
             stored.opened_on as stored_opened_on,
             stored.closed_in_month,
-            stored.account_id is not null and (
-                accounts_since.is_deleted
-                {%- for column in ['customer_id', 'branch_id', 'savings_product_id', 'opened_on'] %}
-                or accounts_since.{{ column }} is distinct from stored.{{ column }}
-                {%- endfor %}
-            ) as is_moved
+            {{ moved_since_stored('accounts_since', 'stored', 'account_id',
+                                  ['customer_id', 'branch_id', 'savings_product_id', 'opened_on']) }} as is_moved
         from accounts_since
         left join stored on stored.account_id = accounts_since.account_id
-    ),
-
-    as_of_dates as (
-        select (select max(period_end) from {{ this }}) as stored_as_of,
-               (select max(period_end) from {{ ref('int_calendar_month_ends') }}) as as_of
     )
 
     -- a new account from its opening; a moved (or deleted) one from the earlier opening date
@@ -69,8 +60,7 @@
     union all select value_date from {{ ref('stg_oltp__savings_transactions') }} where loaded_at > {{ since }}
     union all select posted_on from {{ ref('stg_oltp__journal_entries') }} where loaded_at > {{ since }}
     -- the as-of date moved: the month in progress (and the one it was in) changed its period end
-    union all select stored_as_of from as_of_dates where stored_as_of <> as_of
-    union all select as_of from as_of_dates where stored_as_of <> as_of
+    union all {{ as_of_move_date('period_end') }}
 {%- endset %}
 {%- set rebuild_from = first_period_to_rebuild(changed_dates) %}
 {%- endif %}
