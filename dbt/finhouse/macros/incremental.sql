@@ -145,27 +145,26 @@
     runs (one small query), so the model's filter is a constant. `false` as the SQL of a run with nothing to
     recompute; not called in a full build, which writes every period. -#}
 {% macro first_period_to_rebuild(changed_dates) -%}
+    {{ return(fh_date_from_query(
+        'select cast(min(cast(' ~ dbt.date_trunc('month', 'business_date') ~ ' as date)) as '
+        ~ dbt.type_string() ~ ') from (' ~ changed_dates ~ ') as changed_dates')) }}
+{%- endmacro %}
+
+{#- The one date a query returns (as text), as a SQL date expression; none when it returns null. Read when
+    the model runs, so the model's filter is a constant. -#}
+{% macro fh_date_from_query(query) -%}
     {%- if not execute -%}{{ return("cast('1900-01-01' as date)") }}{%- endif -%}
-    {%- set query -%}
-        select cast(min(cast({{ dbt.date_trunc('month', 'business_date') }} as date)) as {{ dbt.type_string() }})
-        from ({{ changed_dates }}) as changed_dates
-    {%- endset -%}
-    {%- set first = run_query(query).columns[0].values()[0] -%}
-    {{ return("cast('" ~ first ~ "' as date)" if first else none) }}
+    {%- set value = run_query(query).columns[0].values()[0] -%}
+    {{ return("cast('" ~ value ~ "' as date)" if value else none) }}
 {%- endmacro %}
 
 {#- The first period (a SQL date expression) an incremental run of a model built on the period-end model
     `upstream` must recompute: the earliest period `upstream` rewrote since this model's last run (its rows
     carry a later `transformed_at` than any row here). None when it rewrote nothing. -#}
 {% macro first_period_rewritten(upstream, key='month_start') -%}
-    {%- if not execute -%}{{ return("cast('1900-01-01' as date)") }}{%- endif -%}
-    {%- set query -%}
-        select cast(min({{ key }}) as {{ dbt.type_string() }})
-        from {{ upstream }}
-        where transformed_at > (select max(transformed_at) from {{ this }})
-    {%- endset -%}
-    {%- set first = run_query(query).columns[0].values()[0] -%}
-    {{ return("cast('" ~ first ~ "' as date)" if first else none) }}
+    {{ return(fh_date_from_query(
+        'select cast(min(' ~ key ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ upstream
+        ~ ' where transformed_at > (select max(transformed_at) from ' ~ this ~ ')')) }}
 {%- endmacro %}
 
 {#- `where {{ from_period('month_start', rebuild_from) }}`: in an incremental run of a period model, the
@@ -198,4 +197,14 @@
                (select max(period_end) from {{ ref('int_calendar_month_ends') }}) as as_of
     ) as as_of_dates
     where stored_as_of <> as_of
+{%- endmacro %}
+
+{#- `select {{ newest_load([(ref('a'), 'loaded_at'), …]) }} as sources_loaded_at`: the newest load time among
+    a period model's inputs when it runs — the watermark its next run compares their loads with. -#}
+{% macro newest_load(inputs) -%}
+    (select max(newest) from (
+        {%- for relation, column in inputs %}
+        {% if not loop.first %}union all {% endif %}select max({{ column }}) as newest from {{ relation }}
+        {%- endfor %}
+    ) as newest_loads)
 {%- endmacro %}

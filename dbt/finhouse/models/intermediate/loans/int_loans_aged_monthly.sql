@@ -76,22 +76,19 @@
 with period_ends as (
     select period_end as as_of_date, month_start
     from {{ ref('int_calendar_month_ends') }}
-    {%- if is_incremental() %}
-    where {{ 'month_start >= ' ~ rebuild_from if rebuild_from else 'false' }}
-    {%- endif %}
+    where {{ from_period('month_start', rebuild_from) }}
 ),
 
 sources_loaded as (
     -- the newest load among the inputs: the next run's watermark
-    select max(loaded_at) as sources_loaded_at
-    from (
-        select max(loaded_at) as loaded_at from {{ ref('stg_oltp__loans') }}
-        union all select max(loaded_at) from {{ ref('stg_oltp__loan_repayments') }}
-        union all select max(loaded_at) from {{ ref('stg_oltp__loan_installments') }}
-        union all select max(source_loaded_at) from {{ ref('int_loan_installment_payments') }}
-        union all select max(loaded_at) from {{ ref('stg_oltp__loan_restructures') }}
-        union all select max(loaded_at) from {{ ref('stg_oltp__journal_entries') }}
-    ) as newest
+    select {{ newest_load([
+        (ref('stg_oltp__loans'), 'loaded_at'),
+        (ref('stg_oltp__loan_repayments'), 'loaded_at'),
+        (ref('stg_oltp__loan_installments'), 'loaded_at'),
+        (ref('int_loan_installment_payments'), 'source_loaded_at'),
+        (ref('stg_oltp__loan_restructures'), 'loaded_at'),
+        (ref('stg_oltp__journal_entries'), 'loaded_at'),
+    ]) }} as sources_loaded_at
 ),
 
 {{ loans_aged('period_ends') }}

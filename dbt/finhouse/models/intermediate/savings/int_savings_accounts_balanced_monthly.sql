@@ -67,19 +67,16 @@
 
 with period_ends as (
     select month_start, period_end from {{ ref('int_calendar_month_ends') }}
-    {%- if is_incremental() %}
-    where {{ 'month_start >= ' ~ rebuild_from if rebuild_from else 'false' }}
-    {%- endif %}
+    where {{ from_period('month_start', rebuild_from) }}
 ),
 
 sources_loaded as (
     -- the newest load among the inputs: the next run's watermark
-    select max(loaded_at) as sources_loaded_at
-    from (
-        select max(loaded_at) as loaded_at from {{ ref('stg_oltp__savings_accounts') }}
-        union all select max(loaded_at) from {{ ref('stg_oltp__savings_transactions') }}
-        union all select max(loaded_at) from {{ ref('stg_oltp__journal_entries') }}
-    ) as newest
+    select {{ newest_load([
+        (ref('stg_oltp__savings_accounts'), 'loaded_at'),
+        (ref('stg_oltp__savings_transactions'), 'loaded_at'),
+        (ref('stg_oltp__journal_entries'), 'loaded_at'),
+    ]) }} as sources_loaded_at
 ),
 
 first_month as (
