@@ -238,11 +238,29 @@ static int create_whole(const char *path, int threads, const char *memory_limit,
     return FH_OK;
 }
 
+/* DuckDB names a database after its file, up to the first dot: raw.duckdb is the catalog "raw", and
+ * raw.<table> then names either that catalog's table or the schema raw's — DuckDB refuses both. Said
+ * before anything is created, with the fix. */
+static int check_catalog_name(const char *path, fh_error *err)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strcspn(base, ".");
+    if (n == 3 && strncasecmp(base, "raw", 3) == 0)
+        return fh_error_set(err, FH_EUSAGE, "warehouse %s: DuckDB names the database after the file, "
+                            "\"%.*s\", which is also the name of the RAW layer's schema raw, so raw.<table> "
+                            "would be ambiguous — give the file another name (e.g. warehouse.duckdb)",
+                            path, (int)n, base);
+    return FH_OK;
+}
+
 int duck_dest_open(const char *path, int threads, const char *memory_limit,
                    const char *disabled_compression, duck_dest **out,
                    fh_error *err)
 {
     *out = NULL;
+    if (check_catalog_name(path, err) != FH_OK)
+        return FH_EUSAGE;
     duck_dest *d = calloc(1, sizeof *d);
     if (!d)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");

@@ -250,6 +250,16 @@ int main(void)
     CHECK(duck_dest_open(nowhere, 1, "64MB", "", &dn, &err) == FH_ECONN);
     CHECK_CONTAINS(err.msg, "x.duckdb");
 
+    /* a file DuckDB would name "raw", as the schema: refused before anything is created, saying why */
+    char clash[300];
+    snprintf(clash, sizeof clash, "%s/RAW.v2.duckdb", dir);
+    CHECK(duck_dest_open(clash, 1, "64MB", "", &dn, &err) == FH_EUSAGE);
+    CHECK_CONTAINS(err.msg, "give the file another name");
+    CHECK(stat(clash, &sb) != 0);
+    snprintf(clash, sizeof clash, "%s/raw1.duckdb", dir);
+    CHECK_EQ_INT(duck_dest_open(clash, 1, "64MB", "", &dn, &err), FH_OK);
+    duck_dest_close(dn);
+
     /* a locked warehouse is a connection error naming the file */
     CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", "", &d, &err), FH_OK);
     pid_t pid = fork();
