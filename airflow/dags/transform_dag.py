@@ -2,8 +2,9 @@
 serving copy the dashboards read.
 
 This file only declares. astronomer-cosmos renders the dbt project as a task group in its WATCHER execution
-mode: one task, `dbt.dbt_producer_watcher`, runs a single `dbt build` (models, snapshots, tests and unit
-tests, with the profile's threads) and reports each node's result from dbt's JSON log as it finishes; every
+mode: one task, `dbt.dbt_producer_watcher`, runs a single `dbt build` (models, snapshots and data tests,
+with the profile's threads; the unit tests, whose inputs are fixed, run in CI — `make test` — not on every
+load, as dbt recommends) and reports each node's result from dbt's JSON log as it finishes; every
 model, snapshot and set of tests then has its own task, which succeeds or fails with its node's result
 (TestBehavior.AFTER_EACH: a model's tests are the task after it). A failing test fails its task; dbt skips
 what depends on it, whose tasks never succeed; the run fails, and the serving copy is not published. When
@@ -86,7 +87,13 @@ else:
             project_config=ProjectConfig(
                 dbt_project_path=PROJECT,
                 manifest_path=MANIFEST,
-                env_vars={"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+                # Unit tests check the SQL on fixed inputs: CI runs them (make test); a production build
+                # does not repeat them on every load (dbt's advice: docs/build/unit-tests). dbt's file log
+                # at info, not debug: the debug log writes every query of every node, costs the build
+                # time (bench/transform) and grows by megabytes a run; DBT_LOG_LEVEL_FILE=debug for a
+                # run to investigate.
+                env_vars={"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
+                          "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info")},
                 install_dbt_deps=False,  # the project has no packages
             ),
             profile_config=ProfileConfig(

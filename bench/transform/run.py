@@ -68,6 +68,7 @@ def _env(url: str, warehouse: Path | None = None) -> dict[str, str]:
         FINHOUSE_OLTP_URL=url,
         DJANGO_SETTINGS_MODULE="config.settings",
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DBT_LOG_LEVEL_FILE="info",  # as the transform DAG's builds
     )
     if warehouse is not None:
         env["FINHOUSE_DUCKDB_PATH"] = str(warehouse)
@@ -253,8 +254,9 @@ def _operations_done(log: str) -> int:
 # --- measure ---------------------------------------------------------------------------------------------
 def _dbt_build(warehouse: Path, out: Path, name: str, *extra: str) -> dict:
     """`dbt build` on `warehouse`, as a deployment runs it: in the project's one target directory, so
-    from the second build on dbt reuses its parse of the project (partial parsing). Keeps the build's
-    run_results.json as DIR/run_results-NAME.json."""
+    from the second build on dbt reuses its parse of the project (partial parsing), and without the unit
+    tests, as the transform DAG (they run in CI). Keeps the build's run_results.json as
+    DIR/run_results-NAME.json."""
     target = out / "target"
     seconds = _timed(
         [
@@ -270,6 +272,8 @@ def _dbt_build(warehouse: Path, out: Path, name: str, *extra: str) -> dict:
             str(target),
             "--log-path",
             str(out / "logs"),
+            "--exclude-resource-type",
+            "unit_test",
             *extra,
         ],
         _env("", warehouse),
