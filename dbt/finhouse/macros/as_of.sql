@@ -20,3 +20,10 @@
 {% macro cents_differ(a, b) -%}
     abs(coalesce({{ a }}, 0) - coalesce({{ b }}, 0)) >= 0.005
 {%- endmacro %}
+
+{#- An amount of money that comes out of a division (an average, an amount per borrower): rounded to the
+    cent and typed DECIMAL(18,2), like every other amount in the warehouse. DuckDB divides DECIMALs in
+    floating point; without the cast the column would be a DOUBLE. -#}
+{% macro money(expression) -%}
+    cast(round({{ expression }}, 2) as decimal(18, 2))
+{%- endmacro %}

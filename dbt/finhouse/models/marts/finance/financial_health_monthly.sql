@@ -135,9 +135,10 @@ periods_out as (
                            'operating_expense', 'loans_disbursed', 'amount_disbursed'] %}
         {{ column }}{{ '' if suffix == 'month' else '_12m' }} as {{ column }},
         {%- endfor %}
-        {%- for column in ['total_assets', 'total_equity', 'gross_loan_portfolio', 'funding_liabilities', 'active_borrowers'] %}
-        (opening_{{ column }}_{{ suffix }} + {{ column }}) / 2.0 as average_{{ column }}{{ ',' if not loop.last }}
+        {%- for column in ['total_assets', 'total_equity', 'gross_loan_portfolio', 'funding_liabilities'] %}
+        {{ money('(opening_' ~ column ~ '_' ~ suffix ~ ' + ' ~ column ~ ') / 2.0') }} as average_{{ column }},
         {%- endfor %}
+        (opening_active_borrowers_{{ suffix }} + active_borrowers) / 2.0 as average_active_borrowers
     from windowed
     {%- if suffix == '12m' %}
     where months_counted_12m = 12
@@ -151,15 +152,18 @@ ratios as (
         periods_out.*,
         financial_revenue - financial_expense - provision_expense - operating_expense as net_operating_income,
         -- no negative adjustment when equity is negative (losses beyond capital): inflation erodes nothing then
-        greatest({{ inflation }} * average_total_equity * months / 12.0, 0) as inflation_adjustment
+        {{ money('greatest(' ~ inflation ~ ' * average_total_equity * months / 12.0, 0)') }} as inflation_adjustment
     from periods_out
 )
 
 select
     period_type || ':' || cast(period_end as {{ dbt.type_string() }}) as financial_health_key,
     ratios.*,
-    {{ safe_divide('financial_revenue', 'financial_expense + provision_expense + operating_expense') }} as operational_self_sufficiency,
-    {{ safe_divide('financial_revenue', 'financial_expense + provision_expense + operating_expense + inflation_adjustment') }} as financial_self_sufficiency,
+    -- Self-sufficiency over costs that are not positive (a month in progress whose provision release
+    -- exceeds its expenses so far) means nothing: null, not a large negative ratio.
+    {%- set costs = 'financial_expense + provision_expense + operating_expense' %}
+    {{ safe_divide('financial_revenue', 'case when ' ~ costs ~ ' > 0 then ' ~ costs ~ ' end') }} as operational_self_sufficiency,
+    {{ safe_divide('financial_revenue', 'case when ' ~ costs ~ ' + inflation_adjustment > 0 then ' ~ costs ~ ' + inflation_adjustment end') }} as financial_self_sufficiency,
     {{ annualise(safe_divide('net_operating_income', 'average_total_assets'), 'months') }} as return_on_assets,
     {{ annualise(safe_divide('net_operating_income', 'average_total_equity'), 'months') }} as return_on_equity,
     {{ annualise(safe_divide('loan_revenue', 'average_gross_loan_portfolio'), 'months') }} as yield_on_gross_portfolio,
@@ -169,8 +173,8 @@ select
     {{ safe_divide('total_liabilities', 'total_equity') }} as debt_to_equity,
     {{ safe_divide('cash_and_bank', 'savings_deposits + fixed_deposits_due_90_days + interest_payable') }} as liquid_ratio,
     {{ annualise(safe_divide('operating_expense', 'average_gross_loan_portfolio'), 'months') }} as operating_expense_ratio,
-    {{ annualise(safe_divide('operating_expense', 'average_active_borrowers'), 'months') }} as cost_per_borrower,
+    {{ money(annualise(safe_divide('operating_expense', 'average_active_borrowers'), 'months')) }} as cost_per_borrower,
     {{ safe_divide('active_borrowers', 'loan_officers') }} as borrowers_per_loan_officer,
-    {{ safe_divide('gross_loan_portfolio', 'active_borrowers') }} as average_outstanding_loan,
-    {{ safe_divide('amount_disbursed', 'loans_disbursed') }} as average_loan_disbursed
+    {{ money(safe_divide('gross_loan_portfolio', 'active_borrowers')) }} as average_outstanding_loan,
+    {{ money(safe_divide('amount_disbursed', 'loans_disbursed')) }} as average_loan_disbursed
 from ratios

@@ -40,6 +40,6 @@ select
     rolled.grain || ':' || coalesce(cast(coalesce(rolled.branch_id, rolled.officer_id, rolled.product_id) as {{ dbt.type_string() }}), 'all')
         || ':' || cast(rolled.month_start as {{ dbt.type_string() }}) as disbursement_key,
     rolled.*,
-    {{ safe_divide('rolled.amount_disbursed', 'rolled.loans_disbursed') }} as average_loan_disbursed
+    {{ money(safe_divide('rolled.amount_disbursed', 'rolled.loans_disbursed')) }} as average_loan_disbursed
 from rolled
 inner join periods on periods.month_start = rolled.month_start

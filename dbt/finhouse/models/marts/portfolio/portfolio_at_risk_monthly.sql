@@ -165,7 +165,7 @@ select
     with_opening.loans_missing_2_3_installments,
     with_opening.loans_missing_4_plus_installments,
     with_opening.written_off_principal,
-    (coalesce(with_opening.opening_gross_loan_portfolio, 0) + with_opening.gross_loan_portfolio) / 2 as average_gross_loan_portfolio,
+    {{ money('(coalesce(with_opening.opening_gross_loan_portfolio, 0) + with_opening.gross_loan_portfolio) / 2') }} as average_gross_loan_portfolio,
     {{ annualise(safe_divide('with_opening.written_off_principal',
         '(coalesce(with_opening.opening_gross_loan_portfolio, 0) + with_opening.gross_loan_portfolio) / 2'),
         'periods.months_in_period') }} as write_off_ratio_annualised,
