@@ -11,6 +11,7 @@
 
 DBT_DIR     := dbt/finhouse
 DBT_TARGET  ?= duckdb
+DBT_ARGS    ?=
 DBT         := $(VENV_BIN)/dbt
 DBT_FLAGS   := --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR) --target $(DBT_TARGET)
 DBT_DOCS_PORT ?= 8081
@@ -19,8 +20,8 @@ export FINHOUSE_DUCKDB_PATH ?= $(CURDIR)/.finhouse/warehouse/finhouse.duckdb
 
 .PHONY: dbt-build dbt-docs dbt-docs-serve dbt-manifest test-dbt
 
-dbt-build: env  ## dbt build: staging → intermediate → marts with every test (DuckDB warehouse by default)
-	$(DBT) build $(DBT_FLAGS)
+dbt-build: env  ## dbt build: staging → intermediate → marts with every test (DuckDB warehouse by default; DBT_ARGS adds dbt options)
+	$(DBT) build $(DBT_FLAGS) $(DBT_ARGS)
 
 dbt-manifest: env  ## dbt parse: write dbt/finhouse/target/manifest.json for the transform DAG
 	$(DBT) parse $(DBT_FLAGS)
