@@ -92,8 +92,11 @@ else:
                 # at info, not debug: the debug log writes every query of every node, costs the build
                 # time (bench/transform) and grows by megabytes a run; DBT_LOG_LEVEL_FILE=debug for a
                 # run to investigate.
-                env_vars={"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
-                          "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info")},
+                env_vars={
+                    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                    "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
+                    "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
+                },
                 install_dbt_deps=False,  # the project has no packages
             ),
             profile_config=ProfileConfig(

@@ -18,6 +18,10 @@
   {%- do rules.append((column, 'not null', column ~ ' is null')) -%}
 {%- endfor -%}
 {%- for column, bounds in ranges.items() -%}
+  {%- if bounds.get('min_value') is none and bounds.get('max_value') is none -%}
+    {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": the range of " ~ column
+                                       ~ " needs min_value, max_value or both") }}
+  {%- endif -%}
   {%- set inclusive = bounds.get('inclusive', true) -%}
   {%- set broken = [] -%}
   {%- if bounds.get('min_value') is not none -%}
@@ -32,9 +36,12 @@
 {%- endfor -%}
 {%- for column, values in accepted_values.items() -%}
   {%- set quoted = [] -%}
-  {%- for value in values -%}{%- do quoted.append("'" ~ value ~ "'") -%}{%- endfor -%}
+  {%- for value in values -%}{%- do quoted.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}{%- endfor -%}
   {%- do rules.append((column, 'one of ' ~ values | join(', '), column ~ ' not in (' ~ quoted | join(', ') ~ ')')) -%}
 {%- endfor -%}
+{%- if not rules -%}
+  {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": no rule given (not_null, ranges or accepted_values)") }}
+{%- endif -%}
 {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
 with counted as (
     select
@@ -44,7 +51,7 @@ with counted as (
     from {{ model }}
 )
 {%- for column, rule, broken in rules %}
-select '{{ column }}' as column_name, '{{ rule }}' as rule, broken_{{ loop.index }} as failing_rows
+select '{{ column }}' as column_name, '{{ rule | replace("'", "''") }}' as rule, broken_{{ loop.index }} as failing_rows
 from counted where broken_{{ loop.index }} > 0
 {{ 'union all' if not loop.last }}
 {%- endfor %}
