@@ -168,12 +168,11 @@ def test_oss_of_the_last_full_month_equals_the_general_ledger(warehouse):
     assert abs(Decimal(str(oss)) - revenue / expenses) < TOLERANCE
 
 
-# Keep this test last in the module: it adds activity to the OLTP and rebuilds the warehouse incrementally,
-# so the tests above (which compare the marts with the OLTP as of the first build) must have run.
 def test_a_broken_column_rule_fails_its_model_test_which_names_column_rule_and_rows(warehouse, tmp_path):
-    """column_rules checks a model's not-null, accepted-value and range rules in one test: breaking one of
-    each (on a copy of the warehouse) fails it, and its stored failures name each column and rule with the
-    number of rows that break it."""
+    """column_rules checks all the rules of a model in one test — not null, accepted values, ranges, the
+    key's uniqueness and the references to the dimensions: breaking one of each (on a copy of the
+    warehouse) fails it, and its stored failures name each column and rule with the number of rows that
+    break it."""
     import shutil
 
     path, _ = warehouse
@@ -181,26 +180,33 @@ def test_a_broken_column_rule_fails_its_model_test_which_names_column_rule_and_r
     shutil.copyfile(path, broken)
     with duckdb.connect(str(broken)) as con:
         keys = [k for (k,) in con.execute(
-            "select par_key from marts.portfolio_at_risk_monthly order by par_key limit 4").fetchall()]
+            "select par_key from marts.portfolio_at_risk_monthly where grain = 'branch' "
+            "order by par_key limit 7").fetchall()]
         par = "update marts.portfolio_at_risk_monthly set"
         con.execute(f"{par} grain = null where par_key = ?", [keys[0]])
         con.execute(f"{par} grain = 'region' where par_key = ?", [keys[1]])
-        con.execute(f"{par} par_30_ratio = 1.5 where par_key in (?, ?)", keys[2:])
+        con.execute(f"{par} par_30_ratio = 1.5 where par_key in (?, ?)", keys[2:4])
+        con.execute(f"{par} par_key = ? where par_key = ?", [keys[5], keys[4]])  # two rows, one key
+        con.execute(f"{par} branch_id = -1 where par_key = ?", [keys[6]])  # no such branch
     env = dict(os.environ, FINHOUSE_DUCKDB_PATH=str(broken), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     proc = _run([str(DBT), "test", "--select", "portfolio_at_risk_monthly_column_rules", "--store-failures",
                  "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--target", "duckdb",
                  "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")], env, 300)
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "Failure in test portfolio_at_risk_monthly_column_rules" in proc.stdout
-    assert "Got 4 results" in proc.stdout, proc.stdout[-3000:]  # rows breaking a rule: 1 + 1 + 2
+    assert "Got 7 results" in proc.stdout, proc.stdout[-3000:]  # rows breaking a rule: 1 + 1 + 2 + 2 + 1
     with duckdb.connect(str(broken), read_only=True) as con:
         failures = set(con.execute("select column_name, rule, failing_rows "
                                    "from dbt_test__audit.portfolio_at_risk_monthly_column_rules").fetchall())
     assert failures == {("grain", "not null", 1),
                         ("grain", "one of institution, branch, officer, product", 1),
-                        ("par_30_ratio", "in [0, 1]", 2)}
+                        ("par_30_ratio", "in [0, 1]", 2),
+                        ("par_key", "unique", 2),
+                        ("branch_id", "references dim_branches.branch_id", 1)}
 
 
+# Keep this test last in the module: it adds activity to the OLTP and rebuilds the warehouse incrementally,
+# so the tests above (which compare the marts with the OLTP as of the first build) must have run.
 def test_an_incremental_build_after_new_activity_equals_a_full_rebuild(warehouse, tmp_path):
     """New activity through the services, some of it backdated into closed months → fhload's incremental
     load → `dbt build` (incremental models read only what was loaded since) leaves exactly the tables a

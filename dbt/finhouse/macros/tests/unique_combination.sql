@@ -1,7 +1,0 @@
-{#- Generic test: the combination of `columns` is unique (a composite grain). -#}
-{% test unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as n
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
-{% endtest %}
