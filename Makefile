@@ -16,6 +16,9 @@ export UV_PYTHON_DOWNLOADS := never
 # process whose environment sets PYTHONDONTWRITEBYTECODE (this machine's does) compiles every module it
 # imports on each start — 2.8 s of every dbt command (bench/transform), and as much for Airflow's tasks.
 export UV_COMPILE_BYTECODE := 1
+# Every environment's stamp depends on this file, named after the install settings above: changing them
+# re-syncs each environment once, in an existing checkout too.
+UV_SETTINGS := $(FH)/uv-settings.compile-bytecode
 export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(FH)/venv
 export FINHOUSE_HOME := $(FH)
@@ -35,7 +38,10 @@ $(UV):
 	$(PYTHON) -m venv $(FH)/boot
 	$(FH)/boot/bin/pip install --quiet --disable-pip-version-check 'uv>=0.9,<0.14'
 
-$(FH)/venv/.synced: $(UV) pyproject.toml uv.lock
+$(UV_SETTINGS):
+	@mkdir -p $(FH) && rm -f $(FH)/uv-settings.* && touch $@
+
+$(FH)/venv/.synced: $(UV) $(UV_SETTINGS) pyproject.toml uv.lock
 	$(UV) sync --frozen --quiet
 	@touch $@
 

@@ -19,7 +19,7 @@ AF_PTH    := finhouse_src.pth
 
 .PHONY: airflow-env airflow-db test-airflow airflow-demo
 
-$(AF_SYNCED): $(UV) $(AF_DIR)/pyproject.toml $(AF_DIR)/uv.lock
+$(AF_SYNCED): $(UV) $(UV_SETTINGS) $(AF_DIR)/pyproject.toml $(AF_DIR)/uv.lock
 	UV_PROJECT_ENVIRONMENT=$(AF_VENV) $(UV) sync --frozen --quiet --project $(AF_DIR)
 	@site=$$($(AF_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
 	  && echo "$(CURDIR)/src" > "$$site/$(AF_PTH)"

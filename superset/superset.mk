@@ -24,7 +24,7 @@ SUPERSET_PORT ?= 8088
 .PHONY: superset-env superset-db superset-publish superset-import superset-export superset-export-check \
         superset-serve test-superset
 
-$(SS_SYNCED): $(UV) $(SS_DIR)/pyproject.toml $(SS_DIR)/uv.lock
+$(SS_SYNCED): $(UV) $(UV_SETTINGS) $(SS_DIR)/pyproject.toml $(SS_DIR)/uv.lock
 	UV_PROJECT_ENVIRONMENT=$(SS_VENV) $(UV) sync --frozen --quiet --project $(SS_DIR)
 	@touch $@
 
