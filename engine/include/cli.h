@@ -16,6 +16,7 @@
 #define CLI_DEFAULT_SOURCE "postgresql://postgres@127.0.0.1:5432/microfinance"
 #define CLI_DEFAULT_WAREHOUSE ".finhouse/warehouse/finhouse.duckdb"
 #define CLI_DEFAULT_REGISTRY "ingest/registry.tsv"
+#define CLI_DEFAULT_MAX_DELETE_PCT "50"
 
 typedef struct cli_options {
     const char *source, *warehouse, *registry, *parquet;
@@ -24,6 +25,9 @@ typedef struct cli_options {
     char **tables; /* positional TABLE arguments (point into argv) */
     int ntables;
     int full, json, quiet, help, version;
+    int reconcile;        /* --reconcile: compare with the source and load only what differs */
+    int64_t load_id;      /* --load-id: with --parquet, the id the warehouse's sequence gave */
+    int max_delete_pct;   /* --max-delete-percent / FINHOUSE_MAX_DELETE_PERCENT (0..100) */
     int64_t lookback_s;
     int workers;
     int has_since;

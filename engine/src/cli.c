@@ -48,8 +48,13 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
     int64_t v;
     int rc = parse_int("FINHOUSE_LOOKBACK_SECONDS", env_or("FINHOUSE_LOOKBACK_SECONDS", "900"), 0,
                        INT64_C(315360000), &o->lookback_s, err);
+    if (rc == FH_OK)
+        rc = parse_int("FINHOUSE_MAX_DELETE_PERCENT",
+                       env_or("FINHOUSE_MAX_DELETE_PERCENT", CLI_DEFAULT_MAX_DELETE_PCT), 0, 100, &v,
+                       err);
     if (rc != FH_OK)
         return rc;
+    o->max_delete_pct = (int)v;
     o->tables = calloc((size_t)argc + 1, sizeof *o->tables);
     if (!o->tables)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
@@ -77,6 +82,7 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
         /* flags */
         int *flag = !strcmp(name, "--full")      ? &o->full
                     : !strcmp(name, "--json")    ? &o->json
+                    : !strcmp(name, "--reconcile") ? &o->reconcile
                     : !strcmp(name, "--quiet") || !strcmp(name, "-q") ? &o->quiet
                     : !strcmp(name, "--help") || !strcmp(name, "-h")  ? &o->help
                     : !strcmp(name, "--version") ? &o->version
@@ -88,7 +94,8 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
             continue;
         }
         static const char *const WITH_VALUE[] = {"--source", "--warehouse", "--registry", "--group",
-                                                 "--lookback", "--workers", "--parquet", "--since"};
+                                                 "--lookback", "--workers", "--parquet", "--since",
+                                                 "--load-id", "--max-delete-percent"};
         int known = 0;
         for (size_t k = 0; k < sizeof WITH_VALUE / sizeof WITH_VALUE[0]; k++)
             known |= !strcmp(name, WITH_VALUE[k]);
@@ -119,6 +126,13 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
         } else if (!strcmp(name, "--lookback")) {
             if ((rc = parse_int("--lookback", val, 0, INT64_C(315360000), &o->lookback_s, err)))
                 return rc;
+        } else if (!strcmp(name, "--load-id")) {
+            if ((rc = parse_int("--load-id", val, 1, INT64_MAX, &o->load_id, err)))
+                return rc;
+        } else if (!strcmp(name, "--max-delete-percent")) {
+            if ((rc = parse_int("--max-delete-percent", val, 0, 100, &v, err)))
+                return rc;
+            o->max_delete_pct = (int)v;
         } else if (!strcmp(name, "--workers")) {
             if ((rc = parse_int("--workers", val, 1, 16, &v, err)))
                 return rc;
@@ -137,6 +151,17 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                                 since);
         o->has_since = 1;
     }
+    if (o->parquet && !o->load_id)
+        return fh_error_set(err, FH_EUSAGE,
+                            "--parquet needs --load-id N, the load id the warehouse's sequence gave "
+                            "(finhouse snowflake-load passes it)");
+    if (o->load_id && !o->parquet)
+        return fh_error_set(err, FH_EUSAGE,
+                            "--load-id only applies with --parquet (in DuckDB mode the warehouse "
+                            "numbers its loads)");
+    if (o->reconcile && (o->parquet || o->full))
+        return fh_error_set(err, FH_EUSAGE, "--reconcile cannot be combined with %s",
+                            o->parquet ? "--parquet" : "--full");
     if (!o->source[0])
         return fh_error_set(err, FH_EUSAGE, "--source is empty — set it or FINHOUSE_OLTP_URL");
     return FH_OK;
@@ -175,6 +200,16 @@ void cli_help(FILE *f)
         "  --group NAME        tables of an entity group: users, accounts, loans, payments,\n"
         "                      transactions, investments (repeatable)\n"
         "  --full              full load of incremental tables too (with delete detection)\n"
+        "  --max-delete-percent P\n"
+        "                      refuse a full load or reconciliation that would mark more than P%\n"
+        "                      of a table's rows deleted (a source pointed at an empty or wrong\n"
+        "                      database); 100 allows any [env FINHOUSE_MAX_DELETE_PERCENT, default\n"
+        "                      " CLI_DEFAULT_MAX_DELETE_PCT "]\n"
+        "  --reconcile         compare every selected table with the source, key by key and row\n"
+        "                      hash by row hash, and load only what differs: rows raw lacks or\n"
+        "                      holds in another version, and deletes raw has not recorded (what an\n"
+        "                      incremental load misses: hard deletes, commits older than the\n"
+        "                      lookback); the watermark does not move"
         "  --lookback SECONDS  re-read this much before the watermark, so that a transaction that\n"
         "                      committed late with an older cursor is not missed\n"
         "                      [env FINHOUSE_LOOKBACK_SECONDS, default 900]\n"
@@ -184,6 +219,8 @@ void cli_help(FILE *f)
         "                      DIR/<table>/manifest.json instead of loading DuckDB\n"
         "  --since TIMESTAMP   with --parquet: the watermark kept in Snowflake; incremental tables\n"
         "                      read rows newer than TIMESTAMP minus the lookback (none: full)\n"
+        "  --load-id N         with --parquet (required): the load id the warehouse's sequence gave;\n"
+        "                      every row carries it, and so does the manifest\n"
         "  --json              print one JSON object per table on stdout (no progress, no table)\n"
         "  --quiet, -q         no progress and no summary; errors only\n"
         "  --help, -h          this text\n"
@@ -202,7 +239,8 @@ void cli_help(FILE *f)
         "  fhload                                  load every table of ingest/registry.tsv\n"
         "  fhload --group loans --group payments   two entity groups\n"
         "  fhload loans --full --json              one table, full, machine-readable summary\n"
-        "  fhload --parquet .finhouse/stage --since 2024-07-11T00:00:00Z --group transactions\n"
+        "  fhload --reconcile --group loans          repair what incremental loads missed\n"
+        "  fhload --parquet .finhouse/stage --load-id 42 --since 2024-07-11T00:00:00Z loans\n"
         "  FINHOUSE_OLTP_URL=postgresql://reader@db:5432/mfi fhload --workers 4 transactions\n"
         "\n"
         "Exit codes:\n"

@@ -102,7 +102,6 @@ typedef struct {
     pg_source *src;
     duck_dest *dest;
     stage_parquet *stage;
-    int64_t run_id;
     int show_progress;
 } run_ctx;
 
@@ -189,12 +188,12 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
     } else {
         stage_spec ss = {.table = desc.name, .group = t->group, .cursor = t->cursor,
                          .cols = desc.cols, .ncols = desc.ncols, .key = keys, .nkey = t->nkey,
-                         .full = full, .load_id = ctx->run_id, .lookback_s = o->lookback_s,
+                         .full = full, .load_id = o->load_id, .lookback_s = o->lookback_s,
                          .has_wm_from = has_wm, .wm_from = wm, .file_size = o->parquet_file_size,
                          .src = &dss, .scan_done = scan_done, .scan_ctx = scan};
         stage_result sr;
         rc = stage_parquet_write(ctx->stage, &ss, &sr, err);
-        res->load_id = ctx->run_id;
+        res->load_id = o->load_id;
         res->rows = sr.rows;
         res->files = sr.nfiles;
         res->has_wm_to = sr.has_wm_to;
@@ -281,7 +280,7 @@ int main(int argc, char **argv)
     size_t nsel = 0;
     cli_result *results = NULL;
     size_t nres = 0;
-    run_ctx ctx = {.o = &o, .run_id = fh_time_now_us()};
+    run_ctx ctx = {.o = &o};
     ctx.show_progress = !o.quiet && !o.json && isatty(STDERR_FILENO);
 
     rc = registry_load(o.registry, &reg, &err);

@@ -613,7 +613,9 @@ def _select(tables: Sequence[str], groups: Sequence[str], env: Mapping[str, str]
 
 def _run_fhload(tables: Sequence[str], since: str | None, full: bool, directory: Path,
                 env: Mapping[str, str]) -> tuple[list[ingest.TableLoad], ingest.IngestError | None]:
-    extra = ["--parquet", str(directory)] + (["--since", since] if since else [])
+    # TODO(issue 15): a load id from a Snowflake sequence instead of the clock.
+    extra = ["--parquet", str(directory), "--load-id", str(time.time_ns() // 1000)] + (
+        ["--since", since] if since else [])
     argv = ingest.command(tables, full=full, json_output=True, quiet=True, env=env, extra=extra)
     proc = subprocess.run(argv, cwd=ROOT, env=dict(env), capture_output=True, text=True, check=False)
     if proc.stderr:

@@ -277,7 +277,7 @@ eq "after kills: state = last load" "$(duck "select s.last_load_id = max(l.load_
 
 # ---- 10. Parquet staging for Snowflake ------------------------------------------------------------
 STAGE=$TMP/stage
-run --json --parquet "$STAGE" loans branches
+run --json --parquet "$STAGE" --load-id 7 loans branches
 eq "parquet exit" "$RC" 0
 contains "parquet mode full without --since" "$(echo "$OUT" | grep loans)" '"mode": "full"'
 test -f "$STAGE/loans/manifest.json" && ok || bad "no manifest"
@@ -285,7 +285,7 @@ eq "parquet rows" "$("$CHECK" "$TMP/x.duckdb" "select count(*) from read_parquet
 eq "parquet sum exact" "$("$CHECK" "$TMP/x.duckdb" "select sum(principal)::varchar from read_parquet('$STAGE/loans/*.parquet')")" "$(sql -c 'select sum(principal) from loans')"
 contains "manifest names the files" "$(cat "$STAGE/loans/manifest.json")" '"path": "part-0.parquet"'
 contains "manifest has types" "$(cat "$STAGE/loans/manifest.json")" '"type": "DECIMAL(14,2)"'
-FINHOUSE_PARQUET_FILE_SIZE=1MB run --json --parquet "$STAGE" --since "$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)" --lookback 0 txns
+FINHOUSE_PARQUET_FILE_SIZE=1MB run --json --parquet "$STAGE" --load-id 8 --since "$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)" --lookback 0 txns
 eq "parquet incremental exit" "$RC" 0
 contains "parquet incremental mode" "$OUT" '"mode": "incremental"'
 nfiles=$(ls "$STAGE/txns/"*.parquet | wc -l)

@@ -23,6 +23,6 @@ VG=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=def
 "${VG[@]}" "$FHLOAD" --quiet --warehouse "$TMP/w.duckdb"
 psql -X -q -d "$DB" -c "UPDATE loans SET amount = amount + 1, updated_at = now() WHERE id < 10"
 "${VG[@]}" "$FHLOAD" --quiet --warehouse "$TMP/w.duckdb"
-"${VG[@]}" "$FHLOAD" --quiet --parquet "$TMP/stage"
+"${VG[@]}" "$FHLOAD" --quiet --parquet "$TMP/stage" --load-id 1
 "${VG[@]}" "$FHLOAD" --quiet --source "postgresql://postgres@127.0.0.1:1/x" 2>/dev/null && exit 1 || true
 echo "valgrind load: clean"

@@ -69,7 +69,7 @@ static void test_bad_options(void)
 {
     struct {
         int argc;
-        const char *argv[4];
+        const char *argv[6];
         const char *msg;
     } bad[] = {
         {2, {"fhload", "--frobnicate"}, "unknown option --frobnicate"},
@@ -82,6 +82,11 @@ static void test_bad_options(void)
         {3, {"fhload", "--since", "2024-01-01"}, "--since only applies with --parquet"},
         {4, {"fhload", "--parquet", "/tmp/x", "--since=yesterday"}, "is not a timestamp"},
         {3, {"fhload", "--source", ""}, "--source is empty"},
+        {3, {"fhload", "--parquet", "/tmp/x"}, "--parquet needs --load-id N"},
+        {3, {"fhload", "--load-id", "5"}, "--load-id only applies with --parquet"},
+        {5, {"fhload", "--parquet", "/tmp/x", "--load-id", "0"}, "--load-id expects a whole number"},
+        {3, {"fhload", "--max-delete-percent", "101"}, "--max-delete-percent expects"},
+        {3, {"fhload", "--reconcile", "--full"}, "--reconcile cannot be combined with --full"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cli_options o;
@@ -92,9 +97,12 @@ static void test_bad_options(void)
     }
     cli_options o;
     fh_error e;
-    const char *ok[] = {"fhload", "--parquet", "/tmp/x", "--since", "2024-07-11T11:50:45Z"};
-    CHECK_EQ_INT(parse(&o, &e, 5, ok), FH_OK);
+    const char *ok[] = {"fhload", "--parquet", "/tmp/x", "--since", "2024-07-11T11:50:45Z",
+                        "--load-id=42"};
+    CHECK_EQ_INT(parse(&o, &e, 6, ok), FH_OK);
     CHECK(o.has_since);
+    CHECK_EQ_INT(o.load_id, 42);
+    CHECK_EQ_INT(o.max_delete_pct, 50);
     CHECK_EQ_INT(o.since_us, INT64_C(1720698645000000));
     cli_free(&o);
 }
