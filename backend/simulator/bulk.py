@@ -151,13 +151,7 @@ def run(opts: Options, progress=None) -> Summary:
     started = time.perf_counter()
     connection.ensure_connection()
     with connection.cursor() as cur:
-        found = writer.business_rows(cur)
-        if found and not opts.reset:
-            what = ", ".join(f"{n} {t}" for t, n in found.items())
-            raise writer.RefusedError(
-                f"the database {connection.settings_dict['NAME']} already holds an institution ({what}); "
-                "pass --reset to replace it"
-            )
+        writer.check_replaceable(cur, connection.settings_dict["NAME"], reset=opts.reset)  # fail early
         cur.execute("SELECT code, id FROM gl_accounts")
         gl = dict(cur.fetchall())
         cur.execute("SELECT code, id FROM transaction_types")
@@ -206,7 +200,10 @@ def run(opts: Options, progress=None) -> Summary:
             with raw.cursor() as cur:
                 cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
                 cur.execute("SET LOCAL synchronous_commit = off")
+                writer.lock(cur)  # then check again: nothing can be written between the check and reset
+                writer.check_replaceable(cur, connection.settings_dict["NAME"], reset=opts.reset)
                 writer.reset(cur)
+                writer.mark(cur, seed=opts.seed, customers=opts.customers, years=opts.years, until=opts.until)
                 cap = writer.capture_and_drop(cur)
                 for table, columns, text in world_copy_data(w):
                     writer.copy(cur, table, columns, text.encode(), freeze=table != "auth_user")

@@ -1,7 +1,9 @@
 """Loading the simulated history into PostgreSQL, fast and safely, in ONE transaction:
 
-1. refuse a database that already holds business rows unless --reset (then TRUNCATE them — in this
-   transaction, which also lets COPY … FREEZE skip the later hint-bit rewrite);
+1. refuse a database that already holds business rows unless --reset, and even then unless it carries
+   the simulator's mark (simulator.models: the database holds an institution the simulator wrote, not
+   someone's books); then TRUNCATE them — in this transaction, which also lets COPY … FREEZE skip the
+   later hint-bit rewrite — and write the mark anew;
 2. capture the loaded tables' primary keys, unique and foreign-key constraints and secondary indexes
    (pg_get_constraintdef / pg_get_indexdef) and drop them, so COPY only appends heap pages;
 3. COPY every table from preformatted text (psycopg 3 ``cursor.copy``);
@@ -16,6 +18,7 @@ services. Any failure rolls everything back, indexes included.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from simulator.tables import TABLES
 
@@ -31,6 +34,9 @@ LOADED = WORLD_TABLES + tuple(t.name for t in TABLES)
 # business tables a --reset empties (the chart of accounts and transaction types are reference data
 # seeded by migrations, and stay)
 RESET = LOADED + ("transfers",)
+MARK = "simulated_institution"  # simulator.models.SimulatedInstitution
+# counted in the refusal's message (the other tables are only named: counting them is slow when large)
+COUNTED = ("customers", "loans", "branches", "staff", "journal_entries", "payments", "savings_accounts")
 
 
 class RefusedError(Exception):
@@ -43,20 +49,69 @@ class Captured:
     indexes: list[tuple[str, str]] = field(default_factory=list)  # name, def
 
 
-def business_rows(cur) -> dict[str, int]:
-    found = {}
-    for table in ("customers", "loans", "branches", "journal_entries", "payments", "savings_accounts"):
-        cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1) x")
+def business_rows(cur) -> dict[str, int | None]:
+    """The business tables (every table a --reset empties) that hold rows: their row count for the
+    COUNTED ones, None for the others."""
+    found: dict[str, int | None] = {}
+    for table in sorted(RESET, key=lambda t: COUNTED.index(t) if t in COUNTED else len(COUNTED)):
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
         if cur.fetchone()[0]:
-            cur.execute(f"SELECT count(*) FROM {table}")
-            found[table] = cur.fetchone()[0]
+            found[table] = None
+            if table in COUNTED:
+                cur.execute(f"SELECT count(*) FROM {table}")
+                found[table] = cur.fetchone()[0]
     return found
 
 
+def describe(found: dict[str, int | None]) -> str:
+    """`found` (from business_rows) for a message: "2 branches, 3 staff, rows in loan_products"."""
+    parts = [f"{n:,} {t}" if n is not None else f"rows in {t}" for t, n in found.items()]
+    return ", ".join(parts[:6]) + (f" and {len(parts) - 6} more tables" if len(parts) > 6 else "")
+
+
+def simulated(cur) -> bool:
+    """Whether the database carries the simulator's mark: its business rows are a simulated institution."""
+    cur.execute(f"SELECT to_regclass('{MARK}') IS NOT NULL")
+    if not cur.fetchone()[0]:
+        return False
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {MARK})")
+    return bool(cur.fetchone()[0])
+
+
+def check_replaceable(cur, database: str, *, reset: bool) -> None:
+    """Raise RefusedError unless the simulator may write its institution into this database: one without
+    business rows, or (with --reset) one whose business rows it wrote itself (it carries the mark)."""
+    found = business_rows(cur)
+    if found and not reset:
+        raise RefusedError(
+            f"the database {database} already holds an institution ({describe(found)}); "
+            "pass --reset to replace it"
+        )
+    if found and not simulated(cur):
+        raise RefusedError(
+            f"refusing to replace the database {database}: it holds data the simulator did not write "
+            f"({describe(found)}); point FINHOUSE_OLTP_URL at a new database"
+        )
+
+
+def lock(cur) -> None:
+    """Lock the business tables and the mark against every other session until the transaction ends."""
+    cur.execute(f"LOCK TABLE {', '.join((*RESET, MARK))} IN ACCESS EXCLUSIVE MODE")
+
+
+def mark(cur, *, seed: int, customers: int, years: float, until: date) -> None:
+    """Leave the simulator's mark (in the transaction that writes the institution, after reset())."""
+    cur.execute(
+        f"INSERT INTO {MARK} (simulated_at, seed, customers, years, until) VALUES (now(), %s, %s, %s, %s)",
+        [seed, customers, years, until],
+    )
+
+
 def reset(cur) -> None:
-    """Empty the business tables and remove the simulator's staff users (and only what hangs off them)."""
+    """Empty the business tables and the mark, and remove the simulator's staff users (and only what
+    hangs off them). Callers check first that the database is one the simulator may replace."""
     cur.execute("CREATE TEMP TABLE _sim_users ON COMMIT DROP AS SELECT user_id AS id FROM staff")
-    cur.execute(f"TRUNCATE {', '.join(RESET)}")
+    cur.execute(f"TRUNCATE {', '.join((*RESET, MARK))}")
     for table in ("django_admin_log", "auth_user_groups", "auth_user_user_permissions"):
         cur.execute(f"DELETE FROM {table} WHERE user_id IN (SELECT id FROM _sim_users)")
     cur.execute("DELETE FROM auth_user WHERE id IN (SELECT id FROM _sim_users)")

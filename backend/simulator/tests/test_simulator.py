@@ -4,7 +4,9 @@ refused in one line.
 
 The bulk loader commits (and forks workers), so these tests do not run inside pytest-django's
 per-test transaction: a module fixture unblocks the database and empties the business tables again
-at the end, leaving the chart of accounts and transaction types as the migrations seeded them."""
+at the end, leaving the chart of accounts and transaction types as the migrations seeded them. It runs
+on a test database (pytest-django's, or its own when no django_db test was collected), never on the
+database FINHOUSE_OLTP_URL names."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import setup_databases, teardown_databases
 
 from simulator import bulk, checks, writer
 
@@ -25,12 +28,26 @@ UNTIL = dt.date(2025, 6, 30)
 BACKEND = Path(__file__).resolve().parents[2]
 
 
+# Read at collection, before pytest-django switches the connection to its test database.
+CONFIGURED_DB = connection.settings_dict["NAME"]
+
+
 @pytest.fixture(scope="module")
 def sim_db(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        yield
-        with transaction.atomic(), connection.cursor() as cur:
-            writer.reset(cur)
+        own = None
+        # pytest-django creates its test database only when a collected test asks for it (a django_db
+        # test); when none was (tests picked one by one), the connection still names FINHOUSE_OLTP_URL's
+        # database: make the test database here, never simulate over that one.
+        if connection.settings_dict["NAME"] == CONFIGURED_DB:
+            own = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        try:
+            yield
+            with transaction.atomic(), connection.cursor() as cur:
+                writer.reset(cur)
+        finally:
+            if own is not None:
+                teardown_databases(own, verbosity=0)
 
 
 def simulate(customers: int, years: float, seed: int, **kw) -> bulk.Summary:
@@ -138,6 +155,41 @@ def test_allocations_go_oldest_installment_first(small):
 def test_refuses_a_database_that_holds_an_institution(small):
     with pytest.raises(writer.RefusedError, match="--reset"):
         bulk.run(bulk.Options(customers=10, years=1, seed=1, until=UNTIL, reset=False))
+
+
+def test_the_simulated_institution_carries_the_mark(small):
+    with connection.cursor() as cur:
+        cur.execute("SELECT customers, seed, until FROM simulated_institution")
+        assert cur.fetchall() == [(150, 11, UNTIL)]
+
+
+# --- the simulator replaces only what it wrote (in the test's transaction, rolled back) ---------------
+@pytest.fixture
+def no_institution(db):
+    """This test's view of the database: no business rows and no mark (whatever the module simulated)."""
+    with connection.cursor() as cur:
+        writer.reset(cur)
+
+
+def test_reset_refuses_books_the_simulator_did_not_write(no_institution, branch, make_staff):
+    """A new MFI's database — branches and staff, no customers yet, no mark: --reset leaves it whole."""
+    from core.testing import db_snapshot
+
+    make_staff("branch_manager")
+    before = db_snapshot()
+    expected = r"did not write \(1 branches, 1 staff\); point FINHOUSE_OLTP_URL at a new database"
+    with pytest.raises(writer.RefusedError, match=expected):
+        bulk.run(bulk.Options(customers=10, years=1, seed=1, until=UNTIL, reset=True))
+    assert db_snapshot() == before
+
+
+def test_refuses_without_reset_a_database_holding_only_products(no_institution, monthly_product):
+    """Any business row counts, not only customers or branches: products alone are someone's set-up."""
+    with pytest.raises(writer.RefusedError, match=r"\(rows in loan_products\); pass --reset"):
+        bulk.run(bulk.Options(customers=10, years=1, seed=1, until=UNTIL, reset=False))
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM loan_products")
+        assert cur.fetchone()[0] == 1
 
 
 def test_live_mode_writes_through_the_services(small, sim_db):

@@ -100,7 +100,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset",
             action="store_true",
-            help="replace the institution already in the database (truncates the business tables)",
+            help="replace the institution already in the database (truncates the business tables); only one "
+            "the simulator wrote is replaced, never data it did not write",
         )
         parser.add_argument(
             "--workers",
