@@ -29,7 +29,7 @@ ENGINE_LDLIBS   = -L$(DUCKDB_DIR) -Wl,-rpath,$(DUCKDB_DIR) -lduckdb -L$(PG_LIB) 
 ENGINE_FUZZ_CFLAGS = $(filter-out -Wno-format-truncation,$(ENGINE_CFLAGS))
 ENGINE_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-ENGINE_MODS    := fh_error fh_time fh_json registry copy_decode pg_source duck_scan duck_dest stage_parquet cli
+ENGINE_MODS    := fh_error fh_hash fh_time fh_json registry copy_decode pg_source duck_scan duck_dest stage_parquet cli
 ENGINE_HDRS    := $(wildcard $(ENG)/include/*.h)
 ENGINE_OBJS    := $(ENGINE_MODS:%=$(EB)/obj/%.o)
 ENGINE_AOBJS   := $(ENGINE_MODS:%=$(EB)/asan/%.o)
@@ -83,7 +83,7 @@ $(EB)/asan/test_%: $(ENG)/tests/unit/test_%.c $(ENG)/tests/unit/check.h $(ENGINE
 	$(ENGINE_CC) $(ENGINE_CFLAGS) -O1 $(ENGINE_SAN) $< $(ENGINE_AOBJS) -o $@ $(ENGINE_LDLIBS)
 
 # libFuzzer targets: clang, the module under test compiled in with the fuzzer's sanitizers.
-$(EB)/fuzz/fuzz_copy_decode: $(ENG)/tests/fuzz/fuzz_copy_decode.c $(ENG)/src/copy_decode.c $(ENG)/src/fh_error.c $(ENGINE_HDRS) $(DUCKDB_STAMP) | engine-deps
+$(EB)/fuzz/fuzz_copy_decode: $(ENG)/tests/fuzz/fuzz_copy_decode.c $(ENG)/src/copy_decode.c $(ENG)/src/fh_hash.c $(ENG)/src/fh_error.c $(ENGINE_HDRS) $(DUCKDB_STAMP) | engine-deps
 	@mkdir -p $(@D)
 	clang $(ENGINE_FUZZ_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  $(filter %.c,$^) -o $@ $(ENGINE_LDLIBS)

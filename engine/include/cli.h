@@ -58,6 +58,8 @@ typedef struct cli_result {
     int code;            /* FH_OK, or the error's code */
     const char *message; /* the error, when code != FH_OK */
     size_t files;        /* Parquet files, in --parquet mode */
+    int has_reconciled;  /* a reconciliation: rows/deleted are what it repaired */
+    uint64_t compared;   /* source rows it compared */
 } cli_result;
 
 /* One JSON object on one line. */

@@ -78,11 +78,15 @@ typedef struct copy_decoder copy_decoder;
 int copy_decode_new(const char *table, const cd_column *cols, size_t ncols, int cursor_col,
                     copy_decoder **out, fh_error *err);
 
+/* Also write each row's hash (fh_hash.h) into a BIGINT column that follows the source columns in
+ * every chunk bound from now on (the chunk then has ncols + 1 columns). Call before binding. */
+int copy_decode_enable_row_hash(copy_decoder *d, fh_error *err);
+
 /* Start a new stream (header expected next); row counters and cursor maximum restart. */
 void copy_decode_reset(copy_decoder *d);
 
 /* Give the decoder an empty chunk whose column types are copy_decode_logical_type of the columns,
- * in order. Rows are written from index 0 up to `capacity` (normally duckdb_vector_size()). */
+ * in order (then one BIGINT when row hashes are enabled). Rows are written from index 0 up to `capacity` (normally duckdb_vector_size()). */
 void copy_decode_bind_chunk(copy_decoder *d, duckdb_data_chunk chunk, size_t capacity);
 
 /* Rows written into the bound chunk so far; also sets the chunk's size to that number. */

@@ -45,6 +45,7 @@ typedef struct duck_load_spec {
     const char *const *key; /* primary key columns, for delete detection */
     int nkey;
     int full;               /* full load: record deletes of keys no longer present */
+    int max_delete_pct;     /* refuse to record deletes of more than this share of the live keys */
     int has_wm_from;
     int64_t wm_from;
     duck_scan_source *src;  /* the rows */
@@ -52,6 +53,13 @@ typedef struct duck_load_spec {
      * largest cursor value it read (*has = 0 if none). */
     int (*scan_done)(void *ctx, int *has, int64_t *max, fh_error *err);
     void *scan_ctx;
+    /* Reconciliation (duck_dest_reconcile) reads the source in key ranges instead of src: open
+     * the rows satisfying `where` (PostgreSQL SQL; NULL for every row) as a producer that also
+     * gives row hashes, and close it after the statement (ok = the statement succeeded: check the
+     * producer read everything). */
+    int (*open_range)(void *ctx, const char *where, duck_scan_source **src, fh_error *err);
+    int (*close_range)(void *ctx, int ok, fh_error *err);
+    void *range_ctx;
 } duck_load_spec;
 
 typedef struct duck_load_result {
@@ -64,6 +72,13 @@ typedef struct duck_load_result {
 /* Load one table (see the file comment). Schema errors (incompatible type change) are FH_ESCHEMA;
  * producer errors keep their code. On any error nothing is committed. */
 int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *res, fh_error *err);
+
+/* Compare the source with raw's current keys (key by key, row hash by row hash, in key ranges of
+ * bounded size) and append only what differs: upserts of rows raw lacks or holds in another
+ * version, deletes of keys the source no longer has. Logged as a load of mode 'reconcile'; the
+ * watermark does not move. The table must have a key and have been loaded before. */
+int duck_dest_reconcile(duck_dest *d, const duck_load_spec *spec, duck_load_result *res,
+                        fh_error *err);
 
 /* The DuckDB connection (for tests). */
 duckdb_connection duck_dest_connection(duck_dest *d);

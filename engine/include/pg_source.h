@@ -59,6 +59,9 @@ typedef struct pg_scan_opts {
     int64_t since_us;   /* watermark (µs since epoch, UTC) when incremental */
     int64_t lookback_s; /* seconds subtracted from since_us */
     int allow_split;    /* may split by ctid ranges across workers */
+    int row_hash;       /* chunks carry each row's hash after the columns (copy_decode) */
+    const char *where;  /* an extra condition on the rows in PostgreSQL's SQL (a reconciliation's
+                         * key range), or NULL; a scan with one is not split */
 } pg_scan_opts;
 
 int pg_scan_new(pg_source *src, const pg_table_desc *desc, const pg_scan_opts *opts, pg_scan **out,

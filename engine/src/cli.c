@@ -287,6 +287,8 @@ void cli_print_json(FILE *f, const cli_result *r)
     fh_json_time(f, r->has_wm_to, r->wm_to);
     if (r->files)
         fprintf(f, ", \"files\": %zu", r->files);
+    if (r->has_reconciled)
+        fprintf(f, ", \"compared\": %" PRIu64, r->compared);
     fputs(", \"status\": \"ok\"}\n", f);
 }
 

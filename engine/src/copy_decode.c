@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fh_hash.h"
+
 typedef unsigned __int128 u128;
 typedef __int128 i128;
 
@@ -54,6 +56,8 @@ struct copy_decoder {
     duckdb_data_chunk chunk;
     size_t capacity, nrows;
     out_col *out;
+    uint64_t *seeds;   /* per column, when row hashes are on (else NULL) */
+    int64_t *hash_out; /* the row-hash vector of the bound chunk */
 
     char *carry;
     size_t carry_len, carry_off, carry_cap;
@@ -339,6 +343,18 @@ int copy_decode_new(const char *table, const cd_column *cols, size_t ncols, int 
     return FH_OK;
 }
 
+int copy_decode_enable_row_hash(copy_decoder *d, fh_error *err)
+{
+    if (d->seeds)
+        return FH_OK;
+    d->seeds = malloc(d->ncols * sizeof *d->seeds);
+    if (!d->seeds)
+        return fh_error_set(err, FH_EINTERNAL, "out of memory");
+    for (size_t c = 0; c < d->ncols; c++)
+        d->seeds[c] = fh_hash_column_seed(d->cols[c].name);
+    return FH_OK;
+}
+
 void copy_decode_reset(copy_decoder *d)
 {
     d->state = ST_HEADER;
@@ -358,6 +374,8 @@ void copy_decode_bind_chunk(copy_decoder *d, duckdb_data_chunk chunk, size_t cap
         d->out[c].data = duckdb_vector_get_data(d->out[c].vec);
         d->out[c].validity = NULL;
     }
+    d->hash_out = d->seeds ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, d->ncols))
+                           : NULL;
 }
 
 size_t copy_decode_finish_chunk(copy_decoder *d)
@@ -384,6 +402,7 @@ void copy_decode_free(copy_decoder *d)
         return;
     free(d->cols);
     free(d->out);
+    free(d->seeds);
     free(d->carry);
     free(d);
 }
@@ -668,6 +687,7 @@ static int parse(copy_decoder *d, const unsigned char *src, size_t n, size_t *po
             break;
         size_t row = d->nrows;
         size_t k = i + 2;
+        uint64_t hash = 0;
         for (size_t c = 0; c < d->ncols; c++) {
             int32_t len = (int32_t)be32(src + k);
             k += 4;
@@ -678,8 +698,12 @@ static int parse(copy_decoder *d, const unsigned char *src, size_t n, size_t *po
             int rc = decode_field(d, c, row, src + k, (uint32_t)len, d->consumed + (k - i), err);
             if (rc != FH_OK)
                 return rc;
+            if (d->seeds)
+                hash += fh_hash64(src + k, (size_t)len, d->seeds[c]);
             k += (size_t)len;
         }
+        if (d->hash_out)
+            d->hash_out[row] = (int64_t)hash;
         d->nrows++;
         d->rows++;
         d->consumed += j - i;

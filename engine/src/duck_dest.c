@@ -20,6 +20,7 @@
  */
 #include "duck_dest.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -37,6 +38,10 @@ struct duck_dest {
     duckdb_connection con;
     duck_scan_slot slot;
     int slot_ready;
+    /* Bounded memory for statements over a table's keys (delete detection, the current-keys table,
+     * reconciliation): they run in passes of at most this many keys (a join) or groups (an
+     * aggregate), derived from the memory limit. */
+    int64_t keys_per_pass, groups_per_pass;
 };
 
 /* A growable SQL buffer: statements are built per table, never per row. */
@@ -254,6 +259,34 @@ static int check_catalog_name(const char *path, fh_error *err)
     return FH_OK;
 }
 
+/* "128MB", "1.5 GiB", "512KB" → bytes (DuckDB's units: KB = 1000, KiB = 1024); 0 if unreadable. */
+static int64_t parse_bytes(const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || v <= 0)
+        return 0;
+    while (*end == ' ')
+        end++;
+    static const struct {
+        const char *unit;
+        double factor;
+    } UNITS[] = {{"", 1},        {"b", 1},        {"kb", 1e3},          {"kib", 1024.0},
+                 {"mb", 1e6},    {"mib", 1048576.0}, {"gb", 1e9},       {"gib", 1073741824.0},
+                 {"tb", 1e12},   {"tib", 1099511627776.0}};
+    for (size_t i = 0; i < sizeof UNITS / sizeof UNITS[0]; i++)
+        if (!strcasecmp(end, UNITS[i].unit))
+            return (int64_t)(v * UNITS[i].factor);
+    return 0;
+}
+
+/* Keys per pass: measured on 2 threads with a 128MB limit, a hash join over 1M BIGINT keys and an
+ * aggregate over 256k groups fit, twice as many did not (bench/ingest/README.md); the divisors keep
+ * that margin at any limit. */
+#define BYTES_PER_JOIN_KEY 128
+#define BYTES_PER_GROUP 512
+#define MIN_KEYS_PER_PASS 16384
+
 int duck_dest_open(const char *path, int threads, const char *memory_limit,
                    const char *disabled_compression, duck_dest **out,
                    fh_error *err)
@@ -265,6 +298,21 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
     if (!d)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     snprintf(d->path, sizeof d->path, "%s", path);
+    int64_t limit = parse_bytes(memory_limit);
+    if (limit <= 0)
+        limit = 128 * 1000 * 1000;
+    d->keys_per_pass = limit / BYTES_PER_JOIN_KEY;
+    d->groups_per_pass = limit / BYTES_PER_GROUP;
+    if (d->keys_per_pass < MIN_KEYS_PER_PASS)
+        d->keys_per_pass = MIN_KEYS_PER_PASS;
+    if (d->groups_per_pass < MIN_KEYS_PER_PASS)
+        d->groups_per_pass = MIN_KEYS_PER_PASS;
+    /* An explicit pass size (tests, or a warehouse whose keys are wider than BIGINTs). */
+    const char *kpp = getenv("FINHOUSE_KEYS_PER_PASS");
+    if (kpp && atoll(kpp) > 0) {
+        d->keys_per_pass = atoll(kpp);
+        d->groups_per_pass = d->keys_per_pass / 4 > 0 ? d->keys_per_pass / 4 : 1;
+    }
     int rc = mkdir_parents(path, err);
     struct stat sb;
     if (rc == FH_OK && stat(path, &sb) != 0 && errno == ENOENT)
@@ -388,8 +436,17 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
             sb_add(&b, "%s %s, ", qid(s->cols[c].name, q, sizeof q), ty);
         }
         sb_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_loaded_at TIMESTAMPTZ NOT NULL, "
-                   "_fh_op VARCHAR NOT NULL)");
+                   "_fh_op VARCHAR NOT NULL, _fh_row_hash BIGINT)");
     } else {
+        /* Raw tables written before row hashes existed get the column (NULL for their rows). */
+        int has_hash = 0;
+        for (idx_t i = 0; i < nraw; i++) {
+            char *name = duckdb_value_varchar(&r, 0, i);
+            has_hash |= name && !strcmp(name, "_fh_row_hash");
+            duckdb_free(name);
+        }
+        if (!has_hash)
+            sb_add(&b, "ALTER TABLE raw.%s ADD COLUMN _fh_row_hash BIGINT;", qid(s->table, q, sizeof q));
         /* Check everything first, then add what is new. */
         for (size_t c = 0; c < s->ncols && rc == FH_OK; c++) {
             char ty[64];
@@ -438,7 +495,7 @@ static int scalar_i64(duck_dest *d, const char *sql, int64_t *out, fh_error *err
     int rc = query(d, sql, &r, err);
     if (rc != FH_OK)
         return rc;
-    *out = duckdb_row_count(&r) ? duckdb_value_int64(&r, 0, 0) : 0;
+    *out = duckdb_row_count(&r) && !duckdb_value_is_null(&r, 0, 0) ? duckdb_value_int64(&r, 0, 0) : 0;
     duckdb_destroy_result(&r);
     return FH_OK;
 }
@@ -454,41 +511,243 @@ static void ts_or_null(int has, int64_t us, char *buf, size_t bufsz)
     snprintf(buf, bufsz, "TIMESTAMPTZ '%s'", t);
 }
 
-static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *res,
-                       int64_t started_us, fh_error *err)
-{
-    char q[160], l[160], sql[2048];
-    int rc = ensure_table(d, s, err);
-    if (rc != FH_OK)
-        return rc;
-    rc = scalar_i64(d, "SELECT coalesce(max(load_id), 0) + 1 FROM raw._fh_loads", &res->load_id,
-                    err);
-    int64_t previous = 0;
-    if (rc == FH_OK) {
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM raw._fh_loads WHERE table_name = %s",
-                 qlit(s->table, l, sizeof l));
-        rc = scalar_i64(d, sql, &previous, err);
-    }
-    if (rc != FH_OK)
-        return rc;
+/* What the statements of one load share: the table, its key, the load id. */
+typedef struct {
+    const duck_load_spec *s;
+    char tq[160];   /* raw."t" */
+    char cq[200];   /* raw."_fh_current_t" */
+    int64_t id;     /* this load's id */
+} load_ctx;
 
-    /* rows */
-    sqlbuf b = {0};
-    sb_add(&b, "INSERT INTO raw.%s (", qid(s->table, q, sizeof q));
-    for (size_t c = 0; c < s->ncols; c++)
-        sb_add(&b, "%s, ", qid(s->cols[c].name, q, sizeof q));
-    sb_add(&b, "_fh_load_id, _fh_loaded_at, _fh_op) SELECT *, %" PRId64 ", now(), 'upsert' "
-               "FROM fh_scan()",
-           res->load_id);
-    if (b.oom) {
-        free(b.s);
+static void load_ctx_init(load_ctx *lc, const duck_load_spec *s, int64_t id)
+{
+    char q[160], name[200];
+    lc->s = s;
+    lc->id = id;
+    snprintf(lc->tq, sizeof lc->tq, "raw.%s", qid(s->table, q, sizeof q));
+    snprintf(name, sizeof name, "_fh_current_%s", s->table);
+    snprintf(lc->cq, sizeof lc->cq, "raw.%s", qid(name, q, sizeof q));
+}
+
+/* "a.k1 = b.k1 AND a.k2 = b.k2" */
+static void key_match(sqlbuf *b, const duck_load_spec *s, const char *a, const char *bb)
+{
+    char q[160];
+    for (int i = 0; i < s->nkey; i++)
+        sb_add(b, "%s%s.%s = %s.%s", i ? " AND " : "", a, qid(s->key[i], q, sizeof q), bb, q);
+}
+
+/* "a.k1, a.k2" (prefix "" for bare names) */
+static void key_list(sqlbuf *b, const duck_load_spec *s, const char *a)
+{
+    char q[160];
+    for (int i = 0; i < s->nkey; i++)
+        sb_add(b, "%s%s%s%s", i ? ", " : "", a, a[0] ? "." : "", qid(s->key[i], q, sizeof q));
+}
+
+/* The condition that selects pass p of np over the keys of alias a (true when np is 1): a hash
+ * partition, so that each pass holds about 1/np of the keys whatever their distribution. */
+static void pass_cond(sqlbuf *b, const duck_load_spec *s, const char *a, int64_t p, int64_t np)
+{
+    if (np <= 1) {
+        sb_add(b, "true");
+        return;
+    }
+    sb_add(b, "hash(");
+    key_list(b, s, a);
+    sb_add(b, ") %% %" PRId64 " = %" PRId64, np, p);
+}
+
+/* How many passes keep each pass's keys within the memory limit (at least 1). */
+static int64_t passes_for(const duck_dest *d, int64_t keys, int64_t keys_per_pass)
+{
+    (void)d;
+    assert(keys_per_pass > 0);
+    return keys <= keys_per_pass ? 1 : (keys + keys_per_pass - 1) / keys_per_pass;
+}
+
+static int run_sql(duck_dest *d, sqlbuf *b, uint64_t *changed, fh_error *err)
+{
+    if (b->oom) {
+        free(b->s);
+        *b = (sqlbuf){0};
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     }
     duckdb_result r;
-    duck_scan_arm(&d->slot, s->src);
-    rc = query(d, b.s, &r, err);
+    int rc = query(d, b->s, changed ? &r : NULL, err);
+    free(b->s);
+    *b = (sqlbuf){0};
+    if (rc == FH_OK && changed) {
+        *changed = duckdb_rows_changed(&r);
+        duckdb_destroy_result(&r);
+    }
+    return rc;
+}
+
+static int table_exists(duck_dest *d, const char *name, int *exists, fh_error *err)
+{
+    char sql[512], l[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = %s",
+             qlit(name, l, sizeof l));
+    int64_t n;
+    int rc = scalar_i64(d, sql, &n, err);
+    *exists = n > 0;
+    return rc;
+}
+
+/* The current-keys table raw._fh_current_<t>: one row per key whose latest raw row is not a delete,
+ * with that row's load id and row hash. Every load keeps it up to date in its own transaction, so
+ * delete detection and reconciliation compare the source with it instead of aggregating raw's
+ * history (which grows with every load: ten versions of ten million keys did not fit the loader's
+ * memory limit). A warehouse written before it existed gets it here, built from raw's history in
+ * passes of bounded size. */
+static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    char name[200], q[160];
+    snprintf(name, sizeof name, "_fh_current_%s", s->table);
+    int exists;
+    int rc = table_exists(d, name, &exists, err);
+    if (rc != FH_OK || exists)
+        return rc;
+    sqlbuf b = {0};
+    sb_add(&b, "CREATE TABLE %s (", lc->cq);
+    for (int i = 0; i < s->nkey; i++) {
+        const cd_column *col = NULL;
+        for (size_t c = 0; c < s->ncols; c++)
+            if (!strcmp(s->cols[c].name, s->key[i]))
+                col = &s->cols[c];
+        assert(col); /* main checked the key columns against the source */
+        char ty[64];
+        copy_decode_type_sql(col, ty, sizeof ty);
+        sb_add(&b, "%s %s NOT NULL, ", qid(col->name, q, sizeof q), ty);
+    }
+    sb_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_row_hash BIGINT)");
+    if ((rc = run_sql(d, &b, NULL, err)) != FH_OK)
+        return rc;
+
+    /* Built from the history: a key is current when the row of its greatest load id is not a
+     * delete. max(load_id * 2 + is_delete) finds that row and its op with one fixed-size
+     * aggregate; arg_max_null keeps the row hash even when it is NULL (rows loaded before row
+     * hashes existed). Passes of bounded size keep the hash table small. */
+    int64_t keys;
+    sb_add(&b, "SELECT approx_count_distinct(hash(");
+    key_list(&b, s, "");
+    sb_add(&b, ")) FROM %s", lc->tq);
+    if (b.oom)
+        return run_sql(d, &b, NULL, err);
+    rc = scalar_i64(d, b.s, &keys, err);
     free(b.s);
     b = (sqlbuf){0};
+    if (rc != FH_OK || keys == 0)
+        return rc;
+    int64_t np = passes_for(d, keys + keys / 10, d->groups_per_pass);
+    for (int64_t p = 0; p < np && rc == FH_OK; p++) {
+        sb_add(&b, "INSERT INTO %s SELECT ", lc->cq);
+        key_list(&b, s, "");
+        sb_add(&b, ", m // 2, h FROM (SELECT ");
+        key_list(&b, s, "");
+        sb_add(&b, ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
+                   "arg_max_null(_fh_row_hash, _fh_load_id) AS h FROM %s WHERE ", lc->tq);
+        pass_cond(&b, s, "", p, np);
+        sb_add(&b, " GROUP BY ALL) WHERE m %% 2 = 0");
+        rc = run_sql(d, &b, NULL, err);
+    }
+    return rc;
+}
+
+/* Keys of the current table that this full load did not read become 'delete' rows. */
+static int record_deletes(duck_dest *d, load_ctx *lc, int64_t live, uint64_t loaded,
+                          uint64_t *deleted, fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    int64_t np = passes_for(d, live > (int64_t)loaded ? live : (int64_t)loaded, d->keys_per_pass);
+    int rc = FH_OK;
+    *deleted = 0;
+    for (int64_t p = 0; p < np && rc == FH_OK; p++) {
+        sqlbuf b = {0};
+        sb_add(&b, "INSERT INTO %s (", lc->tq);
+        key_list(&b, s, "");
+        sb_add(&b, ", _fh_load_id, _fh_loaded_at, _fh_op) SELECT ");
+        key_list(&b, s, "c");
+        sb_add(&b, ", %" PRId64 ", now(), 'delete' FROM %s c WHERE ", lc->id, lc->cq);
+        pass_cond(&b, s, "c", p, np);
+        sb_add(&b, " AND NOT EXISTS (SELECT 1 FROM %s n WHERE n._fh_load_id = %" PRId64 " AND ",
+               lc->tq, lc->id);
+        pass_cond(&b, s, "n", p, np);
+        sb_add(&b, " AND ");
+        key_match(&b, s, "n", "c");
+        sb_add(&b, ")");
+        uint64_t n = 0;
+        rc = run_sql(d, &b, &n, err);
+        *deleted += n;
+    }
+    return rc;
+}
+
+/* Refuse to record deletes of more than max_delete_pct of the live keys: a source pointed at an
+ * empty or wrong database would otherwise mark every row of the table deleted. */
+static int check_deletes(const load_ctx *lc, const char *what, int64_t live, uint64_t deleted,
+                         fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    if (live <= 0 || deleted == 0 || (double)deleted * 100.0 <= (double)s->max_delete_pct * (double)live)
+        return FH_OK;
+    return fh_error_set(err, FH_EDATA,
+                        "table %s: this %s would mark %" PRIu64 " of %" PRId64 " rows (%.0f%%) "
+                        "deleted, above the %d%% limit — is --source the right database? If these "
+                        "rows really were deleted, rerun with --max-delete-percent 100 (or set "
+                        "FINHOUSE_MAX_DELETE_PERCENT); nothing was committed",
+                        s->table, what, deleted, live, 100.0 * (double)deleted / (double)live,
+                        s->max_delete_pct);
+}
+
+/* Bring the current table up to date with this load's rows: every key it wrote loses its old
+ * entry, and its upserts become the current versions. A full load replaces the whole table. */
+static int apply_to_current(duck_dest *d, load_ctx *lc, int full, uint64_t written, fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    int rc = FH_OK;
+    sqlbuf b = {0};
+    if (full) {
+        sb_add(&b, "DELETE FROM %s", lc->cq);
+        rc = run_sql(d, &b, NULL, err);
+    } else if (written > 0) {
+        int64_t np = passes_for(d, (int64_t)written, d->keys_per_pass);
+        for (int64_t p = 0; p < np && rc == FH_OK; p++) {
+            sb_add(&b, "DELETE FROM %s c WHERE ", lc->cq);
+            pass_cond(&b, s, "c", p, np);
+            sb_add(&b, " AND EXISTS (SELECT 1 FROM %s n WHERE n._fh_load_id = %" PRId64 " AND ",
+                   lc->tq, lc->id);
+            pass_cond(&b, s, "n", p, np);
+            sb_add(&b, " AND ");
+            key_match(&b, s, "n", "c");
+            sb_add(&b, ")");
+            rc = run_sql(d, &b, NULL, err);
+        }
+    }
+    if (rc != FH_OK || written == 0)
+        return rc;
+    sb_add(&b, "INSERT INTO %s SELECT ", lc->cq);
+    key_list(&b, s, "");
+    sb_add(&b, ", _fh_load_id, _fh_row_hash FROM %s WHERE _fh_load_id = %" PRId64
+               " AND _fh_op = 'upsert'",
+           lc->tq, lc->id);
+    return run_sql(d, &b, NULL, err);
+}
+
+/* Run an INSERT … SELECT … FROM fh_scan() with src as the producer; the producer's error, if it
+ * raised one, wins over DuckDB's (it says what went wrong in the source). */
+static int scan_into(duck_dest *d, duck_scan_source *src, sqlbuf *b, uint64_t *rows, fh_error *err)
+{
+    if (b->oom)
+        return run_sql(d, b, NULL, err);
+    duckdb_result r;
+    duck_scan_arm(&d->slot, src);
+    int rc = query(d, b->s, &r, err);
+    free(b->s);
+    *b = (sqlbuf){0};
     fh_error scan_err;
     if (duck_scan_disarm(&d->slot, &scan_err) != FH_OK) {
         if (rc == FH_OK)
@@ -498,51 +757,51 @@ static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *
     }
     if (rc != FH_OK)
         return rc;
-    res->rows = duckdb_rows_changed(&r);
+    *rows = duckdb_rows_changed(&r);
     duckdb_destroy_result(&r);
+    return FH_OK;
+}
 
-    int has_max = 0;
-    int64_t mx = 0;
-    if (s->scan_done && (rc = s->scan_done(s->scan_ctx, &has_max, &mx, err)) != FH_OK)
-        return rc;
+/* The rows of the scan, appended with this load's metadata. */
+static int insert_rows(duck_dest *d, load_ctx *lc, uint64_t *rows, fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    char q[160];
+    sqlbuf b = {0};
+    sb_add(&b, "INSERT INTO %s (", lc->tq);
+    for (size_t c = 0; c < s->ncols; c++)
+        sb_add(&b, "%s, ", qid(s->cols[c].name, q, sizeof q));
+    sb_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) SELECT *, %s%" PRId64
+               ", now(), 'upsert' FROM fh_scan()",
+           s->src->row_hash ? "" : "NULL, ", lc->id);
+    return scan_into(d, s->src, &b, rows, err);
+}
 
-    /* deletes: keys whose latest raw row is an upsert and that this full load did not read */
-    if (s->full && previous > 0 && s->nkey > 0) {
-        sqlbuf k = {0}, on = {0};
-        for (int i = 0; i < s->nkey; i++) {
-            sb_add(&k, "%s%s", i ? ", " : "", qid(s->key[i], q, sizeof q));
-            sb_add(&on, "%scur.%s = prev.%s", i ? " AND " : "", q, q);
-        }
-        char tq[160];
-        qid(s->table, tq, sizeof tq);
-        sb_add(&b, "INSERT INTO raw.%s (%s, _fh_load_id, _fh_loaded_at, _fh_op) "
-                   "SELECT %s, %" PRId64 ", now(), 'delete' FROM ("
-                   " SELECT %s FROM raw.%s WHERE _fh_load_id < %" PRId64
-                   " GROUP BY ALL HAVING arg_max(_fh_op, _fh_load_id) <> 'delete') prev "
-                   "WHERE NOT EXISTS (SELECT 1 FROM raw.%s cur WHERE cur._fh_load_id = %" PRId64
-                   " AND %s)",
-               tq, k.s, k.s, res->load_id, k.s, tq, res->load_id, tq, res->load_id, on.s);
-        int oom = b.oom || k.oom || on.oom;
-        free(k.s);
-        free(on.s);
-        if (oom) {
-            free(b.s);
-            return fh_error_set(err, FH_EINTERNAL, "out of memory");
-        }
-        rc = query(d, b.s, &r, err);
-        free(b.s);
-        if (rc != FH_OK)
-            return rc;
-        res->deleted = duckdb_rows_changed(&r);
-        duckdb_destroy_result(&r);
+static int begin_load(duck_dest *d, load_ctx *lc, const duck_load_spec *s, int64_t *previous,
+                      fh_error *err)
+{
+    char sql[512], l[160];
+    int rc = ensure_table(d, s, err);
+    int64_t id = 0;
+    if (rc == FH_OK)
+        rc = scalar_i64(d, "SELECT coalesce(max(load_id), 0) + 1 FROM raw._fh_loads", &id, err);
+    if (rc == FH_OK) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM raw._fh_loads WHERE table_name = %s",
+                 qlit(s->table, l, sizeof l));
+        rc = scalar_i64(d, sql, previous, err);
     }
+    load_ctx_init(lc, s, id);
+    if (rc == FH_OK && s->nkey > 0)
+        rc = ensure_current(d, lc, err);
+    return rc;
+}
 
-    /* state */
-    res->has_wm_to = s->has_wm_from || has_max;
-    res->wm_to = s->has_wm_from ? s->wm_from : mx;
-    if (has_max && mx > res->wm_to)
-        res->wm_to = mx;
-    char wf[80], wt[80], st[80], fin[80];
+static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_result *res,
+                       int64_t started_us, fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    char sql[2048], l[160], wf[80], wt[80], st[80], fin[80];
+    qlit(s->table, l, sizeof l);
     ts_or_null(s->has_wm_from, s->wm_from, wf, sizeof wf);
     ts_or_null(res->has_wm_to, res->wm_to, wt, sizeof wt);
     ts_or_null(1, started_us, st, sizeof st);
@@ -553,19 +812,64 @@ static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *
              "INSERT INTO raw._fh_state VALUES (%s, %s, %" PRId64 ", %s) "
              "ON CONFLICT (table_name) DO UPDATE SET watermark = excluded.watermark, "
              "last_load_id = excluded.last_load_id, updated_at = excluded.updated_at;",
-             res->load_id, l, s->full ? "full" : "incremental", st, fin, res->rows, res->deleted,
-             wf, wt, l, wt, res->load_id, fin);
+             lc->id, l, mode, st, fin, res->rows, res->deleted, wf, wt, l, wt, lc->id, fin);
     return query(d, sql, NULL, err);
 }
 
-int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *res, fh_error *err)
+static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *res,
+                       int64_t started_us, fh_error *err)
+{
+    load_ctx lc;
+    int64_t previous = 0;
+    int rc = begin_load(d, &lc, s, &previous, err);
+    if (rc != FH_OK)
+        return rc;
+    res->load_id = lc.id;
+    int64_t live = 0;
+    if (s->nkey > 0) {
+        char sql[300];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", lc.cq);
+        if ((rc = scalar_i64(d, sql, &live, err)) != FH_OK)
+            return rc;
+    }
+
+    if ((rc = insert_rows(d, &lc, &res->rows, err)) != FH_OK)
+        return rc;
+    int has_max = 0;
+    int64_t mx = 0;
+    if (s->scan_done && (rc = s->scan_done(s->scan_ctx, &has_max, &mx, err)) != FH_OK)
+        return rc;
+
+    if (s->nkey > 0) {
+        if (s->full && live > 0) {
+            rc = record_deletes(d, &lc, live, res->rows, &res->deleted, err);
+            if (rc == FH_OK)
+                rc = check_deletes(&lc, "full load", live, res->deleted, err);
+        }
+        if (rc == FH_OK)
+            rc = apply_to_current(d, &lc, s->full, res->rows, err);
+        if (rc != FH_OK)
+            return rc;
+    }
+
+    res->has_wm_to = s->has_wm_from || has_max;
+    res->wm_to = s->has_wm_from ? s->wm_from : mx;
+    if (has_max && mx > res->wm_to)
+        res->wm_to = mx;
+    return finish_load(d, &lc, s->full ? "full" : "incremental", res, started_us, err);
+}
+
+/* Run one load's statements in one transaction: all of it commits, or nothing. */
+static int in_transaction(duck_dest *d, int (*body)(duck_dest *, const duck_load_spec *,
+                                                    duck_load_result *, int64_t, fh_error *),
+                          const duck_load_spec *spec, duck_load_result *res, fh_error *err)
 {
     memset(res, 0, sizeof *res);
     int64_t started = fh_time_now_us();
     int rc = query(d, "BEGIN TRANSACTION", NULL, err);
     if (rc != FH_OK)
         return rc;
-    rc = load_in_txn(d, spec, res, started, err);
+    rc = body(d, spec, res, started, err);
     if (rc == FH_OK)
         rc = query(d, "COMMIT", NULL, err);
     if (rc != FH_OK) {
@@ -573,4 +877,170 @@ int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *r
         query(d, "ROLLBACK", NULL, &ignored);
     }
     return rc;
+}
+
+int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *res, fh_error *err)
+{
+    return in_transaction(d, load_in_txn, spec, res, err);
+}
+
+/* ---- reconciliation ------------------------------------------------------------------------------ */
+
+/* The boundaries that cut the current keys into ranges of at most keys_per_pass keys, on the first
+ * key column when it is an integer (PostgreSQL and DuckDB then agree on the order; other keys are
+ * reconciled as one range). approx_quantile keeps a fixed-size sketch, whatever the table's size. */
+static int range_bounds(duck_dest *d, const load_ctx *lc, int64_t live, int64_t **bounds,
+                        size_t *nbounds, fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    *bounds = NULL;
+    *nbounds = 0;
+    const cd_column *k0 = NULL;
+    for (size_t c = 0; c < s->ncols; c++)
+        if (!strcmp(s->cols[c].name, s->key[0]))
+            k0 = &s->cols[c];
+    int64_t np = passes_for(d, live, d->keys_per_pass);
+    if (!k0 || np <= 1 || (k0->kind != CD_INT2 && k0->kind != CD_INT4 && k0->kind != CD_INT8))
+        return FH_OK;
+    char q[160];
+    sqlbuf b = {0};
+    sb_add(&b, "SELECT DISTINCT unnest(approx_quantile(%s, [", qid(k0->name, q, sizeof q));
+    for (int64_t p = 1; p < np; p++)
+        sb_add(&b, "%s%.6f", p > 1 ? ", " : "", (double)p / (double)np);
+    sb_add(&b, "]))::BIGINT AS b FROM %s ORDER BY b", lc->cq);
+    if (b.oom)
+        return run_sql(d, &b, NULL, err);
+    duckdb_result r;
+    int rc = query(d, b.s, &r, err);
+    free(b.s);
+    if (rc != FH_OK)
+        return rc;
+    idx_t n = duckdb_row_count(&r);
+    *bounds = n ? malloc(n * sizeof **bounds) : NULL;
+    if (n && !*bounds) {
+        duckdb_destroy_result(&r);
+        return fh_error_set(err, FH_EINTERNAL, "out of memory");
+    }
+    for (idx_t i = 0; i < n; i++)
+        (*bounds)[i] = duckdb_value_int64(&r, 0, i);
+    *nbounds = n;
+    duckdb_destroy_result(&r);
+    return FH_OK;
+}
+
+/* "k0" >= lo AND "k0" < hi for range i of the bounds, in the syntax both databases read. */
+static void range_cond(char *buf, size_t bufsz, const char *alias, const char *k0,
+                       const int64_t *bounds, size_t nbounds, size_t i)
+{
+    char q[160], lo[64] = "", hi[64] = "";
+    const char *col = qid(k0, q, sizeof q);
+    if (nbounds == 0) {
+        snprintf(buf, bufsz, "true");
+        return;
+    }
+    if (i > 0)
+        snprintf(lo, sizeof lo, "%" PRId64, bounds[i - 1]);
+    if (i < nbounds)
+        snprintf(hi, sizeof hi, "%" PRId64, bounds[i]);
+    snprintf(buf, bufsz, "%s%s%s%s%s%s%s%s%s%s%s", lo[0] ? alias : "", lo[0] && alias[0] ? "." : "",
+             lo[0] ? col : "", lo[0] ? " >= " : "", lo, lo[0] && hi[0] ? " AND " : "",
+             hi[0] ? alias : "", hi[0] && alias[0] ? "." : "", hi[0] ? col : "", hi[0] ? " < " : "",
+             hi);
+}
+
+/* One range: the source rows (fh_scan) against the current keys, by key and row hash; what differs
+ * is appended — a source row raw lacks or holds in another version as an upsert, a current key the
+ * source no longer has as a delete. */
+static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, const char *cond,
+                           fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    char q[160];
+    sqlbuf b = {0};
+    sb_add(&b, "INSERT INTO %s (", lc->tq);
+    for (size_t c = 0; c < s->ncols; c++)
+        sb_add(&b, "%s, ", qid(s->cols[c].name, q, sizeof q));
+    sb_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) SELECT ");
+    for (size_t c = 0; c < s->ncols; c++) {
+        int is_key = 0;
+        for (int k = 0; k < s->nkey; k++)
+            is_key |= !strcmp(s->key[k], s->cols[c].name);
+        qid(s->cols[c].name, q, sizeof q);
+        if (is_key)
+            sb_add(&b, "coalesce(s.%s, c.%s), ", q, q);
+        else
+            sb_add(&b, "s.%s, ", q);
+    }
+    sb_add(&b, "s._fh_row_hash, %" PRId64 ", now(), CASE WHEN s._fh_row_hash IS NULL THEN 'delete' "
+               "ELSE 'upsert' END FROM fh_scan() s FULL OUTER JOIN (SELECT * FROM %s WHERE %s) c ON ",
+           lc->id, lc->cq, cond);
+    key_match(&b, s, "s", "c");
+    sb_add(&b, " WHERE s._fh_row_hash IS NULL OR c._fh_load_id IS NULL "
+               "OR s._fh_row_hash IS DISTINCT FROM c._fh_row_hash");
+    uint64_t n;
+    return scan_into(d, src, &b, &n, err);
+}
+
+static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *res,
+                            int64_t started_us, fh_error *err)
+{
+    assert(s->nkey > 0 && s->open_range && s->close_range);
+    load_ctx lc;
+    int64_t previous = 0, live = 0;
+    int rc = begin_load(d, &lc, s, &previous, err);
+    char sql[512];
+    if (rc == FH_OK) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", lc.cq);
+        rc = scalar_i64(d, sql, &live, err);
+    }
+    int64_t *bounds = NULL;
+    size_t nbounds = 0;
+    if (rc == FH_OK)
+        rc = range_bounds(d, &lc, live, &bounds, &nbounds, err);
+    res->load_id = lc.id;
+    for (size_t i = 0; i <= nbounds && rc == FH_OK; i++) {
+        char pg_cond[256], duck_cond[300];
+        range_cond(pg_cond, sizeof pg_cond, "", s->key[0], bounds, nbounds, i);
+        range_cond(duck_cond, sizeof duck_cond, "", s->key[0], bounds, nbounds, i);
+        duck_scan_source *src = NULL;
+        rc = s->open_range(s->range_ctx, nbounds ? pg_cond : NULL, &src, err);
+        if (rc == FH_OK)
+            rc = reconcile_range(d, &lc, src, duck_cond, err);
+        if (src) {
+            fh_error close_err;
+            int crc = s->close_range(s->range_ctx, rc == FH_OK, &close_err);
+            if (rc == FH_OK && crc != FH_OK) {
+                *err = close_err;
+                rc = crc;
+            }
+        }
+    }
+    free(bounds);
+    if (rc != FH_OK)
+        return rc;
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FILTER (WHERE _fh_op = 'upsert'), count(*) FILTER (WHERE _fh_op = "
+             "'delete') FROM %s WHERE _fh_load_id = %" PRId64,
+             lc.tq, lc.id);
+    duckdb_result r;
+    if ((rc = query(d, sql, &r, err)) != FH_OK)
+        return rc;
+    res->rows = (uint64_t)duckdb_value_int64(&r, 0, 0);
+    res->deleted = (uint64_t)duckdb_value_int64(&r, 1, 0);
+    duckdb_destroy_result(&r);
+    rc = check_deletes(&lc, "reconciliation", live, res->deleted, err);
+    if (rc == FH_OK)
+        rc = apply_to_current(d, &lc, 0, res->rows + res->deleted, err);
+    if (rc != FH_OK)
+        return rc;
+    /* The watermark does not move: reconciliation repairs what lies behind it. */
+    res->has_wm_to = s->has_wm_from;
+    res->wm_to = s->wm_from;
+    return finish_load(d, &lc, "reconcile", res, started_us, err);
+}
+
+int duck_dest_reconcile(duck_dest *d, const duck_load_spec *spec, duck_load_result *res,
+                        fh_error *err)
+{
+    return in_transaction(d, reconcile_in_txn, spec, res, err);
 }

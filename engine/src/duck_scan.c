@@ -33,6 +33,11 @@ static void bind(duckdb_bind_info info)
         duckdb_bind_add_result_column(info, src->cols[c].name, t);
         duckdb_destroy_logical_type(&t);
     }
+    if (src->row_hash) {
+        duckdb_logical_type t = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+        duckdb_bind_add_result_column(info, "_fh_row_hash", t);
+        duckdb_destroy_logical_type(&t);
+    }
 }
 
 static void init(duckdb_init_info info)

@@ -29,7 +29,8 @@ typedef struct {
     pthread_cond_t cv;
     int stop, running;
     const char *table;
-    const pg_scan *scan;
+    uint64_t (*rows)(const void *ctx); /* rows read so far (safe from another thread) */
+    const void *ctx;
     double t0;
 } progress;
 
@@ -47,13 +48,14 @@ static void *progress_main(void *arg)
         }
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
         if (!p->stop)
-            cli_print_progress(stderr, p->table, pg_scan_rows(p->scan), fh_time_mono() - p->t0, 0);
+            cli_print_progress(stderr, p->table, p->rows(p->ctx), fh_time_mono() - p->t0, 0);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
-static void progress_start(progress *p, int enabled, const char *table, const pg_scan *scan)
+static void progress_start(progress *p, int enabled, const char *table,
+                           uint64_t (*rows)(const void *), const void *ctx)
 {
     memset(p, 0, sizeof *p);
     if (!enabled)
@@ -61,7 +63,8 @@ static void progress_start(progress *p, int enabled, const char *table, const pg
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->table = table;
-    p->scan = scan;
+    p->rows = rows;
+    p->ctx = ctx;
     p->t0 = fh_time_mono();
     p->running = pthread_create(&p->thread, NULL, progress_main, p) == 0;
 }
@@ -95,6 +98,61 @@ static int scan_done(void *ctx, int *has, int64_t *max, fh_error *err)
     return FH_OK;
 }
 
+static uint64_t scan_rows(const void *scan) { return pg_scan_rows(scan); }
+
+/* ---- reconciliation: one scan per key range ---------------------------------------------------- */
+
+typedef struct {
+    pg_source *src;
+    const pg_table_desc *desc;
+    duck_scan_source dss;
+    pthread_mutex_t mu;   /* guards scan and done_rows against the progress thread */
+    pg_scan *scan;        /* the open range's, or NULL */
+    uint64_t done_rows;   /* rows of the ranges already closed */
+    uint64_t bytes;
+} range_ctx;
+
+static uint64_t range_rows(const void *vctx)
+{
+    range_ctx *rc = (range_ctx *)vctx;
+    pthread_mutex_lock(&rc->mu);
+    uint64_t n = rc->done_rows + (rc->scan ? pg_scan_rows(rc->scan) : 0);
+    pthread_mutex_unlock(&rc->mu);
+    return n;
+}
+
+static int open_range(void *vctx, const char *where, duck_scan_source **out, fh_error *err)
+{
+    range_ctx *rc = vctx;
+    pg_scan_opts so = {.cursor_col = -1, .row_hash = 1, .where = where};
+    pg_scan *scan;
+    int r = pg_scan_new(rc->src, rc->desc, &so, &scan, err);
+    if (r != FH_OK)
+        return r;
+    rc->dss = (duck_scan_source){.ctx = scan, .cols = rc->desc->cols, .ncols = rc->desc->ncols,
+                                 .row_hash = 1, .max_threads = pg_scan_parts(scan),
+                                 .fill = pg_scan_fill, .local_free = pg_scan_local_free};
+    pthread_mutex_lock(&rc->mu);
+    rc->scan = scan;
+    pthread_mutex_unlock(&rc->mu);
+    *out = &rc->dss;
+    return FH_OK;
+}
+
+static int close_range(void *vctx, int ok, fh_error *err)
+{
+    range_ctx *rc = vctx;
+    pthread_mutex_lock(&rc->mu);
+    pg_scan *scan = rc->scan;
+    rc->scan = NULL;
+    rc->done_rows += pg_scan_rows(scan);
+    pthread_mutex_unlock(&rc->mu);
+    int r = ok ? pg_scan_check_complete(scan, err) : FH_OK;
+    rc->bytes += pg_scan_bytes(scan);
+    pg_scan_free(scan);
+    return r;
+}
+
 /* ---- one table ----------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -104,6 +162,37 @@ typedef struct {
     stage_parquet *stage;
     int show_progress;
 } run_ctx;
+
+/* Reconcile one table that was loaded before: its source in key ranges against raw's current keys. */
+static int reconcile_table(run_ctx *ctx, const registry_table *t, const pg_table_desc *desc,
+                           const char *const *keys, int has_wm, int64_t wm, cli_result *res,
+                           fh_error *err)
+{
+    range_ctx rc = {.src = ctx->src, .desc = desc};
+    pthread_mutex_init(&rc.mu, NULL);
+    duck_load_spec ls = {.table = desc->name, .cols = desc->cols, .ncols = desc->ncols,
+                         .key = keys, .nkey = t->nkey, .max_delete_pct = ctx->o->max_delete_pct,
+                         .has_wm_from = has_wm, .wm_from = wm, .open_range = open_range,
+                         .close_range = close_range, .range_ctx = &rc};
+    progress prog;
+    progress_start(&prog, ctx->show_progress, t->name, range_rows, &rc);
+    duck_load_result lr;
+    int r = duck_dest_reconcile(ctx->dest, &ls, &lr, err);
+    progress_stop(&prog, rc.done_rows, r == FH_OK);
+    res->mode = "reconcile";
+    res->load_id = lr.load_id;
+    res->rows = lr.rows;
+    res->deleted = lr.deleted;
+    res->compared = rc.done_rows;
+    res->has_reconciled = 1;
+    res->bytes = rc.bytes;
+    res->has_wm_from = has_wm;
+    res->wm_from = wm;
+    res->has_wm_to = lr.has_wm_to;
+    res->wm_to = lr.wm_to;
+    pthread_mutex_destroy(&rc.mu);
+    return r;
+}
 
 static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh_error *err)
 {
@@ -144,39 +233,51 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
     }
 
     /* where the watermark comes from, and so the mode */
-    int has_wm = 0;
+    int has_wm = 0, loaded_before = 0;
     int64_t wm = 0;
     if (ctx->dest) {
         duck_dest_state st;
         rc = duck_dest_read_state(ctx->dest, desc.name, &st, err);
         has_wm = rc == FH_OK && st.found && st.has_watermark;
+        loaded_before = rc == FH_OK && st.found;
         wm = st.watermark_us;
     } else {
         has_wm = o->has_since;
         wm = o->since_us;
     }
-    int full = t->mode == REGISTRY_FULL || o->full || cursor_col < 0 || !has_wm;
+    if (rc != FH_OK) {
+        pg_source_desc_free(&desc);
+        return rc;
+    }
+    /* A table never loaded has nothing to reconcile against: it is loaded in full. */
+    if (o->reconcile && loaded_before && t->nkey > 0) {
+        rc = reconcile_table(ctx, t, &desc, keys, has_wm, wm, res, err);
+        pg_source_desc_free(&desc);
+        res->seconds = fh_time_mono() - t0;
+        return rc;
+    }
+    int full = t->mode == REGISTRY_FULL || o->full || o->reconcile || cursor_col < 0 || !has_wm;
     res->mode = full ? "full" : "incremental";
     res->has_wm_from = has_wm;
     res->wm_from = wm;
 
     pg_scan_opts so = {.cursor_col = cursor_col, .incremental = !full, .since_us = wm,
-                       .lookback_s = o->lookback_s, .allow_split = 1};
+                       .lookback_s = o->lookback_s, .allow_split = 1, .row_hash = 1};
     pg_scan *scan = NULL;
-    if (rc == FH_OK)
-        rc = pg_scan_new(ctx->src, &desc, &so, &scan, err);
+    rc = pg_scan_new(ctx->src, &desc, &so, &scan, err);
     if (rc != FH_OK) {
         pg_source_desc_free(&desc);
         return rc;
     }
-    duck_scan_source dss = {.ctx = scan, .cols = desc.cols, .ncols = desc.ncols,
+    duck_scan_source dss = {.ctx = scan, .cols = desc.cols, .ncols = desc.ncols, .row_hash = 1,
                             .max_threads = pg_scan_parts(scan), .fill = pg_scan_fill,
                             .local_free = pg_scan_local_free};
     progress prog;
-    progress_start(&prog, ctx->show_progress, t->name, scan);
+    progress_start(&prog, ctx->show_progress, t->name, scan_rows, scan);
     if (ctx->dest) {
         duck_load_spec ls = {.table = desc.name, .cols = desc.cols, .ncols = desc.ncols,
-                             .key = keys, .nkey = t->nkey, .full = full, .has_wm_from = has_wm,
+                             .key = keys, .nkey = t->nkey, .full = full,
+                             .max_delete_pct = o->max_delete_pct, .has_wm_from = has_wm,
                              .wm_from = wm, .src = &dss, .scan_done = scan_done, .scan_ctx = scan};
         duck_load_result lr;
         rc = duck_dest_load(ctx->dest, &ls, &lr, err);

@@ -51,6 +51,7 @@ struct pg_source {
 
 struct pg_scan {
     pg_source *src;
+    int row_hash;
     char table[2 * CD_NAME_MAX + 2];
     cd_column *cols;
     size_t ncols;
@@ -357,9 +358,10 @@ int pg_scan_new(pg_source *src, const pg_table_desc *desc, const pg_scan_opts *o
     snprintf(s->table, sizeof s->table, "%s.%s", desc->schema, desc->name);
     s->ncols = desc->ncols;
     s->cursor_col = opts->cursor_col;
+    s->row_hash = opts->row_hash;
     s->cols = malloc(desc->ncols * sizeof *s->cols);
     s->nparts = 1;
-    if (opts->allow_split && !opts->incremental && src->workers > 1 &&
+    if (opts->allow_split && !opts->incremental && !opts->where && src->workers > 1 &&
         desc->pages >= SPLIT_MIN_PAGES)
         s->nparts = (size_t)src->workers;
     s->sql = calloc(s->nparts, sizeof *s->sql);
@@ -420,11 +422,15 @@ int pg_scan_new(pg_source *src, const pg_table_desc *desc, const pg_scan_opts *o
                          "ctid >= '(%" PRIu64 ",0)'::tid AND ctid < '(%" PRIu64 ",0)'::tid", lo, hi);
         }
         oom = append(&tail, &len, &cap, head);
-        if (!oom && (cond[0] || range[0]))
-            oom = append(&tail, &len, &cap, " WHERE ") ||
-                  append(&tail, &len, &cap, cond[0] ? cond : range) ||
-                  (cond[0] && range[0] &&
-                   (append(&tail, &len, &cap, " AND ") || append(&tail, &len, &cap, range)));
+        const char *conds[3] = {cond, range, opts->where ? opts->where : ""};
+        int first = 1;
+        for (int k = 0; k < 3 && !oom; k++) {
+            if (!conds[k][0])
+                continue;
+            oom = append(&tail, &len, &cap, first ? " WHERE (" : " AND (") ||
+                  append(&tail, &len, &cap, conds[k]) || append(&tail, &len, &cap, ")");
+            first = 0;
+        }
         oom = oom || append(&tail, &len, &cap, ") TO STDOUT (FORMAT binary)");
         s->sql[p] = tail;
         tail = NULL;
@@ -544,6 +550,8 @@ int pg_scan_fill(void *vscan, void **vlocal, duckdb_data_chunk chunk, size_t cap
         L->slot = -1;
         *vlocal = L;
         rc = copy_decode_new(s->table, s->cols, s->ncols, s->cursor_col, &L->dec, err);
+        if (rc == FH_OK && s->row_hash)
+            rc = copy_decode_enable_row_hash(L->dec, err);
         if (rc == FH_OK)
             rc = claim_slot(s->src, &L->slot, err);
         if (rc != FH_OK)

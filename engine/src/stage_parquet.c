@@ -194,6 +194,8 @@ static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tm
             fh_json_string(f, s->cols[c].pg_type);
             fputs("}", f);
         }
+        if (s->src->row_hash)
+            fputs(",\n    {\"name\": \"_fh_row_hash\", \"type\": \"BIGINT\"}", f);
         fputs(",\n    {\"name\": \"_fh_load_id\", \"type\": \"BIGINT\"},"
               "\n    {\"name\": \"_fh_loaded_at\", \"type\": \"TIMESTAMP WITH TIME ZONE\"},"
               "\n    {\"name\": \"_fh_op\", \"type\": \"VARCHAR\"}\n  ],\n  \"files\": [",

@@ -13,7 +13,7 @@
 
 #include "copy_decode.h"
 
-static duckdb_logical_type types[8];
+static duckdb_logical_type types[9];
 
 static void mk(cd_column *c, const char *name, uint32_t oid, int32_t typmod)
 {
@@ -68,12 +68,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
 
+    /* selectors with bit 2 set also compute row hashes, into one more BIGINT column */
+    int hashed = (data[0 - 2] >> 2) & 1;
     for (size_t c = 0; c < n; c++)
         types[c] = copy_decode_logical_type(&cols[c]);
-    duckdb_data_chunk chunk = duckdb_create_data_chunk(types, n);
+    types[n] = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+    duckdb_data_chunk chunk = duckdb_create_data_chunk(types, n + (size_t)hashed);
     copy_decoder *d;
     fh_error err;
     int rc = copy_decode_new("fuzz", cols, n, (data[0 - 2] % 4) == 2 ? 3 : -1, &d, &err);
+    assert(rc == FH_OK);
+    if (hashed)
+        rc = copy_decode_enable_row_hash(d, &err);
     assert(rc == FH_OK);
     copy_decode_bind_chunk(d, chunk, cap);
     size_t off = 0;
@@ -108,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(rc == FH_EDATA && strlen(err.msg) > 0);
     copy_decode_free(d);
     duckdb_destroy_data_chunk(&chunk);
-    for (size_t c = 0; c < n; c++)
+    for (size_t c = 0; c <= n; c++)
         duckdb_destroy_logical_type(&types[c]);
     return 0;
 }
