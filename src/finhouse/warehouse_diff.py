@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 
 SCHEMAS = ("staging", "intermediate", "marts")
-# Columns that record when, not what: the load and transform times, and the SCD2 snapshot's validity.
+# Columns that record when, not what: the load and transform times, the period models' watermark (the newest
+# load when each month was last written), and the SCD2 snapshot's validity.
 WHEN_COLUMNS = frozenset(
     {
         "transformed_at",
         "source_loaded_at",
         "sources_loaded_at",
+        "sources_load_id",
         "computed_as_of",
         "loaded_at",
         "dbt_updated_at",

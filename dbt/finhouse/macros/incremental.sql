@@ -3,9 +3,22 @@
 
     The staging models of the big, append-mostly raw tables (journal lines and entries, payments, savings
     transactions, installments, repayments, allocations) and the facts and daily aggregates built on them
-    are incremental: a run reads only the raw rows loaded since the newest load the model holds
+    are incremental: a run reads only the raw rows of the loads after the newest load the model holds
     (macro latest_version) and replaces those keys (delete+insert). Every row records the dbt invocation
-    that wrote it in `transformed_at`. -#}
+    that wrote it in `transformed_at`.
+
+    Loads are ordered by their load id (`_fh_load_id`, staging's `load_id`), never by `_fh_loaded_at`: that is
+    the loader's wall clock, and a clock stepped back (an NTP correction, a restored VM, a loader on another
+    host) would date new rows before a model's watermark: they would never be read, and the marts would go
+    stale without an error. Load ids grow with every load whatever the clocks say (DuckDB: max + 1 under the
+    warehouse's file lock, so in the order loads commit; Snowflake: a sequence). Every watermark is therefore
+    a load id: a staging model's greatest `load_id`, a fact's `source_load_id` (the newest load of its row's
+    sources), a period model's `sources_load_id` (the newest load among its inputs when it ran).
+
+    A fact or period model compares the loads of several tables with one watermark, so it assumes a load that
+    commits after a build has a greater id than every load that build read. DuckDB's single writer ensures
+    it. On Snowflake, loads of different tables run in parallel and take their id before they commit: a load
+    still running while a build runs could commit below that build's watermark (as with load times before). -#}
 
 {#- The config of an incremental model keyed by `unique_key`: a run replaces the keys it writes. -#}
 {% macro incremental_by_key(unique_key) -%}
@@ -17,8 +30,9 @@
     ) }}
 {%- endmacro %}
 
-{#- The watermark of an incremental run: the newest `column` (a load time) the model holds, as a SQL
-    expression. Rows loaded after it are new to the model.
+{#- The watermark of an incremental run: the greatest load id the model holds (`column`: `load_id`,
+    `source_load_id` or `sources_load_id`), as a SQL expression; 0 when it holds none (load ids start at 1).
+    Rows of a load with a greater id are new to the model.
 
     On DuckDB it is read when the model runs and written into the SQL as a constant: a constant filter is
     pushed into the scans of the (append-ordered) staging tables, whose zone maps then skip every row group
@@ -31,16 +45,16 @@
 {%- endmacro %}
 
 {% macro default__incremental_watermark(column) -%}
-    (select coalesce(max({{ column }}), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    (select coalesce(max({{ column }}), 0) from {{ this }})
 {%- endmacro %}
 
 {% macro duckdb__incremental_watermark(column) -%}
     {%- set newest = none -%}
     {%- if execute -%}
-        {#- varchar keeps the instant exactly: microseconds and the offset ('2026-11-20 10:00:00.123456+00'). -#}
+        {#- varchar: the digits as stored, never a float or a Decimal's exponent form. -#}
         {%- set newest = run_query('select cast(max(' ~ column ~ ') as varchar) from ' ~ this).columns[0].values()[0] -%}
     {%- endif -%}
-    cast('{{ newest or "1900-01-01 00:00:00+00" }}' as timestamptz)
+    cast({{ newest or 0 }} as bigint)
 {%- endmacro %}
 
 {#- The start of this dbt invocation, as a timestamp: the value of `transformed_at` of every row written now. -#}
@@ -199,8 +213,8 @@
     where stored_as_of <> as_of
 {%- endmacro %}
 
-{#- `select {{ newest_load([(ref('a'), 'loaded_at'), …]) }} as sources_loaded_at`: the newest load time among
-    a period model's inputs when it runs — the watermark its next run compares their loads with. -#}
+{#- `select {{ newest_load([(ref('a'), 'load_id'), …]) }} as sources_load_id`: the newest load (greatest load
+    id) among a period model's inputs when it runs — the watermark its next run compares their loads with. -#}
 {% macro newest_load(inputs) -%}
     (select max(newest) from (
         {%- for relation, column in inputs %}

@@ -8,13 +8,16 @@
     a window buffers every column of every row and ran out of 4GB beside the other staging models; the
     aggregate holds two integers per key and the join streams the rows.
 
-    In an incremental staging model (macro incremental_by_key) only the raw rows loaded after the
-    newest load the model already holds are read: a key's newest version is then among them whenever
-    the key changed, and delete+insert on the key replaces the stored version. -#}
+    In an incremental staging model (macro incremental_by_key) only the raw rows of loads after the
+    newest load the model already holds (a greater _fh_load_id) are read: a key's newest version is then
+    among them whenever the key changed, and delete+insert on the key replaces the stored version. Load
+    ids, never _fh_loaded_at: that is the loader's wall clock, and a clock stepped back (NTP, a restored
+    VM, a loader on another host) would date a new load before the watermark and its rows would never be
+    read; load ids grow in the order loads commit, whatever the clock says. -#}
 {% macro latest_version(relation, key='id') %}
     {%- set since -%}
         {%- if is_incremental() -%}
-        _fh_loaded_at > {{ incremental_watermark('loaded_at') }}
+        _fh_load_id > {{ incremental_watermark('load_id') }}
         {%- else -%}
         true
         {%- endif -%}

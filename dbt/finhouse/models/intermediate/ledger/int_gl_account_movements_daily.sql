@@ -13,13 +13,13 @@ entries as {{ inlined() }} (
 ),
 
 {%- if is_incremental() %}
-{%- set watermark = incremental_watermark('source_loaded_at') %}
+{%- set watermark = incremental_watermark('source_load_id') %}
 
 touched_days as (
-    select posted_on from entries where loaded_at > {{ watermark }}
+    select posted_on from entries where load_id > {{ watermark }}
     union
     select posted_on from entries
-    where journal_entry_id in (select journal_entry_id from lines where loaded_at > {{ watermark }})
+    where journal_entry_id in (select journal_entry_id from lines where load_id > {{ watermark }})
 ),
 {%- endif %}
 
@@ -39,7 +39,7 @@ posted as (
         entries.posted_on,
         lines.debit,
         lines.credit,
-        greatest(lines.loaded_at, entries.loaded_at) as loaded_at
+        greatest(lines.load_id, entries.load_id) as load_id
     from lines_to_sum as lines
     inner join entries_to_sum as entries on entries.journal_entry_id = lines.journal_entry_id
 )
@@ -50,7 +50,7 @@ select
     sum(debit) as debit,
     sum(credit) as credit,
     count(*) as lines,
-    max(loaded_at) as source_loaded_at,
+    max(load_id) as source_load_id,
     {{ transformed_at() }} as transformed_at
 from posted
 group by gl_account_id, posted_on

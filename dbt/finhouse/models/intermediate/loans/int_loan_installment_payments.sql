@@ -22,25 +22,25 @@ loans as {{ inlined() }} (
 ),
 
 {%- if is_incremental() %}
-{%- set watermark = incremental_watermark('source_loaded_at') %}
+{%- set watermark = incremental_watermark('source_load_id') %}
 
 -- Every branch starts from rows loaded after the watermark: no join here reads two big tables in full.
 changed as (
-    select allocation_id from allocations where loaded_at > {{ watermark }}
+    select allocation_id from allocations where load_id > {{ watermark }}
     union
     select allocation_id from allocations
-    where repayment_id in (select repayment_id from repayments where loaded_at > {{ watermark }})
+    where repayment_id in (select repayment_id from repayments where load_id > {{ watermark }})
     union
     select stored.allocation_id
     from {{ this }} as stored
     inner join installments on installments.installment_id = stored.installment_id
-    where installments.loaded_at > {{ watermark }}
+    where installments.load_id > {{ watermark }}
       and (installments.loan_id <> stored.loan_id or installments.due_on <> stored.due_on)
     union
     select stored.allocation_id
     from {{ this }} as stored
     inner join loans on loans.loan_id = stored.loan_id
-    where loans.loaded_at > {{ watermark }}
+    where loans.load_id > {{ watermark }}
       and (loans.branch_id <> stored.branch_id or loans.officer_id <> stored.officer_id
            or loans.loan_product_id <> stored.loan_product_id
            or cast({{ dbt.date_trunc('month', 'loans.disbursed_on') }} as date) <> stored.cohort_month)
@@ -76,7 +76,7 @@ select
     allocations.penalty_amount,
     allocations.principal_amount + allocations.interest_amount + allocations.fee_amount as scheduled_amount,
     repayments.paid_on <= installments.due_on as is_paid_by_due_date,
-    greatest(allocations.loaded_at, repayments.loaded_at) as source_loaded_at,
+    greatest(allocations.load_id, repayments.load_id) as source_load_id,
     {{ transformed_at() }} as transformed_at
 from to_write as allocations
 inner join repayments_to_join as repayments on repayments.repayment_id = allocations.repayment_id

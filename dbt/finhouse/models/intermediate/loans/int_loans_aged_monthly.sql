@@ -13,7 +13,7 @@
 
 {%- set rebuild_from = none %}
 {%- if is_incremental() %}
-{%- set since = incremental_watermark('sources_loaded_at') %}
+{%- set since = incremental_watermark('sources_load_id') %}
 {%- set changed_dates %}
     with loans_since as (
         select loan_id, customer_id, branch_id, officer_id, loan_product_id, disbursed_on, is_deleted,
@@ -21,7 +21,7 @@
                case when written_off_on is null or closed_on < written_off_on then closed_on
                     else written_off_on end as ended_on
         from {{ ref('stg_oltp__loans') }}
-        where loaded_at > {{ since }}
+        where load_id > {{ since }}
     ),
 
     stored as (
@@ -62,11 +62,11 @@
     -- allocations, restructures, and journal entries (the calendar's first month and the as-of date come
     -- from them). An installment's due date does not move: a new schedule comes with a restructure or a
     -- disbursement, whose dates are here; an installment paid late changes nothing before its completion.
-    union all select paid_on from {{ ref('stg_oltp__loan_repayments') }} where loaded_at > {{ since }}
-    union all select completed_on from {{ ref('stg_oltp__loan_installments') }} where loaded_at > {{ since }}
-    union all select paid_on from {{ ref('int_loan_installment_payments') }} where source_loaded_at > {{ since }}
-    union all select restructured_on from {{ ref('stg_oltp__loan_restructures') }} where loaded_at > {{ since }}
-    union all select posted_on from {{ ref('stg_oltp__journal_entries') }} where loaded_at > {{ since }}
+    union all select paid_on from {{ ref('stg_oltp__loan_repayments') }} where load_id > {{ since }}
+    union all select completed_on from {{ ref('stg_oltp__loan_installments') }} where load_id > {{ since }}
+    union all select paid_on from {{ ref('int_loan_installment_payments') }} where source_load_id > {{ since }}
+    union all select restructured_on from {{ ref('stg_oltp__loan_restructures') }} where load_id > {{ since }}
+    union all select posted_on from {{ ref('stg_oltp__journal_entries') }} where load_id > {{ since }}
     -- the as-of date moved: the month in progress (and the one it was in) changed its period end
     union all {{ as_of_move_date('as_of_date') }}
 {%- endset %}
@@ -82,13 +82,13 @@ with period_ends as (
 sources_loaded as (
     -- the newest load among the inputs: the next run's watermark
     select {{ newest_load([
-        (ref('stg_oltp__loans'), 'loaded_at'),
-        (ref('stg_oltp__loan_repayments'), 'loaded_at'),
-        (ref('stg_oltp__loan_installments'), 'loaded_at'),
-        (ref('int_loan_installment_payments'), 'source_loaded_at'),
-        (ref('stg_oltp__loan_restructures'), 'loaded_at'),
-        (ref('stg_oltp__journal_entries'), 'loaded_at'),
-    ]) }} as sources_loaded_at
+        (ref('stg_oltp__loans'), 'load_id'),
+        (ref('stg_oltp__loan_repayments'), 'load_id'),
+        (ref('stg_oltp__loan_installments'), 'load_id'),
+        (ref('int_loan_installment_payments'), 'source_load_id'),
+        (ref('stg_oltp__loan_restructures'), 'load_id'),
+        (ref('stg_oltp__journal_entries'), 'load_id'),
+    ]) }} as sources_load_id
 ),
 
 {{ loans_aged('period_ends') }}
@@ -98,7 +98,7 @@ select
     loans_aged.*,
     {{ dpd_bucket('loans_aged.days_past_due') }} as dpd_bucket,
     {{ provision_rate('loans_aged.days_past_due') }} as provision_rate,
-    sources_loaded.sources_loaded_at,
+    sources_loaded.sources_load_id,
     {{ transformed_at() }} as transformed_at
 from loans_aged
 inner join period_ends on period_ends.as_of_date = loans_aged.as_of_date

@@ -15,12 +15,12 @@
 
 {%- set rebuild_from = none %}
 {%- if is_incremental() %}
-{%- set since = incremental_watermark('sources_loaded_at') %}
+{%- set since = incremental_watermark('sources_load_id') %}
 {%- set changed_dates %}
     with accounts_since as (
         select account_id, customer_id, branch_id, savings_product_id, opened_on, closed_on, is_deleted
         from {{ ref('stg_oltp__savings_accounts') }}
-        where loaded_at > {{ since }}
+        where load_id > {{ since }}
     ),
 
     stored as (
@@ -57,8 +57,8 @@
     -- the movements loaded since, at their value dates, and journal entries (the calendar's first month
     -- and as-of date come from them). Transaction types are reference data, reloaded whole by every load:
     -- their direction does not change once used (the OLTP's balances were posted with it).
-    union all select value_date from {{ ref('stg_oltp__savings_transactions') }} where loaded_at > {{ since }}
-    union all select posted_on from {{ ref('stg_oltp__journal_entries') }} where loaded_at > {{ since }}
+    union all select value_date from {{ ref('stg_oltp__savings_transactions') }} where load_id > {{ since }}
+    union all select posted_on from {{ ref('stg_oltp__journal_entries') }} where load_id > {{ since }}
     -- the as-of date moved: the month in progress (and the one it was in) changed its period end
     union all {{ as_of_move_date('period_end') }}
 {%- endset %}
@@ -73,10 +73,10 @@ with period_ends as (
 sources_loaded as (
     -- the newest load among the inputs: the next run's watermark
     select {{ newest_load([
-        (ref('stg_oltp__savings_accounts'), 'loaded_at'),
-        (ref('stg_oltp__savings_transactions'), 'loaded_at'),
-        (ref('stg_oltp__journal_entries'), 'loaded_at'),
-    ]) }} as sources_loaded_at
+        (ref('stg_oltp__savings_accounts'), 'load_id'),
+        (ref('stg_oltp__savings_transactions'), 'load_id'),
+        (ref('stg_oltp__journal_entries'), 'load_id'),
+    ]) }} as sources_load_id
 ),
 
 first_month as (
@@ -153,7 +153,7 @@ select
     ) as {{ dbt.type_numeric() }}) as balance,
     coalesce(monthly.net_movement, 0) as net_movement,
     account_periods.opened_on,
-    sources_loaded.sources_loaded_at,
+    sources_loaded.sources_load_id,
     {{ transformed_at() }} as transformed_at
 from account_periods
 left join monthly

@@ -17,28 +17,28 @@ accounts as {{ inlined() }} (
 ),
 
 {%- if is_incremental() %}
-{%- set watermark = incremental_watermark('source_loaded_at') %}
+{%- set watermark = incremental_watermark('source_load_id') %}
 
 -- Every branch starts from rows loaded after the watermark (a few, on a daily run): no join here reads two
 -- big tables in full.
 changed_entries as (
-    select journal_entry_id from entries where loaded_at > {{ watermark }}
+    select journal_entry_id from entries where load_id > {{ watermark }}
     union
     select reversal_of_id from entries
-    where loaded_at > {{ watermark }} and reversal_of_id is not null
+    where load_id > {{ watermark }} and reversal_of_id is not null
     union
     select stored.journal_entry_id
     from {{ this }} as stored
     inner join accounts on accounts.gl_code = stored.gl_code
-    where accounts.loaded_at > {{ watermark }}
+    where accounts.load_id > {{ watermark }}
       and (accounts.gl_name <> stored.gl_name or accounts.gl_type <> stored.gl_type)
 ),
 
 lines_to_write as (
-    select * from lines where loaded_at > {{ watermark }}
+    select * from lines where load_id > {{ watermark }}
     union all
     select * from lines
-    where loaded_at <= {{ watermark }}
+    where load_id <= {{ watermark }}
       and journal_entry_id in (select journal_entry_id from changed_entries)
 ),
 {%- else %}
@@ -72,7 +72,7 @@ select
     lines.credit,
     entries.reversal_of_id is not null as is_reversal,
     reversed.journal_entry_id is not null as is_reversed,
-    greatest(lines.loaded_at, entries.loaded_at) as source_loaded_at,
+    greatest(lines.load_id, entries.load_id) as source_load_id,
     {{ transformed_at() }} as transformed_at
 from lines_to_write as lines
 inner join entries_to_write as entries on entries.journal_entry_id = lines.journal_entry_id

@@ -17,19 +17,19 @@ payments as {{ inlined() }} (
 ),
 
 {%- if is_incremental() %}
-{%- set watermark = incremental_watermark('source_loaded_at') %}
+{%- set watermark = incremental_watermark('source_load_id') %}
 
 -- Every branch starts from rows loaded after the watermark: no join here reads two big tables in full.
 changed as (
-    select repayment_id from repayments where loaded_at > {{ watermark }}
+    select repayment_id from repayments where load_id > {{ watermark }}
     union
     select repayment_id from repayments
-    where payment_id in (select payment_id from payments where loaded_at > {{ watermark }})
+    where payment_id in (select payment_id from payments where load_id > {{ watermark }})
     union
     select stored.repayment_id
     from {{ this }} as stored
     inner join loans on loans.loan_id = stored.loan_id
-    where loans.loaded_at > {{ watermark }}
+    where loans.load_id > {{ watermark }}
       and (loans.customer_id <> stored.customer_id or loans.branch_id <> stored.branch_id
            or loans.officer_id <> stored.officer_id or loans.loan_product_id <> stored.product_id)
 ),
@@ -60,7 +60,7 @@ select
     case when repayments.savings_account_id is not null then 'savings' else payments.channel end as channel,
     repayments.payment_id,
     repayments.savings_account_id,
-    greatest(repayments.loaded_at, coalesce(payments.loaded_at, repayments.loaded_at)) as source_loaded_at,
+    greatest(repayments.load_id, coalesce(payments.load_id, repayments.load_id)) as source_load_id,
     {{ transformed_at() }} as transformed_at
 from to_write as repayments
 inner join loans on loans.loan_id = repayments.loan_id

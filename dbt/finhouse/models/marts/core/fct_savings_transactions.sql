@@ -24,20 +24,20 @@ reversed as (
 ),
 
 {%- if is_incremental() %}
-{%- set watermark = incremental_watermark('source_loaded_at') %}
+{%- set watermark = incremental_watermark('source_load_id') %}
 
 -- Every branch starts from rows loaded after the watermark: no join here reads two big tables in full
 -- (the last one only when a transaction type itself was reloaded).
 changed as (
-    select savings_transaction_id from transactions where loaded_at > {{ watermark }}
+    select savings_transaction_id from transactions where load_id > {{ watermark }}
     union
     select reversal_of_id from transactions
-    where loaded_at > {{ watermark }} and reversal_of_id is not null
+    where load_id > {{ watermark }} and reversal_of_id is not null
     union
     select stored.savings_transaction_id
     from {{ this }} as stored
     inner join accounts on accounts.account_id = stored.account_id
-    where accounts.loaded_at > {{ watermark }}
+    where accounts.load_id > {{ watermark }}
       and (accounts.customer_id <> stored.customer_id or accounts.branch_id <> stored.branch_id
            or accounts.savings_product_id <> stored.savings_product_id)
     union
@@ -45,7 +45,7 @@ changed as (
     from {{ this }} as stored
     inner join transactions on transactions.savings_transaction_id = stored.savings_transaction_id
     inner join types on types.transaction_type_id = transactions.transaction_type_id
-    where types.loaded_at > {{ watermark }}
+    where types.load_id > {{ watermark }}
       and (types.transaction_type_code <> stored.transaction_type_code or types.direction <> stored.direction)
 ),
 {%- endif %}
@@ -72,7 +72,7 @@ select
     transactions.reversal_of_id,
     transactions.reversal_of_id is not null as is_reversal,
     reversed.savings_transaction_id is not null as is_reversed,
-    transactions.loaded_at as source_loaded_at,
+    transactions.load_id as source_load_id,
     {{ transformed_at() }} as transformed_at
 from to_write as transactions
 inner join types on types.transaction_type_id = transactions.transaction_type_id

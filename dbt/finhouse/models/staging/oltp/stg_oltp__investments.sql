@@ -20,6 +20,7 @@ renamed as (
         payout_account_id,
         product_id as investment_product_id,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at
     from source
 )

@@ -16,6 +16,7 @@ renamed as (
         entry_id as journal_entry_id,
         gl_account_id,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at,
         {{ transformed_at() }} as transformed_at
     from source

@@ -14,6 +14,7 @@ renamed as (
         value,
         loan_id,
         (_fh_op = 'delete' or deleted_at is not null) as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at
     from source
 )

@@ -13,6 +13,7 @@ renamed as (
         expense_amount,
         policy,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at
     from source
 )

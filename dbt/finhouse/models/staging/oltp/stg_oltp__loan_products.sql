@@ -24,6 +24,7 @@ renamed as (
         grace_period_days,
         is_active,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at
     from source
 )

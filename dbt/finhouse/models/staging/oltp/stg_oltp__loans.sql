@@ -35,6 +35,7 @@ renamed as (
         officer_id,
         product_id as loan_product_id,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at
     from source
 )

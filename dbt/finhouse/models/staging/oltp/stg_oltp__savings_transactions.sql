@@ -23,6 +23,7 @@ renamed as (
         type_id as transaction_type_id,
         transfer_id,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at,
         {{ transformed_at() }} as transformed_at
     from source

@@ -15,6 +15,7 @@ renamed as (
         branch_id,
         loan_officer_id as officer_id,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at
     from source
 )

@@ -12,6 +12,7 @@ renamed as (
         name as transaction_type_name,
         direction as direction,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at
     from source
 )

@@ -14,6 +14,7 @@ renamed as (
         from_account_id,
         to_account_id,
         (_fh_op = 'delete') as is_deleted,
+        _fh_load_id as load_id,
         _fh_loaded_at as loaded_at
     from source
 )
