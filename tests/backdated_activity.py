@@ -4,7 +4,8 @@ does: a deposit keyed in weeks late, a mistaken deposit reversed, repayments and
 earlier value date, a closed loan reassigned to another officer, an account moved to another branch.
 The incremental dbt models must recompute the closed months these reach, as a full rebuild does.
 
-Dates are counted back from the institution's last business date. Prints one line per operation."""
+Dates are counted back from the institution's last business date. Runs again on the same institution
+(each run reverses another deposit, writes another loan off). Prints one line per operation."""
 
 import datetime as dt
 from decimal import Decimal
@@ -29,7 +30,9 @@ for account, on in ((accounts[0], two_months_back), (accounts[1], one_month_back
     account_deposit(account=account, amount=Decimal("1234.50"), on=on)
     done.append(f"deposit on {on} into account {account.pk}")
 
-old = (SavingsTransaction.objects.filter(type__code="deposit", value_date__lt=two_months_back)
+# not one reversed already: the script runs again on the same institution (the clock test)
+old = (SavingsTransaction.objects.filter(type__code="deposit", value_date__lt=two_months_back,
+                                         reversed_by__isnull=True)
        .order_by("-id").first())
 account_transaction_reverse(savings_transaction=old, reason="backdated test reversal", on=one_month_back)
 done.append(f"reversal on {one_month_back} of deposit {old.pk} of {old.value_date}")

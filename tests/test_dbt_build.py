@@ -205,38 +205,45 @@ def test_a_broken_column_rule_fails_its_model_test_which_names_column_rule_and_r
                         ("branch_id", "references dim_branches.branch_id", 1)}
 
 
-# Keep this test last in the module: it adds activity to the OLTP and rebuilds the warehouse incrementally,
-# so the tests above (which compare the marts with the OLTP as of the first build) must have run.
-def test_an_incremental_build_after_new_activity_equals_a_full_rebuild(warehouse, tmp_path):
-    """New activity through the services, some of it backdated into closed months → fhload's incremental
-    load → `dbt build` (incremental models read only what was loaded since) leaves exactly the tables a
-    --full-refresh of the same RAW builds."""
-    import shutil
+# Keep these two tests last in the module, in this order: they add activity to the OLTP and rebuild the
+# warehouse incrementally, so the tests above (which compare the marts with the OLTP as of the first build)
+# must have run, and the second starts from the warehouse the first built.
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
-    from finhouse import warehouse_diff
 
-    path, _ = warehouse
-    env = dict(os.environ, FINHOUSE_OLTP_URL=URL, DJANGO_SETTINGS_MODULE="config.settings",
-               FINHOUSE_DUCKDB_PATH=str(path), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+def _env(path) -> dict:
+    return dict(os.environ, FINHOUSE_OLTP_URL=URL, DJANGO_SETTINGS_MODULE="config.settings",
+                FINHOUSE_DUCKDB_PATH=str(path), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+
+
+def _add_activity(env: dict, seed: int) -> None:
+    """New activity through the services, some of it backdated into closed months (the period-end models
+    must recompute from them) and some moving dimensions."""
     proc = _run([sys.executable, "backend/manage.py", "simulate", "--live", "--rate", "1000",
-                 "--operations", "60", "--seed", "5"], env, 300)
+                 "--operations", "60", "--seed", str(seed)], env, 300)
     assert proc.returncode == 0, f"simulate --live failed: {proc.stderr[-2000:]}"
-    # Backdated operations reach closed months: the period-end models must recompute from them.
     with open(ROOT / "tests" / "backdated_activity.py") as script:
         proc = subprocess.run([sys.executable, "backend/manage.py", "shell"], cwd=ROOT, env=env, stdin=script,
                               capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"the backdated activity failed: {proc.stderr[-2000:]}"
-    proc = _run([str(FHLOAD), "--source", URL, "--warehouse", str(path), "--quiet"], env, 300)
-    assert proc.returncode == 0, f"fhload failed: {proc.stderr[-2000:]}"
 
-    def build(warehouse_path, *extra):
-        run_env = dict(env, FINHOUSE_DUCKDB_PATH=str(warehouse_path))
-        proc = _run([str(DBT), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
-                     "--target", "duckdb", "--target-path", str(tmp_path / "target"),
-                     "--log-path", str(tmp_path / "logs"), *extra], run_env, 600)
-        assert proc.returncode == 0, f"dbt build {' '.join(extra)} failed:\n{proc.stdout[-6000:]}"
 
-    build(path)
+def _build(env: dict, warehouse_path, tmp_path, *extra) -> None:
+    run_env = dict(env, FINHOUSE_DUCKDB_PATH=str(warehouse_path))
+    proc = _run([str(DBT), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
+                 "--target", "duckdb", "--target-path", str(tmp_path / "target"),
+                 "--log-path", str(tmp_path / "logs"), *extra], run_env, 600)
+    assert proc.returncode == 0, f"dbt build {' '.join(extra)} failed:\n{proc.stdout[-6000:]}"
+
+
+def _assert_an_incremental_build_equals_a_full_rebuild(env: dict, path, tmp_path) -> None:
+    """`dbt build` (incremental models read only what was loaded since) leaves exactly the tables a
+    --full-refresh of the same RAW builds, and rewrote only a part of them."""
+    import shutil
+
+    from finhouse import warehouse_diff
+
+    _build(env, path, tmp_path)
     with duckdb.connect(str(path), read_only=True) as con:
         rewritten, total = con.execute("""
             select count(*) filter (where transformed_at = (select max(transformed_at)
@@ -247,9 +254,52 @@ def test_an_incremental_build_after_new_activity_equals_a_full_rebuild(warehouse
 
     rebuilt = tmp_path / "rebuilt.duckdb"
     shutil.copyfile(path, rebuilt)
-    build(rebuilt, "--full-refresh")
+    _build(env, rebuilt, tmp_path, "--full-refresh")
     compared, problems = warehouse_diff.differences(path, rebuilt)
     assert compared > 30
     # The daily snapshot keeps each day as it was recorded: a backdated operation restates the months
     # (PAR, balances) but not the snapshot days already taken. Every other table must be identical.
     assert [p for p in problems if not p.startswith("marts.portfolio_snapshot_daily:")] == []
+
+
+def test_an_incremental_build_after_new_activity_equals_a_full_rebuild(warehouse, tmp_path):
+    """New activity through the services, some of it backdated into closed months → fhload's incremental
+    load → `dbt build` (incremental models read only what was loaded since) leaves exactly the tables a
+    --full-refresh of the same RAW builds."""
+    path, _ = warehouse
+    env = _env(path)
+    _add_activity(env, seed=5)
+    proc = _run([str(FHLOAD), "--source", URL, "--warehouse", str(path), "--quiet"], env, 300)
+    assert proc.returncode == 0, f"fhload failed: {proc.stderr[-2000:]}"
+    _assert_an_incremental_build_equals_a_full_rebuild(env, path, tmp_path)
+
+
+def test_a_load_under_a_clock_set_back_is_not_missed_by_the_incremental_build(warehouse, tmp_path):
+    """The loader's clock steps back (an NTP correction, a restored VM, a loader on another host): fhload
+    runs under libfaketime a day in the past, so the rows it loads carry an `_fh_loaded_at` older than
+    every row the incremental models hold. The models order loads by load id, not by that clock: the
+    incremental build picks the rows up and equals a full rebuild."""
+    if not os.path.exists(LIBFAKETIME):
+        pytest.fail(f"{LIBFAKETIME} is missing: run scripts/system-deps (as root) or apt-get install "
+                    "faketime")
+    path, _ = warehouse
+    env = _env(path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        (last_load,) = con.execute("select max(load_id) from raw._fh_loads").fetchone()
+    _add_activity(env, seed=9)
+    proc = _run([str(FHLOAD), "--source", URL, "--warehouse", str(path), "--quiet"],
+                dict(env, LD_PRELOAD=LIBFAKETIME, FAKETIME="-1d"), 300)
+    assert proc.returncode == 0, f"fhload under faketime failed: {proc.stderr[-2000:]}"
+    with duckdb.connect(str(path), read_only=True) as con:
+        new_rows, new_loaded_at, old_loaded_at, now = con.execute("""
+            select count(*) filter (where _fh_load_id > $1),
+                   max(_fh_loaded_at) filter (where _fh_load_id > $1),
+                   max(_fh_loaded_at) filter (where _fh_load_id <= $1),
+                   now()
+            from raw.journal_lines""", [last_load]).fetchone()
+    # DuckDB's now() inside fhload really moved: the new rows were loaded "a day ago", before the loads
+    # the warehouse already holds (the previous test's, minutes ago).
+    assert new_rows > 0, "the activity added no journal lines"
+    assert new_loaded_at < old_loaded_at, (new_loaded_at, old_loaded_at)
+    assert now - new_loaded_at > dt.timedelta(hours=23), (now, new_loaded_at)
+    _assert_an_incremental_build_equals_a_full_rebuild(env, path, tmp_path)
