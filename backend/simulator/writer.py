@@ -82,15 +82,15 @@ def check_replaceable(cur, database: str, *, reset: bool) -> None:
     """Raise RefusedError unless the simulator may write its institution into this database: one without
     business rows, or (with --reset) one whose business rows it wrote itself (it carries the mark)."""
     found = business_rows(cur)
-    if found and not reset:
-        raise RefusedError(
-            f"the database {database} already holds an institution ({describe(found)}); "
-            "pass --reset to replace it"
-        )
     if found and not simulated(cur):
         raise RefusedError(
             f"refusing to replace the database {database}: it holds data the simulator did not write "
             f"({describe(found)}); point FINHOUSE_OLTP_URL at a new database"
+        )
+    if found and not reset:
+        raise RefusedError(
+            f"the database {database} already holds an institution ({describe(found)}); "
+            "pass --reset to replace it"
         )
 
 

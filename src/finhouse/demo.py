@@ -1,12 +1,20 @@
 """`finhouse demo` (what `make demo` runs): bring the whole platform up on this machine.
 
 Steps, each delegated to the part that owns it: migrate the core banking database; simulate an
-institution when the database is empty (or --reset); create the platform's admin; run the six ingestion
-DAGs through Airflow (fhload loads the warehouse's RAW layer), then the transform DAG (dbt builds the
-marts, every test gating, and the serving copy dashboards read is published); generate the dbt docs;
-import the dashboards; unpause the DAGs so that ingestion goes on on its schedules and the transform on
-the raw tables' Assets; then serve Django (admin and API), Airflow (UI, scheduler, DAG processor,
-triggerer), Superset and the dbt docs until Ctrl-C, printing their URLs and the login.
+institution when the database is new (or --reset, on one the simulator made); create the platform's
+admin; run the six ingestion DAGs through Airflow (fhload loads the warehouse's RAW layer), then the
+transform DAG (dbt builds the marts, every test gating, and the serving copy dashboards read is
+published); generate the dbt docs; import the dashboards; unpause the DAGs so that ingestion goes on on
+its schedules and the transform on the raw tables' Assets; then serve Django (admin and API), Airflow
+(UI, scheduler, DAG processor, triggerer), Superset and the dbt docs until Ctrl-C, printing their URLs
+and the login.
+
+The demo replaces only a database it may: a new one (no rows but those the migrations seed), or one
+carrying the simulator's mark (the table simulated_institution, written in the transaction of the history
+it describes: see backend/simulator/models.py). A database holding anything else is someone's books: the
+demo shows it as it is when it holds customers, and otherwise refuses in one line before touching it (not
+even migrating it); `--reset` on it is refused the same way. The simulator itself checks again, under
+lock, that it replaces only an institution it wrote before it truncates anything.
 
 The admin's password comes from FINHOUSE_ADMIN_PASSWORD; when that is unset, one is generated on the
 first run, printed once, and kept in .finhouse/admin-password (mode 600) so later runs log in the same way.
@@ -23,6 +31,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from finhouse import config as fh_config
@@ -53,11 +62,98 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
         raise SystemExit(f"finhouse demo: `{' '.join(cmd)}` failed (exit {code}); see its message above")
 
 
-def _database_has_customers(cfg: fh_config.Config) -> bool:
-    import psycopg
+MARK = "simulated_institution"  # the simulator's mark (backend/simulator/models.py)
+# Tables whose rows the migrations themselves write (Django's bookkeeping, the staff roles, the chart of
+# accounts and transaction types): a database holding rows only there is new.
+SEEDED = frozenset({"django_migrations", "django_content_type", "auth_permission", "auth_group",
+                    "auth_group_permissions", "gl_accounts", "transaction_types", MARK})
 
-    with psycopg.connect(cfg.oltp_url, connect_timeout=5) as conn:
-        return conn.execute("SELECT EXISTS (SELECT 1 FROM customers)").fetchone()[0]
+
+@dataclass(frozen=True)
+class Database:
+    """What the core banking database holds, as far as replacing it goes."""
+
+    name: str
+    holding: tuple[str, ...]  # tables with rows, but for what the migrations seed
+    simulated: bool  # carries the simulator's mark
+
+    @property
+    def new(self) -> bool:
+        return not self.holding
+
+    @property
+    def has_customers(self) -> bool:
+        return "customers" in self.holding
+
+
+def inspect_database(url: str) -> Database:
+    """Read, and only read, what the database at `url` holds (migrated or not)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 2, 1").fetchall()
+        holding, simulated = [], False
+        for schema, table in tables:
+            has_rows = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+                sql.Identifier(schema, table))).fetchone()[0]
+            if has_rows and table == MARK and schema == "public":
+                simulated = True
+            elif has_rows and not (table in SEEDED and schema == "public"):
+                holding.append(table if schema == "public" else f"{schema}.{table}")
+        return Database(conn.info.dbname, tuple(holding), simulated)
+
+
+def plan(db: Database, reset: bool) -> str:
+    """What the demo does with the database: "keep" it, "simulate" into it (a new one) or "resimulate"
+    (replace the institution the simulator wrote). Refuses — SystemExit, one line — a database holding
+    data the simulator did not write, when asked to reset it or when it has no customers to show."""
+    if db.simulated:
+        return "resimulate" if reset or not db.has_customers else "keep"
+    if db.new:
+        return "simulate"
+    what = ", ".join(db.holding[:5]) + (f" and {len(db.holding) - 5} more" if len(db.holding) > 5 else "")
+    fix = "point FINHOUSE_OLTP_URL at a new database (make demo creates it)"
+    if reset:
+        raise SystemExit(f"finhouse demo: refusing to reset the database {db.name}: it holds data finhouse "
+                         f"did not simulate (rows in {what}); {fix}")
+    if not db.has_customers:
+        raise SystemExit(f"finhouse demo: the database {db.name} holds data finhouse did not simulate (rows "
+                         f"in {what}) and no customers; refusing to simulate over it — {fix}")
+    return "keep"
+
+
+def prepare_database(cfg: fh_config.Config, env: dict[str, str], reset: bool) -> str:
+    """Check, then migrate the core banking database and simulate the demo institution into it when it may
+    (then the warehouse of the previous institution goes too). Returns the plan it followed."""
+    db = inspect_database(cfg.oltp_url)
+    action = plan(db, reset)  # before anything is touched
+    manage = [sys.executable, str(cfg.manage_py)]
+    _step("migrating the core banking database")
+    _run([*manage, "migrate", "--no-input", "-v", "0"], env, cfg.root)
+    if action == "keep":
+        _step("the database already holds the demo institution; keeping it (finhouse demo --reset simulates "
+              "anew)" if db.simulated else "the database holds an institution finhouse did not simulate; "
+              "showing it as it is (it is never reset)")
+        return action
+    _step(f"simulating {cfg.demo_customers} customers over {cfg.demo_years} years (seed {cfg.demo_seed})")
+    # --reset only where the simulator's own mark is: on a new database the simulator checks again that
+    # it holds nothing.
+    _run([*manage, "simulate", "--customers", str(cfg.demo_customers), "--years", str(cfg.demo_years),
+          "--seed", str(cfg.demo_seed), *(["--reset"] if action == "resimulate" else [])], env, cfg.root)
+    # A new institution gets a new warehouse: raw is append-only, it must not mix two histories.
+    warehouse = _warehouse_path(cfg, env)
+    for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    return action
+
+
+def _warehouse_path(cfg: fh_config.Config, env: dict[str, str]) -> Path:
+    path = Path(env.get("FINHOUSE_DUCKDB_PATH") or cfg.home / "warehouse" / "finhouse.duckdb")
+    return path if path.is_absolute() else cfg.root / path
 
 
 def _wait_http(url: str, seconds: float) -> bool:
@@ -78,25 +174,13 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     manage = [python, str(cfg.manage_py)]
     with_airflow = [str(cfg.root / "airflow" / "bin" / "with-env")]
     dbt_project = cfg.root / "dbt" / "finhouse"
-    password, generated = admin_password(cfg)
-    env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url, FINHOUSE_ADMIN_PASSWORD=password,
-               DJANGO_SETTINGS_MODULE="config.settings")
+    env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
     root = cfg.root
 
-    _step("migrating the core banking database")
-    _run([*manage, "migrate", "--no-input", "-v", "0"], env, root)
+    prepare_database(cfg, env, args.reset)
 
-    if _database_has_customers(cfg) and not args.reset:
-        _step("the database already holds an institution; keeping it (finhouse demo --reset simulates anew)")
-    else:
-        _step(f"simulating {cfg.demo_customers} customers over {cfg.demo_years} years (seed {cfg.demo_seed})")
-        _run([*manage, "simulate", "--customers", str(cfg.demo_customers), "--years", str(cfg.demo_years),
-              "--seed", str(cfg.demo_seed), "--reset"], env, root)
-        # A new institution gets a new warehouse: raw is append-only, it must not mix two histories.
-        warehouse = Path(env.get("FINHOUSE_DUCKDB_PATH", cfg.home / "warehouse" / "finhouse.duckdb"))
-        for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
-            stale.unlink(missing_ok=True)
-
+    password, generated = admin_password(cfg)
+    env["FINHOUSE_ADMIN_PASSWORD"] = password
     _step("creating the platform's admin")
     _run([*manage, "ensure_admin"], env, root)
 

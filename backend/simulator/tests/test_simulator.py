@@ -183,9 +183,10 @@ def test_reset_refuses_books_the_simulator_did_not_write(no_institution, branch,
     assert db_snapshot() == before
 
 
-def test_refuses_without_reset_a_database_holding_only_products(no_institution, monthly_product):
-    """Any business row counts, not only customers or branches: products alone are someone's set-up."""
-    with pytest.raises(writer.RefusedError, match=r"\(rows in loan_products\); pass --reset"):
+def test_refuses_a_database_holding_only_products(no_institution, monthly_product):
+    """Any business row counts, not only customers or branches: products alone are someone's set-up (and
+    --reset is not offered as the way out)."""
+    with pytest.raises(writer.RefusedError, match=r"did not write \(rows in loan_products\); point"):
         bulk.run(bulk.Options(customers=10, years=1, seed=1, until=UNTIL, reset=False))
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM loan_products")
