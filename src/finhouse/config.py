@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,3 +63,63 @@ def _int(env: os._Environ[str] | dict[str, str], name: str, default: int) -> int
         return int(raw)
     except ValueError:
         raise SystemExit(f"finhouse: {name} must be a whole number, got {raw!r}") from None
+
+
+# --- files only this user may read: generated secrets, and anything holding customers' data ---------------
+def private_dir(path: Path, home: Path | None = None) -> Path:
+    """Make sure the directory `path` exists; when this creates it, it is mode 700 (its missing parents
+    are made as usual). One inside the platform's `home` is the platform's own, and an existing one is
+    narrowed to 700 as well; elsewhere an existing directory is left as its owner set it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)  # the umask can only narrow it
+    except FileExistsError:
+        where, base = path.resolve(), (home or path).resolve()
+        if where != base and where.is_relative_to(base):
+            path.chmod(0o700)
+    return path
+
+
+def _new_private_file(path: Path, text: str) -> Path:
+    """A new file beside `path` holding `text`, mode 600 from its creation."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return tmp
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, mode 600: into a new file renamed over it, so that no reader ever sees it
+    half written, nor readable by others (an older file with a wider mode is replaced, not reused)."""
+    tmp = _new_private_file(path, text)
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def create_private(path: Path, text: str) -> bool:
+    """Create `path` holding `text`, mode 600, unless it exists; whether this call created it. A reader
+    sees no file or the whole of it, and of two processes creating it at once, one wins."""
+    tmp = _new_private_file(path, text)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def private_umask() -> Iterator[None]:
+    """Within: every file and directory this process creates is readable by this user only (umask 077),
+    whoever creates it (DuckDB's database, WAL and spill files included). The umask is the process's: a
+    thread creating a file meanwhile gets a private one too, never a more open one."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)

@@ -33,6 +33,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from finhouse import config as fh_config
 from finhouse import superset as fh_superset
@@ -47,13 +48,12 @@ def admin_password(cfg: fh_config.Config) -> tuple[str, bool]:
     if cfg.admin_password:
         return cfg.admin_password, False
     path = cfg.home / "admin-password"
-    if path.exists():
-        return path.read_text().strip(), False
-    password = secrets.token_urlsafe(12)
-    cfg.home.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(password + "\n")
-    return password, True
+    if not path.exists():
+        cfg.home.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(12)
+        if fh_config.create_private(path, password + "\n"):
+            return password, True
+    return path.read_text().strip(), False
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
@@ -178,6 +178,9 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     root = cfg.root
 
     prepare_database(cfg, env, args.reset)
+    # The warehouse holds the customers' data, and so do the WAL and spill files its writers create
+    # beside it with their own modes: its directory is this user's only.
+    fh_config.private_dir(_warehouse_path(cfg, env).parent, cfg.home)
 
     password, generated = admin_password(cfg)
     env["FINHOUSE_ADMIN_PASSWORD"] = password
@@ -213,14 +216,10 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
 def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated: bool,
            with_airflow: list[str]) -> int:
     airflow_home = Path(env.get("AIRFLOW_HOME", cfg.home / "airflow"))
-    airflow_home.mkdir(parents=True, exist_ok=True)
-    # Airflow's simple auth manager: the same admin and password as Django's.
-    (airflow_home / "simple_auth_manager_passwords.json.generated").write_text(
-        json.dumps({cfg.admin_user: password}))
+    write_airflow_passwords(airflow_home, cfg.home, {cfg.admin_user: password})
     airflow_env = dict(env, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{cfg.admin_user}:admin",
                        AIRFLOW__API__BASE_URL=f"http://{cfg.web_host}:{cfg.airflow_port}")
-    logs = cfg.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs = fh_config.private_dir(cfg.home / "logs", cfg.home)
     dbt = cfg.root / "dbt" / "finhouse"
     services = {
         "django": ([sys.executable, str(cfg.manage_py), "runserver", "--noreload",
@@ -244,7 +243,7 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
     _step("starting the servers (logs in .finhouse/logs/)")
     try:
         for name, (cmd, service_env) in services.items():
-            log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+            log = open_log(logs / f"{name}.log")
             procs[name] = subprocess.Popen(cmd, env=service_env, cwd=cfg.root, stdout=log, stderr=log,
                                            start_new_session=True)
         django_url = f"http://{cfg.web_host}:{cfg.web_port}"
@@ -275,6 +274,23 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def write_airflow_passwords(airflow_home: Path, home: Path, passwords: dict[str, str]) -> Path:
+    """Airflow's simple auth manager reads its users' passwords from this file: the same admin and password
+    as Django's. Mode 600, in AIRFLOW_HOME made 700 (it also holds airflow.cfg and its generated keys)."""
+    fh_config.private_dir(airflow_home, home)
+    path = airflow_home / "simple_auth_manager_passwords.json.generated"
+    fh_config.write_private(path, json.dumps(passwords))
+    return path
+
+
+def open_log(path: Path) -> BinaryIO:
+    """A server's log, appended to, mode 600: request lines carry what staff searched for (names, ID
+    numbers). A log an earlier version left readable by others is narrowed."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")  # lives as long as the process
 
 
 def _interrupt(signum, frame) -> None:

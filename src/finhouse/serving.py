@@ -7,6 +7,11 @@ into place with `os.replace` — an atomic rename. A reader that has the old cop
 old file (its inode lives on until closed); the next connection sees the new one. A failed build
 publishes nothing.
 
+The copy holds customers' data: it is built under umask 077 (the file, DuckDB's WAL and spill files are
+mode 600 from their creation, and the published file keeps that mode), in a directory made 700 when this
+creates it (the platform's own .finhouse/warehouse is narrowed to 700 in any case). Whoever serves it must
+run as the same user.
+
     python -m finhouse.serving publish [--warehouse W] [--serving S]
     python -m finhouse.serving build-and-publish [-- dbt args…]   # dbt build, then publish if it passed
 """
@@ -20,6 +25,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from finhouse import config as fh_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ("marts",)
@@ -54,39 +61,18 @@ def publish(warehouse: Path | None = None, serving: Path | None = None,
             schemas: tuple[str, ...] = SCHEMAS) -> Published:
     """Copy the warehouse's `schemas` (tables and views, materialised as tables) into a new file beside
     `serving` and atomically replace it. Raises (and leaves the old copy in place) on any error."""
-    import duckdb
-
     warehouse = Path(warehouse or warehouse_path()).resolve()
     serving = Path(serving or serving_path()).resolve()
     if not warehouse.exists():
         raise FileNotFoundError(f"serving: no warehouse at {warehouse}")
-    serving.parent.mkdir(parents=True, exist_ok=True)
+    fh_config.private_dir(serving.parent, _home())
     tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
     start = time.monotonic()
-    tables = rows = 0
     try:
-        con = duckdb.connect(str(tmp))
-        try:
-            con.execute(f"ATTACH {_sql_str(str(warehouse))} AS src (READ_ONLY)")
-            for schema in schemas:
-                objects = con.execute(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_catalog = 'src' AND table_schema = ? ORDER BY table_name",
-                    [schema]).fetchall()
-                if not objects:
-                    raise RuntimeError(f"serving: schema {schema!r} of {warehouse} is empty or missing")
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
-                for (name,) in objects:
-                    q = f"{_quote(schema)}.{_quote(name)}"
-                    con.execute(f"CREATE TABLE {q} AS SELECT * FROM src.{q}")
-                    rows += con.execute(f"SELECT count(*) FROM {q}").fetchone()[0]
-                    tables += 1
-            con.execute("DETACH src")
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
+        with fh_config.private_umask():  # the file, its WAL and spill files: 600 from their creation
+            tables, rows = _build(tmp, warehouse, schemas)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, serving)
@@ -100,6 +86,34 @@ def publish(warehouse: Path | None = None, serving: Path | None = None,
             leftover.unlink(missing_ok=True)
         raise
     return Published(serving, tables, rows, time.monotonic() - start)
+
+
+def _build(path: Path, warehouse: Path, schemas: tuple[str, ...]) -> tuple[int, int]:
+    """Create the DuckDB file `path` holding copies of the warehouse's `schemas`; (tables, rows) copied."""
+    import duckdb
+
+    tables = rows = 0
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"ATTACH {_sql_str(str(warehouse))} AS src (READ_ONLY)")
+        for schema in schemas:
+            objects = con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = 'src' AND table_schema = ? ORDER BY table_name",
+                [schema]).fetchall()
+            if not objects:
+                raise RuntimeError(f"serving: schema {schema!r} of {warehouse} is empty or missing")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+            for (name,) in objects:
+                q = f"{_quote(schema)}.{_quote(name)}"
+                con.execute(f"CREATE TABLE {q} AS SELECT * FROM src.{q}")
+                rows += con.execute(f"SELECT count(*) FROM {q}").fetchone()[0]
+                tables += 1
+        con.execute("DETACH src")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return tables, rows
 
 
 def _sql_str(value: str) -> str:

@@ -1,0 +1,122 @@
+"""Generated secrets and files holding customers' data are this user's only (issue 15): mode 600 from
+their creation, in directories made 700 — the platform's own under FINHOUSE_HOME (the warehouse's, the
+logs, AIRFLOW_HOME) narrowed to 700 even when an earlier version made them wider.
+
+Each test runs the real code path (the demo's helpers, finhouse.serving.publish on a DuckDB file,
+Superset's and Airflow's own scripts in their environments) in a temporary FINHOUSE_HOME and reads the
+modes it left. The C engine's warehouse file is fhload's business (engine/)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import stat
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from finhouse import config as fh_config
+from finhouse import demo, serving
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A FINHOUSE_HOME of an older checkout: there, but readable by all (as `make env` leaves it)."""
+    path = tmp_path / "home"
+    path.mkdir(mode=0o755)
+    path.chmod(0o755)
+    monkeypatch.setenv("FINHOUSE_HOME", str(path))
+    monkeypatch.delenv("FINHOUSE_SERVING_PATH", raising=False)
+    return path
+
+
+def wide_dir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    path.chmod(0o755)
+    return path
+
+
+def test_the_admin_password_is_generated_600(home):
+    cfg = dataclasses.replace(fh_config.load(), home=home, admin_password=None)
+    password, generated = demo.admin_password(cfg)
+    assert generated and mode(home / "admin-password") == 0o600
+    assert demo.admin_password(cfg) == (password, False)  # kept, not generated again
+
+
+def test_private_dir_narrows_only_the_platforms_own(home, tmp_path):
+    ours = fh_config.private_dir(wide_dir(home / "warehouse"), home)
+    new = fh_config.private_dir(tmp_path / "elsewhere" / "new", home)
+    theirs = fh_config.private_dir(wide_dir(tmp_path / "shared"), home)
+    assert (mode(ours), mode(new), mode(theirs)) == (0o700, 0o700, 0o755)
+    assert mode(home) == 0o755  # never the home: a private PostgreSQL cluster under it runs as postgres
+
+
+def test_airflows_password_file_and_home(home):
+    airflow_home = wide_dir(home / "airflow")
+    old = airflow_home / "simple_auth_manager_passwords.json.generated"
+    old.write_text("{}")
+    old.chmod(0o644)  # as an earlier version wrote it
+    path = demo.write_airflow_passwords(airflow_home, home, {"admin": "s3cret"})
+    assert json.loads(path.read_text()) == {"admin": "s3cret"}
+    assert (mode(airflow_home), mode(path)) == (0o700, 0o600)
+    assert [p.name for p in airflow_home.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_server_logs(home):
+    logs = fh_config.private_dir(wide_dir(home / "logs"), home)
+    older = logs / "django.log"
+    older.write_text("GET /admin/customers/customer/?q=Otieno\n")
+    older.chmod(0o644)
+    for name in ("django.log", "superset.log"):
+        with demo.open_log(logs / name) as log:
+            log.write(b"a line\n")
+    assert mode(logs) == 0o700
+    assert mode(logs / "django.log") == mode(logs / "superset.log") == 0o600
+    assert older.read_text().endswith("?q=Otieno\na line\n")  # appended to, not replaced
+
+
+def _warehouse(path: Path) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE TABLE marts.dim_customers AS SELECT range AS customer_id, 'Amina ' || range AS "
+                    "name FROM range(1000)")
+    return path
+
+
+def test_the_serving_copy_is_600_in_a_700_directory(home, tmp_path):
+    warehouse = _warehouse(tmp_path / "finhouse.duckdb")
+    directory = wide_dir(home / "warehouse")  # an older checkout's
+    umask = os.umask(0o022)
+    try:
+        published = serving.publish(warehouse)
+        assert os.umask(0o022) == 0o022  # the process's umask is back as it was
+    finally:
+        os.umask(umask)
+    assert published.path == directory / "serving.duckdb" and published.rows == 1000
+    assert (mode(directory), mode(published.path)) == (0o700, 0o600)
+    assert sorted(p.name for p in directory.iterdir()) == ["serving.duckdb"]
+
+    # elsewhere (FINHOUSE_SERVING_PATH): the file is 600 all the same; the directory is its owner's choice
+    shared = wide_dir(tmp_path / "shared")
+    published = serving.publish(warehouse, shared / "serving.duckdb")
+    assert (mode(shared), mode(published.path)) == (0o755, 0o600)
+
+
+def test_duckdb_creates_its_files_private_under_the_umask(tmp_path):
+    """What publish relies on for no window: DuckDB creates its database and WAL with the process's umask,
+    so under private_umask they are 600 from their first byte (here looked at while still open)."""
+    path = tmp_path / "copy.duckdb"
+    with fh_config.private_umask():
+        con = duckdb.connect(str(path))
+        con.execute("SET checkpoint_threshold = '1GB'")  # keep the rows in the WAL
+        con.execute("CREATE TABLE t AS SELECT range AS id, 'Otieno' AS name FROM range(10000)")
+        wal = path.with_name(path.name + ".wal")
+        assert wal.exists()
+        assert (mode(path), mode(wal)) == (0o600, 0o600)
+        con.close()
