@@ -47,10 +47,10 @@ def _stored_password(env_name: str, filename: str) -> str:
         return os.environ[env_name]
     path = home() / filename
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(12) + "\n")
-        print(f"superset: generated a password into {path}")
+        from superset_config import create_private  # beside this file, on with-env's PYTHONPATH
+
+        if create_private(path, secrets.token_urlsafe(12) + "\n"):  # mode 600
+            print(f"superset: generated a password into {path}")
     return path.read_text().strip()
 
 

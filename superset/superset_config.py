@@ -17,15 +17,31 @@ ROOT = Path(__file__).resolve().parents[1]
 FINHOUSE_HOME = Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
 
 
+def create_private(path: Path, text: str) -> bool:
+    """Create `path` holding `text`, mode 600 from its creation, unless it exists; whether this call created
+    it. A reader sees no file or the whole of it (gunicorn's workers import this at once), and of two
+    creators one wins. (finhouse.config.create_private, which Superset's environment does not have.)"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(text)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _secret_key() -> str:
     key = os.environ.get("SUPERSET_SECRET_KEY")
     if key:
         return key
     path = FINHOUSE_HOME / "superset-secret-key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(42) + "\n")
+        create_private(path, secrets.token_urlsafe(42) + "\n")
     return path.read_text().strip()
 
 

@@ -12,13 +12,19 @@ import dataclasses
 import json
 import os
 import stat
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 
 from finhouse import config as fh_config
 from finhouse import demo, serving
+from finhouse.config import ROOT
+
+PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 
 def mode(path: Path) -> int:
@@ -120,3 +126,52 @@ def test_duckdb_creates_its_files_private_under_the_umask(tmp_path):
         assert wal.exists()
         assert (mode(path), mode(wal)) == (0o600, 0o600)
         con.close()
+
+
+def _superset(home: Path, code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
+    env.update(FINHOUSE_HOME=str(home))
+    for name in ("SUPERSET_SECRET_KEY", "SUPERSET_VIEWER_PASSWORD", "FINHOUSE_ADMIN_PASSWORD"):
+        env.pop(name, None)
+    return subprocess.run([str(ROOT / "superset" / "bin" / "with-env"), "python", "-c", code], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_superset_generates_its_secret_key_and_viewer_password_600(home):
+    """In Superset's own environment, as `make demo` runs them."""
+    proc = _superset(home, "import fh_superset; print(fh_superset.viewer_password())")
+    assert mode(home / "superset-viewer-password") == 0o600
+    assert proc.stdout.strip().endswith((home / "superset-viewer-password").read_text().strip())
+    _superset(home, "import superset_config")
+    assert mode(home / "superset-secret-key") == 0o600
+    assert sorted(p.name for p in home.iterdir()) == ["superset-secret-key", "superset-viewer-password"]
+
+
+@pytest.fixture
+def airflow_meta_db() -> Iterator[str]:
+    name = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_private_{os.getpid()}"
+    yield name
+    with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_airflow_setup_db_keeps_no_password_and_writes_600(tmp_path, airflow_meta_db):
+    """airflow/bin/setup-db through with-env, on a new metadata database whose URL carries a password
+    (trust authentication ignores it): AIRFLOW_HOME is made 700, the stamp is 600 and without the
+    password — also replacing a stamp an earlier version left readable, password included."""
+    airflow_home = tmp_path / "airflow"  # with-env makes it
+    server = PG_ADMIN.split("://", 1)[1].split("@", 1)[1]
+    url = f"postgresql+psycopg2://postgres:s3cret-pw@{server}/{airflow_meta_db}"
+    env = dict(os.environ, AIRFLOW_HOME=str(airflow_home), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url)
+    setup = [str(ROOT / "airflow" / "bin" / "with-env"), "python", str(ROOT / "airflow" / "bin" / "setup-db")]
+    subprocess.run(setup, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True)
+    stamp = airflow_home / "setup-db.json"
+    assert mode(airflow_home) == 0o700
+    assert mode(stamp) == mode(airflow_home / "db-migrate.log") == mode(airflow_home / "airflow.cfg") == 0o600
+    assert "s3cret-pw" not in stamp.read_text() and json.loads(stamp.read_text())["url"].startswith(
+        "postgresql://postgres:***@")
+
+    stamp.write_text(json.dumps({"url": url.replace("+psycopg2", ""), "airflow": "an older one"}))
+    stamp.chmod(0o644)
+    subprocess.run(setup, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert mode(stamp) == 0o600 and "s3cret-pw" not in stamp.read_text()
