@@ -34,7 +34,8 @@ enum {
 /* How a column is decoded (the DuckDB type follows from it). */
 typedef enum {
     CD_INT2, CD_INT4, CD_INT8, CD_FLOAT4, CD_FLOAT8, CD_NUMERIC, CD_TEXT, CD_BOOL, CD_DATE,
-    CD_TIME, CD_TIMESTAMP, CD_TIMESTAMPTZ, CD_INTERVAL, CD_UUID, CD_JSON, CD_JSONB, CD_BYTEA
+    CD_TIME, CD_TIMESTAMP, CD_TIMESTAMPTZ, CD_INTERVAL, CD_UUID, CD_JSON, CD_JSONB, CD_BYTEA,
+    CD_NUMERIC_TEXT /* numeric kept as its exact decimal text (VARCHAR), by the registry's choice */
 } cd_kind;
 
 /* numeric without a declared precision becomes DECIMAL(38, CD_NUMERIC_DEFAULT_SCALE). */
@@ -57,6 +58,13 @@ typedef struct cd_column {
 /* Map col->type_oid/typmod to a decoder kind (and DECIMAL width/scale). An unsupported type, or a
  * numeric wider than DECIMAL(38), is FH_ESCHEMA naming table, column and type. */
 int copy_decode_map_type(const char *table, cd_column *col, fh_error *err);
+
+/* Give a numeric column the warehouse type the registry names instead of the default mapping:
+ * its exact decimal text (as_text: VARCHAR, as PostgreSQL prints it, NaN and ±Infinity included)
+ * or DECIMAL(width, scale) (1 <= width <= 38, 0 <= scale <= width; values that do not fit are
+ * still errors, never rounded). FH_ESCHEMA if the column is not numeric. */
+int copy_decode_override(const char *table, cd_column *col, int as_text, int width, int scale,
+                         fh_error *err);
 
 /* The DuckDB SQL type of a mapped column, e.g. "DECIMAL(12,2)", as duckdb_columns() spells it. */
 void copy_decode_type_sql(const cd_column *col, char *buf, size_t bufsz);

@@ -44,9 +44,16 @@ int pg_source_open(const char *url, int workers, pg_source **out, fh_error *err)
 /* How many workers the source will actually use (1 when the snapshot could not be exported). */
 int pg_source_workers(const pg_source *src);
 
-/* Discover the columns of `table` ("name" or "schema.name") from the catalog and map their types.
- * A missing table or an unsupported type is FH_ESCHEMA. Free with pg_source_desc_free. */
-int pg_source_describe(pg_source *src, const char *table, pg_table_desc *out, fh_error *err);
+/* Map a column instead of the default mapping (the registry's column types): set *done when it
+ * did, return an error to stop. */
+typedef int (*pg_column_override)(void *ctx, const char *table, cd_column *col, int *done,
+                                  fh_error *err);
+
+/* Discover the columns of `table` ("name" or "schema.name") from the catalog and map their types
+ * (through `override` first, when given). A missing table or an unsupported type is FH_ESCHEMA.
+ * Free with pg_source_desc_free. */
+int pg_source_describe(pg_source *src, const char *table, pg_column_override override,
+                       void *override_ctx, pg_table_desc *out, fh_error *err);
 void pg_source_desc_free(pg_table_desc *desc);
 
 /* Index of column `name` in desc, or -1. */

@@ -21,6 +21,7 @@
  */
 #include "copy_decode.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,9 @@ struct copy_decoder {
 
     char *carry;
     size_t carry_len, carry_off, carry_cap;
+
+    char *text;      /* numeric as text: grows to the longest value, reused */
+    size_t text_cap;
 
     uint64_t rows;     /* rows decoded since reset */
     uint64_t consumed; /* stream bytes consumed since reset (complete header/tuples) */
@@ -109,8 +113,9 @@ int copy_decode_map_type(const char *table, cd_column *col, fh_error *err)
         if (prec < 1 || prec > 38 || scale < 0)
             return fh_error_set(err, FH_ESCHEMA,
                                 "table %s, column %s: type %s cannot be held exactly by DuckDB's "
-                                "DECIMAL (precision 1..38, scale >= 0) — narrow the column or cast "
-                                "it in a view",
+                                "DECIMAL (precision 1..38, scale >= 0) — give it a warehouse type "
+                                "in the registry (column:VARCHAR as the sixth field of the table's "
+                                "line), narrow the column, or cast it in a view",
                                 table, col->name, col->pg_type[0] ? col->pg_type : "numeric");
         col->width = (uint8_t)(scale > prec ? scale : prec);
         col->scale = (uint8_t)scale;
@@ -127,6 +132,21 @@ int copy_decode_map_type(const char *table, cd_column *col, fh_error *err)
     }
 }
 
+int copy_decode_override(const char *table, cd_column *col, int as_text, int width, int scale,
+                         fh_error *err)
+{
+    if (col->type_oid != CD_OID_NUMERIC)
+        return fh_error_set(err, FH_ESCHEMA,
+                            "table %s, column %s: the registry gives it a warehouse type, but it is "
+                            "%s — only numeric columns take one; remove it from the registry line",
+                            table, col->name, col->pg_type[0] ? col->pg_type : "not numeric");
+    assert(as_text || (width >= 1 && width <= 38 && scale >= 0 && scale <= width));
+    col->kind = as_text ? CD_NUMERIC_TEXT : CD_NUMERIC;
+    col->width = (uint8_t)(as_text ? 0 : width);
+    col->scale = (uint8_t)(as_text ? 0 : scale);
+    return FH_OK;
+}
+
 void copy_decode_type_sql(const cd_column *col, char *buf, size_t bufsz)
 {
     const char *s = "VARCHAR";
@@ -139,7 +159,8 @@ void copy_decode_type_sql(const cd_column *col, char *buf, size_t bufsz)
     case CD_NUMERIC: snprintf(buf, bufsz, "DECIMAL(%u,%u)", col->width, col->scale); return;
     case CD_TEXT:
     case CD_JSON:
-    case CD_JSONB: s = "VARCHAR"; break;
+    case CD_JSONB:
+    case CD_NUMERIC_TEXT: s = "VARCHAR"; break;
     case CD_BOOL: s = "BOOLEAN"; break;
     case CD_DATE: s = "DATE"; break;
     case CD_TIME: s = "TIME"; break;
@@ -164,7 +185,8 @@ duckdb_logical_type copy_decode_logical_type(const cd_column *col)
     case CD_NUMERIC: return duckdb_create_decimal_type(col->width, col->scale);
     case CD_TEXT:
     case CD_JSON:
-    case CD_JSONB: t = DUCKDB_TYPE_VARCHAR; break;
+    case CD_JSONB:
+    case CD_NUMERIC_TEXT: t = DUCKDB_TYPE_VARCHAR; break;
     case CD_BOOL: t = DUCKDB_TYPE_BOOLEAN; break;
     case CD_DATE: t = DUCKDB_TYPE_DATE; break;
     case CD_TIME: t = DUCKDB_TYPE_TIME; break;
@@ -313,6 +335,64 @@ static void numeric_text(const unsigned char *p, char *buf, size_t bufsz)
 #undef PUT
 }
 
+/* numeric as PostgreSQL prints it (numeric_out): sign, integer digits, and exactly dscale decimals;
+ * NaN and ±Infinity by name. Written into d->text, which grows once to the longest value. Returns
+ * the length, or -1 if the value is malformed or memory ran out. */
+static long numeric_exact_text(copy_decoder *d, const unsigned char *p, uint32_t len)
+{
+    if (len < 8)
+        return -1;
+    int ndigits = (int16_t)be16(p), weight = (int16_t)be16(p + 2);
+    uint16_t sign = be16(p + 4), dscale = be16(p + 6);
+    if (ndigits < 0 || len != 8 + 2 * (uint32_t)ndigits || (dscale & 0xC000))
+        return -1;
+    const char *special = sign == 0xC000 ? "NaN" : sign == 0xD000 ? "Infinity"
+                          : sign == 0xF000 ? "-Infinity" : NULL;
+    if (!special && sign != 0 && sign != 0x4000)
+        return -1;
+    /* sign + up to 4 digits per integer group (at least one) + point + dscale decimals */
+    size_t need = 16 + (weight >= 0 ? 4 * ((size_t)weight + 1) : 1) + (size_t)dscale;
+    if (need > d->text_cap) {
+        char *nb = realloc(d->text, need);
+        if (!nb)
+            return -1;
+        d->text = nb;
+        d->text_cap = need;
+    }
+    char *o = d->text;
+    if (special)
+        return (long)(stpcpy(o, special) - o);
+    for (int i = 0; i < ndigits; i++)
+        if (be16(p + 8 + 2 * i) > 9999)
+            return -1;
+    size_t n = 0;
+    if (sign == 0x4000)
+        o[n++] = '-';
+    if (weight < 0) {
+        o[n++] = '0';
+    } else {
+        for (int g = 0; g <= weight; g++) {
+            unsigned dg = g < ndigits ? be16(p + 8 + 2 * g) : 0;
+            if (g == 0)
+                n += (size_t)snprintf(o + n, 8, "%u", dg);
+            else
+                n += (size_t)snprintf(o + n, 8, "%04u", dg);
+        }
+    }
+    if (dscale > 0) {
+        o[n++] = '.';
+        /* decimal digit k (1-based) after the point lies in group weight + 1 + (k-1)/4 */
+        for (int k = 1; k <= dscale; k++) {
+            int g = weight + 1 + (k - 1) / 4;
+            unsigned dg = g >= 0 && g < ndigits ? be16(p + 8 + 2 * g) : 0;
+            static const unsigned DIV[4] = {1000, 100, 10, 1};
+            o[n++] = (char)('0' + (dg / DIV[(k - 1) % 4]) % 10);
+        }
+    }
+    o[n] = '\0';
+    return (long)n;
+}
+
 /* ---- decoder --------------------------------------------------------------------------------- */
 
 int copy_decode_new(const char *table, const cd_column *cols, size_t ncols, int cursor_col,
@@ -404,6 +484,7 @@ void copy_decode_free(copy_decoder *d)
     free(d->out);
     free(d->seeds);
     free(d->carry);
+    free(d->text);
     free(d);
 }
 
@@ -557,7 +638,11 @@ static int decode_field(copy_decoder *d, size_t c, size_t row, const unsigned ch
                 numeric_text(p, text, sizeof text);
                 snprintf(msg, sizeof msg, "value %s does not fit DECIMAL(%u,%u) without rounding",
                          text, col->width, col->scale);
-                return field_error(d, err, c, off, "%s — widen the column's precision or scale",
+                return field_error(d, err, c, off,
+                                   "%s — widen the column in the source, or give it a warehouse "
+                                   "type in the registry: add column:DECIMAL(38,s) with enough "
+                                   "decimals, or column:VARCHAR for the exact text, as the sixth "
+                                   "field of the table's line",
                                    msg);
             default:
                 return field_error(d, err, c, off, "malformed numeric value%s", "");
@@ -575,6 +660,13 @@ static int decode_field(copy_decoder *d, size_t c, size_t row, const unsigned ch
             h.upper = (int64_t)(v >> 64);
             ((duckdb_hugeint *)o->data)[row] = h;
         }
+        return FH_OK;
+    }
+    case CD_NUMERIC_TEXT: {
+        long tl = numeric_exact_text(d, p, n);
+        if (tl < 0)
+            return field_error(d, err, c, off, "malformed numeric value%s", "");
+        duckdb_vector_assign_string_element_len(o->vec, row, d->text, (idx_t)tl);
         return FH_OK;
     }
     case CD_JSONB:

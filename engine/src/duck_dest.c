@@ -389,9 +389,10 @@ static int int_rank(const char *t)
 
 enum { INCOMPATIBLE = 0, HOLDS = 1, WIDEN = 2 };
 
-/* Can raw type `raw` hold every value of source type `src` unaltered (HOLDS), or after widening
- * the raw column to the source type, which keeps every value already loaded (WIDEN)? */
-static int compatible(const char *raw, const char *src)
+/* Can raw type `raw` hold every value of source column `col` (DuckDB type `src`) unaltered
+ * (HOLDS), or after changing the raw column to the source type, which keeps every value already
+ * loaded exactly (WIDEN)? */
+static int compatible(const char *raw, const char *src, const cd_column *col)
 {
     if (!strcmp(raw, src))
         return HOLDS;
@@ -399,9 +400,16 @@ static int compatible(const char *raw, const char *src)
     if (rr && sr)
         return rr >= sr ? HOLDS : WIDEN;
     unsigned rw, rs, sw, ss;
-    if (sscanf(raw, "DECIMAL(%u,%u)", &rw, &rs) == 2 && sscanf(src, "DECIMAL(%u,%u)", &sw, &ss) == 2 &&
-        rs == ss)
-        return rw >= sw ? HOLDS : WIDEN;
+    int raw_dec = sscanf(raw, "DECIMAL(%u,%u)", &rw, &rs) == 2;
+    if (raw_dec && sscanf(src, "DECIMAL(%u,%u)", &sw, &ss) == 2) {
+        if (rs == ss)
+            return rw >= sw ? HOLDS : WIDEN;
+        /* more decimals and no fewer integer digits: every loaded value fits */
+        return ss > rs && sw - ss >= rw - rs ? WIDEN : INCOMPATIBLE;
+    }
+    /* A numeric the registry now keeps as text: the loaded DECIMALs become their exact text. */
+    if (raw_dec && col->kind == CD_NUMERIC_TEXT)
+        return WIDEN;
     return INCOMPATIBLE;
 }
 
@@ -457,7 +465,7 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
                 if (name && strcasecmp(name, s->cols[c].name) == 0) {
                     found = 1;
                     char *rty = duckdb_value_varchar(&r, 1, i);
-                    int how = rty ? compatible(rty, ty) : INCOMPATIBLE;
+                    int how = rty ? compatible(rty, ty, &s->cols[c]) : INCOMPATIBLE;
                     if (how == WIDEN)
                         sb_add(&b, "ALTER TABLE raw.%s ALTER COLUMN %s TYPE %s;",
                                qid(s->table, q, sizeof q), qid(name, q2, sizeof q2), ty);

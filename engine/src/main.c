@@ -153,6 +153,14 @@ static int close_range(void *vctx, int ok, fh_error *err)
     return r;
 }
 
+/* The registry's column types (the sixth field) take the place of the default mapping. */
+static int registry_override(void *ctx, const char *table, cd_column *col, int *done, fh_error *err)
+{
+    const registry_column_type *ct = registry_column(ctx, col->name);
+    *done = ct != NULL;
+    return ct ? copy_decode_override(table, col, ct->as_text, ct->width, ct->scale, err) : FH_OK;
+}
+
 /* ---- one table ----------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -199,9 +207,15 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
     const cli_options *o = ctx->o;
     double t0 = fh_time_mono();
     pg_table_desc desc;
-    int rc = pg_source_describe(ctx->src, t->name, &desc, err);
+    int rc = pg_source_describe(ctx->src, t->name, registry_override, (void *)t, &desc, err);
     if (rc != FH_OK)
         return rc;
+    for (int k = 0; k < t->ntypes && rc == FH_OK; k++)
+        if (pg_source_column(&desc, t->types[k].column) < 0)
+            rc = fh_error_set(err, FH_ESCHEMA,
+                              "table %s: column %s, given a type on registry line %d, is not in the "
+                              "source table — fix the registry",
+                              t->name, t->types[k].column, t->line);
 
     const char *keys[REGISTRY_KEY_MAX];
     for (int k = 0; k < t->nkey && rc == FH_OK; k++) {

@@ -245,7 +245,8 @@ static void quote_qualified(const char *table, char *out, size_t outsz)
         snprintf(out, outsz, "\"%s\"", table);
 }
 
-int pg_source_describe(pg_source *src, const char *table, pg_table_desc *out, fh_error *err)
+int pg_source_describe(pg_source *src, const char *table, pg_column_override override,
+                       void *override_ctx, pg_table_desc *out, fh_error *err)
 {
     static const char *SQL =
         "SELECT a.attname, "
@@ -296,7 +297,11 @@ int pg_source_describe(pg_source *src, const char *table, pg_table_desc *out, fh
         c->type_oid = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10);
         c->typmod = (int32_t)strtol(PQgetvalue(r, i, 2), NULL, 10);
         snprintf(c->pg_type, sizeof c->pg_type, "%s", PQgetvalue(r, i, 3));
-        rc = copy_decode_map_type(table, c, err);
+        int done = 0;
+        if (override)
+            rc = override(override_ctx, table, c, &done, err);
+        if (rc == FH_OK && !done)
+            rc = copy_decode_map_type(table, c, err);
     }
     PQclear(r);
     if (rc != FH_OK)

@@ -2,7 +2,7 @@
  * registry — parser of the table registry file (format in registry.h).
  *
  * How it works: one pass over the buffer, line by line. Each line is cut at the first '#', then
- * split on spaces/tabs/CR into at most six fields (a sixth means "too many"). Each field is
+ * split on spaces/tabs/CR into at most seven fields (a seventh means "too many"). Each field is
  * validated and copied into a fixed-size registry_table, so nothing points back into the input.
  * The table array grows by doubling (it is small, a few dozen entries). The parser treats the
  * input as untrusted: every index is bounds-checked, NUL bytes are rejected, and a fuzz target
@@ -81,7 +81,72 @@ static const char *shown(field f, char *buf, size_t bufsz)
     return buf;
 }
 
-static int parse_line(field *f, const char *file, int line, registry_table *t, fh_error *err)
+/* The sixth field: column:TYPE[,column:TYPE...], commas inside DECIMAL(p,s) belonging to it. */
+static int parse_types(field f, const char *file, int line, registry_table *t, fh_error *err)
+{
+    char show[80];
+    const char *p = f.p, *end = f.p + f.n;
+    while (p < end) {
+        const char *stop = p;
+        int depth = 0;
+        while (stop < end && (depth > 0 || *stop != ',')) {
+            depth += *stop == '(' ? 1 : *stop == ')' ? -1 : 0;
+            stop++;
+        }
+        field one = {p, (size_t)(stop - p)};
+        const char *colon = memchr(p, ':', (size_t)(stop - p));
+        if (t->ntypes >= REGISTRY_TYPES_MAX)
+            return fh_error_set(err, FH_EUSAGE, "%s:%d: more than %d column types for %s", file,
+                                line, REGISTRY_TYPES_MAX, t->name);
+        registry_column_type *ct = &t->types[t->ntypes];
+        memset(ct, 0, sizeof *ct);
+        if (!colon || copy_ident(p, (size_t)(colon - p), ct->column, sizeof ct->column))
+            return fh_error_set(err, FH_EUSAGE,
+                                "%s:%d: column type '%s' of %s is not column:TYPE — write e.g. "
+                                "rate:DECIMAL(38,20) or amount:VARCHAR",
+                                file, line, shown(one, show, sizeof show), t->name);
+        field ty = {colon + 1, (size_t)(stop - colon - 1)};
+        char tybuf[32] = "";
+        if (ty.n < sizeof tybuf) {
+            memcpy(tybuf, ty.p, ty.n);
+            tybuf[ty.n] = '\0';
+        }
+        int w = 0, sc = 0, used = 0;
+        if (field_is(ty, "VARCHAR")) {
+            ct->as_text = 1;
+        } else if (sscanf(tybuf, "DECIMAL(%d,%d)%n", &w, &sc, &used) == 2 && (size_t)used == ty.n &&
+                   w >= 1 && w <= 38 && sc >= 0 && sc <= w) {
+            ct->width = w;
+            ct->scale = sc;
+        } else {
+            return fh_error_set(err, FH_EUSAGE,
+                                "%s:%d: type '%s' of %s.%s is not VARCHAR or DECIMAL(p,s) with "
+                                "1 <= p <= 38 and 0 <= s <= p",
+                                file, line, shown(ty, show, sizeof show), t->name, ct->column);
+        }
+        for (int k = 0; k < t->ntypes; k++)
+            if (!strcmp(t->types[k].column, ct->column))
+                return fh_error_set(err, FH_EUSAGE, "%s:%d: column %s of %s has two types", file,
+                                    line, ct->column, t->name);
+        t->ntypes++;
+        p = stop < end ? stop + 1 : end;
+        if (stop < end && p == end)
+            return fh_error_set(err, FH_EUSAGE, "%s:%d: column types of %s end with a comma", file,
+                                line, t->name);
+    }
+    return FH_OK;
+}
+
+const registry_column_type *registry_column(const registry_table *t, const char *column)
+{
+    for (int k = 0; k < t->ntypes; k++)
+        if (!strcmp(t->types[k].column, column))
+            return &t->types[k];
+    return NULL;
+}
+
+static int parse_line(field *f, int nf, const char *file, int line, registry_table *t,
+                      fh_error *err)
 {
     char show[80];
     memset(t, 0, sizeof *t);
@@ -150,7 +215,7 @@ static int parse_line(field *f, const char *file, int line, registry_table *t, f
                             "%s:%d: %s is incremental but has no cursor ('-') — name its cursor "
                             "column or make it 'full'",
                             file, line, t->name);
-    return FH_OK;
+    return nf > 5 ? parse_types(f[5], file, line, t, err) : FH_OK;
 }
 
 static int push(registry *reg, size_t *cap, const registry_table *t, fh_error *err)
@@ -192,10 +257,10 @@ int registry_parse(const char *buf, size_t len, const char *file, registry *out,
         if (hash)
             n = (size_t)(hash - s);
 
-        field f[6];
+        field f[7];
         int nf = 0;
         size_t i = 0;
-        while (i < n && nf < 6) {
+        while (i < n && nf < 7) {
             while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
                 i++;
             if (i >= n)
@@ -209,15 +274,15 @@ int registry_parse(const char *buf, size_t len, const char *file, registry *out,
         }
         if (nf == 0)
             continue;
-        if (nf != 5) {
+        if (nf < 5 || nf > 6) {
             rc = fh_error_set(err, FH_EUSAGE,
-                              "%s:%d: expected 5 fields (table group primary_key cursor mode), found "
-                              "%s%d",
-                              file, line, nf == 6 ? "more than " : "", nf == 6 ? 5 : nf);
+                              "%s:%d: expected 5 fields (table group primary_key cursor mode) and "
+                              "optional column types, found %s%d",
+                              file, line, nf == 7 ? "more than " : "", nf == 7 ? 6 : nf);
             break;
         }
         registry_table t;
-        rc = parse_line(f, file, line, &t, err);
+        rc = parse_line(f, nf, file, line, &t, err);
         if (rc != FH_OK)
             break;
         for (size_t k = 0; k < reg.ntables; k++)

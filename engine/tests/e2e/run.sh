@@ -247,6 +247,45 @@ sql -c "ALTER TABLE odd DROP COLUMN p"
 run odd
 eq "odd loads once fixed" "$RC" 0
 
+# ---- 6b. no column blocks a table: the registry gives a numeric column a warehouse type ------------
+sql -c "CREATE TABLE rates (id int PRIMARY KEY, r numeric, big numeric(50,2), note text)" \
+    -c "INSERT INTO rates VALUES (1, 0.123456789012345, 123456789012345678901234567890123456789012.25, 'a'), (2, -12.5, 1.10, 'b'), (3, 'NaN', 0, 'c')"
+printf 'rates loans id - full\n' >> "$REG"
+run rates
+eq "numeric wider than 38 digits: exit 4" "$RC" 4
+contains "numeric wider than 38 digits: message" "$ERR" "column big"
+sed -i 's/^rates loans id - full$/rates loans id - full big:VARCHAR/' "$REG"
+run rates
+eq "more than 10 decimals: exit 5" "$RC" 5
+contains "more than 10 decimals: names the registry fix" "$ERR" "give it a warehouse type in the registry"
+sed -i 's/^rates loans id - full big:VARCHAR$/rates loans id - full big:VARCHAR,r:DECIMAL(38,20)/' "$REG"
+run rates
+eq "NaN still refused by a DECIMAL type: exit 5" "$RC" 5
+sql -c "UPDATE rates SET r = 3 WHERE id = 3"
+run --json rates
+eq "with column types: exit" "$RC" 0
+eq "DECIMAL(38,20) exact" "$(duck "select r::varchar from raw.rates where id = 1")" "0.12345678901234500000"
+eq "VARCHAR keeps the exact text" "$(duck "select big from raw.rates where id = 1")" "123456789012345678901234567890123456789012.25"
+eq "VARCHAR keeps the scale" "$(duck "select big from raw.rates where id = 2")" "1.10"
+eq "column types in raw" "$(duck "select string_agg(data_type, ',' order by column_name) from duckdb_columns() where table_name = 'rates' and column_name in ('big', 'r')")" "VARCHAR,DECIMAL(38,20)"
+# a column already loaded as DECIMAL can move to VARCHAR: its values become their exact text
+sed -i 's/^rates loans id - full big:VARCHAR,r:DECIMAL(38,20)$/rates loans id - full big:VARCHAR,r:VARCHAR/' "$REG"
+sql -c "UPDATE rates SET r = 'NaN' WHERE id = 3"
+run --json rates
+eq "DECIMAL → VARCHAR: exit" "$RC" 0
+eq "DECIMAL → VARCHAR: NaN as text" "$(duck "select r from raw.rates where id = 3 order by _fh_load_id desc limit 1")" "NaN"
+eq "DECIMAL → VARCHAR: old value kept" "$(duck "select r from raw.rates where id = 2 order by _fh_load_id limit 1")" "-12.50000000000000000000"
+printf 'rates2 loans id - full note:VARCHAR\n' >> "$REG"
+sql -c "CREATE TABLE rates2 AS SELECT id, note FROM rates"
+run rates2
+eq "a type for a text column: exit 4" "$RC" 4
+contains "a type for a text column: message" "$ERR" "only numeric columns take one"
+sed -i 's/^rates2 loans id - full note:VARCHAR$/rates2 loans id - full nope:VARCHAR/' "$REG"
+run rates2
+eq "a type for a missing column: exit 4" "$RC" 4
+contains "a type for a missing column: message" "$ERR" "column nope, given a type on registry line"
+sed -i '/^rates2 /d' "$REG"
+
 # ---- 7. configuration and connection failures ----------------------------------------------------
 before=$(loads_digest)
 run --source "postgresql://postgres@127.0.0.1:1/$DB" loans

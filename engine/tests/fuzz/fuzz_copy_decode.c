@@ -32,6 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     cd_column cols[8];
     size_t n = 0;
+    fh_error e;
     switch (data[0] % 4) {
     case 0:
         mk(&cols[n++], "i2", CD_OID_INT2, -1);
@@ -44,6 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mk(&cols[n++], "n18", CD_OID_NUMERIC, ((18 << 16) | 6) + 4);
         mk(&cols[n++], "n38", CD_OID_NUMERIC, ((38 << 16) | 10) + 4);
         mk(&cols[n++], "nany", CD_OID_NUMERIC, -1);
+        mk(&cols[n++], "ntext", CD_OID_NUMERIC, -1); /* kept as text, the registry's choice */
+        if (copy_decode_override("fuzz", &cols[n - 1], 1, 0, 0, &e) != FH_OK)
+            abort();
         break;
     case 2:
         mk(&cols[n++], "b", CD_OID_BOOL, -1);

@@ -470,6 +470,61 @@ static void test_numeric(void)
     CHECK_CONTAINS(e.msg, "value -1234.5 ");
 }
 
+/* A numeric column the registry keeps as text (or as its own DECIMAL): one value in, one out. */
+static int num_as(int as_text, int w, int sc, const char *txt, fh_error *e)
+{
+    cd_column c;
+    col(&c, "amount", CD_OID_NUMERIC, -1);
+    if (copy_decode_override("t", &c, as_text, w, sc, e) != FH_OK)
+        return e->code;
+    sb s = {0};
+    header(&s);
+    tuple(&s, 1);
+    f_numeric(&s, txt);
+    trailer(&s);
+    return run(&c, 1, &s, 0, 2048, e);
+}
+
+static void test_numeric_types_from_registry(void)
+{
+    fh_error e;
+    /* VARCHAR: numeric_out's text, scale included, whatever the size */
+    const char *same[] = {"0", "0.00", "-12.34", "1.50", "10000", "0.0001", "-0.000000000001",
+                          "123456789012345678901234567890123456789012345678901234567890.25",
+                          "3.141592653589793238462643383279502884197169399375105820974944",
+                          "NaN", "Infinity", "-Infinity", "99990000.00010000"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        CHECK_EQ_INT(num_as(1, 0, 0, same[i], &e), FH_OK);
+        CHECK_STR(got[0][0], same[i]);
+    }
+    cd_column c;
+    col(&c, "amount", CD_OID_NUMERIC, -1);
+    CHECK_EQ_INT(copy_decode_override("t", &c, 1, 0, 0, &e), FH_OK);
+    char ty[32];
+    copy_decode_type_sql(&c, ty, sizeof ty);
+    CHECK_STR(ty, "VARCHAR");
+    /* DECIMAL(p,s) of the registry's choosing: exact or an error, as any DECIMAL */
+    CHECK_EQ_INT(num_as(0, 38, 20, "0.123456789012345", &e), FH_OK);
+    CHECK_STR(got[0][0], "0.12345678901234500000");
+    CHECK_EQ_INT(num_as(0, 38, 20, "1234567890123456789.5", &e), FH_EDATA);
+    CHECK_CONTAINS(e.msg, "give it a warehouse type in the registry");
+    /* only numeric columns take a type */
+    col(&c, "note", CD_OID_TEXT, -1);
+    CHECK_EQ_INT(copy_decode_override("t", &c, 1, 0, 0, &e), FH_ESCHEMA);
+    CHECK_CONTAINS(e.msg, "table t, column note");
+    /* a malformed value is an error, not a guess */
+    sb s = {0};
+    header(&s);
+    tuple(&s, 1);
+    put32(&s, 10);
+    put16(&s, 1); put16(&s, 0); put16(&s, 0); put16(&s, 0); put16(&s, 12345);
+    trailer(&s);
+    col(&c, "amount", CD_OID_NUMERIC, -1);
+    copy_decode_override("t", &c, 1, 0, 0, &e);
+    CHECK_EQ_INT(run(&c, 1, &s, 0, 2048, &e), FH_EDATA);
+    CHECK_CONTAINS(e.msg, "malformed numeric");
+}
+
 static void test_type_mapping(void)
 {
     cd_column c;
@@ -717,6 +772,7 @@ int main(void)
     test_splits_and_chunks();
     test_cursor_and_counters();
     test_row_hash();
+    test_numeric_types_from_registry();
     duckdb_disconnect(&con);
     duckdb_close(&db);
     return check_done("test_copy_decode");

@@ -46,6 +46,19 @@ static void test_valid(void)
     CHECK_EQ_INT(parse("", &reg, &err), FH_OK);
     CHECK_EQ_INT(reg.ntables, 0);
     registry_free(&reg);
+
+    /* column types: VARCHAR and DECIMAL(p,s), commas inside the parentheses belong to them */
+    CHECK_EQ_INT(parse("rates loans id - full ratio:DECIMAL(38,20),raw_amount:VARCHAR,b:DECIMAL(5,0)\n",
+                       &reg, &err), FH_OK);
+    CHECK_EQ_INT(reg.tables[0].ntypes, 3);
+    const registry_column_type *ct = registry_column(&reg.tables[0], "ratio");
+    CHECK(ct && !ct->as_text && ct->width == 38 && ct->scale == 20);
+    ct = registry_column(&reg.tables[0], "raw_amount");
+    CHECK(ct && ct->as_text);
+    ct = registry_column(&reg.tables[0], "b");
+    CHECK(ct && ct->width == 5 && ct->scale == 0);
+    CHECK(registry_column(&reg.tables[0], "id") == NULL);
+    registry_free(&reg);
 }
 
 static void test_errors(void)
@@ -54,7 +67,15 @@ static void test_errors(void)
         const char *text, *msg;
     } bad[] = {
         {"a users id updated_at incremental\nb users id\n", "reg.tsv:2: expected 5 fields"},
-        {"a users id x full extra\n", "reg.tsv:1: expected 5 fields (table group primary_key cursor mode), found more than 5"},
+        {"a users id x full x:VARCHAR extra\n", "reg.tsv:1: expected 5 fields (table group primary_key cursor mode) and optional column types, found more than 6"},
+        {"a users id x full extra\n", "column type 'extra' of a is not column:TYPE"},
+        {"a users id x full amount:TEXT\n", "type 'TEXT' of a.amount is not VARCHAR or DECIMAL(p,s)"},
+        {"a users id x full amount:DECIMAL(39,2)\n", "is not VARCHAR or DECIMAL(p,s) with 1 <= p <= 38"},
+        {"a users id x full amount:DECIMAL(10,12)\n", "type 'DECIMAL(10,12)'"},
+        {"a users id x full amount:DECIMAL(10,2)x\n", "type 'DECIMAL(10,2)x'"},
+        {"a users id x full amount:VARCHAR,amount:DECIMAL(38,20)\n", "column amount of a has two types"},
+        {"a users id x full amount:VARCHAR,\n", "end with a comma"},
+        {"a users id x full 1x:VARCHAR\n", "column type '1x:VARCHAR' of a is not column:TYPE"},
         {"a clients id - full\n", "reg.tsv:1: unknown group 'clients' for table a"},
         {"a users id - sometimes\n", "mode 'sometimes' of a must be"},
         {"a users id - incremental\n", "is incremental but has no cursor"},
