@@ -36,6 +36,10 @@ typedef struct pg_table_desc {
 /* Copy url into out with any password removed (URI user:password@, password= parameters). */
 void pg_source_redact_url(const char *url, char *out, size_t outsz);
 
+/* Replace every occurrence of url's password in text with "***" — for libpq's messages, which can
+ * echo a connection string it could not parse. */
+void pg_source_scrub(const char *url, char *text, size_t textsz);
+
 /* Connect to url and open the run's snapshot; workers (1..PG_SOURCE_MAX_WORKERS) is how many
  * connections may read one table in parallel. FH_ECONN with a one-line message and hint when the
  * server is unreachable or refuses the credentials (the URL is shown without its password). */

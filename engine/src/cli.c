@@ -7,10 +7,12 @@
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fh_json.h"
 #include "fh_time.h"
@@ -33,6 +35,23 @@ static int parse_int(const char *opt, const char *v, int64_t lo, int64_t hi, int
                             ", got '%s' — see fhload --help", opt, lo, hi, v);
     *out = x;
     return FH_OK;
+}
+
+/* A size as DuckDB reads it: a number and an optional unit (B, KB, MB, GB, TB, KiB … TiB). */
+static int is_size(const char *v)
+{
+    const char *p = v;
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    while (isdigit((unsigned char)*p) || *p == '.')
+        p++;
+    while (*p == ' ')
+        p++;
+    static const char *const UNITS[] = {"", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib"};
+    for (size_t i = 0; i < sizeof UNITS / sizeof UNITS[0]; i++)
+        if (!strcasecmp(p, UNITS[i]))
+            return 1;
+    return 0;
 }
 
 int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
@@ -151,6 +170,14 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                                 since);
         o->has_since = 1;
     }
+    if (!is_size(o->parquet_file_size))
+        return fh_error_set(err, FH_EUSAGE,
+                            "FINHOUSE_PARQUET_FILE_SIZE='%s' is not a size — write e.g. 200MB",
+                            o->parquet_file_size);
+    if (!is_size(o->memory_limit))
+        return fh_error_set(err, FH_EUSAGE,
+                            "FINHOUSE_DUCKDB_MEMORY_LIMIT='%s' is not a size — write e.g. 128MB",
+                            o->memory_limit);
     if (o->parquet && !o->load_id)
         return fh_error_set(err, FH_EUSAGE,
                             "--parquet needs --load-id N, the load id the warehouse's sequence gave "

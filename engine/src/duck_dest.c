@@ -28,8 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "fh_sql.h"
 #include "fh_time.h"
 
 struct duck_dest {
@@ -82,35 +86,9 @@ static void sb_add(sqlbuf *b, const char *fmt, ...)
     }
 }
 
-/* "name" quoted as a DuckDB identifier, into out. */
-static const char *qid(const char *name, char *out, size_t outsz)
-{
-    size_t o = 0;
-    out[o++] = '"';
-    for (const char *p = name; *p && o + 3 < outsz; p++) {
-        if (*p == '"')
-            out[o++] = '"';
-        out[o++] = *p;
-    }
-    out[o++] = '"';
-    out[o] = '\0';
-    return out;
-}
-
-/* 'text' quoted as a SQL string literal, into out. */
-static const char *qlit(const char *text, char *out, size_t outsz)
-{
-    size_t o = 0;
-    out[o++] = '\'';
-    for (const char *p = text; *p && o + 3 < outsz; p++) {
-        if (*p == '\'')
-            out[o++] = '\'';
-        out[o++] = *p;
-    }
-    out[o++] = '\'';
-    out[o] = '\0';
-    return out;
-}
+/* Names and values go into SQL only through fh_sql's quoting. */
+#define qid fh_sql_ident
+#define qlit fh_sql_literal
 
 static int query(duck_dest *d, const char *sql, duckdb_result *res, fh_error *err)
 {
@@ -143,12 +121,13 @@ static int mkdir_parents(const char *path, fh_error *err)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
             return fh_error_set(err, FH_ECONN, "cannot create directory %s for the warehouse: %s",
                                 buf, strerror(errno));
         *p = '/';
     }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+    /* The warehouse's own directory is private: DuckDB's WAL and spill files land there too. */
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
         return fh_error_set(err, FH_ECONN, "cannot create directory %s for the warehouse: %s", buf,
                             strerror(errno));
     return FH_OK;
@@ -197,16 +176,60 @@ static int open_error(const char *path, char *oerr, fh_error *err)
     return FH_ECONN;
 }
 
-/* A new warehouse appears whole or not at all. DuckDB writes a new file's header blocks when it opens
- * it; a load killed in that instant would leave a file every later run refuses ("not a valid DuckDB
- * database file"). So a new warehouse is created and initialised under <path>.creating, checkpointed,
- * closed and renamed into place; a creation that was killed leaves only that temporary file, which the
- * next run removes. */
+/* Remove what killed creations of this warehouse left: <path>.creating-<pid>[.wal] of processes
+ * that are gone (and <path>.creating[.wal], the name older versions used). A creation still
+ * running in another process keeps its file. */
+static void remove_stale_creations(const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    char prefix[300];
+    int np = snprintf(prefix, sizeof prefix, "%s.creating", base);
+    DIR *dh = opendir(dir);
+    if (!dh || np <= 0 || (size_t)np >= sizeof prefix) {
+        if (dh)
+            closedir(dh);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL) {
+        if (strncmp(e->d_name, prefix, (size_t)np) != 0)
+            continue;
+        const char *rest = e->d_name + np;
+        int stale = !strcmp(rest, "") || !strcmp(rest, ".wal");
+        if (rest[0] == '-') {
+            long pid = strtol(rest + 1, NULL, 10);
+            stale = pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        }
+        if (stale) {
+            char full[1400];
+            snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+            remove(full);
+        }
+    }
+    closedir(dh);
+}
+
+/* A new warehouse appears whole or not at all, and never replaces another. DuckDB writes a new
+ * file's header blocks when it opens it; a load killed in that instant would leave a file every
+ * later run refuses ("not a valid DuckDB database file"). So a new warehouse is created and
+ * initialised under <path>.creating-<pid>, checkpointed, closed, made private (0600: it will hold
+ * customers' data) and linked into place. link(), unlike rename(), fails when <path> exists: two
+ * first runs at once each build their own file, one of them lands, and the other opens the one
+ * that landed (DuckDB's lock then makes it wait its turn) instead of replacing it under a run that
+ * already loaded into it. */
 static int create_whole(const char *path, int threads, const char *memory_limit,
                         const char *disabled_compression, fh_error *err)
 {
     char tmp[1100], wal[1120];
-    snprintf(tmp, sizeof tmp, "%s.creating", path);
+    remove_stale_creations(path);
+    snprintf(tmp, sizeof tmp, "%s.creating-%ld", path, (long)getpid());
     snprintf(wal, sizeof wal, "%s.wal", tmp);
     remove(tmp);
     remove(wal);
@@ -232,14 +255,19 @@ static int create_whole(const char *path, int threads, const char *memory_limit,
         duckdb_disconnect(&con);
     }
     duckdb_close(&db);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            snprintf(msg, sizeof msg, "cannot rename %s into place: %s", tmp, strerror(errno));
-        remove(tmp);
-        remove(wal);
+    if (ok && chmod(tmp, 0600) != 0) {
+        ok = 0;
+        snprintf(msg, sizeof msg, "cannot make %s private: %s", tmp, strerror(errno));
+    }
+    if (ok && link(tmp, path) != 0 && errno != EEXIST) {
+        ok = 0;
+        snprintf(msg, sizeof msg, "cannot link %s into place: %s", tmp, strerror(errno));
+    }
+    remove(tmp);
+    remove(wal);
+    if (!ok)
         return fh_error_set(err, FH_ECONN, "cannot create warehouse %s: %s — check --warehouse or "
                             "FINHOUSE_DUCKDB_PATH", path, msg);
-    }
     return FH_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -370,6 +371,9 @@ static void report_error(const cli_options *o, const registry_table *t, const fh
 
 int main(int argc, char **argv)
 {
+    /* Everything fhload creates holds customers' data (the warehouse, its WAL and spill files,
+     * Parquet files, manifests): private to the user that runs it. */
+    umask(077);
     cli_options o;
     fh_error err;
     fh_error_clear(&err);

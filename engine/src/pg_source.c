@@ -121,6 +121,71 @@ void pg_source_redact_url(const char *url, char *out, size_t outsz)
     out[o < outsz ? o : outsz - 1] = '\0';
 }
 
+/* The password in url, if it holds one: the userinfo's after "user:" in a URI, the value of
+ * password= in a query string or keyword/value string, or, in a string libpq will not read as a
+ * URI ("postgres:/u:pw@host", which it takes for a database name and echoes), the text between
+ * the last ':' and an '@'. Copied into out ("" when none). */
+static void password_of(const char *url, int userinfo, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    const char *kv = strstr(url, "password=");
+    if (kv && !userinfo) {
+        const char *v = kv + 9, *e = v;
+        if (*v == '\'')
+            for (e = ++v; *e && *e != '\''; e++)
+                ;
+        else
+            while (*e && *e != '&' && *e != ' ')
+                e++;
+        snprintf(out, outsz, "%.*s", (int)(e - v), v);
+        return;
+    }
+    const char *at = strchr(url, '@');
+    if (!at || !userinfo)
+        return;
+    const char *start = strstr(url, "://");
+    start = start && start < at ? start + 3 : url;
+    const char *colon = NULL;
+    for (const char *p = start; p < at; p++)
+        if (*p == ':')
+            colon = p;
+        else if (*p == '/' || *p == ' ')
+            colon = NULL, start = p + 1;
+    if (colon && at > colon + 1)
+        snprintf(out, outsz, "%.*s", (int)(at - colon - 1), colon + 1);
+}
+
+void pg_source_scrub(const char *url, char *text, size_t textsz)
+{
+    for (int userinfo = 0; userinfo <= 1; userinfo++) {
+        char pw[256];
+        password_of(url, userinfo, pw, sizeof pw);
+        size_t n = strlen(pw);
+        if (n == 0)
+            continue;
+        /* Scanning on after each replacement: a password that "***" contains ends too. */
+        for (char *hit = strstr(text, pw); hit; hit = strstr(hit + 3, pw)) {
+            if ((size_t)(hit - text) + 4 > textsz) { /* no room for "***": cut the text there */
+                *hit = '\0';
+                break;
+            }
+            size_t tail = strlen(hit + n);
+            if ((size_t)(hit - text) + 3 + tail + 1 > textsz)
+                tail = textsz - (size_t)(hit - text) - 4;
+            memmove(hit + 3, hit + n, tail);
+            memcpy(hit, "***", 3);
+            hit[3 + tail] = '\0';
+        }
+    }
+}
+
+/* An error whose message holds libpq's text, which can echo the connection string: scrubbed. */
+static int scrubbed(const pg_source *src, fh_error *err)
+{
+    pg_source_scrub(src->url, err->msg, sizeof err->msg);
+    return err->code;
+}
+
 static int connect_error(pg_source *src, PGconn *conn, fh_error *err)
 {
     const char *m = conn ? PQerrorMessage(conn) : "out of memory";
@@ -152,8 +217,8 @@ static int connect_error(pg_source *src, PGconn *conn, fh_error *err)
                "(postgresql://user@host:port/database)";
         code = FH_EUSAGE;
     }
-    return fh_error_set(err, code, "cannot connect to source %s: %s — %s", src->shown, detail,
-                        hint);
+    fh_error_set(err, code, "cannot connect to source %s: %s — %s", src->shown, detail, hint);
+    return scrubbed(src, err);
 }
 
 static int connect_one(pg_source *src, PGconn **out, fh_error *err)
@@ -180,6 +245,8 @@ static int exec_cmd(pg_source *src, PGconn *conn, const char *sql, fh_error *err
         fh_error_set(err, PQstatus(conn) == CONNECTION_OK ? FH_EINTERNAL : FH_ECONN,
                      "source %s: %s failed: %s", src->shown, sql, PQerrorMessage(conn));
     PQclear(r);
+    if (!ok)
+        scrubbed(src, err);
     return ok ? FH_OK : err->code;
 }
 
@@ -195,6 +262,7 @@ int pg_source_open(const char *url, int workers, pg_source **out, fh_error *err)
     }
     pthread_mutex_init(&src->mu, NULL);
     pg_source_redact_url(url, src->shown, sizeof src->shown);
+    pg_source_scrub(url, src->shown, sizeof src->shown);
     src->workers = workers < 1 ? 1 : workers > PG_SOURCE_MAX_WORKERS ? PG_SOURCE_MAX_WORKERS : workers;
     int rc = connect_one(src, &src->slot[0].conn, err);
     if (rc == FH_OK)
@@ -271,7 +339,7 @@ int pg_source_describe(pg_source *src, const char *table, pg_column_override ove
                      "source %s: reading the columns of %s failed: %s", src->shown, table,
                      PQerrorMessage(conn));
         PQclear(r);
-        return err->code;
+        return scrubbed(src, err);
     }
     int n = PQntuples(r);
     if (n == 0) {
@@ -537,8 +605,9 @@ static int copy_failed(pg_scan *s, PGconn *conn, const char *what, PGresult *r, 
                : (state && strncmp(state, "42", 2) == 0) ? FH_ESCHEMA
                : (state && strncmp(state, "22", 2) == 0) ? FH_EDATA
                                                           : FH_EINTERNAL;
-    return fh_error_set(err, code, "table %s: %s: %s", s->table, what,
-                        r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    fh_error_set(err, code, "table %s: %s: %s", s->table, what,
+                 r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    return scrubbed(s->src, err);
 }
 
 int pg_scan_fill(void *vscan, void **vlocal, duckdb_data_chunk chunk, size_t capacity, size_t *rows,
@@ -610,9 +679,10 @@ int pg_scan_fill(void *vscan, void **vlocal, duckdb_data_chunk chunk, size_t cap
             }
             if (n < 0) {
                 L->msg = NULL;
-                return fh_error_set(err, FH_ECONN,
-                                    "table %s: reading the COPY stream from source %s failed: %s",
-                                    s->table, s->src->shown, PQerrorMessage(conn));
+                fh_error_set(err, FH_ECONN,
+                             "table %s: reading the COPY stream from source %s failed: %s",
+                             s->table, s->src->shown, PQerrorMessage(conn));
+                return scrubbed(s->src, err);
             }
             L->msglen = n;
             L->msgoff = 0;

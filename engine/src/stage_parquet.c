@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fh_json.h"
+#include "fh_sql.h"
 #include "fh_time.h"
 
 struct stage_parquet {
@@ -202,9 +203,10 @@ static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tm
               f);
         uint64_t total = 0;
         for (size_t i = 0; i < n && rc == FH_OK; i++) {
-            char fp[2048], sql[2300];
+            char fp[2048], lit[4200], sql[4300];
             snprintf(fp, sizeof fp, "%s/%s", tmpdir, names[i]);
-            snprintf(sql, sizeof sql, "SELECT count(*) FROM read_parquet('%s')", fp);
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM read_parquet(%s)",
+                     fh_sql_literal(fp, lit, sizeof lit));
             duckdb_result r;
             rc = query(sp, sql, &r, err);
             if (rc != FH_OK)
@@ -242,15 +244,22 @@ int stage_parquet_write(stage_parquet *sp, const stage_spec *s, stage_result *re
     snprintf(final, sizeof final, "%s/%s", sp->dir, s->table);
     remove_dir(tmpdir);
 
-    size_t cap = 1024 + s->ncols * 140;
+    /* The directory and the size come from the command line: literals, quoted. */
+    char dir_lit[2500], size_lit[200];
+    if (!fh_sql_literal(tmpdir, dir_lit, sizeof dir_lit) ||
+        !fh_sql_literal(s->file_size && s->file_size[0] ? s->file_size : "200MB", size_lit,
+                        sizeof size_lit))
+        return fh_error_set(err, FH_EUSAGE, "--parquet directory or FINHOUSE_PARQUET_FILE_SIZE is "
+                            "too long");
+    size_t cap = 4096;
     char *sql = malloc(cap);
     if (!sql)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     snprintf(sql, cap,
              "COPY (SELECT *, %" PRId64 "::BIGINT AS _fh_load_id, now() AS _fh_loaded_at, "
-             "'upsert' AS _fh_op FROM fh_scan()) TO '%s' (FORMAT parquet, FILE_SIZE_BYTES '%s', "
+             "'upsert' AS _fh_op FROM fh_scan()) TO %s (FORMAT parquet, FILE_SIZE_BYTES %s, "
              "FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)",
-             s->load_id, tmpdir, s->file_size && s->file_size[0] ? s->file_size : "200MB");
+             s->load_id, dir_lit, size_lit);
     duckdb_result r;
     duck_scan_arm(&sp->slot, s->src);
     int rc = query(sp, sql, &r, err);

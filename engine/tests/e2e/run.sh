@@ -118,6 +118,9 @@ eq "loans uuid" "$(duck "select ref from raw.loans where id = 7")" "$(sql -c "se
 eq "loans types" "$(duck "select data_type from duckdb_columns() where table_name='loans' and column_name in ('principal','updated_at','ref','term') order by column_name")" \
   "$(printf 'DECIMAL(14,2)\nUUID\nSMALLINT\nTIMESTAMP WITH TIME ZONE')"
 
+eq "warehouse file is private" "$(stat -c %a "$WH")" 600
+eq "warehouse directory fhload created is private" "$(stat -c %a "$(dirname "$WH")")" 700
+
 # ---- 2. incremental after updates and inserts -----------------------------------------------------
 sql -c "UPDATE loans SET principal = principal + 1, updated_at = now() WHERE id % 500 = 0"
 sql -c "INSERT INTO loans (id, customer_id, principal, status) SELECT g, 1, 10, 'new' FROM generate_series(5001, 5010) g"
@@ -298,6 +301,14 @@ eq "wrong credentials: exit 3" "$RC" 3
 eq "wrong credentials: one line" "$(echo "$ERR" | wc -l)" 1
 contains "wrong credentials: names the role" "$ERR" 'role "no_such_role_fh" does not exist'
 if [[ "$ERR" == *s3cretpw* ]]; then bad "password printed: $ERR"; else ok; fi
+# a string libpq does not read as a URI is echoed in its message: the password is not
+run --source "postgres:/no_such_role_fh:s3cretpw@127.0.0.1:$PGPORT/$DB" loans
+eq "malformed URL: exit 3" "$RC" 3
+if [[ "$ERR$OUT" == *s3cretpw* ]]; then bad "password printed: $ERR"; else ok; fi
+contains "malformed URL: shown scrubbed" "$ERR" "no_such_role_fh:***@"
+FINHOUSE_PARQUET_FILE_SIZE="1MB', FORMAT csv) --" run --parquet "$TMP/p" --load-id 1 loans
+eq "file size that is not a size: exit 2" "$RC" 2
+contains "file size that is not a size: message" "$ERR" "is not a size"
 run no_such_table
 eq "unknown table: exit 2" "$RC" 2
 contains "unknown table: message" "$ERR" "unknown table 'no_such_table'"
@@ -422,6 +433,14 @@ eq "parquet rows" "$("$CHECK" "$TMP/x.duckdb" "select count(*) from read_parquet
 eq "parquet sum exact" "$("$CHECK" "$TMP/x.duckdb" "select sum(principal)::varchar from read_parquet('$STAGE/loans/*.parquet')")" "$(sql -c 'select sum(principal) from loans')"
 contains "manifest names the files" "$(cat "$STAGE/loans/manifest.json")" '"path": "part-0.parquet"'
 contains "manifest has types" "$(cat "$STAGE/loans/manifest.json")" '"type": "DECIMAL(14,2)"'
+contains "manifest lists the row hash" "$(cat "$STAGE/loans/manifest.json")" '"name": "_fh_row_hash", "type": "BIGINT"'
+eq "Parquet files are private" "$(stat -c %a "$STAGE/loans/part-0.parquet")|$(stat -c %a "$STAGE/loans/manifest.json")" "600|600"
+eq "parquet rows carry their hash" "$("$CHECK" "$TMP/x.duckdb" "select count(*) from read_parquet('$STAGE/loans/*.parquet') where _fh_row_hash is null")" 0
+# a directory whose name holds a quote goes into DuckDB's SQL as a literal, not as SQL
+QSTAGE="$TMP/it's here"
+run --json --parquet "$QSTAGE" --load-id 9 branches
+eq "parquet directory with a quote: exit" "$RC" 0
+test -f "$QSTAGE/branches/manifest.json" && ok || bad "no manifest under a quoted directory"
 FINHOUSE_PARQUET_FILE_SIZE=1MB run --json --parquet "$STAGE" --load-id 8 --since "$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)" --lookback 0 txns
 eq "parquet incremental exit" "$RC" 0
 contains "parquet incremental mode" "$OUT" '"mode": "incremental"'

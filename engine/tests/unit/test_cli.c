@@ -65,6 +65,28 @@ static void test_defaults_and_env(void)
     unsetenv("FINHOUSE_DUCKDB_PATH");
 }
 
+static void test_sizes(void)
+{
+    cli_options o;
+    fh_error e;
+    const char *a[] = {"fhload"};
+    setenv("FINHOUSE_PARQUET_FILE_SIZE", "200MB') TO '/etc/x", 1);
+    CHECK_EQ_INT(parse(&o, &e, 1, a), FH_EUSAGE);
+    CHECK_CONTAINS(e.msg, "FINHOUSE_PARQUET_FILE_SIZE=");
+    CHECK_CONTAINS(e.msg, "is not a size");
+    cli_free(&o);
+    setenv("FINHOUSE_PARQUET_FILE_SIZE", "1.5 GiB", 1);
+    setenv("FINHOUSE_DUCKDB_MEMORY_LIMIT", "lots", 1);
+    CHECK_EQ_INT(parse(&o, &e, 1, a), FH_EUSAGE);
+    CHECK_CONTAINS(e.msg, "FINHOUSE_DUCKDB_MEMORY_LIMIT='lots'");
+    cli_free(&o);
+    setenv("FINHOUSE_DUCKDB_MEMORY_LIMIT", "512KB", 1);
+    CHECK_EQ_INT(parse(&o, &e, 1, a), FH_OK);
+    cli_free(&o);
+    unsetenv("FINHOUSE_PARQUET_FILE_SIZE");
+    unsetenv("FINHOUSE_DUCKDB_MEMORY_LIMIT");
+}
+
 static void test_bad_options(void)
 {
     struct {
@@ -146,6 +168,27 @@ static void test_redact(void)
     CHECK_STR(out, "host=h user=u password=*** dbname=d");
     pg_source_redact_url("password=x", out, sizeof out);
     CHECK_STR(out, "password=***");
+
+    /* libpq's messages can echo a string it could not parse as a URI: scrubbed of the password */
+    char msg[256];
+    snprintf(msg, sizeof msg, "database \"postgres:/u:s3cretpw@127.0.0.1/db\" does not exist");
+    pg_source_scrub("postgres:/u:s3cretpw@127.0.0.1/db", msg, sizeof msg);
+    CHECK_STR(msg, "database \"postgres:/u:***@127.0.0.1/db\" does not exist");
+    snprintf(msg, sizeof msg, "missing \"=\" after \"pw x s3cret\" in connection info string");
+    pg_source_scrub("host=h password='pw x s3cret' user=u", msg, sizeof msg);
+    CHECK_STR(msg, "missing \"=\" after \"***\" in connection info string");
+    snprintf(msg, sizeof msg, "twice: abc and abc");
+    pg_source_scrub("postgresql://u:abc@h/d", msg, sizeof msg);
+    CHECK_STR(msg, "twice: *** and ***");
+    snprintf(msg, sizeof msg, "p%%40ss or abc");
+    pg_source_scrub("postgres://u:p%40ss@h/db?sslmode=require&password=abc", msg, sizeof msg);
+    CHECK_STR(msg, "*** or ***");
+    snprintf(msg, sizeof msg, "a ** b");
+    pg_source_scrub("postgresql://u:**@h/d", msg, sizeof msg);
+    CHECK_STR(msg, "a *** b");
+    snprintf(msg, sizeof msg, "role \"u\" does not exist");
+    pg_source_scrub("postgresql://u@h/d", msg, sizeof msg);
+    CHECK_STR(msg, "role \"u\" does not exist");
 }
 
 static void test_outputs(void)
@@ -198,6 +241,7 @@ int main(void)
     test_bad_options();
     test_time();
     test_redact();
+    test_sizes();
     test_outputs();
     return check_done("test_cli");
 }

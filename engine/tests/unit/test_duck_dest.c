@@ -376,6 +376,66 @@ int main(void)
     CHECK(stat(creating, &sb) != 0);
     CHECK_EQ_INT(duck_dest_open(fresh, 1, "64MB", "", &dn, &err), FH_OK);
     duck_dest_close(dn);
+    /* it is private, and so is a directory created for it */
+    CHECK(stat(fresh, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    char subdir[300];
+    snprintf(subdir, sizeof subdir, "%s/sub/dir", dir);
+    CHECK(stat(subdir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+    /* a stale creation of a process that is gone is removed; another process's is left alone */
+    char stale[320], live[320];
+    snprintf(stale, sizeof stale, "%s.creating-999999999", fresh);
+    snprintf(live, sizeof live, "%s.creating-1", fresh); /* pid 1 is always running */
+    FILE *sf = fopen(stale, "w"), *lf = fopen(live, "w");
+    if (sf)
+        fclose(sf);
+    if (lf)
+        fclose(lf);
+    char fresh2[300];
+    snprintf(fresh2, sizeof fresh2, "%s/fresh.duckdb", dir);
+    remove(fresh2);
+    CHECK_EQ_INT(duck_dest_open(fresh2, 1, "64MB", "", &dn, &err), FH_OK);
+    duck_dest_close(dn);
+    CHECK(stat(stale, &sb) != 0);
+    CHECK(stat(live, &sb) == 0);
+    remove(live);
+    /* two first runs at once on a new path: each loads its own table, and both tables are in the
+     * file at the end — neither run's file replaced the other's */
+    for (int round = 0; round < 12; round++) {
+        char racy[300];
+        snprintf(racy, sizeof racy, "%s/racy-%d.duckdb", dir, round);
+        pid_t kids[2];
+        for (int k = 0; k < 2; k++) {
+            kids[k] = fork();
+            if (kids[k] == 0) {
+                duck_dest *dr = NULL;
+                fh_error er;
+                for (int tries = 0; tries < 400; tries++) { /* wait for the other's lock */
+                    if (duck_dest_open(racy, 1, "64MB", "", &dr, &er) == FH_OK)
+                        break;
+                    usleep(10000);
+                }
+                if (!dr)
+                    _exit(2);
+                char sql[100];
+                snprintf(sql, sizeof sql, "CREATE TABLE raw.kid%d AS SELECT 1 AS x", k);
+                int rc = duckdb_query(duck_dest_connection(dr), sql, NULL) == DuckDBSuccess ? 0 : 3;
+                duck_dest_close(dr);
+                _exit(rc);
+            }
+        }
+        int ok2 = 1;
+        for (int k = 0; k < 2; k++) {
+            int st2 = 0;
+            waitpid(kids[k], &st2, 0);
+            ok2 &= WIFEXITED(st2) && WEXITSTATUS(st2) == 0;
+        }
+        CHECK(ok2);
+        CHECK_EQ_INT(duck_dest_open(racy, 1, "64MB", "", &dn, &err), FH_OK);
+        CHECK_STR(one(dn, "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('kid0', 'kid1')"), "2");
+        duck_dest_close(dn);
+    }
+
     /* a new warehouse where none can be created: an error naming it, and no file left */
     char nowhere[300];
     snprintf(nowhere, sizeof nowhere, "%s/fresh.duckdb/x.duckdb", dir);
