@@ -1,4 +1,12 @@
-"""The six ingestion DAGs, one per entity group of ingest/registry.tsv: OLTP tables → warehouse RAW layer.
+"""The six ingestion DAGs, one per entity group of ingest/registry.tsv: OLTP tables → warehouse RAW layer;
+and the daily reconciliation DAG, which repairs what incremental loads cannot see.
+
+Incremental loads read the rows whose cursor moved since the last load (minus a lookback window). Two kinds
+of change never move it: a hard delete, and a transaction that committed longer than the lookback after it
+wrote its cursor value. `reconcile_oltp_to_raw` runs `fhload --reconcile` once a day on every incremental
+table: fhload compares the source with raw's current version of each key (key and row hash, in key ranges
+of bounded size) and appends only what differs; its summary (the task's return value) says what it
+repaired. Full tables need none: every load of theirs is a full snapshot with delete detection.
 
 This file only declares. At import it reads the small registry file; every task runs the C engine fhload
 for one table through `finhouse.ingest.load_table`, which returns fhload's JSON summary (the task's
@@ -60,6 +68,10 @@ def dag_id(group: str) -> str:
     return f"ingest_oltp_{group}_to_raw"
 
 
+RECONCILE_DAG_ID = "reconcile_oltp_to_raw"
+RECONCILE_SCHEDULE = "30 3 * * *"  # daily, at a quiet hour, after the investments' nightly load
+
+
 @task
 def load_table(table: str) -> dict:
     """Run fhload for `table`; its JSON summary becomes this task's return value."""
@@ -69,7 +81,35 @@ def load_table(table: str) -> dict:
     return summary.as_dict()
 
 
-for _group, _tables in registry.by_group(registry.load(ingest.registry_path())).items():
+@task
+def reconcile_table(table: str) -> dict:
+    """Run fhload --reconcile for `table`; its JSON summary (what it repaired) becomes the return value."""
+    summary = ingest.load_table(table, reconcile=True)
+    print(f"{table}: compared {summary.compared} source rows; repaired {summary.rows} rows and "
+          f"{summary.deleted} deletes in load {summary.load_id}")
+    return summary.as_dict()
+
+
+_REGISTRY = registry.load(ingest.registry_path())
+
+with DAG(
+    dag_id=RECONCILE_DAG_ID,
+    description="Repair what incremental loads miss (hard deletes, commits older than the lookback): "
+    "fhload --reconcile on every incremental table",
+    schedule=RECONCILE_SCHEDULE,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=4),
+    default_args=DEFAULT_ARGS,
+    tags=["finhouse", "ingest", "reconcile"],
+    doc_md=__doc__,
+) as reconcile_oltp_to_raw:
+    for _table in _REGISTRY:
+        if _table.mode == "incremental":
+            reconcile_table.override(task_id=_table.name, outlets=[raw_asset(_table.name)])(_table.name)
+
+for _group, _tables in registry.by_group(_REGISTRY).items():
     if not _tables:
         continue
     with DAG(

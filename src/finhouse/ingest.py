@@ -6,10 +6,11 @@ nor the platform's other dependencies. fhload does the work; this module finds i
 line, and turns its summaries and exit codes into Python values and exceptions.
 
 fhload's contract: `fhload [OPTIONS] [TABLE ...]`, `--json` prints one JSON object per table per line
-(table, group, mode, rows, deleted, bytes, seconds, load_id, watermark_from, watermark_to, status; an
-error as an object with a message); exit codes 0 ok, 1 internal, 2 usage/config, 3 connection,
-4 schema, 5 data. Source, warehouse and registry come from FINHOUSE_OLTP_URL, FINHOUSE_DUCKDB_PATH and
-FINHOUSE_REGISTRY, which fhload reads itself; relative paths are relative to the repository root."""
+(table, group, mode, rows, deleted, bytes, seconds, load_id, watermark_from, watermark_to, status, and
+with --reconcile the source rows compared; an error as an object with a message); exit codes 0 ok,
+1 internal, 2 usage/config, 3 connection, 4 schema, 5 data. Source, warehouse and registry come from
+FINHOUSE_OLTP_URL, FINHOUSE_DUCKDB_PATH and FINHOUSE_REGISTRY, which fhload reads itself; relative
+paths are relative to the repository root."""
 
 from __future__ import annotations
 
@@ -129,6 +130,7 @@ class TableLoad:
     watermark_from: str | None
     watermark_to: str | None
     status: str
+    compared: int | None = None  # a reconciliation: the source rows it compared (rows/deleted: repaired)
 
     @property
     def ok(self) -> bool:
@@ -156,6 +158,7 @@ class TableLoad:
             watermark_from=text("watermark_from"),
             watermark_to=text("watermark_to"),
             status=str(obj.get("status") or "ok"),
+            compared=None if obj.get("compared") is None else int(obj["compared"]),
         )
 
 
@@ -209,15 +212,18 @@ def fhload_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def command(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool = False,
-            json_output: bool = True, quiet: bool = False, env: Mapping[str, str] | None = None,
-            extra: Sequence[str] = ()) -> list[str]:
+            reconcile: bool = False, json_output: bool = True, quiet: bool = False,
+            env: Mapping[str, str] | None = None, extra: Sequence[str] = ()) -> list[str]:
     """fhload's command line for these tables and groups (none of either: every registered table).
-    Source, warehouse, registry and lookback are left to fhload, which reads them from `env`."""
+    Source, warehouse, registry, lookback and the delete limit are left to fhload, which reads them
+    from `env`."""
     argv = [str(fhload_path(env))]
     for group in groups:
         argv += ["--group", group]
     if full:
         argv.append("--full")
+    if reconcile:
+        argv.append("--reconcile")
     if json_output:
         argv.append("--json")
     if quiet:
@@ -232,7 +238,7 @@ def _env(env: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def run(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool = False,
-        env: Mapping[str, str] | None = None, timeout: float | None = None,
+        reconcile: bool = False, env: Mapping[str, str] | None = None, timeout: float | None = None,
         stderr: Any = None) -> list[TableLoad]:
     """Run fhload with --json for these tables and groups and return one TableLoad per table loaded.
 
@@ -240,7 +246,7 @@ def run(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool = 
     error line, else the end of its stderr), naming the table when fhload did. fhload's stderr
     (progress, warnings) is copied to `stderr` (default: sys.stderr) so it lands in task logs."""
     tables, groups = list(tables), list(groups)
-    argv = command(tables, groups, full=full, json_output=True, quiet=True, env=env)
+    argv = command(tables, groups, full=full, reconcile=reconcile, json_output=True, quiet=True, env=env)
     proc = subprocess.run(argv, cwd=ROOT, env=_env(env), capture_output=True, text=True,
                           timeout=timeout, check=False)
     out = sys.stderr if stderr is None else stderr
@@ -260,10 +266,12 @@ def run(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool = 
     raise error_class(code)(message, tables=failed, exit_code=code, loads=loads)
 
 
-def load_table(table: str, *, full: bool = False, env: Mapping[str, str] | None = None,
-               timeout: float | None = None) -> TableLoad:
-    """Load one registered table (what an Airflow task does) and return its summary."""
-    loads = run([table], full=full, env=env, timeout=timeout)
+def load_table(table: str, *, full: bool = False, reconcile: bool = False,
+               env: Mapping[str, str] | None = None, timeout: float | None = None) -> TableLoad:
+    """Load one registered table (what an Airflow task does) and return its summary. With reconcile, compare
+    it with the source and load only what differs (`fhload --reconcile`): rows and deleted are then what
+    was repaired."""
+    loads = run([table], full=full, reconcile=reconcile, env=env, timeout=timeout)
     mine = [load for load in loads if load.table == table]
     if len(mine) != 1:
         raise InternalError(f"expected one summary for {table}, fhload printed {len(loads)}",
@@ -272,8 +280,10 @@ def load_table(table: str, *, full: bool = False, env: Mapping[str, str] | None 
 
 
 def exec_interactive(groups: Iterable[str] = (), tables: Iterable[str] = (), *, full: bool = False,
-                     json_output: bool = False, env: Mapping[str, str] | None = None) -> int:
+                     reconcile: bool = False, json_output: bool = False,
+                     extra: Sequence[str] = (), env: Mapping[str, str] | None = None) -> int:
     """Run fhload with our stdin/stdout/stderr (a TTY gets its progress line and summary table) and
     return its exit code. Raises FhloadNotFound if it is not built."""
-    argv = command(list(tables), list(groups), full=full, json_output=json_output, env=env)
+    argv = command(list(tables), list(groups), full=full, reconcile=reconcile, json_output=json_output,
+                   env=env, extra=extra)
     return subprocess.call(argv, cwd=ROOT, env=_env(env))
