@@ -405,3 +405,81 @@ def test_no_stage_files_are_left_behind(sf_env, tmp_path):
     snowflake.load(["branches"], env=env)
     stage = Path(env["FINHOUSE_HOME"]) / "snowflake-stage"
     assert not any(stage.rglob("*.parquet"))
+
+
+# --- issue 15: load ids ------------------------------------------------------------------------------------
+
+
+def branch_name(env, branch_id: int) -> str:
+    """The name in the newest version of a branch in raw: the row with the greatest load id, as staging
+    reads it (dbt's latest_version macro)."""
+    db = env["SNOWFLAKE_RAW_DATABASE"]
+    return sf_query(env, f"SELECT NAME FROM {db}.OLTP.BRANCHES WHERE ID = %s "
+                         "QUALIFY ROW_NUMBER() OVER (ORDER BY _FH_LOAD_ID DESC) = 1", (branch_id,))[0][0]
+
+
+def test_load_ids_grow_when_the_clock_steps_back(oltp, sf_env, monkeypatch):
+    """Load ids come from a Snowflake sequence: a loader whose clock stepped back an hour still gives the
+    newer version of a row the greater load id, so staging keeps it."""
+    env = sf_env("RAW_CLOCK")
+    first = {r.table: r for r in snowflake.load(["branches", "payments"], env=env)}
+    assert first["branches"].load_id == first["payments"].load_id  # one fhload run, one load id
+    with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+        branch_id, old_name = conn.execute("SELECT id, name FROM branches ORDER BY id LIMIT 1").fetchone()
+        conn.execute("UPDATE branches SET name = name || ' (renamed)' WHERE id = %s", (branch_id,))
+    real_ns, real_s = time.time_ns, time.time
+    monkeypatch.setattr(time, "time_ns", lambda: real_ns() - 3600 * 10**9)
+    monkeypatch.setattr(time, "time", lambda: real_s() - 3600)
+    try:
+        second = {r.table: r for r in snowflake.load(["branches", "payments"], env=env)}
+    finally:
+        monkeypatch.undo()
+        with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+            conn.execute("UPDATE branches SET name = %s WHERE id = %s", (old_name, branch_id))
+    for table in ("branches", "payments"):
+        assert second[table].load_id > first[table].load_id, table
+        assert state(env)[table][1] == second[table].load_id
+        assert_raw_is_committed_loads(env, table)
+    assert branch_name(env, branch_id) == old_name + " (renamed)"
+    raw_ids = sf_query(env, "SELECT DISTINCT _FH_LOAD_ID FROM RAW_CLOCK.OLTP.BRANCHES ORDER BY 1")
+    assert [i for (i,) in raw_ids] == [first["branches"].load_id, second["branches"].load_id]
+
+
+def test_sequence_starts_above_clock_ids_of_an_existing_deployment(oltp, sf_env):
+    """A deployment loaded before the sequence existed holds µs-timestamp load ids: the sequence is created
+    above them. One created by hand below them is refused with the statement that fixes it."""
+    env = sf_env("RAW_LEGACY")
+    db = "RAW_LEGACY.OLTP"
+    first = snowflake.load(["branches"], env=env)[0]
+    # what the clock-id loader left: the same load under a µs-timestamp id, and no sequence
+    legacy = time.time_ns() // 1000
+    sf_query(env, f"UPDATE {db}.FH_LOADS SET LOAD_ID = %s WHERE LOAD_ID = %s", (legacy, first.load_id))
+    sf_query(env, f"UPDATE {db}.BRANCHES SET _FH_LOAD_ID = %s WHERE _FH_LOAD_ID = %s",
+             (legacy, first.load_id))
+    sf_query(env, f"DROP SEQUENCE {db}.FH_LOAD_ID_SEQ")
+    with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+        branch_id, old_name = conn.execute("SELECT id, name FROM branches ORDER BY id LIMIT 1").fetchone()
+        conn.execute("UPDATE branches SET name = name || ' (legacy)' WHERE id = %s", (branch_id,))
+    try:
+        second = snowflake.load(["branches"], env=env)[0]
+        assert second.load_id == legacy + 1
+        assert branch_name(env, branch_id) == old_name + " (legacy)"
+        assert state(env)["branches"][1] == second.load_id
+
+        # a sequence made by hand, below the ids in FH_LOADS: refused, nothing loaded
+        sf_query(env, f"CREATE OR REPLACE SEQUENCE {db}.FH_LOAD_ID_SEQ START = 1 INCREMENT = 1")
+        before = loads_log(env)
+        with pytest.raises(snowflake.SnowflakeConfigError) as refused:
+            snowflake.load(["branches"], env=env)
+        message = str(refused.value)
+        assert f"not above the largest in FH_LOADS ({second.load_id})" in message, message
+        assert loads_log(env) == before
+        # the statement the message gives fixes it (without ORDER, which the emulator does not parse)
+        fix = message.split("recreate it: ", 1)[1]
+        assert fix.endswith(" ORDER") and f"START = {second.load_id + 1}" in fix
+        sf_query(env, fix.removesuffix(" ORDER"))
+        assert snowflake.load(["branches"], env=env)[0].load_id == second.load_id + 1
+    finally:
+        with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+            conn.execute("UPDATE branches SET name = %s WHERE id = %s", (old_name, branch_id))
+    assert_raw_is_committed_loads(env, "branches")

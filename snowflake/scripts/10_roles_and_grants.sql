@@ -25,8 +25,9 @@ GRANT ROLE GOVERNOR    TO ROLE SYSADMIN;
 GRANT USAGE ON WAREHOUSE LOADING TO ROLE LOADER;
 GRANT USAGE ON DATABASE RAW TO ROLE LOADER;
 GRANT USAGE ON SCHEMA RAW.OLTP TO ROLE LOADER;
--- it creates a raw table on a table's first load and adds columns when the source grows
-GRANT CREATE TABLE, CREATE VIEW, CREATE STAGE ON SCHEMA RAW.OLTP TO ROLE LOADER;
+-- it creates a raw table on a table's first load and adds columns when the source grows, and the
+-- sequence its load ids come from (FH_LOAD_ID_SEQ) on its first run
+GRANT CREATE TABLE, CREATE VIEW, CREATE STAGE, CREATE SEQUENCE ON SCHEMA RAW.OLTP TO ROLE LOADER;
 GRANT READ, WRITE ON STAGE RAW.OLTP.FH_STAGE TO ROLE LOADER;
 GRANT USAGE ON FILE FORMAT RAW.OLTP.FH_PARQUET TO ROLE LOADER;
 -- SELECT: row counts and delete detection; INSERT: COPY INTO and delete rows; UPDATE: the load log's

@@ -10,12 +10,16 @@ For each table:
 1. State. RAW.<schema>.FH_LOADS is the log of loads (the mirror of DuckDB's raw._fh_loads) and
    FH_STATE a view of its latest committed ('ok') load per table (the mirror of raw._fh_state:
    watermark, last load id). The watermark is read there and handed to `fhload --parquet DIR --since`.
-2. Extract. fhload writes DIR/<table>/part-N.parquet and manifest.json (rows per file, load id,
-   watermark from/to, columns and types, mode, primary key); the rows carry _fh_load_id, _fh_loaded_at
-   and _fh_op. Tables that share a watermark (first loads, full tables) share one fhload run.
-3. Schema. The raw table is created from the manifest if missing; a new source column is added with
-   ALTER TABLE; a DECIMAL whose precision grew is widened; any other type change is a SchemaError naming
-   the table and column.
+2. Extract. Each fhload run gets its load id from the sequence FH_LOAD_ID_SEQ (`--load-id N`), never
+   from a clock: staging keeps each key's row with the greatest _fh_load_id, so ids must grow with time
+   even when a loader's clock steps back. fhload writes DIR/<table>/part-N.parquet and manifest.json
+   (rows per file, load id, watermark from/to, columns and types, mode, primary key); the rows carry
+   _fh_load_id, _fh_loaded_at, _fh_op and _fh_row_hash (a hash of the source row). Tables that share a
+   watermark (first loads, full tables) share one fhload run, hence one load id: a load is identified by
+   (TABLE_NAME, LOAD_ID).
+3. Schema. The raw table is created from the manifest if missing; a new source or metadata column is
+   added with ALTER TABLE; a DECIMAL whose precision grew is widened; any other type change is a
+   SchemaError naming the table and column.
 4. Load. A 'pending' row goes into FH_LOADS, the files are PUT to @<stage>/<table>/<load id>/ and
    `COPY INTO … MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE` loads
    exactly that directory (no PATTERN or FILES: fakesnow lacks them, and a directory per load needs
@@ -73,6 +77,7 @@ from finhouse.config import ROOT
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 STATE_TABLE = "FH_LOADS"
 STATE_VIEW = "FH_STATE"
+LOAD_ID_SEQUENCE = "FH_LOAD_ID_SEQ"
 
 
 # --- errors ------------------------------------------------------------------------------------------------
@@ -423,6 +428,50 @@ class Loader:
             " FINISHED_AT AS UPDATED_AT"
             f" FROM {self.s.qualified(STATE_TABLE)} WHERE STATUS = 'ok'"
             " QUALIFY ROW_NUMBER() OVER (PARTITION BY TABLE_NAME ORDER BY LOAD_ID DESC) = 1")
+        self.ensure_sequence()
+
+    # load ids
+    def ensure_sequence(self) -> None:
+        """Create the load id sequence if missing, starting above every load id FH_LOADS holds: a
+        deployment loaded before the sequence existed has clock ids (µs since 1970), which new ids must
+        exceed for staging's newest-load-wins order to hold."""
+        from snowflake.connector import errors as sf_errors
+
+        shown = self.execute(f"SHOW SEQUENCES IN SCHEMA {_q(self.s.database)}.{_q(self.s.schema)}")
+        if any(str(row[0]).upper() == LOAD_ID_SEQUENCE for row in shown):
+            return
+        top = self.execute(f"SELECT MAX(LOAD_ID) FROM {self.s.qualified(STATE_TABLE)}")[0][0]
+        create = (f"CREATE SEQUENCE IF NOT EXISTS {self.s.qualified(LOAD_ID_SEQUENCE)}"
+                  f" START = {int(top or 0) + 1} INCREMENT = 1")
+        # ORDER: Snowflake's NOORDER sequences (the default on newer accounts) do not hand out increasing
+        # values, and increasing is the point. fakesnow (DuckDB) rejects the keyword as a syntax error;
+        # its sequences are increasing anyway, so only there the sequence is created without it.
+        cur = self.conn.cursor()
+        try:
+            cur.execute(create + " ORDER")
+        except sf_errors.ProgrammingError as exc:
+            if exc.errno != 1003 or "ORDER" not in str(exc.msg):
+                raise SnowflakeError(f"snowflake: {_one_line(exc)} (in: {create} ORDER)") from None
+            self.execute(create)
+            self.log(f"the server does not know CREATE SEQUENCE … ORDER (an emulator): created "
+                     f"{LOAD_ID_SEQUENCE} without it")
+        finally:
+            cur.close()
+        self.log(f"created the load id sequence {LOAD_ID_SEQUENCE}, from {int(top or 0) + 1}")
+
+    def next_load_id(self) -> int:
+        """The load id of the next fhload run. Checked above the largest id FH_LOADS held before it was
+        drawn (with an ORDER sequence, every id drawn earlier is smaller): a sequence created by hand
+        below older clock ids would otherwise slip new loads under old ones."""
+        top = self.execute(f"SELECT MAX(LOAD_ID) FROM {self.s.qualified(STATE_TABLE)}")[0][0]
+        value = int(self.execute(f"SELECT {self.s.qualified(LOAD_ID_SEQUENCE)}.NEXTVAL")[0][0])
+        if top is not None and value <= int(top):
+            seq = f"{self.s.database}.{self.s.schema}.{LOAD_ID_SEQUENCE}"
+            raise SnowflakeConfigError(
+                f"snowflake: sequence {seq} gave load id {value}, not above the largest in {STATE_TABLE} "
+                f"({int(top)}); with no loader running, recreate it: CREATE OR REPLACE SEQUENCE {seq} "
+                f"START = {int(top) + 1} INCREMENT = 1 ORDER")
+        return value
 
     def raw_columns(self, refresh: bool = False) -> dict[str, dict[str, SfType]]:
         """Every table of the RAW schema with its columns and types."""
@@ -611,11 +660,9 @@ def _select(tables: Sequence[str], groups: Sequence[str], env: Mapping[str, str]
     return [t for t in reg if t.name in tables or t.group in groups]
 
 
-def _run_fhload(tables: Sequence[str], since: str | None, full: bool, directory: Path,
+def _run_fhload(tables: Sequence[str], since: str | None, full: bool, directory: Path, load_id: int,
                 env: Mapping[str, str]) -> tuple[list[ingest.TableLoad], ingest.IngestError | None]:
-    # TODO(issue 15): a load id from a Snowflake sequence instead of the clock.
-    extra = ["--parquet", str(directory), "--load-id", str(time.time_ns() // 1000)] + (
-        ["--since", since] if since else [])
+    extra = ["--parquet", str(directory), "--load-id", str(load_id)] + (["--since", since] if since else [])
     argv = ingest.command(tables, full=full, json_output=True, quiet=True, env=env, extra=extra)
     proc = subprocess.run(argv, cwd=ROOT, env=dict(env), capture_output=True, text=True, check=False)
     if proc.stderr:
@@ -680,9 +727,14 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
         failure: ingest.IngestError | None = None
         for since, batch in batches.items():
             out = workdir / f"batch-{len(results)}-{time.monotonic_ns()}"
-            staged, failure = _run_fhload(batch, since, full, out, env)
+            load_id = loader.next_load_id()
+            staged, failure = _run_fhload(batch, since, full, out, load_id, env)
             for summary in staged:
                 manifest = Manifest.read(out / summary.table / "manifest.json")
+                if manifest.load_id != load_id:
+                    raise SnowflakeLoadError(
+                        f"snowflake: table {manifest.table}: fhload's manifest carries load id "
+                        f"{manifest.load_id}, not the {load_id} it was given; the state did not move")
                 prev = state.get(manifest.table)
                 result = loader.load_manifest(manifest, previous_load=prev[1] if prev else None)
                 result.rolled_back = undone.get(manifest.table, [])
