@@ -8,8 +8,10 @@ fhload or the emulator is missing, the tests fail and say why."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -407,7 +409,7 @@ def test_no_stage_files_are_left_behind(sf_env, tmp_path):
     assert not any(stage.rglob("*.parquet"))
 
 
-# --- issue 15: load ids ------------------------------------------------------------------------------------
+# --- issue 15: load ids, one loader per table --------------------------------------------------------------
 
 
 def branch_name(env, branch_id: int) -> str:
@@ -483,3 +485,188 @@ def test_sequence_starts_above_clock_ids_of_an_existing_deployment(oltp, sf_env)
         with psycopg.connect(oltp["admin"], autocommit=True) as conn:
             conn.execute("UPDATE branches SET name = %s WHERE id = %s", (old_name, branch_id))
     assert_raw_is_committed_loads(env, "branches")
+
+
+def _pause_at_commit(monkeypatch, thread_name: str, table: str):
+    """Make the loader running in thread `thread_name` stop at the start of its commit of `table` (after
+    PUT and COPY INTO): returns (load ids seen there, event set once it is waiting, event that lets it go)."""
+    real_commit = snowflake.Loader.commit
+    seen: list[int] = []
+    waiting, go = threading.Event(), threading.Event()
+
+    def commit(self, m, loaded, deleted):
+        if threading.current_thread().name == thread_name and m.table == table:
+            seen.append(m.load_id)
+            waiting.set()
+            assert go.wait(300), "the paused loader was never let go"
+        return real_commit(self, m, loaded, deleted)
+
+    monkeypatch.setattr(snowflake.Loader, "commit", commit)
+    return seen, waiting, go
+
+
+def _in_thread(name: str, fn) -> tuple[threading.Thread, dict]:
+    box: dict = {}
+
+    def run():
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 — handed to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def lease_holders(env) -> dict[str, object]:
+    db = env["SNOWFLAKE_RAW_DATABASE"]
+    return dict(sf_query(env, f"SELECT TABLE_NAME, HOLDER FROM {db}.OLTP.FH_LEASES"))
+
+
+def test_second_loader_of_a_table_is_refused_while_the_first_loads(oltp, sf_env, monkeypatch):
+    """Two loaders of one table at once: while the first is between COPY INTO and its commit, the second
+    (a real `finhouse snowflake-load` process) gets a one-line error naming the first, exit 6, and touches
+    nothing; the first then commits."""
+    env = sf_env("RAW_LEASE")
+    snowflake.load(["payments"], env=env)
+    with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+        conn.execute("UPDATE payments SET status = status WHERE id IN (SELECT id FROM payments ORDER BY id "
+                     "LIMIT 9)")
+    seen, waiting, go = _pause_at_commit(monkeypatch, "first", "payments")
+    first, box = _in_thread("first", lambda: snowflake.load(["payments"], env=env))
+    try:
+        assert waiting.wait(120), box
+        before = loads_log(env)
+        second = _cli(env, "--table", "payments")
+        assert loads_log(env) == before  # it rolled back nothing and recorded nothing
+    finally:
+        go.set()
+        first.join(120)
+    assert "error" not in box, box.get("error")
+    assert second.returncode == 6, second.stderr
+    line = second.stderr.strip().splitlines()[-1]
+    holder = f"{socket.gethostname()} pid {os.getpid()} run "
+    assert line.startswith(f"snowflake: table payments is being loaded by {holder}"), line
+    assert " since " in line and "wait for it" in line and "FH_LEASES" in line, line
+    assert "Traceback" not in second.stderr
+    committed = box["result"][0]
+    assert committed.load_id == seen[0] and committed.rows >= 9
+    assert state(env)["payments"][1] == committed.load_id
+    assert not [row for row in loads_log(env) if row[2] == "pending"]
+    assert_raw_is_committed_loads(env, "payments")
+    assert raw_figures(oltp, env, "payments") == source_figures(oltp, "payments")
+    assert lease_holders(env) == {"payments": None}  # released
+
+
+def test_slow_loader_cannot_commit_rows_another_loader_rolled_back(oltp, sf_env, monkeypatch):
+    """The interleaving that lost rows: a loader stalls between COPY INTO and its commit past its lease;
+    another loader rolls its load back, and the stalled one resumes right after the other's first write
+    to that load. Rolling back used to delete the rows and then mark the load, so the stalled loader
+    committed a load whose rows were gone (and the next load started from its watermark). Now the
+    roll-back claims the load first and the commit needs the lease: the stalled loader fails, and raw
+    holds every committed load exactly once."""
+    env = dict(sf_env("RAW_RACE"), SNOWFLAKE_LOADER_LEASE_SECONDS="2")
+    snowflake.load(["payments"], env=env)
+    with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+        conn.execute("UPDATE payments SET status = status WHERE id IN (SELECT id FROM payments ORDER BY id "
+                     "LIMIT 11)")
+    seen, waiting, go = _pause_at_commit(monkeypatch, "slow", "payments")
+    slow, slow_box = _in_thread("slow", lambda: snowflake.load(["payments"], env=env))
+    assert waiting.wait(120), slow_box
+    time.sleep(3)  # past the slow loader's lease
+
+    # the other loader: right after its first write that names the stalled load, let the stalled one go
+    # and wait until it is done
+    def after_first_write_on_slow_load(real):
+        def run(self, sql, params=None):
+            result = real(self, sql, params)
+            if (threading.current_thread().name == "other" and not go.is_set() and params
+                    and "LOAD_ID" in sql.upper() and sql.lstrip().upper().startswith(("DELETE", "UPDATE"))
+                    and seen[0] in params):
+                go.set()
+                slow.join(120)
+            return result
+        return run
+
+    for method in ("execute", "rowcount"):
+        monkeypatch.setattr(snowflake.Loader, method,
+                            after_first_write_on_slow_load(getattr(snowflake.Loader, method)))
+    other, other_box = _in_thread("other", lambda: snowflake.load(["payments"], env=env))
+    other.join(300)
+    go.set()
+    slow.join(120)
+    assert go.is_set() and not slow.is_alive() and not other.is_alive()
+
+    assert "error" not in other_box, other_box.get("error")
+    assert not [row for row in loads_log(env) if row[2] == "pending"]
+    assert_raw_is_committed_loads(env, "payments")  # no committed load lost its rows
+    assert raw_figures(oltp, env, "payments") == source_figures(oltp, "payments")
+    done = other_box["result"][0]
+    assert state(env)["payments"][1] == done.load_id and done.rolled_back == [seen[0]]
+    statuses = {row[1]: row[2] for row in loads_log(env) if row[0] == "payments"}
+    assert statuses[seen[0]] == "rolled_back"
+    error = slow_box.get("error")
+    assert isinstance(error, snowflake.SnowflakeBusyError), error
+    assert "lost its lease" in str(error) and error.exit_code == 6
+    assert lease_holders(env) == {"payments": None}
+
+
+def test_concurrent_loader_processes_keep_every_row_once(oltp, sf_env):
+    """Three `finhouse snowflake-load` processes started together on the same tables: each table is
+    loaded by one of them at a time, the others say so (exit 6), and afterwards every raw table holds
+    exactly its committed loads and reconciles with the source."""
+    env = sf_env("RAW_CONC")
+    tables = ["branches", "customers", "payments"]
+    args = [a for t in tables for a in ("--table", t)]
+    assert _cli(env, *args).returncode == 0  # objects and first loads in place
+    with psycopg.connect(oltp["admin"], autocommit=True) as conn:
+        conn.execute("UPDATE payments SET status = status WHERE id IN (SELECT id FROM payments ORDER BY id "
+                     "LIMIT 5)")
+    procs = [subprocess.Popen([PY, "-m", "finhouse.cli", "snowflake-load", *args], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outcomes = [(p.wait(300), p.stderr.read()) for p in procs]
+    print("exit codes of the concurrent loaders:", [code for code, _ in outcomes])
+    for code, err in outcomes:
+        assert code in (0, 6), err
+        assert "Traceback" not in err, err
+        if code == 6:
+            assert "is being loaded by" in err.strip().splitlines()[-1], err
+    assert any(code == 0 for code, _ in outcomes) or all(
+        "is being loaded by" in err for _, err in outcomes)
+    assert not [row for row in loads_log(env) if row[2] == "pending"]
+    for table in tables:
+        assert_raw_is_committed_loads(env, table)
+    final = _cli(env, *args)
+    assert final.returncode == 0, final.stderr
+    for table in tables:
+        assert_raw_is_committed_loads(env, table)
+        assert raw_figures(oltp, env, table) == source_figures(oltp, table), table
+    assert set(lease_holders(env).values()) == {None}  # every lease given back
+
+
+def test_roll_back_cut_short_is_finished_by_the_next_run(oltp, sf_env, monkeypatch):
+    """A roll-back claims the load ('rolled_back', no FINISHED_AT) before deleting its rows; if the loader
+    dies between the two, the next run deletes them."""
+    env = sf_env("RAW_CUT")
+    snowflake.load(["branches"], env=env)
+
+    def dying_commit(self, m, loaded, deleted):
+        raise RuntimeError("simulated crash before the commit")
+
+    monkeypatch.setattr(snowflake.Loader, "commit", dying_commit)
+    with pytest.raises(RuntimeError):
+        snowflake.load(["branches"], env=env)
+    monkeypatch.undo()
+    (table, load_id, status, _, _), = [row for row in loads_log(env) if row[2] == "pending"]
+    # a roll-back that claimed the load and died before deleting its rows
+    sf_query(env, "UPDATE RAW_CUT.OLTP.FH_LOADS SET STATUS = 'rolled_back', FINISHED_AT = NULL "
+                  "WHERE TABLE_NAME = %s AND LOAD_ID = %s", (table, load_id))
+    left = "SELECT COUNT(*) FROM RAW_CUT.OLTP.BRANCHES WHERE _FH_LOAD_ID = %s"
+    assert sf_query(env, left, (load_id,))[0][0] > 0
+    rerun = snowflake.load(["branches"], env=env)[0]
+    assert rerun.rolled_back == [load_id]
+    assert_raw_is_committed_loads(env, "branches")
+    assert sf_query(env, "SELECT FINISHED_AT IS NULL FROM RAW_CUT.OLTP.FH_LOADS WHERE LOAD_ID = %s",
+                    (load_id,)) == [(False,)]

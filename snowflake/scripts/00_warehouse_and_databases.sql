@@ -55,6 +55,11 @@ CREATE VIEW IF NOT EXISTS RAW.OLTP.FH_STATE AS
   SELECT TABLE_NAME, WATERMARK_TO AS WATERMARK, LOAD_ID AS LAST_LOAD_ID, FINISHED_AT AS UPDATED_AT
   FROM RAW.OLTP.FH_LOADS WHERE STATUS = 'ok'
   QUALIFY ROW_NUMBER() OVER (PARTITION BY TABLE_NAME ORDER BY LOAD_ID DESC) = 1;
+-- One loader per table at a time: a lease row per table, taken and renewed by conditional UPDATEs.
+CREATE TABLE IF NOT EXISTS RAW.OLTP.FH_LEASES (
+  TABLE_NAME VARCHAR NOT NULL, HOLDER VARCHAR, ACQUIRED_AT TIMESTAMP_TZ, EXPIRES_AT TIMESTAMP_TZ,
+  PRIMARY KEY (TABLE_NAME))
+  COMMENT = 'the loader holding each table (NULL: none) and until when its lease lasts';
 -- The load id sequence RAW.OLTP.FH_LOAD_ID_SEQ is left to the loader: it creates it (ORDER) on its first
 -- run starting above every LOAD_ID already in FH_LOADS, which a deployment loaded before the sequence
 -- existed holds as microsecond timestamps. Created here it would start at 1, below them.

@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     snow.add_argument("--table", action="append", default=[], metavar="TABLE", help="also load this table")
     snow.add_argument("--full", action="store_true", help="full loads, whatever the tables' mode")
     snow.add_argument("--json", action="store_true", help="one JSON summary per table on stdout")
+    snow.epilog = ("Exit codes: 0 every table loaded; 2 configuration; 3 connection; 4 schema; 5 data "
+                   "(a file Snowflake did not confirm); 6 another loader holds a table (its lease, in "
+                   "FH_LEASES); fhload's own codes when it fails.")
     return parser
 
 

@@ -7,36 +7,49 @@ every file.
 
 For each table:
 
-1. State. RAW.<schema>.FH_LOADS is the log of loads (the mirror of DuckDB's raw._fh_loads) and
-   FH_STATE a view of its latest committed ('ok') load per table (the mirror of raw._fh_state:
-   watermark, last load id). The watermark is read there and handed to `fhload --parquet DIR --since`.
-2. Extract. Each fhload run gets its load id from the sequence FH_LOAD_ID_SEQ (`--load-id N`), never
+1. Lease. One loader at a time per table: RAW.<schema>.FH_LEASES holds a row per table (holder, acquired,
+   expires), taken with one conditional UPDATE (… WHERE the lease is free or expired) — a compare-and-
+   swap, since Snowflake runs the UPDATEs of a table one at a time and each atomically. A table whose
+   lease another loader holds is not loaded: it fails with a one-line SnowflakeBusyError (exit 6) naming
+   the holder, and the other tables go on. The lease is renewed before every write to the raw table and
+   released at the end; it expires after SNOWFLAKE_LOADER_LEASE_SECONDS (default 2 h, longer than the
+   Airflow task timeout of 1 h), so a killed loader does not block the table for good; a holder on this
+   machine whose process is gone is taken over at once.
+2. State. FH_LOADS is the log of loads (the mirror of DuckDB's raw._fh_loads) and FH_STATE a view of
+   its latest committed ('ok') load per table (the mirror of raw._fh_state: watermark, last load id).
+   The watermark is read there and handed to `fhload --parquet DIR --since`.
+3. Extract. Each fhload run gets its load id from the sequence FH_LOAD_ID_SEQ (`--load-id N`), never
    from a clock: staging keeps each key's row with the greatest _fh_load_id, so ids must grow with time
    even when a loader's clock steps back. fhload writes DIR/<table>/part-N.parquet and manifest.json
    (rows per file, load id, watermark from/to, columns and types, mode, primary key); the rows carry
    _fh_load_id, _fh_loaded_at, _fh_op and _fh_row_hash (a hash of the source row). Tables that share a
    watermark (first loads, full tables) share one fhload run, hence one load id: a load is identified by
    (TABLE_NAME, LOAD_ID).
-3. Schema. The raw table is created from the manifest if missing; a new source or metadata column is
+4. Schema. The raw table is created from the manifest if missing; a new source or metadata column is
    added with ALTER TABLE; a DECIMAL whose precision grew is widened; any other type change is a
    SchemaError naming the table and column.
-4. Load. A 'pending' row goes into FH_LOADS, the files are PUT to @<stage>/<table>/<load id>/ and
+5. Load. A 'pending' row goes into FH_LOADS, the files are PUT to @<stage>/<table>/<load id>/ and
    `COPY INTO … MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE` loads
    exactly that directory (no PATTERN or FILES: fakesnow lacks them, and a directory per load needs
    neither). Every file of the manifest must come back LOADED with its row count, and the rows carrying
    the load id must add up to the manifest's total.
-5. Deletes. A full load of a table loaded before then appends a 'delete' row (key columns set, the other
+6. Deletes. A full load of a table loaded before then appends a 'delete' row (key columns set, the other
    source columns NULL) for every key whose latest raw row is not a delete and that this load did not
    contain — the contract of the DuckDB raw layer.
-6. Commit. One statement, `UPDATE FH_LOADS SET status = 'ok' … WHERE status = 'pending'`, moves the
-   state: FH_STATE reads only 'ok' loads.
+7. Commit. One statement, `UPDATE FH_LOADS SET status = 'ok' … WHERE status = 'pending'` joined to this
+   loader's lease row, moves the state: FH_STATE reads only 'ok' loads.
 
-Exactly once. The rows are in the raw table from step 4 on, but the state moves only at step 6, in a
+Exactly once. The rows are in the raw table from step 5 on, but the state moves only at step 7, in a
 single statement, so a failure anywhere in between (an exception, a lost connection, a SIGKILL) leaves a
 'pending' load whose rows are not part of any committed load. The next run for that table first rolls
-such loads back — `DELETE FROM <raw table> WHERE _fh_load_id = <pending id>` and the load marked
-'rolled_back' — and then re-extracts from the unchanged watermark with a new load id. No row is counted
-twice and none is lost. Why not the alternatives:
+such loads back, and then re-extracts from the unchanged watermark with a new load id. No row is counted
+twice and none is lost. A roll-back first claims the load — `UPDATE FH_LOADS SET status = 'rolled_back'
+… WHERE status = 'pending'`, a conditional update that only one of the commit and the roll-back can win
+— then deletes its rows (`DELETE FROM <raw table> WHERE _fh_load_id = <id>`), then stamps its
+FINISHED_AT: a 'rolled_back' load without FINISHED_AT has its delete redone by the next run. A loader
+that is merely slow therefore either commits before the roll-back claims its load (which then undoes
+nothing) or finds its commit refused; it can never commit rows that were deleted. Why not the
+alternatives:
 - A transaction around COPY and the state update works in fakesnow, and real Snowflake runs COPY inside
   an explicit transaction too; but a loader killed mid-transaction leaves it open (and the table locked)
   until Snowflake notices the session is gone, up to hours with the default LOCK_TIMEOUT and session
@@ -45,15 +58,16 @@ twice and none is lost. Why not the alternatives:
   extracts a new snapshot into new files under a new load id, so it would not help. A LOAD_SKIPPED
   status is therefore treated as an error here, never as success.
 The raw tables stay append-only for committed loads: the delete only ever removes rows of a load that
-never committed. One loader per table at a time (Airflow runs a table's task once at a time).
+never committed.
 
 Connection: SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PASSWORD (shared with dbt's profile);
 SNOWFLAKE_HOST, SNOWFLAKE_PORT and SNOWFLAKE_PROTOCOL point the client at an emulator (fakesnow over http
 in the tests); SNOWFLAKE_LOGIN_TIMEOUT (seconds, default 60). The loader's own: SNOWFLAKE_LOADER_ROLE
-(default LOADER), SNOWFLAKE_LOADER_WAREHOUSE (default LOADING), SNOWFLAKE_RAW_DATABASE (default RAW),
-SNOWFLAKE_RAW_SCHEMA (default OLTP), SNOWFLAKE_STAGE (default FH_STAGE). They are separate from
-SNOWFLAKE_ROLE/WAREHOUSE/DATABASE/SCHEMA because dbt's profile reads those for the ANALYTICS side
-(TRANSFORMER, ANALYTICS): one .env serves both, and the loader can never write into ANALYTICS by accident."""
+(default LOADER), SNOWFLAKE_LOADER_WAREHOUSE (default LOADING), SNOWFLAKE_LOADER_LEASE_SECONDS (default
+7200), SNOWFLAKE_RAW_DATABASE (default RAW), SNOWFLAKE_RAW_SCHEMA (default OLTP), SNOWFLAKE_STAGE
+(default FH_STAGE). They are separate from SNOWFLAKE_ROLE/WAREHOUSE/DATABASE/SCHEMA because dbt's profile
+reads those for the ANALYTICS side (TRANSFORMER, ANALYTICS): one .env serves both, and the loader can
+never write into ANALYTICS by accident."""
 
 from __future__ import annotations
 
@@ -62,10 +76,13 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -77,7 +94,10 @@ from finhouse.config import ROOT
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 STATE_TABLE = "FH_LOADS"
 STATE_VIEW = "FH_STATE"
+LEASE_TABLE = "FH_LEASES"
 LOAD_ID_SEQUENCE = "FH_LOAD_ID_SEQ"
+# Longer than the Airflow task timeout (1 h, airflow/dags/ingest_dags.py): a live loader never loses it.
+DEFAULT_LEASE_SECONDS = 7200
 
 
 # --- errors ------------------------------------------------------------------------------------------------
@@ -113,6 +133,12 @@ class SnowflakeLoadError(SnowflakeError):
     exit_code = 5
 
 
+class SnowflakeBusyError(SnowflakeError):
+    """Another loader holds the table's lease, or took it from this one: nothing of this load committed."""
+
+    exit_code = 6
+
+
 # --- settings ----------------------------------------------------------------------------------------------
 
 
@@ -130,6 +156,7 @@ class Settings:
     port: int | None
     protocol: str | None
     login_timeout: int
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -158,6 +185,11 @@ class Settings:
             except ValueError:
                 raise SnowflakeConfigError(f"snowflake: {name} must be a whole number, got {raw!r}") from None
 
+        lease = number("SNOWFLAKE_LOADER_LEASE_SECONDS", DEFAULT_LEASE_SECONDS) or 0
+        if lease < 1:
+            raise SnowflakeConfigError(
+                "snowflake: SNOWFLAKE_LOADER_LEASE_SECONDS must be at least 1 (default "
+                f"{DEFAULT_LEASE_SECONDS}, longer than a load can take)")
         protocol = get("SNOWFLAKE_PROTOCOL")
         if protocol not in (None, "http", "https"):
             raise SnowflakeConfigError(
@@ -175,6 +207,7 @@ class Settings:
             port=number("SNOWFLAKE_PORT", None),
             protocol=protocol,
             login_timeout=number("SNOWFLAKE_LOGIN_TIMEOUT", 60) or 60,
+            lease_seconds=lease,
         )
 
     @property
@@ -364,6 +397,15 @@ def _iso(value: Any) -> str | None:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _utc(value: Any) -> str:
+    """A TIMESTAMP_TZ for people: UTC, to the second."""
+    if not isinstance(value, dt.datetime):
+        return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class Loader:
     """Loads fhload's Parquet output into one RAW database and schema over one connection."""
 
@@ -371,6 +413,10 @@ class Loader:
         self.conn = conn
         self.s = settings
         self.log = log or (lambda message: None)
+        # Who holds a lease: readable in the busy message, and host + pid let a loader on the same machine
+        # see that a holder's process is gone; the run token tells two loads of one process apart.
+        self.holder = f"{socket.gethostname()} pid {os.getpid()} run {uuid.uuid4().hex[:8]}"
+        self.held: set[str] = set()
         self._columns: dict[str, dict[str, SfType]] | None = None
 
     # SQL helpers
@@ -428,6 +474,10 @@ class Loader:
             " FINISHED_AT AS UPDATED_AT"
             f" FROM {self.s.qualified(STATE_TABLE)} WHERE STATUS = 'ok'"
             " QUALIFY ROW_NUMBER() OVER (PARTITION BY TABLE_NAME ORDER BY LOAD_ID DESC) = 1")
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.s.qualified(LEASE_TABLE)} ("
+            " TABLE_NAME VARCHAR NOT NULL, HOLDER VARCHAR, ACQUIRED_AT TIMESTAMP_TZ, EXPIRES_AT TIMESTAMP_TZ,"
+            " PRIMARY KEY (TABLE_NAME))")
         self.ensure_sequence()
 
     # load ids
@@ -473,6 +523,131 @@ class Loader:
                 f"START = {int(top) + 1} INCREMENT = 1 ORDER")
         return value
 
+    # leases
+    def acquire(self, tables: Iterable[str]) -> dict[str, str]:
+        """Take the lease of each table; returns {table: one-line message} for those another loader holds."""
+        busy: dict[str, str] = {}
+        for table in tables:
+            message = self._acquire(table)
+            if message is None:
+                self.held.add(table)
+            else:
+                busy[table] = message
+        return busy
+
+    def _acquire(self, table: str) -> str | None:
+        leases, ttl = self.s.qualified(LEASE_TABLE), self.s.lease_seconds
+        now, expiry = "CURRENT_TIMESTAMP()", "DATEADD(second, %s, CURRENT_TIMESTAMP())"
+        for attempt in range(4):
+            try:
+                # The compare-and-swap: one UPDATE takes the lease if it is free or expired. Snowflake runs
+                # the UPDATEs of a table one at a time and each atomically, so of two loaders racing for
+                # it the second finds it held. (Not a MERGE that would also create the row: fakesnow
+                # runs a MERGE as several statements, which two loaders can interleave.)
+                taken = self.rowcount(
+                    f"UPDATE {leases} SET HOLDER = %s, ACQUIRED_AT = {now}, EXPIRES_AT = {expiry}"
+                    " WHERE TABLE_NAME = %s AND (HOLDER IS NULL OR EXPIRES_AT IS NULL"
+                    f" OR EXPIRES_AT <= {now})", (self.holder, ttl, table))
+            except SnowflakeError:
+                # A concurrent writer of the lease row (the emulator reports a conflict where Snowflake
+                # would wait): look again, unless this was the last try.
+                if attempt == 3:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            if taken:
+                return None
+            row = self.lease(table)
+            if row is None:
+                # The table's first load: create its (free) lease row, once — a MERGE, serialised by
+                # Snowflake, so two first loaders do not both insert it — then take it as above.
+                try:
+                    self.execute(f"MERGE INTO {leases} l USING (SELECT %s AS TABLE_NAME) s"
+                                 " ON l.TABLE_NAME = s.TABLE_NAME"
+                                 " WHEN NOT MATCHED THEN INSERT (TABLE_NAME) VALUES (s.TABLE_NAME)", (table,))
+                except SnowflakeError:
+                    if attempt == 3:
+                        raise
+                continue
+            holder, since, until = row
+            if holder is None:
+                continue  # released or expired since the UPDATE: try again
+            if self._gone(holder):
+                # Its process on this machine is dead, so it can write nothing more: take over at once
+                # instead of waiting out the lease (compare-and-swap on that very holder).
+                try:
+                    if self.rowcount(
+                            f"UPDATE {leases} SET HOLDER = %s, ACQUIRED_AT = {now}, EXPIRES_AT = {expiry}"
+                            " WHERE TABLE_NAME = %s AND HOLDER = %s", (self.holder, ttl, table, holder)):
+                        self.log(f"{table}: took over the lease of {holder}, whose process is gone")
+                        return None
+                except SnowflakeError:
+                    if attempt == 3:
+                        raise
+                continue
+            where = f"{self.s.database}.{self.s.schema}.{LEASE_TABLE}"
+            return (f"snowflake: table {table} is being loaded by {holder} since {since}; wait for it (its "
+                    f"lease runs until {until}), or if that loader is dead, release the lease: "
+                    f"DELETE FROM {where} WHERE TABLE_NAME = '{table}'")
+        return f"snowflake: table {table}: could not take its lease ({LEASE_TABLE} kept changing); rerun"
+
+    def lease(self, table: str) -> tuple[str | None, str, str] | None:
+        """(holder, since, until) of a table's lease row, times in UTC; None if there is no row."""
+        rows = self.execute(
+            "SELECT HOLDER, ACQUIRED_AT, EXPIRES_AT, EXPIRES_AT IS NULL OR EXPIRES_AT <= CURRENT_TIMESTAMP()"
+            f" FROM {self.s.qualified(LEASE_TABLE)} WHERE TABLE_NAME = %s", (table,))
+        if not rows:
+            return None
+        holder, since, until, expired = rows[0]
+        return (None if holder is None or expired else str(holder)), _utc(since), _utc(until)
+
+    def _gone(self, holder: str) -> bool:
+        """Whether a holder is a loader of this machine whose process no longer exists."""
+        m = re.fullmatch(r"(\S+) pid (\d+) run \w+", holder)
+        if not m or m.group(1) != socket.gethostname() or holder == self.holder:
+            return False
+        try:
+            os.kill(int(m.group(2)), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OverflowError):
+            return False
+        return False
+
+    def renew(self, table: str) -> None:
+        """Extend this loader's lease before a write; SnowflakeBusyError if another loader took it."""
+        for attempt in range(4):
+            try:
+                n = self.rowcount(
+                    f"UPDATE {self.s.qualified(LEASE_TABLE)}"
+                    " SET EXPIRES_AT = DATEADD(second, %s, CURRENT_TIMESTAMP())"
+                    " WHERE TABLE_NAME = %s AND HOLDER = %s",
+                    (self.s.lease_seconds, table, self.holder))
+                break
+            except SnowflakeError:
+                if attempt == 3:  # else a concurrent write to the row (the emulator's conflict): again
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        if not n:
+            self.held.discard(table)
+            row = self.lease(table)
+            other = row[0] if row and row[0] else "no loader"
+            raise SnowflakeBusyError(
+                f"snowflake: table {table}: this loader lost its lease to {other} (it ran longer than "
+                f"SNOWFLAKE_LOADER_LEASE_SECONDS={self.s.lease_seconds}, or the lease was released by hand); "
+                "nothing of this load was committed — rerun")
+
+    def release(self) -> None:
+        """Give back every lease this loader holds (best effort: an unreleased lease expires)."""
+        for table in sorted(self.held):
+            try:
+                self.execute(
+                    f"UPDATE {self.s.qualified(LEASE_TABLE)} SET HOLDER = NULL, ACQUIRED_AT = NULL,"
+                    " EXPIRES_AT = NULL WHERE TABLE_NAME = %s AND HOLDER = %s", (table, self.holder))
+            except SnowflakeError as exc:
+                self.log(f"{table}: could not release the lease, it expires by itself: {exc}")
+        self.held.clear()
+
     def raw_columns(self, refresh: bool = False) -> dict[str, dict[str, SfType]]:
         """Every table of the RAW schema with its columns and types."""
         if self._columns is None or refresh:
@@ -495,29 +670,44 @@ class Loader:
         return {str(t): (None if null else _iso(w), int(i)) for t, w, null, i in rows}
 
     def roll_back_pending(self, tables: Iterable[str]) -> dict[str, list[int]]:
-        """Undo the loads of these tables that never committed (see the module's docstring)."""
+        """Undo the loads of these tables that never committed (see the module's docstring): the pending
+        ones, and rolled-back ones whose rows may remain (a roll-back cut short: no FINISHED_AT)."""
         wanted = set(tables)
-        pending = self.execute(
+        loads = self.execute(
             f"SELECT TABLE_NAME, LOAD_ID FROM {self.s.qualified(STATE_TABLE)} WHERE STATUS = 'pending'"
-            " ORDER BY LOAD_ID")
-        existing = self.raw_columns()
+            " OR (STATUS = 'rolled_back' AND FINISHED_AT IS NULL) ORDER BY LOAD_ID")
         undone: dict[str, list[int]] = {}
-        for table, load_id in pending:
+        for table, load_id in loads:
             table, load_id = str(table), int(load_id)
             if table not in wanted:
                 continue
-            removed = 0
-            if table.upper() in existing:
-                removed = self.rowcount(f"DELETE FROM {self.s.qualified(table)} WHERE _FH_LOAD_ID = %s",
-                                        (load_id,))
-            self.execute(
-                f"UPDATE {self.s.qualified(STATE_TABLE)} SET STATUS = 'rolled_back',"
-                " FINISHED_AT = CURRENT_TIMESTAMP()"
-                " WHERE TABLE_NAME = %s AND LOAD_ID = %s AND STATUS = 'pending'",
-                (table, load_id))
+            removed = self.roll_back(table, load_id)
+            if removed is None:
+                continue
             self.log(f"{table}: rolled back load {load_id}, which never committed ({removed} rows removed)")
             undone.setdefault(table, []).append(load_id)
         return undone
+
+    def roll_back(self, table: str, load_id: int) -> int | None:
+        """Undo one load that never committed; the rows removed, or None if it committed after all.
+
+        The claim comes first: one conditional UPDATE turns it from 'pending' to 'rolled_back', so its
+        loader's commit (conditional on 'pending') can no longer succeed. Only then are its rows deleted
+        — deleting first would let a slow loader commit between the two. FINISHED_AT marks the rows gone."""
+        log_sql = self.s.qualified(STATE_TABLE)
+        self.rowcount(f"UPDATE {log_sql} SET STATUS = 'rolled_back', FINISHED_AT = NULL"
+                      " WHERE TABLE_NAME = %s AND LOAD_ID = %s AND STATUS = 'pending'", (table, load_id))
+        status = self.execute(f"SELECT STATUS FROM {log_sql} WHERE TABLE_NAME = %s AND LOAD_ID = %s",
+                              (table, load_id))
+        if not status or status[0][0] != "rolled_back":
+            return None
+        removed = 0
+        if table.upper() in self.raw_columns():
+            removed = self.rowcount(f"DELETE FROM {self.s.qualified(table)} WHERE _FH_LOAD_ID = %s",
+                                    (load_id,))
+        self.execute(f"UPDATE {log_sql} SET FINISHED_AT = CURRENT_TIMESTAMP()"
+                     " WHERE TABLE_NAME = %s AND LOAD_ID = %s AND STATUS = 'rolled_back'", (table, load_id))
+        return removed
 
     def ensure_table(self, m: Manifest) -> None:
         """Create the raw table, add new columns, widen a DECIMAL's precision; else a SchemaError."""
@@ -554,8 +744,10 @@ class Loader:
             self.raw_columns(refresh=True)
 
     def load_manifest(self, m: Manifest, *, previous_load: int | None) -> SnowflakeLoad:
-        """Steps 3–6 of the module's docstring for one table; returns what was committed."""
+        """Steps 4–7 of the module's docstring for one table (whose lease this loader holds); returns what
+        was committed."""
         t0 = time.monotonic()
+        self.renew(m.table)
         self.ensure_table(m)
         table_sql, log_sql = self.s.qualified(m.table), self.s.qualified(STATE_TABLE)
         self.execute(
@@ -564,21 +756,32 @@ class Loader:
             " SELECT %s, %s, %s, CURRENT_TIMESTAMP(), %s, 0, %s,"
             " CAST(%s AS TIMESTAMP_TZ), CAST(%s AS TIMESTAMP_TZ), 'pending'",
             (m.load_id, m.table, m.mode, m.rows, len(m.files), m.watermark_from, m.watermark_to))
-        loaded = 0
-        if m.files:
-            location = f"{self.s.stage_ref}/{m.table}/{m.load_id}/"
-            self.put(m, location)
-            loaded = self.copy(m, table_sql, location)
-        deleted = 0
-        if m.mode == "full" and previous_load is not None and m.primary_key:
-            deleted = self.record_deletes(m, table_sql)
-        on_table = self.execute(f"SELECT COUNT(*) FROM {table_sql} WHERE _FH_LOAD_ID = %s",
-                                (m.load_id,))[0][0]
-        if on_table != loaded + deleted:
-            raise SnowflakeLoadError(
-                f"snowflake: table {m.table}, load {m.load_id}: {on_table} rows carry the load id, expected "
-                f"{loaded} loaded + {deleted} deletes; the state did not move")
-        self.commit(m, loaded, deleted)
+        try:
+            loaded = 0
+            if m.files:
+                location = f"{self.s.stage_ref}/{m.table}/{m.load_id}/"
+                self.put(m, location)
+                self.renew(m.table)
+                loaded = self.copy(m, table_sql, location)
+            deleted = 0
+            if m.mode == "full" and previous_load is not None and m.primary_key:
+                self.renew(m.table)
+                deleted = self.record_deletes(m, table_sql)
+            on_table = self.execute(f"SELECT COUNT(*) FROM {table_sql} WHERE _FH_LOAD_ID = %s",
+                                    (m.load_id,))[0][0]
+            if on_table != loaded + deleted:
+                raise SnowflakeLoadError(
+                    f"snowflake: table {m.table}, load {m.load_id}: {on_table} rows carry the load id, "
+                    f"expected {loaded} loaded + {deleted} deletes; the state did not move")
+            self.commit(m, loaded, deleted)
+        except SnowflakeBusyError:
+            # This load will not commit: undo it now rather than leave it to the next run (a load another
+            # loader rolled back may have rows this one wrote after that roll-back).
+            try:
+                self.roll_back(m.table, m.load_id)
+            except SnowflakeError as exc:
+                self.log(f"{m.table}: load {m.load_id} is left for the next run to roll back: {exc}")
+            raise
         return SnowflakeLoad(table=m.table, mode=m.mode, load_id=m.load_id, rows=loaded, deleted=deleted,
                              files=len(m.files), watermark_from=m.watermark_from,
                              watermark_to=m.watermark_to, seconds=round(time.monotonic() - t0, 3))
@@ -629,16 +832,21 @@ class Loader:
             (m.load_id, m.load_id, m.load_id))
 
     def commit(self, m: Manifest, loaded: int, deleted: int) -> None:
-        """The commit point: one statement turns the pending load into the table's state."""
+        """The commit point: one statement turns the pending load into the table's state — only while it
+        is still pending (a roll-back claims a load by moving it out of 'pending') and only while this
+        loader holds the table's lease (the join)."""
+        self.renew(m.table)
         n = self.rowcount(
-            f"UPDATE {self.s.qualified(STATE_TABLE)} SET STATUS = 'ok', FINISHED_AT = CURRENT_TIMESTAMP(),"
-            " ROWS_LOADED = %s, ROWS_DELETED = %s"
-            " WHERE TABLE_NAME = %s AND LOAD_ID = %s AND STATUS = 'pending'",
-            (loaded, deleted, m.table, m.load_id))
-        if n != 1:
-            raise SnowflakeLoadError(
-                f"snowflake: table {m.table}, load {m.load_id}: the pending load was not found at commit "
-                "(another loader?); its rows will be rolled back next run")
+            f"UPDATE {self.s.qualified(STATE_TABLE)} l SET STATUS = 'ok', FINISHED_AT = CURRENT_TIMESTAMP(),"
+            f" ROWS_LOADED = %s, ROWS_DELETED = %s FROM {self.s.qualified(LEASE_TABLE)} k"
+            " WHERE l.TABLE_NAME = %s AND l.LOAD_ID = %s AND l.STATUS = 'pending'"
+            " AND k.TABLE_NAME = l.TABLE_NAME AND k.HOLDER = %s",
+            (loaded, deleted, m.table, m.load_id, self.holder))
+        if not n:
+            raise SnowflakeBusyError(
+                f"snowflake: table {m.table}, load {m.load_id}: another loader rolled this load back before "
+                "it could commit (this one held the lease longer than "
+                f"SNOWFLAKE_LOADER_LEASE_SECONDS={self.s.lease_seconds}?); nothing was committed — rerun")
 
 
 # --- running fhload ----------------------------------------------------------------------------------------
@@ -700,9 +908,10 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
          connection=None) -> list[SnowflakeLoad]:
     """Load the given registered tables and entity groups (none: every table) into Snowflake's RAW layer.
 
-    Returns one SnowflakeLoad per table. Raises SnowflakeError (one-line message; .exit_code) or, when
-    fhload fails, the finhouse.ingest.IngestError of its exit code — after committing the tables fhload
-    did stage, so the next run resumes from them."""
+    Returns one SnowflakeLoad per table. Raises
+    SnowflakeError (one-line message; .exit_code) or, when fhload fails, the finhouse.ingest.IngestError
+    of its exit code — after committing the tables fhload did stage, so the next run resumes from them.
+    A table another loader is loading is left alone; the others load, then SnowflakeBusyError says which."""
     env = dict(os.environ if env is None else env)
     settings = Settings.from_env(env)
     selected = _select(list(tables), list(groups), env)
@@ -715,13 +924,14 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
     results: list[SnowflakeLoad] = []
     try:
         loader.ensure_objects()
-        names = [t.name for t in selected]
-        undone = loader.roll_back_pending(names)
+        busy = loader.acquire(t.name for t in selected)
+        held = [t for t in selected if t.name in loader.held]
+        undone = loader.roll_back_pending(t.name for t in held)
         state = loader.state()
         # One fhload run per distinct watermark: first loads and full tables together, then each
         # incremental table from its own watermark.
         batches: dict[str | None, list[str]] = {}
-        for t in selected:
+        for t in held:
             since = None if (full or t.mode == "full") else state.get(t.name, (None, 0))[0]
             batches.setdefault(since, []).append(t.name)
         failure: ingest.IngestError | None = None
@@ -745,12 +955,20 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
             if failure is not None:
                 break
         if failure is not None:
+            for message in busy.values():
+                loader.log(message.removeprefix("snowflake: "))
             raise failure
+        if busy:
+            first, *more = busy.values()
+            raise SnowflakeBusyError("; ".join([first] + [m.removeprefix("snowflake: ") for m in more]))
         return results
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if connection is None:
-            conn.close()
+        try:
+            loader.release()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            if connection is None:
+                conn.close()
 
 
 def run_cli(groups: Sequence[str], tables: Sequence[str], *, full: bool, json_output: bool) -> int:
@@ -759,6 +977,13 @@ def run_cli(groups: Sequence[str], tables: Sequence[str], *, full: bool, json_ou
     def log(message: str) -> None:
         print(f"snowflake: {message}", file=sys.stderr, flush=True)
 
+    def terminated(signum: int, frame: Any) -> None:
+        # SIGTERM (Airflow stopping the task, a timeout) unwinds the stack instead of ending the process
+        # where it stands: the leases are given back and fhload, a child, is killed by subprocess.run.
+        # A pending load is rolled back by the next run.
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         results = load(tables, groups, full=full, log=log)
     except SnowflakeError as exc:
