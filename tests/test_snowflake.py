@@ -7,6 +7,7 @@ fhload or the emulator is missing, the tests fail and say why."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -409,7 +410,7 @@ def test_no_stage_files_are_left_behind(sf_env, tmp_path):
     assert not any(stage.rglob("*.parquet"))
 
 
-# --- issue 15: load ids, one loader per table --------------------------------------------------------------
+# --- issue 15: load ids, one loader per table, the delete limit --------------------------------------------
 
 
 def branch_name(env, branch_id: int) -> str:
@@ -670,3 +671,73 @@ def test_roll_back_cut_short_is_finished_by_the_next_run(oltp, sf_env, monkeypat
     assert_raw_is_committed_loads(env, "branches")
     assert sf_query(env, "SELECT FINISHED_AT IS NULL FROM RAW_CUT.OLTP.FH_LOADS WHERE LOAD_ID = %s",
                     (load_id,)) == [(False,)]
+
+
+@pytest.fixture
+def wrong_source(oltp):
+    """A copy of the OLTP where 90% of the payments are gone: a source pointed at the wrong database."""
+    db = f"fh_snow_wrong_{TAG}"
+    _admin(f'CREATE DATABASE "{db}" TEMPLATE "{oltp["admin"].rsplit("/", 1)[1]}"')
+    url = oltp["admin"].rsplit("/", 1)[0] + "/" + db
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")  # no foreign key checks in this copy
+            conn.execute("DELETE FROM payments WHERE id % 10 <> 0")
+        yield url
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def test_full_load_that_would_delete_most_rows_is_refused(oltp, sf_env, wrong_source):
+    env = sf_env("RAW_GUARD")
+    snowflake.load(["payments"], env=env)
+    live = source_figures(oltp, "payments")[0]
+    kept = source_figures({"admin": wrong_source}, "payments")[0]
+    gone = live - kept
+    assert gone * 100 > 80 * live  # the scenario: ~90% gone
+    # the share as the message gives it: exact when whole, else rounded up to a tenth
+    tenths = -(-gone * 1000 // live)
+    pct = str(gone * 100 // live) if gone * 100 % live == 0 else f"{tenths // 10}.{tenths % 10}"
+    wrong = dict(env, FINHOUSE_OLTP_URL=wrong_source)
+    before_state, before_raw = state(env), sf_query(env, "SELECT COUNT(*) FROM RAW_GUARD.OLTP.PAYMENTS")
+
+    def refused(proc, limit: int) -> None:
+        assert proc.returncode == 5, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1] == (
+            f"snowflake: table payments: this full load would mark {gone:,} of {live:,} rows ({pct}%) "
+            f"deleted, above the {limit}% limit (FINHOUSE_MAX_DELETE_PERCENT) — is the source the right "
+            "database? If these rows really were deleted, rerun with --max-delete-percent 100")
+        assert "Traceback" not in proc.stderr
+        assert state(env) == before_state  # the state did not move
+        assert sf_query(env, "SELECT COUNT(*) FROM RAW_GUARD.OLTP.PAYMENTS") == before_raw  # rolled back
+        assert not [row for row in loads_log(env) if row[2] == "pending"]
+
+    refused(_cli(wrong, "--full", "--table", "payments"), 50)  # the default
+    refused(_cli(dict(wrong, FINHOUSE_MAX_DELETE_PERCENT="80"), "--full", "--table", "payments"), 80)
+    bad = _cli(dict(wrong, FINHOUSE_MAX_DELETE_PERCENT="most"), "--full", "--table", "payments")
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "snowflake: FINHOUSE_MAX_DELETE_PERCENT expects a whole number from 0 to 100, got 'most' "
+        "— see finhouse snowflake-load --help")
+    assert [row[2] for row in loads_log(env)].count("rolled_back") == 2
+    assert_raw_is_committed_loads(env, "payments")
+
+    # they really were deleted: the option lifts the limit (over the variable)
+    ok = _cli(dict(wrong, FINHOUSE_MAX_DELETE_PERCENT="80"), "--full", "--table", "payments", "--json",
+              "--max-delete-percent", "100")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["deleted"] == gone
+    assert raw_figures(oltp, env, "payments") == source_figures({"admin": wrong_source}, "payments")
+    assert_raw_is_committed_loads(env, "payments")
+
+
+def test_max_delete_percent_is_read_as_fhload_reads_it():
+    read = snowflake.parse_max_delete_percent
+    assert read(None) == read("") == 50
+    assert read("0") == 0 and read("100") == 100 and read(" 7") == 7 and read("+9") == 9
+    for bad in ("101", "-1", "5 ", "5_0", "1.5", "x", "0x10"):
+        with pytest.raises(snowflake.SnowflakeConfigError, match="expects a whole number from 0 to 100"):
+            read(bad)
+    with pytest.raises(snowflake.SnowflakeConfigError):
+        read("", "--max-delete-percent", empty_is_default=False)
+    assert snowflake._percent(9000, 10000) == "90" and snowflake._percent(5001, 10000) == "50.1"
+    assert snowflake._percent(1, 3) == "33.4"  # rounded up: a share above a limit never reads as it

@@ -98,10 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     snow.add_argument("--table", action="append", default=[], metavar="TABLE", help="also load this table")
     snow.add_argument("--full", action="store_true", help="full loads, whatever the tables' mode")
     snow.add_argument("--json", action="store_true", help="one JSON summary per table on stdout")
+    snow.add_argument("--max-delete-percent", type=_percent, default=None, metavar="P",
+                      help="refuse a full load that would mark more than P%% of a table's rows deleted (a "
+                      "source pointed at an empty or wrong database); 100 allows any "
+                      "[env FINHOUSE_MAX_DELETE_PERCENT, default 50]")
     snow.epilog = ("Exit codes: 0 every table loaded; 2 configuration; 3 connection; 4 schema; 5 data "
-                   "(a file Snowflake did not confirm); 6 another loader holds a table (its lease, in "
-                   "FH_LEASES); fhload's own codes when it fails.")
+                   "(a file Snowflake did not confirm, a full load over the delete limit); 6 another loader "
+                   "holds a table (its lease, in FH_LEASES); fhload's own codes when it fails.")
     return parser
+
+
+def _percent(value: str) -> int:
+    """--max-delete-percent, read as fhload reads it (a whole number from 0 to 100)."""
+    from finhouse import snowflake
+
+    try:
+        return snowflake.parse_max_delete_percent(value, "--max-delete-percent", empty_is_default=False)
+    except snowflake.SnowflakeConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("snowflake: --max-delete-percent ")) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "snowflake-load":
             from finhouse import snowflake
 
-            return snowflake.run_cli(args.groups, args.table, full=args.full, json_output=args.json)
+            return snowflake.run_cli(args.groups, args.table, full=args.full, json_output=args.json,
+                                     max_delete_percent=args.max_delete_percent)
         if args.command == "ingest":
             return cmd_ingest(cfg, args)
     except KeyboardInterrupt:

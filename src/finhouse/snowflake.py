@@ -35,7 +35,9 @@ For each table:
    the load id must add up to the manifest's total.
 6. Deletes. A full load of a table loaded before then appends a 'delete' row (key columns set, the other
    source columns NULL) for every key whose latest raw row is not a delete and that this load did not
-   contain — the contract of the DuckDB raw layer.
+   contain — the contract of the DuckDB raw layer. First it counts them: if they are more than
+   FINHOUSE_MAX_DELETE_PERCENT (default 50) of the live keys, the load is refused and rolled back (a
+   source pointed at an empty or wrong database would otherwise mark every row deleted), exit 5.
 7. Commit. One statement, `UPDATE FH_LOADS SET status = 'ok' … WHERE status = 'pending'` joined to this
    loader's lease row, moves the state: FH_STATE reads only 'ok' loads.
 
@@ -67,7 +69,8 @@ in the tests); SNOWFLAKE_LOGIN_TIMEOUT (seconds, default 60). The loader's own: 
 7200), SNOWFLAKE_RAW_DATABASE (default RAW), SNOWFLAKE_RAW_SCHEMA (default OLTP), SNOWFLAKE_STAGE
 (default FH_STAGE). They are separate from SNOWFLAKE_ROLE/WAREHOUSE/DATABASE/SCHEMA because dbt's profile
 reads those for the ANALYTICS side (TRANSFORMER, ANALYTICS): one .env serves both, and the loader can
-never write into ANALYTICS by accident."""
+never write into ANALYTICS by accident. FINHOUSE_MAX_DELETE_PERCENT is shared with fhload, read the same
+way (unset or empty: 50; else a whole number from 0 to 100)."""
 
 from __future__ import annotations
 
@@ -98,6 +101,7 @@ LEASE_TABLE = "FH_LEASES"
 LOAD_ID_SEQUENCE = "FH_LOAD_ID_SEQ"
 # Longer than the Airflow task timeout (1 h, airflow/dags/ingest_dags.py): a live loader never loses it.
 DEFAULT_LEASE_SECONDS = 7200
+DEFAULT_MAX_DELETE_PERCENT = 50  # fhload's default too (engine/include/cli.h)
 
 
 # --- errors ------------------------------------------------------------------------------------------------
@@ -133,10 +137,26 @@ class SnowflakeLoadError(SnowflakeError):
     exit_code = 5
 
 
+class SnowflakeDeleteLimitError(SnowflakeLoadError):
+    """A full load would mark more of a table's rows deleted than FINHOUSE_MAX_DELETE_PERCENT allows."""
+
+
 class SnowflakeBusyError(SnowflakeError):
     """Another loader holds the table's lease, or took it from this one: nothing of this load committed."""
 
     exit_code = 6
+
+
+def parse_max_delete_percent(raw: str | None, name: str = "FINHOUSE_MAX_DELETE_PERCENT", *,
+                             empty_is_default: bool = True) -> int:
+    """The delete limit as fhload reads it (strtoll, 0..100): an unset or empty variable is the default
+    (an empty option is not); leading blanks and a sign are allowed, nothing after the digits."""
+    if raw is None or (raw == "" and empty_is_default):
+        return DEFAULT_MAX_DELETE_PERCENT
+    if not re.fullmatch(r"\s*[+-]?[0-9]+", raw) or not 0 <= int(raw) <= 100:
+        raise SnowflakeConfigError(f"snowflake: {name} expects a whole number from 0 to 100, got '{raw}' "
+                                   "— see finhouse snowflake-load --help")
+    return int(raw)
 
 
 # --- settings ----------------------------------------------------------------------------------------------
@@ -406,13 +426,24 @@ def _utc(value: Any) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _percent(part: int, whole: int) -> str:
+    """part/whole in percent, exact when whole, else rounded up to a tenth (so that a share above a limit
+    never reads as the limit itself)."""
+    if part * 100 % whole == 0:
+        return str(part * 100 // whole)
+    tenths = -(-part * 1000 // whole)
+    return f"{tenths // 10}.{tenths % 10}"
+
+
 class Loader:
     """Loads fhload's Parquet output into one RAW database and schema over one connection."""
 
-    def __init__(self, conn, settings: Settings, log: Callable[[str], None] | None = None):
+    def __init__(self, conn, settings: Settings, log: Callable[[str], None] | None = None, *,
+                 max_delete_percent: int = DEFAULT_MAX_DELETE_PERCENT):
         self.conn = conn
         self.s = settings
         self.log = log or (lambda message: None)
+        self.max_delete_percent = max_delete_percent
         # Who holds a lease: readable in the busy message, and host + pid let a loader on the same machine
         # see that a holder's process is gone; the run token tells two loads of one process apart.
         self.holder = f"{socket.gethostname()} pid {os.getpid()} run {uuid.uuid4().hex[:8]}"
@@ -765,6 +796,7 @@ class Loader:
                 loaded = self.copy(m, table_sql, location)
             deleted = 0
             if m.mode == "full" and previous_load is not None and m.primary_key:
+                self.check_deletes(m, table_sql)
                 self.renew(m.table)
                 deleted = self.record_deletes(m, table_sql)
             on_table = self.execute(f"SELECT COUNT(*) FROM {table_sql} WHERE _FH_LOAD_ID = %s",
@@ -774,9 +806,10 @@ class Loader:
                     f"snowflake: table {m.table}, load {m.load_id}: {on_table} rows carry the load id, "
                     f"expected {loaded} loaded + {deleted} deletes; the state did not move")
             self.commit(m, loaded, deleted)
-        except SnowflakeBusyError:
-            # This load will not commit: undo it now rather than leave it to the next run (a load another
-            # loader rolled back may have rows this one wrote after that roll-back).
+        except (SnowflakeBusyError, SnowflakeDeleteLimitError):
+            # This load will not commit: undo it now rather than leave it to the next run (a refused
+            # load's rows would otherwise sit in raw meanwhile; a load another loader rolled back may
+            # have rows this one wrote after that roll-back).
             try:
                 self.roll_back(m.table, m.load_id)
             except SnowflakeError as exc:
@@ -817,6 +850,27 @@ class Loader:
                 f"snowflake: table {m.table}: COPY INTO confirmed {sorted(seen.items())}, the manifest lists "
                 f"{sorted(expected.items())}; the state did not move")
         return sum(seen.values())
+
+    def check_deletes(self, m: Manifest, table_sql: str) -> None:
+        """Refuse a full load that would mark more than max_delete_percent of the live keys deleted (the
+        keys whose latest raw row is not a delete): a source pointed at an empty or wrong database."""
+        keys = [_q(k) for k in m.primary_key]
+        cols = ", ".join(keys)
+        match = " AND ".join(f"cur.{k} = prev.{k}" for k in keys)
+        live, gone = self.execute(
+            f"SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM ("
+            f"  SELECT {cols}, _FH_OP FROM {table_sql} WHERE _FH_LOAD_ID < %s"
+            f"  QUALIFY ROW_NUMBER() OVER (PARTITION BY {cols} ORDER BY _FH_LOAD_ID DESC) = 1) prev"
+            f" LEFT JOIN (SELECT DISTINCT {cols}, 1 AS _FH_SEEN FROM {table_sql} WHERE _FH_LOAD_ID = %s) cur"
+            f"  ON {match} WHERE prev._FH_OP <> 'delete'", (m.load_id, m.load_id))[0]
+        live, gone = int(live), int(gone)
+        limit = self.max_delete_percent
+        if gone and gone * 100 > limit * live:
+            raise SnowflakeDeleteLimitError(
+                f"snowflake: table {m.table}: this full load would mark {gone:,} of {live:,} rows "
+                f"({_percent(gone, live)}%) deleted, above the {limit}% limit (FINHOUSE_MAX_DELETE_PERCENT) "
+                "— is the source the right database? If these rows really were deleted, rerun with "
+                "--max-delete-percent 100")
 
     def record_deletes(self, m: Manifest, table_sql: str) -> int:
         keys = [_q(k) for k in m.primary_key]
@@ -904,19 +958,26 @@ def _remove_stale_workdirs(stage_root: Path) -> None:
 
 
 def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool = False,
-         env: Mapping[str, str] | None = None, log: Callable[[str], None] | None = None,
-         connection=None) -> list[SnowflakeLoad]:
+         max_delete_percent: int | None = None, env: Mapping[str, str] | None = None,
+         log: Callable[[str], None] | None = None, connection=None) -> list[SnowflakeLoad]:
     """Load the given registered tables and entity groups (none: every table) into Snowflake's RAW layer.
 
-    Returns one SnowflakeLoad per table. Raises
+    max_delete_percent: a full load that would mark more of a table's rows deleted is refused (None:
+    FINHOUSE_MAX_DELETE_PERCENT, default 50; 100 allows any). Returns one SnowflakeLoad per table. Raises
     SnowflakeError (one-line message; .exit_code) or, when fhload fails, the finhouse.ingest.IngestError
     of its exit code — after committing the tables fhload did stage, so the next run resumes from them.
     A table another loader is loading is left alone; the others load, then SnowflakeBusyError says which."""
     env = dict(os.environ if env is None else env)
     settings = Settings.from_env(env)
+    if max_delete_percent is None:
+        max_delete_percent = parse_max_delete_percent(env.get("FINHOUSE_MAX_DELETE_PERCENT"))
+    elif not 0 <= max_delete_percent <= 100:
+        raise SnowflakeConfigError("snowflake: --max-delete-percent expects a whole number from 0 to 100, "
+                                   f"got '{max_delete_percent}'")
+    env["FINHOUSE_MAX_DELETE_PERCENT"] = str(max_delete_percent)  # fhload reads it too: one value for both
     selected = _select(list(tables), list(groups), env)
     conn = connection or connect(settings)
-    loader = Loader(conn, settings, log)
+    loader = Loader(conn, settings, log, max_delete_percent=max_delete_percent)
     stage_root = Path(env.get("FINHOUSE_HOME") or ROOT / ".finhouse") / "snowflake-stage"
     stage_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_workdirs(stage_root)
@@ -971,7 +1032,8 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
                 conn.close()
 
 
-def run_cli(groups: Sequence[str], tables: Sequence[str], *, full: bool, json_output: bool) -> int:
+def run_cli(groups: Sequence[str], tables: Sequence[str], *, full: bool, json_output: bool,
+            max_delete_percent: int | None = None) -> int:
     """Run load() for the CLI: a line per table (or JSON), and one line and an exit code on failure."""
 
     def log(message: str) -> None:
@@ -985,7 +1047,7 @@ def run_cli(groups: Sequence[str], tables: Sequence[str], *, full: bool, json_ou
 
     signal.signal(signal.SIGTERM, terminated)
     try:
-        results = load(tables, groups, full=full, log=log)
+        results = load(tables, groups, full=full, max_delete_percent=max_delete_percent, log=log)
     except SnowflakeError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
