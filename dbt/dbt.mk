@@ -32,6 +32,7 @@ dbt-docs: env  ## generate the dbt docs site (dbt/finhouse/target)
 dbt-docs-serve: dbt-docs  ## serve the dbt docs on 127.0.0.1:$(DBT_DOCS_PORT)
 	$(DBT) docs serve $(DBT_FLAGS) --host 127.0.0.1 --port $(DBT_DOCS_PORT) --no-browser
 
-test-dbt: env  ## the dbt tests: sources agree with the registry; a full build on a small simulated institution
+test-dbt: env  ## the dbt tests: sources agree with the registry; builds on a small simulated institution (DuckDB, fakesnow), incremental = rebuild
 	@scripts/system-deps
-	$(VENV_BIN)/pytest tests/test_dbt_sources.py tests/test_dbt_build.py tests/test_dbt_fakesnow.py
+	$(VENV_BIN)/pytest tests/test_dbt_sources.py tests/test_dbt_build.py tests/test_dbt_fakesnow.py \
+	  tests/test_dbt_fakesnow_incremental.py
