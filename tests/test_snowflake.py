@@ -488,6 +488,51 @@ def test_sequence_starts_above_clock_ids_of_an_existing_deployment(oltp, sf_env)
     assert_raw_is_committed_loads(env, "branches")
 
 
+def test_row_hash_column_joins_an_existing_raw_table(oltp, sf_env, tmp_path):
+    """fhload's _fh_row_hash BIGINT: a raw table created before fhload wrote it takes it as NUMBER(38,0) on
+    the next load, every 64-bit value exact; the older rows keep NULL."""
+    import duckdb
+
+    env = sf_env("RAW_HASH")
+    settings = snowflake.Settings.from_env(env)
+    conn = snowflake.connect(settings)
+    loader = snowflake.Loader(conn, settings)
+    try:
+        # the first load as the earlier fhload wrote it: the same files without _fh_row_hash
+        loader.ensure_objects()
+        assert loader.acquire(["branches"]) == {}
+        load_id = loader.next_load_id()
+        staged, failure = snowflake._run_fhload(["branches"], None, False, tmp_path / "out", load_id, env)
+        assert failure is None and [t.table for t in staged] == ["branches"]
+        out = tmp_path / "out" / "branches"
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert {"name": "_fh_row_hash", "type": "BIGINT"} in manifest["columns"]
+        hashes = dict(duckdb.sql(f"SELECT id, _fh_row_hash FROM read_parquet('{out}/*.parquet')").fetchall())
+        for f in manifest["files"]:
+            part = out / f["path"]
+            duckdb.sql(f"COPY (SELECT * EXCLUDE (_fh_row_hash) FROM read_parquet('{part}')) "
+                       f"TO '{part}.old' (FORMAT PARQUET)")
+            (out / (f["path"] + ".old")).replace(part)
+        manifest["columns"] = [c for c in manifest["columns"] if c["name"] != "_fh_row_hash"]
+        (out / "manifest.json").write_text(json.dumps(manifest))
+        first = loader.load_manifest(snowflake.Manifest.read(out / "manifest.json"), previous_load=None)
+        assert "_FH_ROW_HASH" not in loader.raw_columns(refresh=True)["BRANCHES"]
+    finally:
+        loader.release()
+        conn.close()
+
+    second = snowflake.load(["branches"], env=env)[0]  # today's fhload: the column comes with it
+    columns = sf_query(env, "SELECT DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM "
+                            "RAW_HASH.INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'BRANCHES' "
+                            "AND COLUMN_NAME = '_FH_ROW_HASH'")
+    assert snowflake.reported_type(*columns[0]) == snowflake.SfType("NUMBER", 38, 0)
+    rows = sf_query(env, "SELECT _FH_LOAD_ID, ID, _FH_ROW_HASH FROM RAW_HASH.OLTP.BRANCHES")
+    assert {i for load, i, h in rows if load == first.load_id and h is None} == set(hashes)
+    assert {i: int(h) for load, i, h in rows if load == second.load_id} == hashes  # unchanged rows
+    assert first.rows == second.rows == len(hashes) > 0
+    assert_raw_is_committed_loads(env, "branches")
+
+
 def _pause_at_commit(monkeypatch, thread_name: str, table: str):
     """Make the loader running in thread `thread_name` stop at the start of its commit of `table` (after
     PUT and COPY INTO): returns (load ids seen there, event set once it is waiting, event that lets it go)."""
