@@ -3,13 +3,13 @@ clock: an incremental `dbt build` after a load whose clock was set back a day eq
 
 A throwaway OLTP (60 customers over a year) is loaded into the emulator's RAW.OLTP by the platform's upload
 step (`finhouse snowflake-load`) and built. Then new activity through the services, some of it backdated
-(tests/backdated_activity.py), is loaded again with fhload run under libfaketime a day in the past (Debian's
-`faketime`; through $FHLOAD, a wrapper, so only the engine's clock moves: the load id comes from the upload
-step), so its rows carry an `_fh_loaded_at` older than every row loaded before. The incremental build must
-pick them up: every table of ANALYTICS' staging, intermediate and marts holds the rows a `--full-refresh`
-into another database (ANALYTICS_REBUILT) builds from the same RAW (to the emulator's floating-point sums,
-see _differences). test_dbt_build.py proves the same on
-DuckDB; this is where the Snowflake SQL of the incremental models (their watermark subqueries) runs.
+(tests/backdated_activity.py), is loaded again by a loader whose clock is a day in the past (`finhouse
+snowflake-load`, and so fhload, under libfaketime, Debian's `faketime`): its rows carry an `_fh_loaded_at`
+older than every row loaded before, while its load id, drawn from a Snowflake sequence, is the next one. The
+incremental build must pick them up: every table of ANALYTICS' staging, intermediate and marts holds the rows
+a `--full-refresh` into another database (ANALYTICS_REBUILT) builds from the same RAW (to the emulator's
+floating-point sums, see _differences). test_dbt_build.py proves the same on DuckDB; this is where the
+Snowflake SQL of the incremental models (their watermark subqueries) runs.
 
 As in test_dbt_fakesnow.py, the unit tests and the SCD2 snapshot are left out (the emulator cannot run them).
 Nothing is mocked: without PostgreSQL, a built fhload, libfaketime or the emulator's environment the test
@@ -174,11 +174,8 @@ def test_an_incremental_build_after_a_load_under_a_clock_set_back_equals_a_full_
         proc = _run([sys.executable, "backend/manage.py", "shell"], env, 300, stdin=script)
     assert proc.returncode == 0, f"the backdated activity failed: {proc.stderr[-2000:]}"
 
-    # fhload, and only fhload, a day in the past
-    wrapper = tmp / "fhload-a-day-ago"
-    wrapper.write_text(f"#!/bin/sh\nexport LD_PRELOAD={LIBFAKETIME} FAKETIME=-1d\nexec {FHLOAD} \"$@\"\n")
-    wrapper.chmod(0o755)
-    _load(dict(env, FHLOAD=str(wrapper)), tmp)
+    # the whole loader a day in the past: the upload step (which draws the load id) and fhload
+    _load(dict(env, LD_PRELOAD=LIBFAKETIME, FAKETIME="-1d"), tmp)
     ((new_rows, older_than_stored, a_day_old),) = _query(env, f"""
         select count_if(_fh_load_id > {last_load}),
                max(iff(_fh_load_id > {last_load}, _fh_loaded_at, null))
