@@ -707,14 +707,17 @@ static int record_deletes(duck_dest *d, load_ctx *lc, int64_t live, uint64_t loa
         key_list(&b, s, "");
         sb_add(&b, ", _fh_load_id, _fh_loaded_at, _fh_op) SELECT ");
         key_list(&b, s, "c");
-        sb_add(&b, ", %" PRId64 ", now(), 'delete' FROM %s c WHERE ", lc->id, lc->cq);
-        pass_cond(&b, s, "c", p, np);
-        sb_add(&b, " AND NOT EXISTS (SELECT 1 FROM %s n WHERE n._fh_load_id = %" PRId64 " AND ",
-               lc->tq, lc->id);
-        pass_cond(&b, s, "n", p, np);
-        sb_add(&b, " AND ");
+        /* An explicit ANTI JOIN, not a correlated NOT EXISTS: DuckDB plans the latter as a DELIM
+         * join that first collects the distinct keys of the outer side — every current key, at once,
+         * whatever the passes (it ran out of 128MB at 10M keys). */
+        sb_add(&b, ", %" PRId64 ", now(), 'delete' FROM (SELECT * FROM %s WHERE ", lc->id, lc->cq);
+        pass_cond(&b, s, "", p, np);
+        sb_add(&b, ") c ANTI JOIN (SELECT ");
+        key_list(&b, s, "");
+        sb_add(&b, " FROM %s WHERE _fh_load_id = %" PRId64 " AND ", lc->tq, lc->id);
+        pass_cond(&b, s, "", p, np);
+        sb_add(&b, ") n ON ");
         key_match(&b, s, "n", "c");
-        sb_add(&b, ")");
         uint64_t n = 0;
         rc = run_sql(d, &b, &n, err);
         *deleted += n;
@@ -751,15 +754,15 @@ static int apply_to_current(duck_dest *d, load_ctx *lc, int full, uint64_t writt
         rc = run_sql(d, &b, NULL, err);
     } else if (written > 0) {
         int64_t np = passes_for(d, (int64_t)written, d->keys_per_pass);
+        /* DELETE … USING a join, not a correlated EXISTS (see record_deletes): the load's keys of
+         * this pass are the join's build side. */
         for (int64_t p = 0; p < np && rc == FH_OK; p++) {
-            sb_add(&b, "DELETE FROM %s c WHERE ", lc->cq);
-            pass_cond(&b, s, "c", p, np);
-            sb_add(&b, " AND EXISTS (SELECT 1 FROM %s n WHERE n._fh_load_id = %" PRId64 " AND ",
-                   lc->tq, lc->id);
-            pass_cond(&b, s, "n", p, np);
-            sb_add(&b, " AND ");
+            sb_add(&b, "DELETE FROM %s c USING (SELECT ", lc->cq);
+            key_list(&b, s, "");
+            sb_add(&b, " FROM %s WHERE _fh_load_id = %" PRId64 " AND ", lc->tq, lc->id);
+            pass_cond(&b, s, "", p, np);
+            sb_add(&b, ") n WHERE ");
             key_match(&b, s, "n", "c");
-            sb_add(&b, ")");
             rc = run_sql(d, &b, NULL, err);
         }
     }
