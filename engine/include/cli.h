@@ -17,6 +17,9 @@
 #define CLI_DEFAULT_WAREHOUSE ".finhouse/warehouse/finhouse.duckdb"
 #define CLI_DEFAULT_REGISTRY "ingest/registry.tsv"
 #define CLI_DEFAULT_MAX_DELETE_PCT "50"
+/* DuckDB's buffer pool. fhload's peak RSS is about this plus 130MB (DuckDB's code, its checkpoint,
+ * libpq): 100MB keeps every load of a 10M-row table under 256 MiB (bench/ingest/README.md). */
+#define CLI_DEFAULT_MEMORY_LIMIT "100MB"
 
 typedef struct cli_options {
     const char *source, *warehouse, *registry, *parquet;

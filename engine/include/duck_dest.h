@@ -4,10 +4,14 @@
  * Raw contract: schema `raw`, one table per source table with the same name, the source columns
  * (DuckDB types from copy_decode) plus _fh_load_id BIGINT, _fh_loaded_at TIMESTAMPTZ and _fh_op
  * VARCHAR ('upsert' for rows read from the source, 'delete' for keys a full load no longer finds).
- * Append-only: fhload never updates or deletes raw rows. Load state lives next to the data:
+ * Append-only: fhload never updates or deletes raw rows. Every row also carries _fh_row_hash (the
+ * source row's hash, fh_hash.h). raw._fh_current_<t> holds the live keys (with load id and row hash)
+ * as of the load raw._fh_state.current_as_of names; raw's current view is that table overridden by
+ * the rows loaded since. Full loads and reconciliations rebuild it. Load state lives next to the data:
  *   raw._fh_loads  one row per committed load (load_id, table_name, mode, started_at, finished_at,
  *                  rows, deleted, watermark_from, watermark_to, status)
- *   raw._fh_state  one row per table (table_name PK, watermark, last_load_id, updated_at)
+ *   raw._fh_state  one row per table (table_name PK, watermark, last_load_id, updated_at,
+ *                  current_as_of)
  * duck_dest_load runs the whole load of a table — schema evolution, rows, deletes, state — inside
  * one DuckDB transaction, so a crash at any point leaves either all of it or none of it.
  */
@@ -60,6 +64,7 @@ typedef struct duck_load_spec {
     int (*open_range)(void *ctx, const char *where, duck_scan_source **src, fh_error *err);
     int (*close_range)(void *ctx, int ok, fh_error *err);
     void *range_ctx;
+    const uint64_t *compared; /* source rows the closed ranges held, for the delete guard */
 } duck_load_spec;
 
 typedef struct duck_load_result {
@@ -73,7 +78,7 @@ typedef struct duck_load_result {
  * producer errors keep their code. On any error nothing is committed. */
 int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *res, fh_error *err);
 
-/* Compare the source with raw's current keys (key by key, row hash by row hash, in key ranges of
+/* Compare the source with raw's current view (key by key, row hash by row hash, in key ranges of
  * bounded size) and append only what differs: upserts of rows raw lacks or holds in another
  * version, deletes of keys the source no longer has. Logged as a load of mode 'reconcile'; the
  * watermark does not move. The table must have a key and have been loaded before. */

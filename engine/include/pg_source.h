@@ -31,6 +31,7 @@ typedef struct pg_table_desc {
     cd_column *cols;
     size_t ncols;
     uint64_t pages; /* size in 8 kB blocks when described, to decide on splitting */
+    uint64_t rows_estimate; /* pg_class.reltuples (0 when never analyzed) */
 } pg_table_desc;
 
 /* Copy url into out with any password removed (URI user:password@, password= parameters). */

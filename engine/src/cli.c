@@ -60,7 +60,7 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
     o->source = env_or("FINHOUSE_OLTP_URL", CLI_DEFAULT_SOURCE);
     o->warehouse = env_or("FINHOUSE_DUCKDB_PATH", CLI_DEFAULT_WAREHOUSE);
     o->registry = env_or("FINHOUSE_REGISTRY", CLI_DEFAULT_REGISTRY);
-    o->memory_limit = env_or("FINHOUSE_DUCKDB_MEMORY_LIMIT", "128MB");
+    o->memory_limit = env_or("FINHOUSE_DUCKDB_MEMORY_LIMIT", CLI_DEFAULT_MEMORY_LIMIT);
     o->disabled_compression = env_or("FINHOUSE_DUCKDB_DISABLED_COMPRESSION", "");
     o->parquet_file_size = env_or("FINHOUSE_PARQUET_FILE_SIZE", "200MB");
     o->workers = 2;
@@ -176,7 +176,7 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                             o->parquet_file_size);
     if (!is_size(o->memory_limit))
         return fh_error_set(err, FH_EUSAGE,
-                            "FINHOUSE_DUCKDB_MEMORY_LIMIT='%s' is not a size — write e.g. 128MB",
+                            "FINHOUSE_DUCKDB_MEMORY_LIMIT='%s' is not a size — write e.g. 100MB",
                             o->memory_limit);
     if (o->parquet && !o->load_id)
         return fh_error_set(err, FH_EUSAGE,
@@ -254,7 +254,11 @@ void cli_help(FILE *f)
         "  --version           print the version\n"
         "\n"
         "Environment (besides the defaults above):\n"
-        "  FINHOUSE_DUCKDB_MEMORY_LIMIT  DuckDB memory_limit while loading [default 128MB]\n"
+        "  FINHOUSE_DUCKDB_MEMORY_LIMIT  DuckDB memory_limit while loading; fhload's peak RSS is\n"
+        "                                about this plus 130MB [default " CLI_DEFAULT_MEMORY_LIMIT "]\n"
+        "  FINHOUSE_KEYS_PER_PASS        keys per pass of the statements over a table's keys\n"
+        "                                [default: the memory limit / 384 bytes]\n"
+        "  FHLOAD_TRACE_SQL=1            print every DuckDB statement on stderr\n"
         "  FINHOUSE_PARQUET_FILE_SIZE    target size of one Parquet file [default 200MB]\n"
         "  FINHOUSE_DUCKDB_DISABLED_COMPRESSION  DuckDB compressions to skip for a faster load and a\n"
         "                                bigger file, e.g. fsst,dictionary [default: none]\n"

@@ -46,6 +46,7 @@ struct duck_dest {
      * reconciliation): they run in passes of at most this many keys (a join) or groups (an
      * aggregate), derived from the memory limit. */
     int64_t keys_per_pass, groups_per_pass;
+    int trace; /* FHLOAD_TRACE_SQL: every statement on stderr, to see where a load spends its time */
 };
 
 /* A growable SQL buffer: statements are built per table, never per row. */
@@ -94,6 +95,8 @@ static int query(duck_dest *d, const char *sql, duckdb_result *res, fh_error *er
 {
     duckdb_result local;
     duckdb_result *r = res ? res : &local;
+    if (d->trace)
+        fprintf(stderr, "fhload: sql: %s\n", sql);
     if (duckdb_query(d->con, sql, r) == DuckDBSuccess) {
         if (!res)
             duckdb_destroy_result(r);
@@ -145,6 +148,8 @@ static const char INIT_SQL[] =
     "CREATE TABLE IF NOT EXISTS raw._fh_state ("
     " table_name VARCHAR PRIMARY KEY, watermark TIMESTAMPTZ,"
     " last_load_id BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);"
+    /* the load the table's current keys (raw._fh_current_<t>) were last rebuilt at */
+    "ALTER TABLE raw._fh_state ADD COLUMN IF NOT EXISTS current_as_of BIGINT;"
     "COMMIT;";
 
 static duckdb_config make_config(int threads, const char *memory_limit, const char *disabled_compression)
@@ -308,11 +313,12 @@ static int64_t parse_bytes(const char *text)
     return 0;
 }
 
-/* Keys per pass: measured on 2 threads with a 128MB limit, a hash join over 1M BIGINT keys and an
- * aggregate over 256k groups fit, twice as many did not (bench/ingest/README.md); the divisors keep
- * that margin at any limit. */
-#define BYTES_PER_JOIN_KEY 128
-#define BYTES_PER_GROUP 512
+/* Keys per pass. Measured on 2 threads with a 128MB limit: one hash join over 1M BIGINT keys fit, and
+ * an aggregate over 256k groups; a pass of delete detection (an aggregate of raw's rows since the
+ * current keys, and two joins, in one statement) over 1M keys did not. A third of that (333k at
+ * 128MB) leaves room at any limit (24MB included: engine/tests/e2e/run.sh). */
+#define BYTES_PER_JOIN_KEY 384
+#define BYTES_PER_GROUP 1024
 #define MIN_KEYS_PER_PASS 16384
 
 int duck_dest_open(const char *path, int threads, const char *memory_limit,
@@ -341,6 +347,7 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
         d->keys_per_pass = atoll(kpp);
         d->groups_per_pass = d->keys_per_pass / 4 > 0 ? d->keys_per_pass / 4 : 1;
     }
+    d->trace = getenv("FHLOAD_TRACE_SQL") && getenv("FHLOAD_TRACE_SQL")[0];
     int rc = mkdir_parents(path, err);
     struct stat sb;
     if (rc == FH_OK && stat(path, &sb) != 0 && errno == ENOENT)
@@ -547,22 +554,27 @@ static void ts_or_null(int has, int64_t us, char *buf, size_t bufsz)
     snprintf(buf, bufsz, "TIMESTAMPTZ '%s'", t);
 }
 
-/* What the statements of one load share: the table, its key, the load id. */
+/* What the statements of one load share: the table, its key, the load id, and where the current
+ * keys stand. */
 typedef struct {
     const duck_load_spec *s;
     char tq[160];   /* raw."t" */
     char cq[200];   /* raw."_fh_current_t" */
+    char cname[140]; /* _fh_current_t */
     int64_t id;     /* this load's id */
+    int64_t as_of;  /* the current keys hold every load up to this id (0: none yet) */
+    int64_t cur_rows, delta_rows; /* rows of the current keys, and of raw after as_of */
 } load_ctx;
 
 static void load_ctx_init(load_ctx *lc, const duck_load_spec *s, int64_t id)
 {
-    char q[160], name[200];
+    char q[160];
+    memset(lc, 0, sizeof *lc);
     lc->s = s;
     lc->id = id;
     snprintf(lc->tq, sizeof lc->tq, "raw.%s", qid(s->table, q, sizeof q));
-    snprintf(name, sizeof name, "_fh_current_%s", s->table);
-    snprintf(lc->cq, sizeof lc->cq, "raw.%s", qid(name, q, sizeof q));
+    snprintf(lc->cname, sizeof lc->cname, "_fh_current_%s", s->table);
+    snprintf(lc->cq, sizeof lc->cq, "raw.%s", qid(lc->cname, q, sizeof q));
 }
 
 /* "a.k1 = b.k1 AND a.k2 = b.k2" */
@@ -581,25 +593,46 @@ static void key_list(sqlbuf *b, const duck_load_spec *s, const char *a)
         sb_add(b, "%s%s%s%s", i ? ", " : "", a, a[0] ? "." : "", qid(s->key[i], q, sizeof q));
 }
 
-/* The condition that selects pass p of np over the keys of alias a (true when np is 1): a hash
- * partition, so that each pass holds about 1/np of the keys whatever their distribution. */
-static void pass_cond(sqlbuf *b, const duck_load_spec *s, const char *a, int64_t p, int64_t np)
+static int64_t ceil_div(int64_t a, int64_t b)
 {
-    if (np <= 1) {
-        sb_add(b, "true");
-        return;
-    }
-    sb_add(b, "hash(");
-    key_list(b, s, a);
-    sb_add(b, ") %% %" PRId64 " = %" PRId64, np, p);
+    assert(b > 0);
+    return a <= 0 ? 0 : (a + b - 1) / b;
 }
 
-/* How many passes keep each pass's keys within the memory limit (at least 1). */
-static int64_t passes_for(const duck_dest *d, int64_t keys, int64_t keys_per_pass)
+/* How a statement over a table's keys is cut into passes: n key ranges on the first key column
+ * when it is an integer (raw's rows and the current keys are mostly in key order — a full load
+ * reads the source's heap in order — so zone maps let each pass read little more than its own
+ * row groups), else n hash partitions. */
+typedef struct {
+    int64_t n;       /* passes, >= 1 */
+    int64_t *bounds; /* n - 1 ascending boundaries on the first key column, or NULL */
+    char k0[160];    /* the first key column, quoted */
+} pass_plan;
+
+static void pass_plan_free(pass_plan *pl)
 {
-    (void)d;
-    assert(keys_per_pass > 0);
-    return keys <= keys_per_pass ? 1 : (keys + keys_per_pass - 1) / keys_per_pass;
+    free(pl->bounds);
+    pl->bounds = NULL;
+}
+
+/* The condition that selects pass p of the plan, over unaliased key columns ("true" for one pass),
+ * in SQL both DuckDB and PostgreSQL read when the plan has key ranges. */
+static void pass_cond(sqlbuf *b, const load_ctx *lc, const pass_plan *pl, int64_t p)
+{
+    if (pl->n <= 1) {
+        sb_add(b, "true");
+    } else if (pl->bounds) {
+        if (p > 0)
+            sb_add(b, "%s >= %" PRId64, pl->k0, pl->bounds[p - 1]);
+        if (p > 0 && p < pl->n - 1)
+            sb_add(b, " AND ");
+        if (p < pl->n - 1)
+            sb_add(b, "%s < %" PRId64, pl->k0, pl->bounds[p]);
+    } else {
+        sb_add(b, "hash(");
+        key_list(b, lc->s, "");
+        sb_add(b, ") %% %" PRId64 " = %" PRId64, pl->n, p);
+    }
 }
 
 static int run_sql(duck_dest *d, sqlbuf *b, uint64_t *changed, fh_error *err)
@@ -632,148 +665,261 @@ static int table_exists(duck_dest *d, const char *name, int *exists, fh_error *e
     return rc;
 }
 
-/* The current-keys table raw._fh_current_<t>: one row per key whose latest raw row is not a delete,
- * with that row's load id and row hash. Every load keeps it up to date in its own transaction, so
- * delete detection and reconciliation compare the source with it instead of aggregating raw's
- * history (which grows with every load: ten versions of ten million keys did not fit the loader's
- * memory limit). A warehouse written before it existed gets it here, built from raw's history in
- * passes of bounded size. */
+/* ---- the current keys ----------------------------------------------------------------------------
+ *
+ * raw._fh_current_<t> holds, for every key live after load `as_of` (raw._fh_state.current_as_of),
+ * the load id and row hash of its latest version. Delete detection and reconciliation need raw's
+ * current view: it is that table overridden by raw's rows loaded after as_of (appended, so their
+ * row groups are found by zone maps on _fh_load_id), never raw's whole history. Incremental loads
+ * leave the table alone; a full load or a reconciliation, which read the whole source anyway,
+ * rebuild it and move as_of to themselves. No load deletes from it: DuckDB keeps 16 KiB of
+ * version information per 2048-row vector a DELETE touches, which for keys scattered over a 10M-row
+ * table was 80 MB on top of the memory limit. A warehouse from before this table existed starts
+ * with as_of 0 and an empty table: the view is then raw's whole history, read in passes. */
+
 static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
 {
     const duck_load_spec *s = lc->s;
-    char name[200], q[160];
-    snprintf(name, sizeof name, "_fh_current_%s", s->table);
+    char sql[600], l[160], q[160];
     int exists;
-    int rc = table_exists(d, name, &exists, err);
-    if (rc != FH_OK || exists)
-        return rc;
-    sqlbuf b = {0};
-    sb_add(&b, "CREATE TABLE %s (", lc->cq);
-    for (int i = 0; i < s->nkey; i++) {
-        const cd_column *col = NULL;
-        for (size_t c = 0; c < s->ncols; c++)
-            if (!strcmp(s->cols[c].name, s->key[i]))
-                col = &s->cols[c];
-        assert(col); /* main checked the key columns against the source */
-        char ty[64];
-        copy_decode_type_sql(col, ty, sizeof ty);
-        sb_add(&b, "%s %s NOT NULL, ", qid(col->name, q, sizeof q), ty);
+    int rc = table_exists(d, lc->cname, &exists, err);
+    if (rc == FH_OK && exists) {
+        snprintf(sql, sizeof sql,
+                 "SELECT coalesce(max(current_as_of), 0) FROM raw._fh_state WHERE table_name = %s",
+                 qlit(s->table, l, sizeof l));
+        rc = scalar_i64(d, sql, &lc->as_of, err);
     }
-    sb_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_row_hash BIGINT)");
-    if ((rc = run_sql(d, &b, NULL, err)) != FH_OK)
+    if (rc != FH_OK)
         return rc;
-
-    /* Built from the history: a key is current when the row of its greatest load id is not a
-     * delete. max(load_id * 2 + is_delete) finds that row and its op with one fixed-size
-     * aggregate; arg_max_null keeps the row hash even when it is NULL (rows loaded before row
-     * hashes existed). Passes of bounded size keep the hash table small. */
-    int64_t keys;
-    sb_add(&b, "SELECT approx_count_distinct(hash(");
-    key_list(&b, s, "");
-    sb_add(&b, ")) FROM %s", lc->tq);
-    if (b.oom)
-        return run_sql(d, &b, NULL, err);
-    rc = scalar_i64(d, b.s, &keys, err);
-    free(b.s);
-    b = (sqlbuf){0};
-    if (rc != FH_OK || keys == 0)
-        return rc;
-    int64_t np = passes_for(d, keys + keys / 10, d->groups_per_pass);
-    for (int64_t p = 0; p < np && rc == FH_OK; p++) {
-        sb_add(&b, "INSERT INTO %s SELECT ", lc->cq);
-        key_list(&b, s, "");
-        sb_add(&b, ", m // 2, h FROM (SELECT ");
-        key_list(&b, s, "");
-        sb_add(&b, ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
-                   "arg_max_null(_fh_row_hash, _fh_load_id) AS h FROM %s WHERE ", lc->tq);
-        pass_cond(&b, s, "", p, np);
-        sb_add(&b, " GROUP BY ALL) WHERE m %% 2 = 0");
-        rc = run_sql(d, &b, NULL, err);
+    if (!exists || lc->as_of == 0) { /* a new table, or one loaded before the current keys */
+        lc->as_of = 0;
+        sqlbuf b = {0};
+        sb_add(&b, "CREATE OR REPLACE TABLE %s (", lc->cq);
+        for (int i = 0; i < s->nkey; i++) {
+            const cd_column *col = NULL;
+            for (size_t c = 0; c < s->ncols; c++)
+                if (!strcmp(s->cols[c].name, s->key[i]))
+                    col = &s->cols[c];
+            assert(col); /* main checked the key columns against the source */
+            char ty[64];
+            copy_decode_type_sql(col, ty, sizeof ty);
+            sb_add(&b, "%s %s, ", qid(col->name, q, sizeof q), ty);
+        }
+        sb_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_row_hash BIGINT)");
+        if ((rc = run_sql(d, &b, NULL, err)) != FH_OK)
+            return rc;
+    }
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", lc->cq);
+    rc = scalar_i64(d, sql, &lc->cur_rows, err);
+    if (rc == FH_OK) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id < %" PRId64,
+                 lc->tq, lc->as_of, lc->id);
+        rc = scalar_i64(d, sql, &lc->delta_rows, err);
     }
     return rc;
 }
 
-/* Keys of the current table that this full load did not read become 'delete' rows. */
-static int record_deletes(duck_dest *d, load_ctx *lc, int64_t live, uint64_t loaded,
-                          uint64_t *deleted, fh_error *err)
+/* Plan the passes of a statement over raw's current view as of the loads before `upto`, joined with
+ * `extra_keys` more keys (the load's own) when given: per pass at most keys_per_pass current or
+ * extra keys, and groups_per_pass distinct keys among raw's rows after as_of. `for_source`: the
+ * passes must be key ranges PostgreSQL can select too (reconciliation), so a table whose first key
+ * is not an integer gets one pass. */
+static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int64_t upto,
+                       int for_source, pass_plan *pl, fh_error *err)
 {
     const duck_load_spec *s = lc->s;
-    int64_t np = passes_for(d, live > (int64_t)loaded ? live : (int64_t)loaded, d->keys_per_pass);
+    memset(pl, 0, sizeof *pl);
+    pl->n = 1;
     int rc = FH_OK;
+    int64_t groups = lc->delta_rows;
+    sqlbuf b = {0};
+    if (groups > d->groups_per_pass) { /* many versions of few keys, or many keys: count them */
+        sb_add(&b, "SELECT approx_count_distinct(hash(");
+        key_list(&b, s, "");
+        sb_add(&b, ")) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id < %" PRId64, lc->tq,
+               lc->as_of, upto);
+        if (b.oom)
+            return run_sql(d, &b, NULL, err);
+        rc = scalar_i64(d, b.s, &groups, err);
+        free(b.s);
+        b = (sqlbuf){0};
+        groups += groups / 10; /* the sketch's error */
+    }
+    int64_t n = ceil_div(lc->cur_rows, d->keys_per_pass);
+    int64_t m = ceil_div(groups, d->groups_per_pass), e = ceil_div(extra_keys, d->keys_per_pass);
+    n = n > m ? n : m;
+    n = n > e ? n : e;
+    if (rc != FH_OK || n <= 1)
+        return rc;
+    const cd_column *k0 = NULL;
+    for (size_t c = 0; c < s->ncols; c++)
+        if (!strcmp(s->cols[c].name, s->key[0]))
+            k0 = &s->cols[c];
+    if (!k0 || (k0->kind != CD_INT2 && k0->kind != CD_INT4 && k0->kind != CD_INT8)) {
+        pl->n = for_source ? 1 : n;
+        return FH_OK;
+    }
+    /* boundaries at the quantiles of the keys (approx_quantile: a fixed-size sketch) */
+    qid(k0->name, pl->k0, sizeof pl->k0);
+    sb_add(&b, "SELECT DISTINCT unnest(approx_quantile(k, [");
+    for (int64_t p = 1; p < n; p++)
+        sb_add(&b, "%s%.6f", p > 1 ? ", " : "", (double)p / (double)n);
+    sb_add(&b, "]))::BIGINT AS b FROM (SELECT %s AS k FROM %s UNION ALL SELECT %s FROM %s WHERE "
+               "_fh_load_id > %" PRId64 " AND _fh_load_id <= %" PRId64 ") ORDER BY b",
+           pl->k0, lc->cq, pl->k0, lc->tq, lc->as_of, lc->id);
+    if (b.oom)
+        return run_sql(d, &b, NULL, err);
+    duckdb_result r;
+    rc = query(d, b.s, &r, err);
+    free(b.s);
+    if (rc != FH_OK)
+        return rc;
+    idx_t nb = duckdb_row_count(&r);
+    pl->bounds = nb ? malloc(nb * sizeof *pl->bounds) : NULL;
+    if (nb && !pl->bounds) {
+        duckdb_destroy_result(&r);
+        return fh_error_set(err, FH_EINTERNAL, "out of memory");
+    }
+    for (idx_t i = 0; i < nb; i++)
+        pl->bounds[i] = duckdb_value_int64(&r, 0, i);
+    duckdb_destroy_result(&r);
+    pl->n = (int64_t)nb + 1;
+    return FH_OK;
+}
+
+/* `live AS (…)`: raw's current view for pass p of the plan, as of the loads before `upto` (exclusive) —
+ * the latest version of each key among raw's rows after as_of (one fixed-size aggregate:
+ * max(load id * 2 + is_delete) finds that row and its op; arg_max_null keeps its hash even when
+ * NULL), and the current keys' entry of every other key. Its columns: the keys, _fh_load_id,
+ * _fh_row_hash. */
+static void live_cte(sqlbuf *b, const load_ctx *lc, const pass_plan *pl, int64_t p, int64_t upto)
+{
+    const duck_load_spec *s = lc->s;
+    sb_add(b, "since AS (SELECT ");
+    key_list(b, s, "");
+    sb_add(b, ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
+               "arg_max_null(_fh_row_hash, _fh_load_id) AS h FROM %s WHERE _fh_load_id > %" PRId64
+               " AND _fh_load_id < %" PRId64 " AND ",
+           lc->tq, lc->as_of, upto);
+    pass_cond(b, lc, pl, p);
+    sb_add(b, " GROUP BY ALL), live AS (SELECT ");
+    key_list(b, s, "");
+    sb_add(b, ", m // 2 AS _fh_load_id, h AS _fh_row_hash FROM since WHERE m %% 2 = 0 "
+               "UNION ALL SELECT ");
+    key_list(b, s, "c");
+    sb_add(b, ", c._fh_load_id, c._fh_row_hash FROM (SELECT * FROM %s WHERE ", lc->cq);
+    pass_cond(b, lc, pl, p);
+    sb_add(b, ") c ANTI JOIN since ON ");
+    key_match(b, s, "c", "since");
+    sb_add(b, ")");
+}
+
+/* The current keys become the view as of this load (its rows included). A full load's view is its
+ * own keys; a reconciliation's is built pass by pass. The new table replaces the old one. */
+static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
+    char next[200], q[160], sql[600];
+    snprintf(next, sizeof next, "raw.%s", qid("_fh_current_next", q, sizeof q));
+    sqlbuf b = {0};
+    sb_add(&b, "CREATE OR REPLACE TABLE %s AS SELECT * FROM %s LIMIT 0", next, lc->cq);
+    int rc = run_sql(d, &b, NULL, err);
+    if (full) {
+        sb_add(&b, "INSERT INTO %s SELECT ", next);
+        key_list(&b, s, "");
+        sb_add(&b, ", _fh_load_id, _fh_row_hash FROM %s WHERE _fh_load_id = %" PRId64
+                   " AND _fh_op = 'upsert'",
+               lc->tq, lc->id);
+        if (rc == FH_OK)
+            rc = run_sql(d, &b, NULL, err);
+    } else {
+        /* the view now includes this load's rows: count them in the passes' size */
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id <= %" PRId64,
+                 lc->tq, lc->as_of, lc->id);
+        if (rc == FH_OK)
+            rc = scalar_i64(d, sql, &lc->delta_rows, err);
+        pass_plan pl = {.n = 1};
+        if (rc == FH_OK)
+            rc = plan_passes(d, lc, 0, lc->id + 1, 0, &pl, err);
+        for (int64_t p = 0; p < pl.n && rc == FH_OK; p++) {
+            sb_add(&b, "INSERT INTO %s WITH ", next);
+            live_cte(&b, lc, &pl, p, lc->id + 1);
+            sb_add(&b, " SELECT * FROM live");
+            rc = run_sql(d, &b, NULL, err);
+        }
+        pass_plan_free(&pl);
+    }
+    free(b.s);
+    b = (sqlbuf){0};
+    /* The next table takes the old one's place. */
+    if (rc == FH_OK) {
+        snprintf(sql, sizeof sql, "DROP TABLE %s", lc->cq);
+        rc = query(d, sql, NULL, err);
+    }
+    if (rc == FH_OK) {
+        snprintf(sql, sizeof sql, "ALTER TABLE %s RENAME TO %s", next, qid(lc->cname, q, sizeof q));
+        rc = query(d, sql, NULL, err);
+    }
+    if (rc == FH_OK)
+        lc->as_of = lc->id; /* finish_load writes it into the state, with the load */
+    return rc;
+}
+
+/* Keys live before this full load that it did not read become 'delete' rows. */
+static int record_deletes(duck_dest *d, load_ctx *lc, uint64_t loaded, uint64_t *deleted,
+                          fh_error *err)
+{
+    const duck_load_spec *s = lc->s;
     *deleted = 0;
-    for (int64_t p = 0; p < np && rc == FH_OK; p++) {
+    if (lc->cur_rows == 0 && lc->delta_rows == 0) /* nothing was live: a first load */
+        return FH_OK;
+    /* the load's own keys are a join side too */
+    pass_plan pl;
+    int rc = plan_passes(d, lc, (int64_t)loaded, lc->id, 0, &pl, err);
+    for (int64_t p = 0; p < pl.n && rc == FH_OK; p++) {
+        /* An explicit ANTI JOIN, not a correlated NOT EXISTS: DuckDB plans the latter as a DELIM
+         * join that first collects the distinct keys of the outer side — every live key at once,
+         * whatever the passes (it ran out of 128MB at 10M keys). */
         sqlbuf b = {0};
         sb_add(&b, "INSERT INTO %s (", lc->tq);
         key_list(&b, s, "");
-        sb_add(&b, ", _fh_load_id, _fh_loaded_at, _fh_op) SELECT ");
-        key_list(&b, s, "c");
-        /* An explicit ANTI JOIN, not a correlated NOT EXISTS: DuckDB plans the latter as a DELIM
-         * join that first collects the distinct keys of the outer side — every current key, at once,
-         * whatever the passes (it ran out of 128MB at 10M keys). */
-        sb_add(&b, ", %" PRId64 ", now(), 'delete' FROM (SELECT * FROM %s WHERE ", lc->id, lc->cq);
-        pass_cond(&b, s, "", p, np);
-        sb_add(&b, ") c ANTI JOIN (SELECT ");
+        sb_add(&b, ", _fh_load_id, _fh_loaded_at, _fh_op) WITH ");
+        live_cte(&b, lc, &pl, p, lc->id);
+        sb_add(&b, " SELECT ");
+        key_list(&b, s, "live");
+        sb_add(&b, ", %" PRId64 ", now(), 'delete' FROM live ANTI JOIN (SELECT ", lc->id);
         key_list(&b, s, "");
         sb_add(&b, " FROM %s WHERE _fh_load_id = %" PRId64 " AND ", lc->tq, lc->id);
-        pass_cond(&b, s, "", p, np);
+        pass_cond(&b, lc, &pl, p);
         sb_add(&b, ") n ON ");
-        key_match(&b, s, "n", "c");
+        key_match(&b, s, "n", "live");
         uint64_t n = 0;
         rc = run_sql(d, &b, &n, err);
         *deleted += n;
     }
+    pass_plan_free(&pl);
     return rc;
 }
 
-/* Refuse to record deletes of more than max_delete_pct of the live keys: a source pointed at an
- * empty or wrong database would otherwise mark every row of the table deleted. */
-static int check_deletes(const load_ctx *lc, const char *what, int64_t live, uint64_t deleted,
+/* Refuse to record deletes of more than max_delete_pct of the table: a source pointed at an empty or
+ * wrong database would otherwise mark every row of the table deleted. The table's rows are those
+ * the source still has (`kept`) and those it would lose. */
+static int check_deletes(const load_ctx *lc, const char *what, uint64_t kept, uint64_t deleted,
                          fh_error *err)
 {
     const duck_load_spec *s = lc->s;
-    if (live <= 0 || deleted == 0 || (double)deleted * 100.0 <= (double)s->max_delete_pct * (double)live)
+    double total = (double)kept + (double)deleted;
+    if (deleted == 0 || (double)deleted * 100.0 <= (double)s->max_delete_pct * total)
         return FH_OK;
     return fh_error_set(err, FH_EDATA,
-                        "table %s: this %s would mark %" PRIu64 " of %" PRId64 " rows (%.0f%%) "
-                        "deleted, above the %d%% limit — is --source the right database? If these "
-                        "rows really were deleted, rerun with --max-delete-percent 100 (or set "
+                        "table %s: this %s would mark %" PRIu64 " of %.0f rows (%.0f%%) deleted, "
+                        "above the %d%% limit — is --source the right database? If these rows "
+                        "really were deleted, rerun with --max-delete-percent 100 (or set "
                         "FINHOUSE_MAX_DELETE_PERCENT); nothing was committed",
-                        s->table, what, deleted, live, 100.0 * (double)deleted / (double)live,
+                        s->table, what, deleted, total, 100.0 * (double)deleted / total,
                         s->max_delete_pct);
-}
-
-/* Bring the current table up to date with this load's rows: every key it wrote loses its old
- * entry, and its upserts become the current versions. A full load replaces the whole table. */
-static int apply_to_current(duck_dest *d, load_ctx *lc, int full, uint64_t written, fh_error *err)
-{
-    const duck_load_spec *s = lc->s;
-    int rc = FH_OK;
-    sqlbuf b = {0};
-    if (full) {
-        sb_add(&b, "DELETE FROM %s", lc->cq);
-        rc = run_sql(d, &b, NULL, err);
-    } else if (written > 0) {
-        int64_t np = passes_for(d, (int64_t)written, d->keys_per_pass);
-        /* DELETE … USING a join, not a correlated EXISTS (see record_deletes): the load's keys of
-         * this pass are the join's build side. */
-        for (int64_t p = 0; p < np && rc == FH_OK; p++) {
-            sb_add(&b, "DELETE FROM %s c USING (SELECT ", lc->cq);
-            key_list(&b, s, "");
-            sb_add(&b, " FROM %s WHERE _fh_load_id = %" PRId64 " AND ", lc->tq, lc->id);
-            pass_cond(&b, s, "", p, np);
-            sb_add(&b, ") n WHERE ");
-            key_match(&b, s, "n", "c");
-            rc = run_sql(d, &b, NULL, err);
-        }
-    }
-    if (rc != FH_OK || written == 0)
-        return rc;
-    sb_add(&b, "INSERT INTO %s SELECT ", lc->cq);
-    key_list(&b, s, "");
-    sb_add(&b, ", _fh_load_id, _fh_row_hash FROM %s WHERE _fh_load_id = %" PRId64
-               " AND _fh_op = 'upsert'",
-           lc->tq, lc->id);
-    return run_sql(d, &b, NULL, err);
 }
 
 /* Run an INSERT … SELECT … FROM fh_scan() with src as the producer; the producer's error, if it
@@ -816,21 +962,15 @@ static int insert_rows(duck_dest *d, load_ctx *lc, uint64_t *rows, fh_error *err
     return scan_into(d, s->src, &b, rows, err);
 }
 
-static int begin_load(duck_dest *d, load_ctx *lc, const duck_load_spec *s, int64_t *previous,
+static int begin_load(duck_dest *d, load_ctx *lc, const duck_load_spec *s, int with_current,
                       fh_error *err)
 {
-    char sql[512], l[160];
     int rc = ensure_table(d, s, err);
     int64_t id = 0;
     if (rc == FH_OK)
         rc = scalar_i64(d, "SELECT coalesce(max(load_id), 0) + 1 FROM raw._fh_loads", &id, err);
-    if (rc == FH_OK) {
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM raw._fh_loads WHERE table_name = %s",
-                 qlit(s->table, l, sizeof l));
-        rc = scalar_i64(d, sql, previous, err);
-    }
     load_ctx_init(lc, s, id);
-    if (rc == FH_OK && s->nkey > 0)
+    if (rc == FH_OK && with_current && s->nkey > 0)
         rc = ensure_current(d, lc, err);
     return rc;
 }
@@ -845,13 +985,21 @@ static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_r
     ts_or_null(res->has_wm_to, res->wm_to, wt, sizeof wt);
     ts_or_null(1, started_us, st, sizeof st);
     ts_or_null(1, fh_time_now_us(), fin, sizeof fin);
+    /* current_as_of: the load the current keys were rebuilt at (this one, or an earlier one). */
+    char as_of[40];
+    if (lc->as_of > 0)
+        snprintf(as_of, sizeof as_of, "%" PRId64, lc->as_of);
+    else
+        snprintf(as_of, sizeof as_of, "NULL");
     snprintf(sql, sizeof sql,
              "INSERT INTO raw._fh_loads VALUES (%" PRId64 ", %s, '%s', %s, %s, %" PRIu64
              ", %" PRIu64 ", %s, %s, 'ok');"
-             "INSERT INTO raw._fh_state VALUES (%s, %s, %" PRId64 ", %s) "
+             "INSERT INTO raw._fh_state (table_name, watermark, last_load_id, updated_at, "
+             "current_as_of) VALUES (%s, %s, %" PRId64 ", %s, %s) "
              "ON CONFLICT (table_name) DO UPDATE SET watermark = excluded.watermark, "
-             "last_load_id = excluded.last_load_id, updated_at = excluded.updated_at;",
-             lc->id, l, mode, st, fin, res->rows, res->deleted, wf, wt, l, wt, lc->id, fin);
+             "last_load_id = excluded.last_load_id, updated_at = excluded.updated_at, "
+             "current_as_of = coalesce(excluded.current_as_of, raw._fh_state.current_as_of);",
+             lc->id, l, mode, st, fin, res->rows, res->deleted, wf, wt, l, wt, lc->id, fin, as_of);
     return query(d, sql, NULL, err);
 }
 
@@ -859,18 +1007,11 @@ static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *
                        int64_t started_us, fh_error *err)
 {
     load_ctx lc;
-    int64_t previous = 0;
-    int rc = begin_load(d, &lc, s, &previous, err);
+    /* Only a full load reads the current keys (incremental loads leave them as they are). */
+    int rc = begin_load(d, &lc, s, s->full, err);
     if (rc != FH_OK)
         return rc;
     res->load_id = lc.id;
-    int64_t live = 0;
-    if (s->nkey > 0) {
-        char sql[300];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", lc.cq);
-        if ((rc = scalar_i64(d, sql, &live, err)) != FH_OK)
-            return rc;
-    }
 
     if ((rc = insert_rows(d, &lc, &res->rows, err)) != FH_OK)
         return rc;
@@ -879,14 +1020,12 @@ static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *
     if (s->scan_done && (rc = s->scan_done(s->scan_ctx, &has_max, &mx, err)) != FH_OK)
         return rc;
 
-    if (s->nkey > 0) {
-        if (s->full && live > 0) {
-            rc = record_deletes(d, &lc, live, res->rows, &res->deleted, err);
-            if (rc == FH_OK)
-                rc = check_deletes(&lc, "full load", live, res->deleted, err);
-        }
+    if (s->full && s->nkey > 0) {
+        rc = record_deletes(d, &lc, res->rows, &res->deleted, err);
         if (rc == FH_OK)
-            rc = apply_to_current(d, &lc, s->full, res->rows, err);
+            rc = check_deletes(&lc, "full load", res->rows, res->deleted, err);
+        if (rc == FH_OK)
+            rc = rebuild_current(d, &lc, 1, err);
         if (rc != FH_OK)
             return rc;
     }
@@ -925,73 +1064,11 @@ int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *r
 
 /* ---- reconciliation ------------------------------------------------------------------------------ */
 
-/* The boundaries that cut the current keys into ranges of at most keys_per_pass keys, on the first
- * key column when it is an integer (PostgreSQL and DuckDB then agree on the order; other keys are
- * reconciled as one range). approx_quantile keeps a fixed-size sketch, whatever the table's size. */
-static int range_bounds(duck_dest *d, const load_ctx *lc, int64_t live, int64_t **bounds,
-                        size_t *nbounds, fh_error *err)
-{
-    const duck_load_spec *s = lc->s;
-    *bounds = NULL;
-    *nbounds = 0;
-    const cd_column *k0 = NULL;
-    for (size_t c = 0; c < s->ncols; c++)
-        if (!strcmp(s->cols[c].name, s->key[0]))
-            k0 = &s->cols[c];
-    int64_t np = passes_for(d, live, d->keys_per_pass);
-    if (!k0 || np <= 1 || (k0->kind != CD_INT2 && k0->kind != CD_INT4 && k0->kind != CD_INT8))
-        return FH_OK;
-    char q[160];
-    sqlbuf b = {0};
-    sb_add(&b, "SELECT DISTINCT unnest(approx_quantile(%s, [", qid(k0->name, q, sizeof q));
-    for (int64_t p = 1; p < np; p++)
-        sb_add(&b, "%s%.6f", p > 1 ? ", " : "", (double)p / (double)np);
-    sb_add(&b, "]))::BIGINT AS b FROM %s ORDER BY b", lc->cq);
-    if (b.oom)
-        return run_sql(d, &b, NULL, err);
-    duckdb_result r;
-    int rc = query(d, b.s, &r, err);
-    free(b.s);
-    if (rc != FH_OK)
-        return rc;
-    idx_t n = duckdb_row_count(&r);
-    *bounds = n ? malloc(n * sizeof **bounds) : NULL;
-    if (n && !*bounds) {
-        duckdb_destroy_result(&r);
-        return fh_error_set(err, FH_EINTERNAL, "out of memory");
-    }
-    for (idx_t i = 0; i < n; i++)
-        (*bounds)[i] = duckdb_value_int64(&r, 0, i);
-    *nbounds = n;
-    duckdb_destroy_result(&r);
-    return FH_OK;
-}
-
-/* "k0" >= lo AND "k0" < hi for range i of the bounds, in the syntax both databases read. */
-static void range_cond(char *buf, size_t bufsz, const char *alias, const char *k0,
-                       const int64_t *bounds, size_t nbounds, size_t i)
-{
-    char q[160], lo[64] = "", hi[64] = "";
-    const char *col = qid(k0, q, sizeof q);
-    if (nbounds == 0) {
-        snprintf(buf, bufsz, "true");
-        return;
-    }
-    if (i > 0)
-        snprintf(lo, sizeof lo, "%" PRId64, bounds[i - 1]);
-    if (i < nbounds)
-        snprintf(hi, sizeof hi, "%" PRId64, bounds[i]);
-    snprintf(buf, bufsz, "%s%s%s%s%s%s%s%s%s%s%s", lo[0] ? alias : "", lo[0] && alias[0] ? "." : "",
-             lo[0] ? col : "", lo[0] ? " >= " : "", lo, lo[0] && hi[0] ? " AND " : "",
-             hi[0] ? alias : "", hi[0] && alias[0] ? "." : "", hi[0] ? col : "", hi[0] ? " < " : "",
-             hi);
-}
-
-/* One range: the source rows (fh_scan) against the current keys, by key and row hash; what differs
- * is appended — a source row raw lacks or holds in another version as an upsert, a current key the
- * source no longer has as a delete. */
-static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, const char *cond,
-                           fh_error *err)
+/* One range: the source rows (fh_scan) against raw's current view, by key and row hash; what
+ * differs is appended — a source row raw lacks or holds in another version as an upsert, a live key
+ * the source no longer has as a delete. */
+static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, const pass_plan *pl,
+                           int64_t p, fh_error *err)
 {
     const duck_load_spec *s = lc->s;
     char q[160];
@@ -999,23 +1076,25 @@ static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, co
     sb_add(&b, "INSERT INTO %s (", lc->tq);
     for (size_t c = 0; c < s->ncols; c++)
         sb_add(&b, "%s, ", qid(s->cols[c].name, q, sizeof q));
-    sb_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) SELECT ");
+    sb_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) WITH ");
+    live_cte(&b, lc, pl, p, lc->id);
+    sb_add(&b, " SELECT ");
     for (size_t c = 0; c < s->ncols; c++) {
         int is_key = 0;
         for (int k = 0; k < s->nkey; k++)
             is_key |= !strcmp(s->key[k], s->cols[c].name);
         qid(s->cols[c].name, q, sizeof q);
         if (is_key)
-            sb_add(&b, "coalesce(s.%s, c.%s), ", q, q);
+            sb_add(&b, "coalesce(s.%s, live.%s), ", q, q);
         else
             sb_add(&b, "s.%s, ", q);
     }
     sb_add(&b, "s._fh_row_hash, %" PRId64 ", now(), CASE WHEN s._fh_row_hash IS NULL THEN 'delete' "
-               "ELSE 'upsert' END FROM fh_scan() s FULL OUTER JOIN (SELECT * FROM %s WHERE %s) c ON ",
-           lc->id, lc->cq, cond);
-    key_match(&b, s, "s", "c");
-    sb_add(&b, " WHERE s._fh_row_hash IS NULL OR c._fh_load_id IS NULL "
-               "OR s._fh_row_hash IS DISTINCT FROM c._fh_row_hash");
+               "ELSE 'upsert' END FROM fh_scan() s FULL OUTER JOIN live ON ",
+           lc->id);
+    key_match(&b, s, "s", "live");
+    sb_add(&b, " WHERE s._fh_row_hash IS NULL OR live._fh_load_id IS NULL "
+               "OR s._fh_row_hash IS DISTINCT FROM live._fh_row_hash");
     uint64_t n;
     return scan_into(d, src, &b, &n, err);
 }
@@ -1025,26 +1104,21 @@ static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_res
 {
     assert(s->nkey > 0 && s->open_range && s->close_range);
     load_ctx lc;
-    int64_t previous = 0, live = 0;
-    int rc = begin_load(d, &lc, s, &previous, err);
-    char sql[512];
-    if (rc == FH_OK) {
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", lc.cq);
-        rc = scalar_i64(d, sql, &live, err);
-    }
-    int64_t *bounds = NULL;
-    size_t nbounds = 0;
+    int rc = begin_load(d, &lc, s, 1, err);
+    pass_plan pl = {.n = 1};
     if (rc == FH_OK)
-        rc = range_bounds(d, &lc, live, &bounds, &nbounds, err);
+        rc = plan_passes(d, &lc, 0, lc.id, 1, &pl, err);
     res->load_id = lc.id;
-    for (size_t i = 0; i <= nbounds && rc == FH_OK; i++) {
-        char pg_cond[256], duck_cond[300];
-        range_cond(pg_cond, sizeof pg_cond, "", s->key[0], bounds, nbounds, i);
-        range_cond(duck_cond, sizeof duck_cond, "", s->key[0], bounds, nbounds, i);
+    for (int64_t p = 0; p < pl.n && rc == FH_OK; p++) {
+        /* the same key range, read by PostgreSQL and by DuckDB */
+        sqlbuf cond = {0};
+        pass_cond(&cond, &lc, &pl, p);
         duck_scan_source *src = NULL;
-        rc = s->open_range(s->range_ctx, nbounds ? pg_cond : NULL, &src, err);
+        rc = cond.oom ? fh_error_set(err, FH_EINTERNAL, "out of memory")
+                      : s->open_range(s->range_ctx, pl.n > 1 ? cond.s : NULL, &src, err);
+        free(cond.s);
         if (rc == FH_OK)
-            rc = reconcile_range(d, &lc, src, duck_cond, err);
+            rc = reconcile_range(d, &lc, src, &pl, p, err);
         if (src) {
             fh_error close_err;
             int crc = s->close_range(s->range_ctx, rc == FH_OK, &close_err);
@@ -1054,9 +1128,10 @@ static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_res
             }
         }
     }
-    free(bounds);
+    pass_plan_free(&pl);
     if (rc != FH_OK)
         return rc;
+    char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FILTER (WHERE _fh_op = 'upsert'), count(*) FILTER (WHERE _fh_op = "
              "'delete') FROM %s WHERE _fh_load_id = %" PRId64,
@@ -1067,9 +1142,10 @@ static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_res
     res->rows = (uint64_t)duckdb_value_int64(&r, 0, 0);
     res->deleted = (uint64_t)duckdb_value_int64(&r, 1, 0);
     duckdb_destroy_result(&r);
-    rc = check_deletes(&lc, "reconciliation", live, res->deleted, err);
+    /* the source's rows: every one the ranges compared */
+    rc = check_deletes(&lc, "reconciliation", s->compared ? *s->compared : 0, res->deleted, err);
     if (rc == FH_OK)
-        rc = apply_to_current(d, &lc, 0, res->rows + res->deleted, err);
+        rc = rebuild_current(d, &lc, 0, err);
     if (rc != FH_OK)
         return rc;
     /* The watermark does not move: reconciliation repairs what lies behind it. */

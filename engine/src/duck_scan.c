@@ -38,6 +38,10 @@ static void bind(duckdb_bind_info info)
         duckdb_bind_add_result_column(info, "_fh_row_hash", t);
         duckdb_destroy_logical_type(&t);
     }
+    /* Without an estimate, a join with fh_scan() may hash the scan's side: every source row of a
+     * reconciliation's range, whole, in memory. */
+    if (src->cardinality)
+        duckdb_bind_set_cardinality(info, src->cardinality, false);
 }
 
 static void init(duckdb_init_info info)

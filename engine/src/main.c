@@ -130,8 +130,11 @@ static int open_range(void *vctx, const char *where, duck_scan_source **out, fh_
     int r = pg_scan_new(rc->src, rc->desc, &so, &scan, err);
     if (r != FH_OK)
         return r;
+    /* The whole table's estimate, not the range's: the join must hash raw's side, never the
+     * source's (see duck_scan.c). */
+    uint64_t card = rc->desc->rows_estimate > 1000000 ? rc->desc->rows_estimate : 1000000;
     rc->dss = (duck_scan_source){.ctx = scan, .cols = rc->desc->cols, .ncols = rc->desc->ncols,
-                                 .row_hash = 1, .max_threads = pg_scan_parts(scan),
+                                 .row_hash = 1, .cardinality = card, .max_threads = pg_scan_parts(scan),
                                  .fill = pg_scan_fill, .local_free = pg_scan_local_free};
     pthread_mutex_lock(&rc->mu);
     rc->scan = scan;
@@ -182,7 +185,8 @@ static int reconcile_table(run_ctx *ctx, const registry_table *t, const pg_table
     duck_load_spec ls = {.table = desc->name, .cols = desc->cols, .ncols = desc->ncols,
                          .key = keys, .nkey = t->nkey, .max_delete_pct = ctx->o->max_delete_pct,
                          .has_wm_from = has_wm, .wm_from = wm, .open_range = open_range,
-                         .close_range = close_range, .range_ctx = &rc};
+                         .close_range = close_range, .range_ctx = &rc,
+                         .compared = &rc.done_rows};
     progress prog;
     progress_start(&prog, ctx->show_progress, t->name, range_rows, &rc);
     duck_load_result lr;

@@ -321,7 +321,8 @@ int pg_source_describe(pg_source *src, const char *table, pg_column_override ove
         "       CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, "
         "       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, "
         "       format_type(a.atttypid, a.atttypmod), n.nspname, c.relname, "
-        "       (pg_relation_size(c.oid) / current_setting('block_size')::int)::bigint "
+        "       (pg_relation_size(c.oid) / current_setting('block_size')::int)::bigint, "
+        "       greatest(c.reltuples, 0)::bigint "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
         "JOIN pg_type t ON t.oid = a.atttypid "
@@ -358,6 +359,7 @@ int pg_source_describe(pg_source *src, const char *table, pg_column_override ove
     snprintf(out->schema, sizeof out->schema, "%s", PQgetvalue(r, 0, 4));
     snprintf(out->name, sizeof out->name, "%s", PQgetvalue(r, 0, 5));
     out->pages = strtoull(PQgetvalue(r, 0, 6), NULL, 10);
+    out->rows_estimate = strtoull(PQgetvalue(r, 0, 7), NULL, 10);
     int rc = FH_OK;
     for (int i = 0; i < n && rc == FH_OK; i++) {
         cd_column *c = &out->cols[i];

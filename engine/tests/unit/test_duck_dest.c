@@ -168,13 +168,17 @@ static int fake_close_range(void *ctx, int ok, fh_error *err)
 
 static int reconcile(duck_dest *d, fake *f, duck_load_result *res, fh_error *err)
 {
+    static uint64_t compared; /* the rows the fake source holds */
+    compared = 0;
+    for (int64_t v = f->first; v < f->first + f->n; v++)
+        compared += !(v >= f->gone_lo && v <= f->gone_hi);
     duck_dest_state st;
     duck_dest_read_state(d, "t", &st, err);
     duck_load_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
                            .nkey = 1, .max_delete_pct = f->max_delete_pct ? f->max_delete_pct : 50,
                            .has_wm_from = st.has_watermark, .wm_from = st.watermark_us,
                            .open_range = fake_open_range, .close_range = fake_close_range,
-                           .range_ctx = f};
+                           .range_ctx = f, .compared = &compared};
     return duck_dest_reconcile(d, &spec, res, err);
 }
 
@@ -206,14 +210,15 @@ static void test_current_guard_reconcile(const char *dir)
     CHECK_STR(one(d, CUR_DIFF), "0");
     CHECK_STR(one(d, "SELECT count(*) FROM raw.t WHERE _fh_row_hash = id * 1000003 + amount * 100"), "5000");
 
-    /* an incremental load of changed rows moves their current version */
+    CHECK_STR(one(d, "SELECT current_as_of FROM raw._fh_state"), "1");
+    /* an incremental load leaves the current keys as they were (as of load 1): the view is them
+     * overridden by the rows loaded since */
     f.first = 100;
     f.n = 50;
     f.amount_add = 7;
     CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
-    CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t"), "5000");
-    CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t WHERE _fh_load_id = 2"), "50");
-    CHECK_STR(one(d, CUR_DIFF), "0");
+    CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t WHERE _fh_load_id = 2"), "0");
+    CHECK_STR(one(d, "SELECT current_as_of FROM raw._fh_state"), "1");
 
     /* a full load that would delete 60% of the keys is refused, nothing committed; 100 allows it */
     f.first = 1;
@@ -225,6 +230,7 @@ static void test_current_guard_reconcile(const char *dir)
     snprintf(before, sizeof before, "%s", one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"));
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_EDATA);
     CHECK_CONTAINS(err.msg, "table t: this full load would mark 3000 of 5000 rows (60%) deleted, above the 50% limit");
+    CHECK_STR(one(d, "SELECT current_as_of FROM raw._fh_state"), "1");
     CHECK_CONTAINS(err.msg, "--max-delete-percent 100");
     CHECK_STR(one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"), before);
     CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t"), "5000");
@@ -233,6 +239,7 @@ static void test_current_guard_reconcile(const char *dir)
     CHECK_EQ_INT(res.deleted, 3000);
     CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t"), "2000");
     CHECK_STR(one(d, CUR_DIFF), "0");
+    CHECK_STR(one(d, "SELECT current_as_of = last_load_id FROM raw._fh_state"), "true");
     f.max_delete_pct = 0;
 
     /* reconciliation: the source is keys 1..2000 with 10..19 changed, 1990..2000 gone, 2001..2004
@@ -249,6 +256,27 @@ static void test_current_guard_reconcile(const char *dir)
     CHECK_EQ_INT(res.rows, 10 + 4); /* changed, and back */
     CHECK_EQ_INT(res.deleted, 11);
     CHECK_STR(one(d, "SELECT mode FROM raw._fh_loads ORDER BY load_id DESC LIMIT 1"), "reconcile");
+    CHECK_STR(one(d, CUR_DIFF), "0");
+    CHECK_STR(one(d, "SELECT current_as_of = last_load_id FROM raw._fh_state"), "true");
+    /* an incremental load since, then a reconciliation: the view is the current keys and that
+     * load's rows; it repairs nothing (the incremental brought 100..149 back to amount_add 0) */
+    f.first = 100;
+    f.n = 50;
+    CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
+    f.first = 1;
+    f.n = 2004;
+    CHECK_EQ_INT(reconcile(d, &f, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.rows, 0);
+    CHECK_EQ_INT(res.deleted, 0);
+    CHECK_STR(one(d, CUR_DIFF), "0");
+    /* a warehouse from before the current keys: they are built from raw's whole history */
+    CHECK(duckdb_query(duck_dest_connection(d), "DROP TABLE raw._fh_current_t; UPDATE raw._fh_state SET current_as_of = NULL", NULL) == DuckDBSuccess);
+    f.changed_lo = 1;
+    f.changed_hi = 1;
+    f.changed_add = 99;
+    CHECK_EQ_INT(reconcile(d, &f, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.rows, 1 + 10); /* key 1 changed, keys 10..19 back to their first amounts */
+    CHECK_EQ_INT(res.deleted, 0);
     CHECK_STR(one(d, CUR_DIFF), "0");
     CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t"), "1993");
     /* nothing differs now */
