@@ -177,6 +177,35 @@ def test_cli_json_prints_one_summary_per_table(env):
     assert all(line["status"] == "ok" for line in lines)
 
 
+def test_cli_reconcile_repairs_a_hard_delete_and_respects_the_delete_limit(env):
+    """`finhouse ingest --reconcile` finds the hard delete an incremental load misses; with the whole
+    table gone from the source it refuses (exit 5) unless --max-delete-percent 100 says so."""
+    assert _finhouse("payments", "--json", env=env).returncode == 0
+    url = env["FINHOUSE_OLTP_URL"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")  # a hard delete, as the app never does
+        (gone,) = conn.execute("DELETE FROM payments WHERE id = (SELECT min(id) FROM payments) "
+                               "RETURNING id").fetchone()
+        assert _finhouse("payments", "--json", env=env).returncode == 0  # incremental: not seen
+        proc = _finhouse("payments", "--reconcile", "--json", env=env)
+        assert proc.returncode == 0, proc.stderr
+        (summary,) = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert (summary["mode"], summary["rows"], summary["deleted"]) == ("reconcile", 0, 1)
+        assert summary["compared"] == _count("payments")
+        saved = conn.execute("SELECT count(*) FROM payments").fetchone()[0]
+        conn.execute("CREATE TEMP TABLE saved AS SELECT * FROM payments")
+        conn.execute("DELETE FROM payments")
+        try:
+            proc = _finhouse("payments", "--reconcile", env=env)
+            assert proc.returncode == 5
+            assert f"would mark {saved} of {saved} rows (100%) deleted" in proc.stderr
+            proc = _finhouse("payments", "--reconcile", "--max-delete-percent", "100", "--json", env=env)
+            assert proc.returncode == 0 and json.loads(proc.stdout)["deleted"] == saved
+        finally:
+            conn.execute("INSERT INTO payments SELECT * FROM saved")
+    assert gone
+
+
 def test_cli_on_a_terminal_shows_fhloads_progress_and_summary(env):
     leader, follower = pty.openpty()
     proc = subprocess.Popen([str(FINHOUSE), "ingest", "payments"], env=env, cwd=ROOT,

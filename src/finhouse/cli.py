@@ -37,9 +37,10 @@ def cmd_ingest(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     from finhouse import ingest
 
     env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url)
+    extra = [] if args.max_delete_percent is None else ["--max-delete-percent", str(args.max_delete_percent)]
     try:
-        code = ingest.exec_interactive(args.groups, args.table, full=args.full, json_output=args.json,
-                                       env=env)
+        code = ingest.exec_interactive(args.groups, args.table, full=args.full, reconcile=args.reconcile,
+                                       json_output=args.json, extra=extra, env=env)
     except ingest.FhloadNotFound:
         print("finhouse ingest: the engine fhload is not built; run `make engine`", file=sys.stderr)
         return 2
@@ -76,12 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs the engine fhload for the given entity groups (default: every registered table); "
         "incremental tables load what changed since their watermark, full tables a snapshot. "
         "Source and warehouse come from FINHOUSE_OLTP_URL and FINHOUSE_DUCKDB_PATH.",
+        epilog="Exit codes (fhload's): 0 every table loaded; 1 internal; 2 usage or configuration; "
+        "3 connection; 4 schema; 5 data (a value that does not fit, a load over the delete limit).",
     )
     ingest.add_argument("groups", nargs="*", metavar="GROUP",  # checked in main: choices breaks nargs="*"
                         help=f"entity groups to load: {', '.join(registry.GROUPS)}")
     ingest.add_argument("--table", action="append", default=[], metavar="TABLE",
                         help="also load this registered table (repeatable)")
-    ingest.add_argument("--full", action="store_true", help="full loads, whatever the tables' mode")
+    mode = ingest.add_mutually_exclusive_group()
+    mode.add_argument("--full", action="store_true", help="full loads, whatever the tables' mode")
+    mode.add_argument("--reconcile", action="store_true",
+                      help="compare the tables with the source and load only what differs: hard deletes and "
+                      "commits older than the lookback, which incremental loads miss (Airflow runs it "
+                      "daily)")
+    ingest.add_argument("--max-delete-percent", type=_percent, default=None, metavar="P",
+                        help="refuse a full load or reconciliation that would mark more than P%% of a "
+                        "table's rows deleted; 100 allows any [env FINHOUSE_MAX_DELETE_PERCENT, default 50]")
     ingest.add_argument("--json", action="store_true", help="one JSON summary per table on stdout")
     demo = sub.add_parser("demo", help="set up the demo institution and serve the admin and the API")
     demo.add_argument("--reset", action="store_true", help="simulate anew even if the database holds data")
