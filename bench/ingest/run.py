@@ -17,6 +17,15 @@ process (under GNU time, which reports the peak RSS of its process tree), so tha
   fhload   engine/build/fhload, first (= full) load into a fresh DuckDB file, committed with its state
   fhload_incr  then UPDATE 1% of the rows (id % 100 = 0, updated_at = now(); not timed), and
            fhload's incremental load into the same file
+  fhload_history  then full loads into the same file (not timed) until raw holds 10 versions of every
+           key (--versions), DELETE 1% of the source rows (id % 100 = 1, put back afterwards), and a
+           full load: delete detection against raw's current keys, in passes within the memory limit,
+           whatever raw's history (it aggregated the whole history at once and ran out of 128MB)
+  fhload_reconcile  then 0.1% of the source rows changed with an old cursor (what an incremental load
+           misses) and 0.1% deleted, and `fhload --reconcile`: the whole source compared with raw's
+           current keys in key ranges, only the 0.2% written (the source is put back afterwards)
+  fhload_upgrade  the same warehouse as a version before the current-keys table left it (that table
+           dropped): the full load first rebuilds it from raw's whole history, in passes
 
 Every DuckDB result is checked against PostgreSQL (row count, Σ amount, Σ balance_after; for the
 incremental load: the rows it read, and raw deduplicated to the latest row per key). Medians over the
@@ -31,6 +40,7 @@ Usage: run.py [--sizes 1m,10m] [--runs 3] [--runs-large 3] [--pandas-runs-large 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import glob
 import json
@@ -55,7 +65,12 @@ WORKDIR = Path(os.environ.get("FINHOUSE_BENCH_DIR", str(ROOT / ".finhouse" / "be
 URL = os.environ.get("FINHOUSE_BENCH_INGEST_URL", "postgresql://postgres@127.0.0.1:5432/fh_bench")
 
 SIZES = {"1m": ("transactions_1m", 1_000_000), "10m": ("transactions", 10_000_000)}
-PATHS = ["copy1", "copy2", "fhload", "fhload_incr", "adbc", "scanner", "pandas"]
+PATHS = ["copy1", "copy2", "fhload", "fhload_incr", "fhload_history", "fhload_reconcile", "fhload_upgrade",
+         "adbc", "scanner", "pandas"]
+# in this order, into one warehouse file
+FHLOAD_PATHS = ("fhload", "fhload_incr", "fhload_history", "fhload_reconcile", "fhload_upgrade")
+HISTORY_PATHS = FHLOAD_PATHS[2:]
+VERSIONS = 10
 PEERS = ["pandas", "adbc", "scanner"]
 LABELS = {
     "copy1": "(a) COPY binary → /dev/null, 1 stream (psql)",
@@ -65,6 +80,9 @@ LABELS = {
     "scanner": "(d) DuckDB postgres scanner",
     "fhload": "(e) fhload full → DuckDB, committed",
     "fhload_incr": "(f) fhload incremental after 1% changed",
+    "fhload_history": "(g) fhload full, raw holding 10 versions a key, 1% deleted",
+    "fhload_reconcile": "(h) fhload --reconcile, 0.1% changed behind the watermark, 0.1% deleted",
+    "fhload_upgrade": "(i) (g), current keys rebuilt from raw's history first (upgrade)",
 }
 PANDAS_CHUNK = 100_000
 MIB = 1024 * 1024
@@ -357,6 +375,10 @@ def run_path(path: str, table: str, rows: int, expect: dict, state: dict) -> dic
             )
             r = spawn(["bash", "-c", sh])
             r["seconds"] = r["wall"]
+        elif path == "fhload_reconcile":
+            r = run_reconcile(table, state)
+        elif path in ("fhload_history", "fhload_upgrade"):
+            r = run_history(path, table, rows, expect, state)
         elif path in ("fhload", "fhload_incr"):
             if path == "fhload":
                 db = os.path.join(WORKDIR, f"fhload-{table}.duckdb")
@@ -398,7 +420,8 @@ def run_path(path: str, table: str, rows: int, expect: dict, state: dict) -> dic
 
                 with psycopg.connect(URL, autocommit=True) as conn:
                     conn.execute(f"VACUUM (ANALYZE) {table}")  # keep the table steady for the next run
-                os.remove(db)
+                if state["last_fhload_path"] == "fhload_incr":
+                    os.remove(db)
         else:
             r = spawn([sys.executable, __file__, "child", path, table, run_dir])
             r["seconds"] = json.loads(r["stdout"].strip().splitlines()[-1])["seconds"]
@@ -411,6 +434,112 @@ def run_path(path: str, table: str, rows: int, expect: dict, state: dict) -> dic
         return r
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def fhload_cmd(db: str, table: str, *extra: str) -> list[str]:
+    return [FHLOAD, "--source", URL, "--warehouse", db, "--registry", str(REGISTRY), "--json", *extra, table]
+
+
+def check_raw_current(db: str, table: str, expect: dict) -> tuple[int, int]:
+    """raw's latest version of each key reconciles with PostgreSQL; (rows in raw, versions a key)."""
+    import duckdb
+
+    con = duckdb.connect(db, read_only=True)
+    n, a, b = con.execute(
+        f"""SELECT count(*), sum(amount), sum(balance_after) FROM raw.{table} r
+            JOIN raw._fh_current_{table} c USING (id) WHERE r._fh_load_id = c._fh_load_id"""
+    ).fetchone()
+    total = con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0]
+    con.close()
+    got = {"rows": n, "amount": str(a), "balance_after": str(b)}
+    if got != expect:
+        raise RuntimeError(f"{db}: raw.{table}'s current keys do not reconcile: {got} != {expect}")
+    return total, round(total / max(n, 1))
+
+
+@contextlib.contextmanager
+def source_changed(table: str, delete_where: str, update_where: str | None = None):
+    """Change the source for one step — the rows `update_where` selects get amount + 0.01 and a cursor a day
+    old (what an incremental load misses), those `delete_where` selects are deleted — and put it back
+    after. Yields (rows updated, rows deleted)."""
+    import psycopg
+
+    with psycopg.connect(URL, autocommit=True) as conn:
+        updated = 0
+        if update_where:
+            updated = conn.execute(f"UPDATE {table} SET amount = amount + 0.01, updated_at = updated_at - "
+                                   f"interval '1 day' WHERE {update_where}").rowcount
+        conn.execute("DROP TABLE IF EXISTS bench_deleted")
+        conn.execute(f"CREATE TABLE bench_deleted AS SELECT * FROM {table} WHERE {delete_where}")
+        deleted = conn.execute(f"DELETE FROM {table} WHERE {delete_where}").rowcount
+    try:
+        yield updated, deleted
+    finally:
+        with psycopg.connect(URL, autocommit=True) as conn:
+            if update_where:
+                conn.execute(f"UPDATE {table} SET amount = amount - 0.01, updated_at = updated_at + "
+                             f"interval '1 day' WHERE {update_where}")
+            conn.execute(f"INSERT INTO {table} SELECT * FROM bench_deleted")
+            conn.execute("DROP TABLE bench_deleted")
+            conn.execute(f"VACUUM (ANALYZE) {table}")
+
+
+def raw_rows(db: str, table: str) -> int:
+    import duckdb
+
+    with duckdb.connect(db, read_only=True) as con:
+        return con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0]
+
+
+def run_history(path: str, table: str, rows: int, expect: dict, state: dict) -> dict:
+    """(g) and (h): a full load that records 1% deletes into a warehouse whose raw holds VERSIONS versions a
+    key; (h) with the current-keys table dropped first, as an older fhload left it."""
+    import duckdb
+
+    db = state["fhload_db"]
+    if path == "fhload_history":
+        with duckdb.connect(db, read_only=True) as con:
+            loads = con.execute("SELECT count(*) FROM raw._fh_loads WHERE mode = 'full'").fetchone()[0]
+        for i in range(loads, VERSIONS):  # untimed: the history
+            spawn(fhload_cmd(db, table, "--full"))
+            print(f"  history: full load {i + 1}/{VERSIONS} done", flush=True)
+    else:
+        spawn(fhload_cmd(db, table, "--full"))  # untimed: the rows (g) deleted are back
+        with duckdb.connect(db) as con:
+            con.execute(f"DROP TABLE raw._fh_current_{table}")
+    with source_changed(table, "id % 100 = 1") as (_, deleted):
+        history = raw_rows(db, table)
+        r = spawn(fhload_cmd(db, table, "--full"))
+        summary = json.loads(r["stdout"].strip().splitlines()[-1])
+        if summary["deleted"] != deleted or summary["mode"] != "full":
+            raise RuntimeError(f"{path}: {summary} — expected {deleted} deletes of a full load")
+        check_raw_current(db, table, pg_check(table))
+    r["seconds"] = r["wall"]
+    r["fhload_seconds"] = summary["seconds"]
+    r["history_rows"] = history
+    r["deleted"] = deleted
+    if path == state["last_fhload_path"]:
+        os.remove(db)
+    return r
+
+
+def run_reconcile(table: str, state: dict) -> dict:
+    """(h): what incremental loads miss — rows changed with a cursor behind the watermark, hard deletes —
+    repaired by fhload --reconcile, which writes only those."""
+    db = state["fhload_db"]
+    spawn(fhload_cmd(db, table, "--full"))  # untimed: the rows (g) deleted are back
+    with source_changed(table, "id % 1000 = 5", update_where="id % 1000 = 3") as (changed, deleted):
+        history = raw_rows(db, table)
+        r = spawn(fhload_cmd(db, table, "--reconcile"))
+        summary = json.loads(r["stdout"].strip().splitlines()[-1])
+        if (summary["mode"], summary["rows"], summary["deleted"]) != ("reconcile", changed, deleted):
+            raise RuntimeError(f"reconcile: {summary} — expected {changed} rows and {deleted} deletes")
+        check_raw_current(db, table, pg_check(table))
+    r["seconds"] = r["wall"]
+    r["fhload_seconds"] = summary["seconds"]
+    r["history_rows"] = history
+    r["repaired"] = changed + deleted
+    return r
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -477,6 +606,7 @@ def summarize(runs: list[dict], rows: int) -> dict:
         **({"money_types": runs[0]["money_types"]} if "money_types" in runs[0] else {}),
         "loadavg_1min": [r["loadavg"] for r in runs],
         **({"rows_read": runs[0]["rows_read"]} if "rows_read" in runs[0] else {}),
+        **({k: runs[0][k] for k in ("history_rows", "deleted", "repaired") if k in runs[0]}),
     }
 
 
@@ -493,9 +623,13 @@ def ratios(s: dict) -> dict:
     for p in PEERS:
         if p in s:
             out[f"speedup_vs_{p}"] = s[p]["seconds_median"] / f["seconds_median"]
-    out["fhload_rss_mib"] = max(s[k]["rss_mib_max"] for k in ("fhload", "fhload_incr") if k in s)
+    out["fhload_rss_mib"] = max(s[k]["rss_mib_max"] for k in FHLOAD_PATHS if k in s)
     if "fhload_incr" in s:
         out["incr_over_full"] = s["fhload_incr"]["seconds_median"] / f["seconds_median"]
+    for k in HISTORY_PATHS:
+        if k in s:
+            out[f"{k}_over_first"] = s[k]["seconds_median"] / f["seconds_median"]
+            out[f"{k}_rss_mib"] = s[k]["rss_mib_max"]
     return out
 
 
@@ -509,6 +643,8 @@ def targets(r: dict) -> dict:
     if "speedup_vs_pandas" in r:
         t["≥ 10× pandas"] = r["speedup_vs_pandas"] >= 10
     t["RSS < 256 MiB"] = r["fhload_rss_mib"] < 256
+    if "fhload_history_rss_mib" in r:
+        t["full load with history: RSS < 256 MiB"] = r["fhload_history_rss_mib"] < 256
     if "incr_over_full" in r:
         t["incremental ≤ 3% of full"] = r["incr_over_full"] <= 0.03
     return t
@@ -524,7 +660,10 @@ def target_figure(target: str, r: dict) -> str:
     if target.startswith("≥ 10×"):
         return f"{r['speedup_vs_pandas']:.1f}×"
     if target.startswith("RSS"):
-        return f"{r['fhload_rss_mib']:.0f} MiB, full and incremental"
+        return f"{r['fhload_rss_mib']:.0f} MiB, the largest of fhload's loads"
+    if target.startswith("full load with history"):
+        return (f"{r['fhload_history_rss_mib']:.0f} MiB, {r['fhload_history_over_first']:.2f}× the first "
+                "load's time")
     return f"{100 * r['incr_over_full']:.1f}%"
 
 
@@ -570,6 +709,9 @@ def render(results: dict) -> str:
             rows_s = f"{x['rows_per_s']:,.0f}"
             if p == "fhload_incr":
                 rows_s = f"{x['rows_read']:,} rows read"
+            elif p in HISTORY_PATHS:
+                rows_s = f"{x['history_rows']:,} rows in raw"
+                vs = f"({x['seconds_median'] / s['fhload']['seconds_median']:.2f}× the first load)"
             lines.append(
                 f"| {LABELS[p]} | {x['runs']} | {x['seconds_median']:.2f} | {rows_s} | "
                 f"{x['rss_mib_max']:.0f} | {vs} |"
@@ -601,13 +743,17 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs per path at 1M rows (default 3)")
     ap.add_argument("--runs-large", type=int, default=3, help="runs per path at 10M rows (default 3)")
     ap.add_argument("--pandas-runs-large", type=int, default=1, help="pandas runs at 10M rows (default 1)")
+    ap.add_argument("--history-runs", type=int, default=1,
+                    help="runs of fhload_history, _reconcile and _upgrade per size (each builds a history of "
+                    f"{VERSIONS} full loads first; default 1)")
     ap.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset of " + ",".join(PATHS))
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite README.md / results.json")
     args = ap.parse_args()
     sizes = args.sizes.split(",")
     paths = [p for p in PATHS if p in args.paths.split(",")]
-    if "fhload_incr" in paths and "fhload" not in paths:
-        sys.exit("fhload_incr needs fhload (it loads incrementally into the full load's file)")
+    for p in FHLOAD_PATHS[1:]:
+        if p in paths and "fhload" not in paths:
+            sys.exit(f"{p} needs fhload (it loads into the full load's file)")
     if not os.access(FHLOAD, os.X_OK):
         sys.exit(f"{FHLOAD} not found: run `make engine` first")
     WORKDIR.mkdir(parents=True, exist_ok=True)
@@ -621,12 +767,16 @@ def main() -> None:
         for i in range(nruns):
             expect = pg_check(table)
             assert expect["rows"] == rows, expect
-            state: dict = {}
+            with_history = i < args.history_runs
+            state: dict = {"paths": paths, "history": with_history and any(p in paths for p in HISTORY_PATHS)}
+            state["last_fhload_path"] = [p for p in FHLOAD_PATHS if p in paths
+                                         and (state["history"] or p not in HISTORY_PATHS)][-1:]
+            state["last_fhload_path"] = (state["last_fhload_path"] or [None])[0]
             # The peers first, fhload last: its incremental step changes 1% of the rows.
-            for p in [p for p in paths if p not in ("fhload", "fhload_incr")] + [
-                p for p in ("fhload", "fhload_incr") if p in paths
-            ]:
+            for p in [p for p in paths if p not in FHLOAD_PATHS] + [p for p in FHLOAD_PATHS if p in paths]:
                 if p == "pandas" and large and i >= args.pandas_runs_large:
+                    continue
+                if p in HISTORY_PATHS and not state["history"]:
                     continue
                 load = round(os.getloadavg()[0], 2)  # what else ran on the machine (1-minute average)
                 r = run_path(p, table, rows, expect, state)
