@@ -17,61 +17,23 @@ fails and says why."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import subprocess
 import sys
 
-import psycopg
 import pytest
+from fakesnow_institution import build, database_url, institution, load, query, run
 
 from finhouse.config import ROOT
 
 pytestmark = pytest.mark.slow
 
-PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-DB = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_dbt_fakesnow_incr_{os.getpid()}"
-URL = f"{PG_ADMIN}/{DB}"
-PROJECT = ROOT / "dbt" / "finhouse"
-VENV = ROOT / ".finhouse" / "venv" / "bin"
-EMULATOR = ROOT / "snowflake" / "emulator" / "run"
-FHLOAD = ROOT / "engine" / "build" / "fhload"
+URL = database_url("dbt_fakesnow_incr")
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-UNTIL = dt.date(2026, 6, 30)
 SCHEMAS = ("STAGING", "INTERMEDIATE", "MARTS")
 
 
-def _admin(sql: str) -> None:
-    with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql)
-
-
-def _run(args: list[str], env: dict, timeout: int, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
-
-
-def _query(env: dict, sql: str) -> list[tuple]:
-    import snowflake.connector
-
-    with snowflake.connector.connect(account="fakesnow", user=env["SNOWFLAKE_USER"],
-                                     password=env["SNOWFLAKE_PASSWORD"], host=env["SNOWFLAKE_HOST"],
-                                     port=int(env["SNOWFLAKE_PORT"]), protocol="http") as conn:
-        return conn.cursor().execute(sql).fetchall()
-
-
-def _load(env: dict, tmp) -> None:
-    # the upload step stages its Parquet files under FINHOUSE_HOME: a directory of the test's own
-    proc = _run([str(VENV / "finhouse"), "snowflake-load"], dict(env, FINHOUSE_HOME=str(tmp)), 600)
-    assert proc.returncode == 0, f"snowflake-load failed: {proc.stderr[-3000:]}"
-
-
 def _build(env: dict, tmp, database: str, *extra: str) -> None:
-    _query(env, f"create database if not exists {database}")
-    proc = _run([str(VENV / "dbt"), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
-                 "--target", "fakesnow", "--target-path", str(tmp / "target"),
-                 "--log-path", str(tmp / "logs"),
-                 "--exclude", "test_type:unit", "loans_status_history", *extra],
-                dict(env, SNOWFLAKE_DATABASE=database), 1200)
+    proc = build(env, tmp, database, *extra)
     assert proc.returncode == 0, f"dbt build {' '.join(extra)} into {database} failed:\n{proc.stdout[-6000:]}"
     assert "ERROR=0" in proc.stdout
 
@@ -79,32 +41,13 @@ def _build(env: dict, tmp, database: str, *extra: str) -> None:
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
     """The emulator with a simulated institution in RAW.OLTP, built once into ANALYTICS; yields (env, tmp)."""
-    assert FHLOAD.exists(), "fhload is not built: run `make engine`"
     if not os.path.exists(LIBFAKETIME):
         pytest.fail(f"{LIBFAKETIME} is missing: run scripts/system-deps (as root) or apt-get install "
                     "faketime")
     tmp = tmp_path_factory.mktemp("dbt_fakesnow_incremental")
-    env = dict(os.environ, FINHOUSE_OLTP_URL=URL, DJANGO_SETTINGS_MODULE="config.settings",
-               FAKESNOW_STATE_DIR=str(tmp / "fakesnow"), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-               SNOWFLAKE_RAW_DATABASE="RAW", SNOWFLAKE_RAW_SCHEMA="OLTP", SNOWFLAKE_LOGIN_TIMEOUT="20")
-    env.pop("FINHOUSE_DBT_TARGET", None)
-    _admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{DB}"')
-    try:
-        started = _run([str(EMULATOR), "start"], env, 600)
-        assert started.returncode == 0, f"the Snowflake emulator did not start: {started.stderr.strip()}"
-        env.update(line.split("=", 1) for line in started.stdout.split())
-        for args in (["migrate", "--no-input", "-v", "0"],
-                     ["simulate", "--customers", "60", "--years", "1", "--seed", "11",
-                      "--until", UNTIL.isoformat(), "--reset", "-v", "0"]):
-            proc = _run([sys.executable, "backend/manage.py", *args], env, 600)
-            assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
-        _load(env, tmp)
+    with institution(URL, tmp) as env:
         _build(env, tmp, "ANALYTICS")
         yield env, tmp
-    finally:
-        _run([str(EMULATOR), "stop"], env, 60)
-        _admin(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
 
 
 def _keys(manifest) -> dict[str, list[str]]:
@@ -131,7 +74,7 @@ def _differences(env: dict, built: str, rebuilt: str, keys: dict[str, list[str]]
     compared: it keeps the days it recorded, which a backdated operation does not restate."""
     from finhouse.warehouse_diff import WHEN_COLUMNS
 
-    tables = _query(env, f"""select table_schema, table_name from {built}.information_schema.tables
+    tables = query(env, f"""select table_schema, table_name from {built}.information_schema.tables
                             where table_schema in ({", ".join(f"'{s}'" for s in SCHEMAS)})
                               and table_type = 'BASE TABLE' and table_name <> 'PORTFOLIO_SNAPSHOT_DAILY'
                             order by 1, 2""")
@@ -140,7 +83,7 @@ def _differences(env: dict, built: str, rebuilt: str, keys: dict[str, list[str]]
         key = keys.get(table)
         assert key, f"{schema}.{table}: no key in the manifest (a column_rules test with `unique`)"
         differ = []
-        for column, data_type, scale in _query(env, f"""
+        for column, data_type, scale in query(env, f"""
                 select column_name, data_type, numeric_scale from {built}.information_schema.columns
                 where table_schema = '{schema}' and table_name = '{table}'"""):
             a, b = f"a.{column}", f"b.{column}"
@@ -153,7 +96,7 @@ def _differences(env: dict, built: str, rebuilt: str, keys: dict[str, list[str]]
             else:
                 differ.append(f"{a} is distinct from {b}")
         on = " and ".join(f"a.{c} = b.{c}" for c in key)
-        ((only_built, only_rebuilt, unlike),) = _query(env, f"""
+        ((only_built, only_rebuilt, unlike),) = query(env, f"""
             select count_if(b.{key[0]} is null), count_if(a.{key[0]} is null),
                    count_if(a.{key[0]} is not null and b.{key[0]} is not null
                             and ({" or ".join(f"coalesce({d}, false)" for d in differ) or "false"}))
@@ -166,17 +109,17 @@ def _differences(env: dict, built: str, rebuilt: str, keys: dict[str, list[str]]
 
 def test_an_incremental_build_after_a_load_under_a_clock_set_back_equals_a_full_rebuild(emulator):
     env, tmp = emulator
-    ((last_load,),) = _query(env, "select max(_fh_load_id) from RAW.OLTP.JOURNAL_LINES")
-    proc = _run([sys.executable, "backend/manage.py", "simulate", "--live", "--rate", "1000",
-                 "--operations", "40", "--seed", "5"], env, 300)
+    ((last_load,),) = query(env, "select max(_fh_load_id) from RAW.OLTP.JOURNAL_LINES")
+    proc = run([sys.executable, "backend/manage.py", "simulate", "--live", "--rate", "1000",
+                "--operations", "40", "--seed", "5"], env, 300)
     assert proc.returncode == 0, f"simulate --live failed: {proc.stderr[-2000:]}"
     with open(ROOT / "tests" / "backdated_activity.py") as script:
-        proc = _run([sys.executable, "backend/manage.py", "shell"], env, 300, stdin=script)
+        proc = run([sys.executable, "backend/manage.py", "shell"], env, 300, stdin=script)
     assert proc.returncode == 0, f"the backdated activity failed: {proc.stderr[-2000:]}"
 
     # the whole loader a day in the past: the upload step (which draws the load id) and fhload
-    _load(dict(env, LD_PRELOAD=LIBFAKETIME, FAKETIME="-1d"), tmp)
-    ((new_rows, older_than_stored, a_day_old),) = _query(env, f"""
+    load(dict(env, LD_PRELOAD=LIBFAKETIME, FAKETIME="-1d"), tmp)
+    ((new_rows, older_than_stored, a_day_old),) = query(env, f"""
         select count_if(_fh_load_id > {last_load}),
                max(iff(_fh_load_id > {last_load}, _fh_loaded_at, null))
                    < max(iff(_fh_load_id <= {last_load}, _fh_loaded_at, null)),
