@@ -405,16 +405,22 @@ static void test_uuid_float_bytea(void)
 }
 
 /* Decode one numeric text into numeric(p,s) (p = 0: no typmod); returns rc, value in got[0][0]. */
-static int num1(int p, int sc, const char *txt, fh_error *e)
+/* One numeric value through column c, read back into got[0][0]. */
+static int one_numeric(const cd_column *c, const char *txt, fh_error *e)
 {
-    cd_column c;
-    col(&c, "amount", CD_OID_NUMERIC, p ? numtm(p, sc) : -1);
     sb s = {0};
     header(&s);
     tuple(&s, 1);
     f_numeric(&s, txt);
     trailer(&s);
-    return run(&c, 1, &s, 0, 2048, e);
+    return run(c, 1, &s, 0, 2048, e);
+}
+
+static int num1(int p, int sc, const char *txt, fh_error *e)
+{
+    cd_column c;
+    col(&c, "amount", CD_OID_NUMERIC, p ? numtm(p, sc) : -1);
+    return one_numeric(&c, txt, e);
 }
 
 static void test_numeric(void)
@@ -477,12 +483,7 @@ static int num_as(int as_text, int w, int sc, const char *txt, fh_error *e)
     col(&c, "amount", CD_OID_NUMERIC, -1);
     if (copy_decode_override("t", &c, as_text, w, sc, e) != FH_OK)
         return e->code;
-    sb s = {0};
-    header(&s);
-    tuple(&s, 1);
-    f_numeric(&s, txt);
-    trailer(&s);
-    return run(&c, 1, &s, 0, 2048, e);
+    return one_numeric(&c, txt, e);
 }
 
 static void test_numeric_types_from_registry(void)
