@@ -53,7 +53,7 @@ db: env  ## make sure PostgreSQL answers at FINHOUSE_OLTP_URL, create the databa
 
 test: env engine-test db test-python test-airflow test-superset  ## everything the project checks
 
-test-python: env engine db fakesnow-env  ## pytest: backend, platform, ingest end to end, Snowflake leg
+test-python: env engine db fakesnow-env airflow-env superset-env  ## pytest: backend, platform, ingest end to end, Snowflake leg
 	@scripts/system-deps
 	$(VENV_BIN)/pytest
 

@@ -130,7 +130,8 @@ def test_duckdb_creates_its_files_private_under_the_umask(tmp_path):
 
 def _superset(home: Path, code: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
-    env.update(FINHOUSE_HOME=str(home))
+    # the test's own FINHOUSE_HOME, Superset's real environment (with-env would look under the home)
+    env.update(FINHOUSE_HOME=str(home), SUPERSET_VENV=str(ROOT / ".finhouse" / "superset-venv"))
     for name in ("SUPERSET_SECRET_KEY", "SUPERSET_VIEWER_PASSWORD", "FINHOUSE_ADMIN_PASSWORD"):
         env.pop(name, None)
     return subprocess.run([str(ROOT / "superset" / "bin" / "with-env"), "python", "-c", code], cwd=ROOT,
