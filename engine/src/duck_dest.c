@@ -87,10 +87,6 @@ static void sb_add(sqlbuf *b, const char *fmt, ...)
     }
 }
 
-/* Names and values go into SQL only through fh_sql's quoting. */
-#define qid fh_sql_ident
-#define qlit fh_sql_literal
-
 static int query(duck_dest *d, const char *sql, duckdb_result *res, fh_error *err)
 {
     duckdb_result local;
@@ -400,7 +396,7 @@ int duck_dest_read_state(duck_dest *d, const char *table, duck_dest_state *out, 
     char sql[512], l[160];
     snprintf(sql, sizeof sql,
              "SELECT epoch_us(watermark), last_load_id FROM raw._fh_state WHERE table_name = %s",
-             qlit(table, l, sizeof l));
+             fh_sql_literal(table, l, sizeof l));
     duckdb_result r;
     int rc = query(d, sql, &r, err);
     if (rc != FH_OK)
@@ -456,7 +452,7 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
     snprintf(sql, sizeof sql,
              "SELECT column_name, data_type FROM duckdb_columns() "
              "WHERE schema_name = 'raw' AND table_name = %s ORDER BY column_index",
-             qlit(s->table, l, sizeof l));
+             fh_sql_literal(s->table, l, sizeof l));
     duckdb_result r;
     int rc = query(d, sql, &r, err);
     if (rc != FH_OK)
@@ -472,11 +468,11 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
                                 s->table, s->cols[c].name);
         }
     if (nraw == 0) {
-        sb_add(&b, "CREATE TABLE raw.%s (", qid(s->table, q, sizeof q));
+        sb_add(&b, "CREATE TABLE raw.%s (", fh_sql_ident(s->table, q, sizeof q));
         for (size_t c = 0; c < s->ncols; c++) {
             char ty[64];
             copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
-            sb_add(&b, "%s %s, ", qid(s->cols[c].name, q, sizeof q), ty);
+            sb_add(&b, "%s %s, ", fh_sql_ident(s->cols[c].name, q, sizeof q), ty);
         }
         sb_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_loaded_at TIMESTAMPTZ NOT NULL, "
                    "_fh_op VARCHAR NOT NULL, _fh_row_hash BIGINT)");
@@ -489,7 +485,8 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
             duckdb_free(name);
         }
         if (!has_hash)
-            sb_add(&b, "ALTER TABLE raw.%s ADD COLUMN _fh_row_hash BIGINT;", qid(s->table, q, sizeof q));
+            sb_add(&b, "ALTER TABLE raw.%s ADD COLUMN _fh_row_hash BIGINT;",
+                   fh_sql_ident(s->table, q, sizeof q));
         /* Check everything first, then add what is new. */
         for (size_t c = 0; c < s->ncols && rc == FH_OK; c++) {
             char ty[64];
@@ -503,7 +500,8 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
                     int how = rty ? compatible(rty, ty, &s->cols[c]) : INCOMPATIBLE;
                     if (how == WIDEN)
                         sb_add(&b, "ALTER TABLE raw.%s ALTER COLUMN %s TYPE %s;",
-                               qid(s->table, q, sizeof q), qid(name, q2, sizeof q2), ty);
+                               fh_sql_ident(s->table, q, sizeof q),
+                               fh_sql_ident(name, q2, sizeof q2), ty);
                     if (how == INCOMPATIBLE)
                         rc = fh_error_set(
                             err, FH_ESCHEMA,
@@ -517,8 +515,9 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
                 duckdb_free(name);
             }
             if (!found)
-                sb_add(&b, "ALTER TABLE raw.%s ADD COLUMN %s %s;", qid(s->table, q, sizeof q),
-                       qid(s->cols[c].name, q2, sizeof q2), ty);
+                sb_add(&b, "ALTER TABLE raw.%s ADD COLUMN %s %s;",
+                       fh_sql_ident(s->table, q, sizeof q),
+                       fh_sql_ident(s->cols[c].name, q2, sizeof q2), ty);
         }
     }
     duckdb_destroy_result(&r);
@@ -572,9 +571,9 @@ static void load_ctx_init(load_ctx *lc, const duck_load_spec *s, int64_t id)
     memset(lc, 0, sizeof *lc);
     lc->s = s;
     lc->id = id;
-    snprintf(lc->tq, sizeof lc->tq, "raw.%s", qid(s->table, q, sizeof q));
+    snprintf(lc->tq, sizeof lc->tq, "raw.%s", fh_sql_ident(s->table, q, sizeof q));
     snprintf(lc->cname, sizeof lc->cname, "_fh_current_%s", s->table);
-    snprintf(lc->cq, sizeof lc->cq, "raw.%s", qid(lc->cname, q, sizeof q));
+    snprintf(lc->cq, sizeof lc->cq, "raw.%s", fh_sql_ident(lc->cname, q, sizeof q));
 }
 
 /* "a.k1 = b.k1 AND a.k2 = b.k2" */
@@ -582,7 +581,8 @@ static void key_match(sqlbuf *b, const duck_load_spec *s, const char *a, const c
 {
     char q[160];
     for (int i = 0; i < s->nkey; i++)
-        sb_add(b, "%s%s.%s = %s.%s", i ? " AND " : "", a, qid(s->key[i], q, sizeof q), bb, q);
+        sb_add(b, "%s%s.%s = %s.%s", i ? " AND " : "", a, fh_sql_ident(s->key[i], q, sizeof q), bb,
+               q);
 }
 
 /* "a.k1, a.k2" (prefix "" for bare names) */
@@ -590,7 +590,8 @@ static void key_list(sqlbuf *b, const duck_load_spec *s, const char *a)
 {
     char q[160];
     for (int i = 0; i < s->nkey; i++)
-        sb_add(b, "%s%s%s%s", i ? ", " : "", a, a[0] ? "." : "", qid(s->key[i], q, sizeof q));
+        sb_add(b, "%s%s%s%s", i ? ", " : "", a, a[0] ? "." : "",
+               fh_sql_ident(s->key[i], q, sizeof q));
 }
 
 static int64_t ceil_div(int64_t a, int64_t b)
@@ -658,7 +659,7 @@ static int table_exists(duck_dest *d, const char *name, int *exists, fh_error *e
     char sql[512], l[300];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = %s",
-             qlit(name, l, sizeof l));
+             fh_sql_literal(name, l, sizeof l));
     int64_t n;
     int rc = scalar_i64(d, sql, &n, err);
     *exists = n > 0;
@@ -686,7 +687,7 @@ static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
     if (rc == FH_OK && exists) {
         snprintf(sql, sizeof sql,
                  "SELECT coalesce(max(current_as_of), 0) FROM raw._fh_state WHERE table_name = %s",
-                 qlit(s->table, l, sizeof l));
+                 fh_sql_literal(s->table, l, sizeof l));
         rc = scalar_i64(d, sql, &lc->as_of, err);
     }
     if (rc != FH_OK)
@@ -703,7 +704,7 @@ static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
             assert(col); /* main checked the key columns against the source */
             char ty[64];
             copy_decode_type_sql(col, ty, sizeof ty);
-            sb_add(&b, "%s %s, ", qid(col->name, q, sizeof q), ty);
+            sb_add(&b, "%s %s, ", fh_sql_ident(col->name, q, sizeof q), ty);
         }
         sb_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_row_hash BIGINT)");
         if ((rc = run_sql(d, &b, NULL, err)) != FH_OK)
@@ -761,7 +762,7 @@ static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int
         return FH_OK;
     }
     /* boundaries at the quantiles of the keys (approx_quantile: a fixed-size sketch) */
-    qid(k0->name, pl->k0, sizeof pl->k0);
+    fh_sql_ident(k0->name, pl->k0, sizeof pl->k0);
     sb_add(&b, "SELECT DISTINCT unnest(approx_quantile(k, [");
     for (int64_t p = 1; p < n; p++)
         sb_add(&b, "%s%.6f", p > 1 ? ", " : "", (double)p / (double)n);
@@ -821,7 +822,7 @@ static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
 {
     const duck_load_spec *s = lc->s;
     char next[200], q[160], sql[600];
-    snprintf(next, sizeof next, "raw.%s", qid("_fh_current_next", q, sizeof q));
+    snprintf(next, sizeof next, "raw.%s", fh_sql_ident("_fh_current_next", q, sizeof q));
     sqlbuf b = {0};
     sb_add(&b, "CREATE OR REPLACE TABLE %s AS SELECT * FROM %s LIMIT 0", next, lc->cq);
     int rc = run_sql(d, &b, NULL, err);
@@ -859,7 +860,8 @@ static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
         rc = query(d, sql, NULL, err);
     }
     if (rc == FH_OK) {
-        snprintf(sql, sizeof sql, "ALTER TABLE %s RENAME TO %s", next, qid(lc->cname, q, sizeof q));
+        snprintf(sql, sizeof sql, "ALTER TABLE %s RENAME TO %s", next,
+                 fh_sql_ident(lc->cname, q, sizeof q));
         rc = query(d, sql, NULL, err);
     }
     if (rc == FH_OK)
@@ -955,7 +957,7 @@ static int insert_rows(duck_dest *d, load_ctx *lc, uint64_t *rows, fh_error *err
     sqlbuf b = {0};
     sb_add(&b, "INSERT INTO %s (", lc->tq);
     for (size_t c = 0; c < s->ncols; c++)
-        sb_add(&b, "%s, ", qid(s->cols[c].name, q, sizeof q));
+        sb_add(&b, "%s, ", fh_sql_ident(s->cols[c].name, q, sizeof q));
     sb_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) SELECT *, %s%" PRId64
                ", now(), 'upsert' FROM fh_scan()",
            s->src->row_hash ? "" : "NULL, ", lc->id);
@@ -980,7 +982,7 @@ static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_r
 {
     const duck_load_spec *s = lc->s;
     char sql[2048], l[160], wf[80], wt[80], st[80], fin[80];
-    qlit(s->table, l, sizeof l);
+    fh_sql_literal(s->table, l, sizeof l);
     ts_or_null(s->has_wm_from, s->wm_from, wf, sizeof wf);
     ts_or_null(res->has_wm_to, res->wm_to, wt, sizeof wt);
     ts_or_null(1, started_us, st, sizeof st);
@@ -1075,7 +1077,7 @@ static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, co
     sqlbuf b = {0};
     sb_add(&b, "INSERT INTO %s (", lc->tq);
     for (size_t c = 0; c < s->ncols; c++)
-        sb_add(&b, "%s, ", qid(s->cols[c].name, q, sizeof q));
+        sb_add(&b, "%s, ", fh_sql_ident(s->cols[c].name, q, sizeof q));
     sb_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) WITH ");
     live_cte(&b, lc, pl, p, lc->id);
     sb_add(&b, " SELECT ");
@@ -1083,7 +1085,7 @@ static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, co
         int is_key = 0;
         for (int k = 0; k < s->nkey; k++)
             is_key |= !strcmp(s->key[k], s->cols[c].name);
-        qid(s->cols[c].name, q, sizeof q);
+        fh_sql_ident(s->cols[c].name, q, sizeof q);
         if (is_key)
             sb_add(&b, "coalesce(s.%s, live.%s), ", q, q);
         else
