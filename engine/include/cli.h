@@ -38,6 +38,8 @@ typedef struct cli_options {
     const char *memory_limit;      /* FINHOUSE_DUCKDB_MEMORY_LIMIT */
     const char *disabled_compression; /* FINHOUSE_DUCKDB_DISABLED_COMPRESSION, "" = none */
     const char *parquet_file_size; /* FINHOUSE_PARQUET_FILE_SIZE */
+    int64_t keys_per_pass;         /* FINHOUSE_KEYS_PER_PASS, 0 = from the memory limit */
+    int trace_sql;                 /* FHLOAD_TRACE_SQL set and not empty */
 } cli_options;
 
 /* Parse argv (and FINHOUSE_* variables from the environment). FH_EUSAGE with a one-line message

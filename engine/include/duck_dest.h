@@ -33,6 +33,13 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
                    const char *disabled_compression, duck_dest **out,
                    fh_error *err);
 
+/* Cut the statements over a table's keys into passes of at most keys_per_pass keys (> 0), instead of
+ * the size the memory limit gives: for tests, or for keys wider than BIGINTs. */
+void duck_dest_set_keys_per_pass(duck_dest *d, int64_t keys_per_pass);
+
+/* Print every statement on stderr before running it, to see where a load spends its time. */
+void duck_dest_set_trace(duck_dest *d, int on);
+
 typedef struct duck_dest_state {
     int found;            /* the table has committed state */
     int has_watermark;

@@ -71,9 +71,13 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
         rc = parse_int("FINHOUSE_MAX_DELETE_PERCENT",
                        env_or("FINHOUSE_MAX_DELETE_PERCENT", CLI_DEFAULT_MAX_DELETE_PCT), 0, 100, &v,
                        err);
+    if (rc == FH_OK && env_or("FINHOUSE_KEYS_PER_PASS", NULL))
+        rc = parse_int("FINHOUSE_KEYS_PER_PASS", env_or("FINHOUSE_KEYS_PER_PASS", NULL), 1, INT64_MAX,
+                       &o->keys_per_pass, err);
     if (rc != FH_OK)
         return rc;
     o->max_delete_pct = (int)v;
+    o->trace_sql = env_or("FHLOAD_TRACE_SQL", NULL) != NULL;
     o->tables = calloc((size_t)argc + 1, sizeof *o->tables);
     if (!o->tables)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");

@@ -337,13 +337,6 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
         d->keys_per_pass = MIN_KEYS_PER_PASS;
     if (d->groups_per_pass < MIN_KEYS_PER_PASS)
         d->groups_per_pass = MIN_KEYS_PER_PASS;
-    /* An explicit pass size (tests, or a warehouse whose keys are wider than BIGINTs). */
-    const char *kpp = getenv("FINHOUSE_KEYS_PER_PASS");
-    if (kpp && atoll(kpp) > 0) {
-        d->keys_per_pass = atoll(kpp);
-        d->groups_per_pass = d->keys_per_pass / 4 > 0 ? d->keys_per_pass / 4 : 1;
-    }
-    d->trace = getenv("FHLOAD_TRACE_SQL") && getenv("FHLOAD_TRACE_SQL")[0];
     int rc = mkdir_parents(path, err);
     struct stat sb;
     if (rc == FH_OK && stat(path, &sb) != 0 && errno == ENOENT)
@@ -376,6 +369,15 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
     *out = d;
     return FH_OK;
 }
+
+void duck_dest_set_keys_per_pass(duck_dest *d, int64_t keys_per_pass)
+{
+    assert(keys_per_pass > 0);
+    d->keys_per_pass = keys_per_pass;
+    d->groups_per_pass = keys_per_pass / 4 > 0 ? keys_per_pass / 4 : 1;
+}
+
+void duck_dest_set_trace(duck_dest *d, int on) { d->trace = on; }
 
 duckdb_connection duck_dest_connection(duck_dest *d) { return d->con; }
 

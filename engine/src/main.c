@@ -423,6 +423,11 @@ int main(int argc, char **argv)
         else
             rc = duck_dest_open(o.warehouse, o.workers, o.memory_limit, o.disabled_compression,
                                 &ctx.dest, &err);
+        if (rc == FH_OK && ctx.dest) {
+            if (o.keys_per_pass)
+                duck_dest_set_keys_per_pass(ctx.dest, o.keys_per_pass);
+            duck_dest_set_trace(ctx.dest, o.trace_sql);
+        }
     }
     if (rc != FH_OK)
         report_error(&o, NULL, &err);

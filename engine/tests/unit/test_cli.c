@@ -82,7 +82,17 @@ static void test_sizes(void)
     cli_free(&o);
     setenv("FINHOUSE_DUCKDB_MEMORY_LIMIT", "512KB", 1);
     CHECK_EQ_INT(parse(&o, &e, 1, a), FH_OK);
+    CHECK_EQ_INT(o.keys_per_pass, 0);
     cli_free(&o);
+    setenv("FINHOUSE_KEYS_PER_PASS", "lots", 1);
+    CHECK_EQ_INT(parse(&o, &e, 1, a), FH_EUSAGE);
+    CHECK_CONTAINS(e.msg, "FINHOUSE_KEYS_PER_PASS expects a whole number");
+    cli_free(&o);
+    setenv("FINHOUSE_KEYS_PER_PASS", "50000", 1);
+    CHECK_EQ_INT(parse(&o, &e, 1, a), FH_OK);
+    CHECK_EQ_INT(o.keys_per_pass, 50000);
+    cli_free(&o);
+    unsetenv("FINHOUSE_KEYS_PER_PASS");
     unsetenv("FINHOUSE_PARQUET_FILE_SIZE");
     unsetenv("FINHOUSE_DUCKDB_MEMORY_LIMIT");
 }
