@@ -1,5 +1,6 @@
-"""What every module of the API shares: PII masked for non-staff, the mapping of a service's
-BusinessError to HTTP 400, and the base of the operation views."""
+"""What every module of the API shares: the base classes that authorize every request by role and branch
+(access.drf, from the table in access.policy), PII masked for roles without a need, the mapping of a
+service's BusinessError to HTTP 400, and the base of the operation views."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, filters, serializers, status
+from rest_framework import exceptions, filters, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.drf import BranchScopedMixin
+from access.scope import scope_queryset
 from core.exceptions import BusinessError
 
 PII_VISIBLE_CHARS = 2
@@ -24,34 +27,66 @@ def mask(value: str) -> str:
     return "*" * (len(value) - keep) + value[len(value) - keep:]
 
 
-def is_staff(request: Any) -> bool:
+PII_PERMISSION = "customer.view_pii"
+
+
+def sees_pii(request: Any) -> bool:
+    """Whether the requesting user's role has a need to see customers' personal data (access.policy)."""
     user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated and user.is_staff)
+    return bool(user is not None and user.is_authenticated and user.has_perm(PII_PERMISSION))
 
 
 class PIIField(serializers.CharField):
-    """A personal identifier (national ID, phone): in full for staff, masked for everyone else."""
+    """Personal data (a name, national ID, phone): in full for roles holding customer.view_pii, masked
+    (all but the last two characters) for the others."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("read_only", True)
-        kwargs.setdefault("help_text", "PII: in full for staff users, masked (all but the last 2 characters) "
-                                       "for others")
+        kwargs.setdefault("help_text", "PII: in full for roles with customer.view_pii, masked (all but the "
+                                       "last 2 characters) for others")
         super().__init__(**kwargs)
 
     def to_representation(self, value: Any) -> str:
         text = super().to_representation(value)
-        return text if is_staff(self.context.get("request")) else mask(text)
+        return text if sees_pii(self.context.get("request")) else mask(text)
+
+
+class PIIDateField(serializers.DateField):
+    """A personal date (date of birth): null for roles without customer.view_pii."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("help_text", "PII: null for roles without customer.view_pii")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        return super().to_representation(value) if sees_pii(self.context.get("request")) else None
 
 
 class StaffSearchFilter(filters.SearchFilter):
-    """SearchFilter that lets a view widen its search fields for staff (`staff_search_fields`), so that
-    non-staff cannot find a customer by a national ID or phone they are not allowed to see."""
+    """SearchFilter that widens a view's search fields for roles that see PII (`pii_search_fields`), so
+    that others cannot find a customer by a national ID or phone they are not allowed to see."""
 
     def get_search_fields(self, view: Any, request: Any):
         fields = list(super().get_search_fields(view, request) or [])
-        if is_staff(request):
-            fields += list(getattr(view, "staff_search_fields", []))
+        if sees_pii(request):
+            fields += list(getattr(view, "pii_search_fields", []))
         return fields
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A reference to a row in an operation's input (a customer, an account, an officer): only rows of the
+    user's branch are accepted; another branch's id is refused as "does not exist", as its detail is."""
+
+    def get_queryset(self) -> Any:
+        request = self.context.get("request")
+        return scope_queryset(super().get_queryset(), getattr(request, "user", None))
+
+
+class ReadViewSet(BranchScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Base of every read endpoint: lists and details narrowed to the user's branch; `read_permission`
+    (access.policy) names who may read."""
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -97,12 +132,14 @@ class OperationMixin:
         return super().handle_exception(exc)
 
     def validated(self, serializer_class: type[serializers.Serializer]) -> dict:
-        serializer = serializer_class(data=self.request.data)
+        serializer = serializer_class(data=self.request.data, context={"request": self.request})
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
     def get_object_for(self, queryset: Any, pk: Any) -> Any:
-        obj = get_object_or_404(queryset, pk=pk)
+        """The object the operation acts on: 404 if it does not exist or is in another branch, 403 if the
+        user's role may not perform the operation on it."""
+        obj = get_object_or_404(self.scoped(queryset), pk=pk)
         self.check_object_permissions(self.request, obj)
         return obj
 
@@ -114,5 +151,6 @@ class OperationMixin:
         return Response(serializer_class(instance, context={"request": self.request}).data)
 
 
-class OperationApi(OperationMixin, APIView):
-    """Base of an operation view: one view per operation, its input serializer next to it."""
+class OperationApi(OperationMixin, BranchScopedMixin, APIView):
+    """Base of an operation view: one view per operation, its input serializer next to it, and the
+    `permission` (access.policy) it needs."""

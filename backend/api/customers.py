@@ -6,9 +6,17 @@ from __future__ import annotations
 import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import filters, serializers, viewsets
+from rest_framework import filters, serializers
 
-from api.common import ERROR_RESPONSES, OperationMixin, PIIField, StaffSearchFilter
+from api.common import (
+    ERROR_RESPONSES,
+    OperationMixin,
+    PIIDateField,
+    PIIField,
+    ReadViewSet,
+    ScopedPrimaryKeyRelatedField,
+    StaffSearchFilter,
+)
 from customers import services
 from customers.models import Branch, Customer, GroupMembership, SolidarityGroup, Staff
 
@@ -19,8 +27,9 @@ class BranchSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "region", "opened_on", "created_at", "updated_at"]
 
 
-class BranchViewSet(viewsets.ReadOnlyModelViewSet):
+class BranchViewSet(ReadViewSet):
     """Branches of the institution."""
+    read_permission = "reference.view"
 
     queryset = Branch.objects.all()
     serializer_class = BranchSerializer
@@ -40,8 +49,9 @@ class StaffSerializer(serializers.ModelSerializer):
                   "hired_on", "left_on", "created_at", "updated_at"]
 
 
-class StaffViewSet(viewsets.ReadOnlyModelViewSet):
+class StaffViewSet(ReadViewSet):
     """Staff: loan officers, branch managers and tellers."""
+    read_permission = "staff.view"
 
     queryset = Staff.objects.select_related("user")
     serializer_class = StaffSerializer
@@ -51,6 +61,9 @@ class StaffViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class CustomerSerializer(serializers.ModelSerializer):
+    first_name = PIIField()
+    last_name = PIIField()
+    date_of_birth = PIIDateField()
     national_id = PIIField()
     phone = PIIField()
 
@@ -76,24 +89,26 @@ class CustomerCreateInputSerializer(serializers.Serializer):
     date_of_birth = serializers.DateField()
     national_id = serializers.CharField(max_length=30)
     phone = serializers.CharField(max_length=20)
-    branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all())
+    branch = ScopedPrimaryKeyRelatedField(queryset=Branch.objects.all())
     business_sector = serializers.CharField(max_length=50)
-    loan_officer = serializers.PrimaryKeyRelatedField(queryset=Staff.objects.all(), required=False,
+    loan_officer = ScopedPrimaryKeyRelatedField(queryset=Staff.objects.all(), required=False,
                                                       allow_null=True)
     joined_on = serializers.DateField(required=False, help_text="default: today")
     kyc_status = serializers.ChoiceField(choices=Customer.KycStatus.choices, required=False)
 
 
-class CustomerViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
-    """Customers (not deleted). national_id and phone are PII: staff see them in full and may search by
-    them; others see them masked."""
+class CustomerViewSet(OperationMixin, ReadViewSet):
+    """Customers (not deleted). Names, date of birth, national ID and phone are PII: roles holding
+    customer.view_pii see them in full and may search by them; others see them masked."""
+    read_permission = "customer.view"
+    create_permission = "customer.create"
 
     queryset = Customer.objects.all()
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
     filter_backends = [DjangoFilterBackend, filters.OrderingFilter, StaffSearchFilter]
-    search_fields = ["customer_number", "first_name", "last_name"]
-    staff_search_fields = ["=national_id", "=phone"]
+    search_fields = ["customer_number"]
+    pii_search_fields = ["first_name", "last_name", "=national_id", "=phone"]
     ordering_fields = ["customer_number", "last_name", "joined_on", "updated_at"]
 
     @extend_schema(
@@ -116,8 +131,9 @@ class SolidarityGroupSerializer(serializers.ModelSerializer):
                   "updated_at"]
 
 
-class SolidarityGroupViewSet(viewsets.ReadOnlyModelViewSet):
+class SolidarityGroupViewSet(ReadViewSet):
     """Solidarity groups (joint liability)."""
+    read_permission = "group.view"
 
     queryset = SolidarityGroup.objects.all()
     serializer_class = SolidarityGroupSerializer
@@ -141,8 +157,9 @@ class GroupMembershipFilter(django_filters.FilterSet):
         fields = ["group", "customer", "role", "current"]
 
 
-class GroupMembershipViewSet(viewsets.ReadOnlyModelViewSet):
+class GroupMembershipViewSet(ReadViewSet):
     """Memberships of customers in solidarity groups (not deleted)."""
+    read_permission = "group.view"
 
     queryset = GroupMembership.objects.all().order_by("id")
     serializer_class = GroupMembershipSerializer

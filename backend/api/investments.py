@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.common import ERROR_RESPONSES, OperationApi, OperationMixin
+from api.common import (
+    ERROR_RESPONSES,
+    OperationApi,
+    OperationMixin,
+    ReadViewSet,
+    ScopedPrimaryKeyRelatedField,
+)
 from customers.models import Customer
 from investments import services
 from investments.models import Investment, InvestmentEarning, InvestmentProduct
@@ -26,8 +32,9 @@ class InvestmentProductSerializer(serializers.ModelSerializer):
                   "early_withdrawal_penalty_rate", "is_active", "created_at", "updated_at"]
 
 
-class InvestmentProductViewSet(viewsets.ReadOnlyModelViewSet):
+class InvestmentProductViewSet(ReadViewSet):
     """Fixed-deposit products: term, rate, minimum, compounding."""
+    read_permission = "reference.view"
 
     queryset = InvestmentProduct.objects.all()
     serializer_class = InvestmentProductSerializer
@@ -54,22 +61,24 @@ class InvestmentFilter(django_filters.FilterSet):
 
 
 class InvestmentPlaceInput(serializers.Serializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
-    product = serializers.PrimaryKeyRelatedField(queryset=InvestmentProduct.objects.all())
+    customer = ScopedPrimaryKeyRelatedField(queryset=Customer.objects.all())
+    product = ScopedPrimaryKeyRelatedField(queryset=InvestmentProduct.objects.all())
     amount = serializers.DecimalField(max_digits=18, decimal_places=2)
     on = serializers.DateField(required=False, help_text="default: today")
     channel = serializers.ChoiceField(choices=Payment.Channel.choices, default=Payment.Channel.CASH)
-    funding_account = serializers.PrimaryKeyRelatedField(
+    funding_account = ScopedPrimaryKeyRelatedField(
         queryset=SavingsAccount.objects.all(), required=False,
         help_text="fund the deposit from this savings account of the customer instead of a payment")
-    payout_account = serializers.PrimaryKeyRelatedField(
+    payout_account = ScopedPrimaryKeyRelatedField(
         queryset=SavingsAccount.objects.all(), required=False,
         help_text="pay earnings and the redemption into this savings account")
     reference = serializers.CharField(max_length=64, required=False, help_text=REFERENCE_HELP)
 
 
-class InvestmentViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
+class InvestmentViewSet(OperationMixin, ReadViewSet):
     """Customers' fixed deposits: principal, rate, start and maturity, status."""
+    read_permission = "investment.view"
+    create_permission = "investment.place"
 
     queryset = Investment.objects.all()
     serializer_class = InvestmentSerializer
@@ -88,6 +97,7 @@ class InvestmentViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class InvestmentRedeemApi(OperationApi):
+    permission = "investment.redeem"
     class InvestmentRedeemInput(serializers.Serializer):
         on = serializers.DateField(required=False, help_text="default: today; before maturity it is an early "
                                                              "withdrawal and the product's penalty applies")
@@ -121,8 +131,9 @@ class InvestmentEarningFilter(django_filters.FilterSet):
         fields = ["investment", "period_end", "accrued_on", "paid"]
 
 
-class InvestmentEarningViewSet(viewsets.ReadOnlyModelViewSet):
+class InvestmentEarningViewSet(ReadViewSet):
     """Earnings of fixed deposits by period: accrued, then paid."""
+    read_permission = "investment.view"
 
     queryset = InvestmentEarning.objects.all()
     serializer_class = InvestmentEarningSerializer

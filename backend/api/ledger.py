@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 
-from api.common import ERROR_RESPONSES, OperationMixin
+from api.common import ERROR_RESPONSES, OperationMixin, ReadViewSet, ScopedPrimaryKeyRelatedField
 from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
 from savings import services as savings_services
 from savings.models import SavingsAccount
@@ -19,8 +19,9 @@ class TransactionTypeSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "direction", "created_at", "updated_at"]
 
 
-class TransactionTypeViewSet(viewsets.ReadOnlyModelViewSet):
+class TransactionTypeViewSet(ReadViewSet):
     """Types of savings-ledger movement (deposit, withdrawal, fee, …) and their direction."""
+    read_permission = "reference.view"
 
     queryset = TransactionType.objects.all()
     serializer_class = TransactionTypeSerializer
@@ -50,9 +51,10 @@ class SavingsTransactionFilter(django_filters.FilterSet):
         fields = ["account", "type", "channel", "branch", "customer", "value_date", "posted_at"]
 
 
-class SavingsTransactionViewSet(viewsets.ReadOnlyModelViewSet):
+class SavingsTransactionViewSet(ReadViewSet):
     """The savings ledger: one row per movement on an account; the amount is positive and the type's
     direction gives the sign."""
+    read_permission = "savings.view"
 
     # Newest first by primary key (an index): the model's posted_at ordering would sort the whole table.
     queryset = SavingsTransaction.objects.select_related("type").order_by("-id")
@@ -78,16 +80,18 @@ class TransferFilter(django_filters.FilterSet):
 
 
 class TransferInputSerializer(serializers.Serializer):
-    from_account = serializers.PrimaryKeyRelatedField(queryset=SavingsAccount.objects.all())
-    to_account = serializers.PrimaryKeyRelatedField(queryset=SavingsAccount.objects.all())
+    from_account = ScopedPrimaryKeyRelatedField(queryset=SavingsAccount.objects.all())
+    to_account = ScopedPrimaryKeyRelatedField(queryset=SavingsAccount.objects.all())
     amount = serializers.DecimalField(max_digits=18, decimal_places=2)
     on = serializers.DateField(required=False, help_text="default: today")
     reference = serializers.CharField(max_length=64, required=False,
                                       help_text="unique; generated when absent")
 
 
-class TransferViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
+class TransferViewSet(OperationMixin, ReadViewSet):
     """Transfers between savings accounts (each with a transfer_out and a transfer_in leg)."""
+    read_permission = "savings.view"
+    create_permission = "savings.transfer"
 
     queryset = Transfer.objects.order_by("-transferred_at", "-id")
     serializer_class = TransferSerializer
@@ -111,8 +115,9 @@ class GLAccountSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "type", "is_active", "created_at", "updated_at"]
 
 
-class GLAccountViewSet(viewsets.ReadOnlyModelViewSet):
+class GLAccountViewSet(ReadViewSet):
     """The chart of accounts."""
+    read_permission = "reference.view"
 
     queryset = GLAccount.objects.all()
     serializer_class = GLAccountSerializer
@@ -146,8 +151,9 @@ class JournalEntryFilter(django_filters.FilterSet):
         fields = ["kind", "branch", "source_type", "source_id", "posted_on"]
 
 
-class JournalEntryViewSet(viewsets.ReadOnlyModelViewSet):
+class JournalEntryViewSet(ReadViewSet):
     """Journal entries of the general ledger, each with its (balanced) lines."""
+    read_permission = "ledger.view"
 
     queryset = JournalEntry.objects.prefetch_related("lines__gl_account")
     serializer_class = JournalEntrySerializer
@@ -167,8 +173,9 @@ class JournalLineFilter(django_filters.FilterSet):
         fields = ["entry", "gl_account", "gl_code", "kind", "posted_on", "branch"]
 
 
-class JournalLineViewSet(viewsets.ReadOnlyModelViewSet):
+class JournalLineViewSet(ReadViewSet):
     """Journal lines: one side (debit or credit) of a GL account in an entry."""
+    read_permission = "ledger.view"
 
     queryset = JournalLine.objects.select_related("gl_account").order_by("-id")
     serializer_class = JournalLineSerializer

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.common import ERROR_RESPONSES, OperationApi, OperationMixin
+from api.common import (
+    ERROR_RESPONSES,
+    OperationApi,
+    OperationMixin,
+    ReadViewSet,
+    ScopedPrimaryKeyRelatedField,
+)
 from customers.models import Customer, SolidarityGroup, Staff
 from loans import selectors, services
 from loans.models import (
@@ -45,8 +51,9 @@ class LoanProductSerializer(serializers.ModelSerializer):
                   "penalty_grace_days", "grace_period_days", "is_active", "created_at", "updated_at"]
 
 
-class LoanProductViewSet(viewsets.ReadOnlyModelViewSet):
+class LoanProductViewSet(ReadViewSet):
     """Loan products: interest method, rate, term range, frequency, fees, penalty rule, grace period."""
+    read_permission = "reference.view"
 
     queryset = LoanProduct.objects.all()
     serializer_class = LoanProductSerializer
@@ -105,21 +112,23 @@ class ArrearsQuerySerializer(serializers.Serializer):
 
 
 class LoanApplyInputSerializer(serializers.Serializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
-    product = serializers.PrimaryKeyRelatedField(queryset=LoanProduct.objects.all())
+    customer = ScopedPrimaryKeyRelatedField(queryset=Customer.objects.all())
+    product = ScopedPrimaryKeyRelatedField(queryset=LoanProduct.objects.all())
     amount = serializers.DecimalField(**AMOUNT)
     term = serializers.IntegerField(help_text="number of installments")
     purpose = serializers.CharField(max_length=50)
-    officer = serializers.PrimaryKeyRelatedField(queryset=Staff.objects.all(), required=False,
+    officer = ScopedPrimaryKeyRelatedField(queryset=Staff.objects.all(), required=False,
                                                  help_text="default: the customer's loan officer")
-    group = serializers.PrimaryKeyRelatedField(queryset=SolidarityGroup.objects.all(), required=False,
+    group = ScopedPrimaryKeyRelatedField(queryset=SolidarityGroup.objects.all(), required=False,
                                                help_text="the solidarity group, for a group product")
     on = serializers.DateField(required=False, help_text="default: today")
 
 
-class LoanViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
+class LoanViewSet(OperationMixin, ReadViewSet):
     """Loans through their life: applied → approved → active → closed (or rejected, restructured,
     written off)."""
+    read_permission = "loan.view"
+    create_permission = "loan.apply"
 
     queryset = Loan.objects.all()
     serializer_class = LoanSerializer
@@ -167,8 +176,9 @@ class InstallmentFilter(django_filters.FilterSet):
         fields = ["loan", "branch", "superseded", "due_on", "completed_on", "open"]
 
 
-class InstallmentViewSet(viewsets.ReadOnlyModelViewSet):
+class InstallmentViewSet(ReadViewSet):
     """Repayment schedules: one row per installment (due, paid, completion date)."""
+    read_permission = "loan.view"
 
     queryset = LoanInstallment.objects.all()
     serializer_class = InstallmentSerializer
@@ -193,8 +203,9 @@ class RepaymentFilter(django_filters.FilterSet):
         fields = ["loan", "branch", "customer", "paid_on"]
 
 
-class RepaymentViewSet(viewsets.ReadOnlyModelViewSet):
+class RepaymentViewSet(ReadViewSet):
     """Repayments, each split into penalty, fee, interest and principal."""
+    read_permission = "loan.view"
 
     queryset = Repayment.objects.all()
     serializer_class = RepaymentSerializer
@@ -209,8 +220,9 @@ class RepaymentAllocationSerializer(serializers.ModelSerializer):
                   "penalty_amount", "created_at", "updated_at"]
 
 
-class RepaymentAllocationViewSet(viewsets.ReadOnlyModelViewSet):
+class RepaymentAllocationViewSet(ReadViewSet):
     """The part of each repayment applied to each installment."""
+    read_permission = "loan.view"
 
     queryset = RepaymentAllocation.objects.all().order_by("id")
     serializer_class = RepaymentAllocationSerializer
@@ -224,8 +236,9 @@ class CollateralSerializer(serializers.ModelSerializer):
         fields = ["id", "loan", "kind", "description", "value", "created_at", "updated_at"]
 
 
-class CollateralViewSet(viewsets.ReadOnlyModelViewSet):
+class CollateralViewSet(ReadViewSet):
     """Collateral pledged for loans (not deleted)."""
+    read_permission = "loan.view"
 
     queryset = Collateral.objects.all().order_by("id")
     serializer_class = CollateralSerializer
@@ -240,8 +253,9 @@ class RestructureSerializer(serializers.ModelSerializer):
                   "old_rate", "new_rate", "reason", "created_at", "updated_at"]
 
 
-class RestructureViewSet(viewsets.ReadOnlyModelViewSet):
+class RestructureViewSet(ReadViewSet):
     """Restructures of loans (the open installments superseded by a new schedule)."""
+    read_permission = "loan.view"
 
     queryset = Restructure.objects.all().order_by("-restructured_on", "-id")
     serializer_class = RestructureSerializer
@@ -256,8 +270,9 @@ class WriteOffSerializer(serializers.ModelSerializer):
                   "created_at", "updated_at"]
 
 
-class WriteOffViewSet(viewsets.ReadOnlyModelViewSet):
+class WriteOffViewSet(ReadViewSet):
     """Write-offs of loans."""
+    read_permission = "loan.view"
 
     queryset = WriteOff.objects.all().order_by("-written_off_on", "-id")
     serializer_class = WriteOffSerializer
@@ -271,8 +286,9 @@ class RecoverySerializer(serializers.ModelSerializer):
         fields = ["id", "loan", "payment", "recovered_on", "amount", "created_at", "updated_at"]
 
 
-class RecoveryViewSet(viewsets.ReadOnlyModelViewSet):
+class RecoveryViewSet(ReadViewSet):
     """Money collected on written-off loans."""
+    read_permission = "loan.view"
 
     queryset = Recovery.objects.all().order_by("-recovered_on", "-id")
     serializer_class = RecoverySerializer
@@ -287,8 +303,9 @@ class LoanLossProvisionSerializer(serializers.ModelSerializer):
                   "updated_at"]
 
 
-class LoanLossProvisionViewSet(viewsets.ReadOnlyModelViewSet):
+class LoanLossProvisionViewSet(ReadViewSet):
     """Loan-loss provisioning runs: the reserve the aging policy required and the expense posted."""
+    read_permission = "loan.view"
 
     queryset = LoanLossProvision.objects.all()
     serializer_class = LoanLossProvisionSerializer
@@ -305,6 +322,7 @@ class LoanOperationApi(OperationApi):
 
 
 class LoanApproveApi(LoanOperationApi):
+    permission = "loan.approve"
     class LoanApproveInput(serializers.Serializer):
         amount = serializers.DecimalField(**AMOUNT, required=False,
                                           help_text="default: the amount applied for")
@@ -318,6 +336,7 @@ class LoanApproveApi(LoanOperationApi):
 
 
 class LoanRejectApi(LoanOperationApi):
+    permission = "loan.reject"
     class LoanRejectInput(serializers.Serializer):
         on = serializers.DateField(required=False, help_text="default: today")
 
@@ -329,10 +348,11 @@ class LoanRejectApi(LoanOperationApi):
 
 
 class LoanDisburseApi(LoanOperationApi):
+    permission = "loan.disburse"
     class LoanDisburseInput(serializers.Serializer):
         channel = serializers.ChoiceField(choices=Payment.Channel.choices, default=Payment.Channel.CASH)
         on = serializers.DateField(required=False, help_text="default: today")
-        disbursement_account = serializers.PrimaryKeyRelatedField(
+        disbursement_account = ScopedPrimaryKeyRelatedField(
             queryset=SavingsAccount.objects.all(), required=False,
             help_text="credit this savings account of the customer instead of paying out")
         reference = serializers.CharField(max_length=64, required=False,
@@ -346,13 +366,14 @@ class LoanDisburseApi(LoanOperationApi):
 
 
 class RepaymentPostApi(LoanOperationApi):
+    permission = "loan.repay"
     class RepaymentPostInput(serializers.Serializer):
         amount = serializers.DecimalField(**AMOUNT)
         channel = serializers.ChoiceField(choices=Payment.Channel.choices, default=Payment.Channel.CASH)
         on = serializers.DateField(required=False, help_text="default: today")
         reference = serializers.CharField(max_length=64, required=False,
                                           help_text=REFERENCE_HELP)
-        savings_account = serializers.PrimaryKeyRelatedField(
+        savings_account = ScopedPrimaryKeyRelatedField(
             queryset=SavingsAccount.objects.all(), required=False,
             help_text="debit this savings account of the customer instead of receiving a payment")
 
@@ -371,6 +392,7 @@ class RepaymentPostApi(LoanOperationApi):
 
 
 class LoanRestructureApi(LoanOperationApi):
+    permission = "loan.restructure"
     class LoanRestructureInput(serializers.Serializer):
         new_term = serializers.IntegerField(help_text="installments of the new schedule")
         reason = serializers.CharField(max_length=200)
@@ -387,6 +409,7 @@ class LoanRestructureApi(LoanOperationApi):
 
 
 class LoanWriteOffApi(LoanOperationApi):
+    permission = "loan.write_off"
     class LoanWriteOffInput(serializers.Serializer):
         reason = serializers.CharField(max_length=200)
         on = serializers.DateField(required=False, help_text="default: today")
@@ -399,6 +422,7 @@ class LoanWriteOffApi(LoanOperationApi):
 
 
 class RecoveryPostApi(LoanOperationApi):
+    permission = "loan.recover"
     class RecoveryPostInput(serializers.Serializer):
         amount = serializers.DecimalField(**AMOUNT)
         channel = serializers.ChoiceField(choices=Payment.Channel.choices, default=Payment.Channel.CASH)

@@ -4,8 +4,9 @@ recorded by the service that books them)."""
 from __future__ import annotations
 
 import django_filters
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 
+from api.common import ReadViewSet
 from payments.models import Payment
 
 
@@ -28,8 +29,9 @@ class PaymentFilter(django_filters.FilterSet):
                   "completed_at"]
 
 
-class PaymentViewSet(viewsets.ReadOnlyModelViewSet):
+class PaymentViewSet(ReadViewSet):
     """Payments in and out: channel, provider reference, direction, amount, status."""
+    read_permission = "payment.view"
 
     queryset = Payment.objects.all()
     serializer_class = PaymentSerializer

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 
-from api.common import ERROR_RESPONSES, OperationApi, OperationMixin
+from api.common import (
+    ERROR_RESPONSES,
+    OperationApi,
+    OperationMixin,
+    ReadViewSet,
+    ScopedPrimaryKeyRelatedField,
+)
 from api.ledger import SavingsTransactionSerializer
 from customers.models import Branch, Customer
 from payments.models import Payment
@@ -24,8 +30,9 @@ class SavingsProductSerializer(serializers.ModelSerializer):
                   "withdrawal_fee", "is_active", "created_at", "updated_at"]
 
 
-class SavingsProductViewSet(viewsets.ReadOnlyModelViewSet):
+class SavingsProductViewSet(ReadViewSet):
     """Savings products (account types)."""
+    read_permission = "reference.view"
 
     queryset = SavingsProduct.objects.all()
     serializer_class = SavingsProductSerializer
@@ -52,15 +59,17 @@ class SavingsAccountFilter(django_filters.FilterSet):
 
 
 class AccountOpenInputSerializer(serializers.Serializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
-    product = serializers.PrimaryKeyRelatedField(queryset=SavingsProduct.objects.all())
-    branch = serializers.PrimaryKeyRelatedField(queryset=Branch.objects.all(), required=False,
+    customer = ScopedPrimaryKeyRelatedField(queryset=Customer.objects.all())
+    product = ScopedPrimaryKeyRelatedField(queryset=SavingsProduct.objects.all())
+    branch = ScopedPrimaryKeyRelatedField(queryset=Branch.objects.all(), required=False,
                                                 help_text="default: the customer's branch")
     on = serializers.DateField(required=False, help_text="default: today")
 
 
-class SavingsAccountViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
+class SavingsAccountViewSet(OperationMixin, ReadViewSet):
     """Customers' savings accounts, with their current balance."""
+    read_permission = "savings.view"
+    create_permission = "savings.open"
 
     queryset = SavingsAccount.objects.all()
     serializer_class = SavingsAccountSerializer
@@ -88,6 +97,7 @@ class AccountMovementInputSerializer(serializers.Serializer):
 
 class AccountDepositApi(OperationApi):
     """Deposit into a savings account: a deposit transaction, an inbound payment, journal D cash / C 2000."""
+    permission = "savings.deposit"
 
     @extend_schema(summary="Deposit into a savings account (savings.services.account_deposit)",
                    request=AccountMovementInputSerializer,
@@ -101,6 +111,7 @@ class AccountDepositApi(OperationApi):
 class AccountWithdrawApi(OperationApi):
     """Withdraw from a savings account (plus the product's withdrawal fee); refused below the minimum
     balance."""
+    permission = "savings.withdraw"
 
     @extend_schema(summary="Withdraw from a savings account (savings.services.account_withdraw)",
                    request=AccountMovementInputSerializer,
@@ -119,6 +130,7 @@ class AccountCloseInputSerializer(serializers.Serializer):
 
 class AccountCloseApi(OperationApi):
     """Close a savings account, paying out what remains."""
+    permission = "savings.close"
 
     @extend_schema(summary="Close a savings account (savings.services.account_close)",
                    request=AccountCloseInputSerializer,

@@ -8,6 +8,7 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from core.admin_tools import (
+    BranchScopedAdminMixin,
     Operation,
     OperationForm,
     OperationsAdminMixin,
@@ -27,7 +28,7 @@ from savings.models import SavingsAccount, SavingsProduct
 
 
 @admin.register(Branch)
-class BranchAdmin(admin.ModelAdmin):
+class BranchAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "region", "opened_on"]
     list_filter = ["region"]
     search_fields = ["code", "name", "region"]
@@ -52,7 +53,7 @@ class StaffHireForm(forms.ModelForm):
 
 
 @admin.register(Staff)
-class StaffAdmin(admin.ModelAdmin):
+class StaffAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = ["employee_number", "name", "role", "branch", "hired_on", "left_on"]
     list_filter = ["role", "branch"]
     list_select_related = ["user", "branch"]
@@ -82,10 +83,17 @@ class StaffAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj: Staff, form, change: bool) -> None:
+        from access.scope import staff_change_refusal
+
+        data = form.cleaned_data
+        refusal = staff_change_refusal(request.user, role=data.get("role", obj.role),
+                                       branch_id=getattr(data.get("branch"), "pk", obj.branch_id),
+                                       target=obj if change else None)
+        if refusal:
+            raise BusinessError(f"staff {obj.employee_number or data.get('username')} refused: {refusal}")
         if change:
             super().save_model(request, obj, form, change)
             return
-        data = form.cleaned_data
         hired = services.staff_create(
             username=data["username"], first_name=data["first_name"], last_name=data["last_name"],
             email=data["email"] or "", role=data["role"], branch=data["branch"], hired_on=data["hired_on"],
@@ -217,7 +225,7 @@ def _is_current(customer: Customer) -> bool:
 
 
 @admin.register(Customer)
-class CustomerAdmin(SoftDeleteAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(BranchScopedAdminMixin, SoftDeleteAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["customer_number", "first_name", "last_name", "branch", "loan_officer", "status",
                     "kyc_status", "joined_on"]
     list_filter = [SoftDeletedFilter, "status", "kyc_status", "gender", "branch",
@@ -238,10 +246,12 @@ class CustomerAdmin(SoftDeleteAdminMixin, OperationsAdminMixin, admin.ModelAdmin
     ]
     actions = ["soft_delete_selected", "restore_selected"]
     operations = (
-        Operation("apply-loan", "Apply for a loan", LoanApplyForm, _loan_apply, _is_current),
-        Operation("open-account", "Open a savings account", AccountOpenForm, _account_open, _is_current),
+        Operation("apply-loan", "Apply for a loan", LoanApplyForm, _loan_apply, _is_current,
+                  permission="loan.apply"),
+        Operation("open-account", "Open a savings account", AccountOpenForm, _account_open, _is_current,
+                  permission="savings.open"),
         Operation("place-fixed-deposit", "Place a fixed deposit", InvestmentPlaceForm, _investment_place,
-                  _is_current),
+                  _is_current, permission="investment.place"),
     )
 
     def get_readonly_fields(self, request, obj=None):
@@ -325,7 +335,7 @@ def _member_remove(group: SolidarityGroup, data: dict, user) -> str:
 
 
 @admin.register(SolidarityGroup)
-class SolidarityGroupAdmin(OperationsAdminMixin, admin.ModelAdmin):
+class SolidarityGroupAdmin(BranchScopedAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "branch", "loan_officer", "meeting_day", "formed_on"]
     list_filter = ["branch", ("loan_officer", StaffListFilter), "meeting_day"]
     list_select_related = ["branch", "loan_officer__user"]
@@ -333,13 +343,13 @@ class SolidarityGroupAdmin(OperationsAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["branch", "loan_officer"]
     inlines = [MembershipInline]
     operations = (
-        Operation("add-member", "Add a member", MemberAddForm, _member_add),
-        Operation("remove-member", "Remove a member", MemberForm, _member_remove),
+        Operation("add-member", "Add a member", MemberAddForm, _member_add, permission="group.manage"),
+        Operation("remove-member", "Remove a member", MemberForm, _member_remove, permission="group.manage"),
     )
 
 
 @admin.register(GroupMembership)
-class GroupMembershipAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
+class GroupMembershipAdmin(BranchScopedAdminMixin, SoftDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["group", "customer", "role", "joined_on", "left_on"]
     list_filter = [SoftDeletedFilter, "role", "group__branch"]
     list_select_related = ["group", "customer"]

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from access.policy import ROLES
 from core.models import SoftDeleteModel, TimeStampedModel
 
 
@@ -26,10 +27,8 @@ class Branch(TimeStampedModel):
 
 
 class Staff(TimeStampedModel):
-    class Role(models.TextChoices):
-        LOAN_OFFICER = "loan_officer", "Loan officer"
-        BRANCH_MANAGER = "branch_manager", "Branch manager"
-        TELLER = "teller", "Teller"
+    # The roles are defined, with what each may do, in the one table of access.policy.
+    Role = models.TextChoices("Role", [(r.code.upper(), (r.code, r.label)) for r in ROLES])
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff")
     employee_number = models.CharField(max_length=20, unique=True)

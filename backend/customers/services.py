@@ -42,9 +42,9 @@ def staff_create(
     email: str = "",
     password: str | None = None,
 ) -> Staff:
-    """Hire a member of staff: a Django user (with an unusable password unless one is given) in the
-    group of their role (customers.roles), and their staff record (role, branch). Refuses an unknown
-    role and a username or employee number already used."""
+    """Hire a member of staff: a Django user (with an unusable password unless one is given) and their
+    staff record (role, branch), from which their permissions are read (access.policy). Refuses an
+    unknown role and a username or employee number already used."""
     if role not in Staff.Role.values:
         raise BusinessError(
             f"staff {username} refused: unknown role {role!r}; expected one of {', '.join(Staff.Role.values)}"
@@ -62,11 +62,6 @@ def staff_create(
         last_name=last_name,
         is_staff=True,
     )
-    from django.contrib.auth.models import Group
-
-    from customers.roles import GROUP_OF_ROLE
-
-    user.groups.add(Group.objects.get(name=GROUP_OF_ROLE[role]))
     staff_id = next_id(Staff)
     return Staff.objects.create(
         id=staff_id,

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from core.admin_tools import (
+    BranchScopedAdminMixin,
     Operation,
     OperationForm,
     OperationsAdminMixin,
@@ -19,7 +20,7 @@ from investments.models import Investment, InvestmentEarning, InvestmentProduct
 
 
 @admin.register(InvestmentProduct)
-class InvestmentProductAdmin(admin.ModelAdmin):
+class InvestmentProductAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "term_months", rate("annual_rate"), money("minimum_amount"),
                     "compounding", rate("early_withdrawal_penalty_rate", "early withdrawal penalty"),
                     "is_active"]
@@ -52,7 +53,7 @@ def _redeem(investment: Investment, data: dict, user) -> str:
 
 
 @admin.register(Investment)
-class InvestmentAdmin(OperationsAdminMixin, admin.ModelAdmin):
+class InvestmentAdmin(BranchScopedAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["investment_number", "customer", "product", "branch", money("principal"),
                     rate("annual_rate"), "start_on", "maturity_on", "status"]
     list_filter = ["status", "product", "branch"]
@@ -65,7 +66,8 @@ class InvestmentAdmin(OperationsAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     inlines = [EarningInline]
     operations = (
-        Operation("redeem", "Redeem", RedeemForm, _redeem, lambda i: i.status == Investment.Status.ACTIVE),
+        Operation("redeem", "Redeem", RedeemForm, _redeem, lambda i: i.status == Investment.Status.ACTIVE,
+                  permission="investment.redeem"),
     )
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -80,7 +82,7 @@ class InvestmentAdmin(OperationsAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(InvestmentEarning)
-class InvestmentEarningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InvestmentEarningAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["investment", "period_start", "period_end", money("amount"), "accrued_on", "paid_on"]
     list_filter = ["investment__product", "investment__branch"]
     list_select_related = ["investment"]

@@ -5,12 +5,18 @@ transaction types' labels are maintained here."""
 from django.contrib import admin
 from django.db.models import Q, Sum
 
-from core.admin_tools import ReadOnlyAdminMixin, ReadOnlyTabularInline, format_money, money
+from core.admin_tools import (
+    BranchScopedAdminMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyTabularInline,
+    format_money,
+    money,
+)
 from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
 
 
 @admin.register(TransactionType)
-class TransactionTypeAdmin(admin.ModelAdmin):
+class TransactionTypeAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "direction"]
     search_fields = ["code", "name"]
     readonly_fields = ["code", "direction"]
@@ -23,7 +29,7 @@ class TransactionTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(GLAccount)
-class GLAccountAdmin(admin.ModelAdmin):
+class GLAccountAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "type", "is_active"]
     list_filter = ["type", "is_active"]
     search_fields = ["code", "name"]
@@ -53,7 +59,7 @@ class TransferLegInline(ReadOnlyTabularInline):
 
 
 @admin.register(Transfer)
-class TransferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TransferAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["reference", "transferred_at", "from_account", "to_account", money("amount")]
     list_select_related = ["from_account", "to_account"]
     search_fields = ["=reference", "from_account__account_number", "to_account__account_number"]
@@ -63,7 +69,7 @@ class TransferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SavingsTransaction)
-class SavingsTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SavingsTransactionAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["reference", "posted_at", "value_date", "account", "type", money("amount"),
                     money("balance_after"), "channel"]
     # The largest table: newest first by primary key (an index), a date filter rather than a date
@@ -93,7 +99,7 @@ class JournalLineInline(ReadOnlyTabularInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JournalEntryAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "posted_on", "kind", "description", "branch", "source_type", "source_id"]
     list_filter = [("posted_on", admin.DateFieldListFilter), "kind", "branch"]
     list_select_related = ["branch"]
@@ -118,7 +124,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(JournalLine)
-class JournalLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JournalLineAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "entry", "posted_on", "gl_account", money("debit"), money("credit")]
     list_filter = ["gl_account", "entry__kind"]
     ordering = ["-id"]

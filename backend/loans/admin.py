@@ -13,6 +13,7 @@ from django.db.models import DateField, OuterRef, Subquery
 from django.utils import timezone
 
 from core.admin_tools import (
+    BranchScopedAdminMixin,
     Operation,
     OperationForm,
     OperationsAdminMixin,
@@ -56,7 +57,7 @@ def oldest_unpaid_due_on(as_of: dt.date) -> Subquery:
 
 
 @admin.register(LoanProduct)
-class LoanProductAdmin(admin.ModelAdmin):
+class LoanProductAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "lending_type", "interest_method", rate("annual_rate"), "frequency",
                     "min_term", "max_term", money("min_amount"), money("max_amount"), rate("fee_rate"),
                     "is_active"]
@@ -251,7 +252,7 @@ def _status_in(*statuses: str):
 
 
 @admin.register(Loan)
-class LoanAdmin(OperationsAdminMixin, admin.ModelAdmin):
+class LoanAdmin(BranchScopedAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["loan_number", "customer", "product", "branch", "officer", "status", "disbursed_on",
                     money("amount_disbursed", "disbursed"), money("principal_outstanding", "outstanding"),
                     "days_past_due"]
@@ -285,13 +286,20 @@ class LoanAdmin(OperationsAdminMixin, admin.ModelAdmin):
     ]
     inlines = [InstallmentInline, RepaymentInline, CollateralInline]
     operations = (
-        Operation("approve", "Approve", ApproveForm, _approve, _status_in(Loan.Status.APPLIED)),
-        Operation("reject", "Reject", RejectForm, _reject, _status_in(Loan.Status.APPLIED)),
-        Operation("disburse", "Disburse", DisburseForm, _disburse, _status_in(Loan.Status.APPROVED)),
-        Operation("repay", "Post a repayment", RepayForm, _repay, _status_in(*Loan.OUTSTANDING)),
-        Operation("restructure", "Restructure", RestructureForm, _restructure, _status_in(*Loan.OUTSTANDING)),
-        Operation("write-off", "Write off", WriteOffForm, _write_off, _status_in(*Loan.OUTSTANDING)),
-        Operation("recover", "Post a recovery", RecoveryForm, _recover, _status_in(Loan.Status.WRITTEN_OFF)),
+        Operation("approve", "Approve", ApproveForm, _approve, _status_in(Loan.Status.APPLIED),
+                  permission="loan.approve"),
+        Operation("reject", "Reject", RejectForm, _reject, _status_in(Loan.Status.APPLIED),
+                  permission="loan.reject"),
+        Operation("disburse", "Disburse", DisburseForm, _disburse, _status_in(Loan.Status.APPROVED),
+                  permission="loan.disburse"),
+        Operation("repay", "Post a repayment", RepayForm, _repay, _status_in(*Loan.OUTSTANDING),
+                  permission="loan.repay"),
+        Operation("restructure", "Restructure", RestructureForm, _restructure, _status_in(*Loan.OUTSTANDING),
+                  permission="loan.restructure"),
+        Operation("write-off", "Write off", WriteOffForm, _write_off, _status_in(*Loan.OUTSTANDING),
+                  permission="loan.write_off"),
+        Operation("recover", "Post a recovery", RecoveryForm, _recover, _status_in(Loan.Status.WRITTEN_OFF),
+                  permission="loan.recover"),
     )
 
     amount_applied_display = admin.display(description="amount applied")(
@@ -361,7 +369,7 @@ class AllocationInline(ReadOnlyTabularInline):
 
 
 @admin.register(Repayment)
-class RepaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RepaymentAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "loan", "paid_on", money("amount"), money("principal_amount", "principal"),
                     money("interest_amount", "interest"), money("fee_amount", "fees"),
                     money("penalty_amount", "penalties"), "payment"]
@@ -374,7 +382,7 @@ class RepaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Collateral)
-class CollateralAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
+class CollateralAdmin(BranchScopedAdminMixin, SoftDeleteAdminMixin, admin.ModelAdmin):
     list_display = ["loan", "kind", "description", money("value")]
     list_filter = [SoftDeletedFilter, "kind"]
     list_select_related = ["loan"]
@@ -384,7 +392,7 @@ class CollateralAdmin(SoftDeleteAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Restructure)
-class RestructureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RestructureAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["loan", "restructured_on", money("principal_outstanding"), "old_term", "new_term",
                     "old_rate", "new_rate", "reason"]
     list_select_related = ["loan"]
@@ -394,7 +402,7 @@ class RestructureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WriteOff)
-class WriteOffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WriteOffAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["loan", "written_off_on", money("principal_amount", "principal"),
                     money("interest_amount", "interest"), "reason"]
     list_select_related = ["loan"]
@@ -404,7 +412,7 @@ class WriteOffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Recovery)
-class RecoveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RecoveryAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["loan", "recovered_on", money("amount"), "payment"]
     list_select_related = ["loan", "payment"]
     list_filter = ["loan__branch"]
@@ -413,6 +421,6 @@ class RecoveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(LoanLossProvision)
-class LoanLossProvisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LoanLossProvisionAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["provisioned_on", money("required_reserve"), money("expense_amount"), "policy"]
     date_hierarchy = "provisioned_on"

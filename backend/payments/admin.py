@@ -3,12 +3,12 @@
 
 from django.contrib import admin
 
-from core.admin_tools import ReadOnlyAdminMixin, money
+from core.admin_tools import BranchScopedAdminMixin, ReadOnlyAdminMixin, money
 from payments.models import Payment
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["reference", "initiated_at", "channel", "direction", "purpose", money("amount"), "status",
                     "customer", "branch"]
     # A date filter rather than a date hierarchy: the hierarchy scans the whole table for its years.

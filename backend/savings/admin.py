@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from core.admin_tools import (
+    BranchScopedAdminMixin,
     Operation,
     OperationForm,
     OperationsAdminMixin,
@@ -24,7 +25,7 @@ RECENT_TRANSACTIONS = 25
 
 
 @admin.register(SavingsProduct)
-class SavingsProductAdmin(admin.ModelAdmin):
+class SavingsProductAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "kind", rate("interest_rate"), money("minimum_balance"),
                     money("monthly_fee"), money("withdrawal_fee"), "is_active"]
     list_filter = ["kind", "is_active"]
@@ -75,7 +76,7 @@ def _is_open(account: SavingsAccount) -> bool:
 
 
 @admin.register(SavingsAccount)
-class SavingsAccountAdmin(OperationsAdminMixin, admin.ModelAdmin):
+class SavingsAccountAdmin(BranchScopedAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["account_number", "customer", "product", "branch", "status", "opened_on",
                     money("balance")]
     list_filter = ["status", "product", "branch"]
@@ -89,9 +90,9 @@ class SavingsAccountAdmin(OperationsAdminMixin, admin.ModelAdmin):
               "balance_display", "recent_transactions", "created_at", "updated_at"]
     readonly_fields = fields
     operations = (
-        Operation("deposit", "Deposit", MovementForm, _deposit, _is_open),
-        Operation("withdraw", "Withdraw", MovementForm, _withdraw, _is_open),
-        Operation("close", "Close", CloseForm, _close, _is_open),
+        Operation("deposit", "Deposit", MovementForm, _deposit, _is_open, permission="savings.deposit"),
+        Operation("withdraw", "Withdraw", MovementForm, _withdraw, _is_open, permission="savings.withdraw"),
+        Operation("close", "Close", CloseForm, _close, _is_open, permission="savings.close"),
     )
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 
-from customers.roles import staff_groups_assign
 from simulator import engine, writer
 from simulator.institution import institution_books, world_copy_data
 from simulator.tables import BY_NAME, CHUNKED, TABLES, make_formatter
@@ -226,7 +225,6 @@ def run(opts: Options, progress=None) -> Summary:
                 writer.restore(cur, cap)
                 _phase("indexes restored", started)
                 writer.check_balanced(cur)
-                staff_groups_assign()
                 writer.set_sequences(cur)
                 cur.execute(
                     f"ANALYZE {', '.join(writer.LOADED)}"

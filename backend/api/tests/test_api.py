@@ -1,6 +1,7 @@
-"""The REST API: authentication on every endpoint, pagination and filters, PII masked for non-staff,
-operations that call the services (a refusal is a 400 with the service's message and changes nothing),
-and an OpenAPI schema that validates without warnings."""
+"""The REST API: authentication on every endpoint, pagination and filters, PII masked for roles without a
+need, operations that call the services (a refusal is a 400 with the service's message and changes
+nothing), and an OpenAPI schema that validates without warnings. Who may do what, where, is walked by
+access/tests/test_matrix.py."""
 
 from __future__ import annotations
 
@@ -24,18 +25,19 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 @pytest.fixture
 def staff_client(db) -> APIClient:
-    user = get_user_model().objects.create_user("manager", password="x", is_staff=True)
+    """The platform's administrator (a superuser: every permission, every branch). What each role may
+    do is walked by access/tests/test_matrix.py."""
+    user = get_user_model().objects.create_superuser("admin", password="x")
     client = APIClient()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def user_client(db) -> APIClient:
-    """An authenticated user who is not staff (an integration account, say): PII masked."""
-    user = get_user_model().objects.create_user("partner", password="x", is_staff=False)
+def user_client(make_staff) -> APIClient:
+    """A head-office accountant: reads customers, without customer.view_pii, so PII is masked."""
     client = APIClient()
-    client.force_login(user)
+    client.force_login(make_staff("accountant").user)
     return client
 
 
@@ -149,18 +151,21 @@ def test_amounts_are_strings(staff_client, make_loan):
 
 
 @pytest.mark.django_db
-def test_pii_in_full_for_staff_masked_for_others(staff_client, user_client, customer):
+def test_pii_in_full_for_roles_with_a_need_masked_for_others(staff_client, user_client, customer):
     as_staff = staff_client.get(f"/api/customers/{customer.pk}/").json()
     as_user = user_client.get(f"/api/customers/{customer.pk}/").json()
     assert as_staff["national_id"] == customer.national_id and as_staff["phone"] == customer.phone
+    assert as_staff["first_name"] == customer.first_name
+    assert as_staff["date_of_birth"] == customer.date_of_birth.isoformat()
     assert as_user["national_id"] != customer.national_id
     assert as_user["national_id"].endswith(customer.national_id[-2:])
     assert set(as_user["phone"][:-2]) == {"*"}
-    assert as_user["first_name"] == customer.first_name  # only the PII is masked
+    assert set(as_user["last_name"][:-2]) == {"*"} and as_user["date_of_birth"] is None
+    assert as_user["customer_number"] == customer.customer_number  # identifies the customer, is not PII
 
 
 @pytest.mark.django_db
-def test_only_staff_can_search_by_national_id(staff_client, user_client, customer):
+def test_only_roles_seeing_pii_can_search_by_national_id(staff_client, user_client, customer):
     assert staff_client.get("/api/customers/", {"search": customer.national_id}).json()["count"] == 1
     assert user_client.get("/api/customers/", {"search": customer.national_id}).json()["count"] == 0
 
