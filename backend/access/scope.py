@@ -62,11 +62,14 @@ def _label(model: type[Model] | Model) -> str:
     return model._meta.label_lower
 
 
-def scope_queryset(queryset: QuerySet, user: Any) -> QuerySet:
+def scope_queryset(queryset: QuerySet, user: Any, *, acting: bool = False) -> QuerySet:
     """`queryset` narrowed to the rows `user` may see: all for head office and superusers, their own
-    branch's for branch staff, none for anyone else."""
+    branch's for branch staff, none for anyone else. `acting`: the rows they may act on or name in an
+    operation — then even the list of branches narrows to their own (a teller reads every branch's
+    name, but registers customers in their own branch only)."""
     label = _label(queryset.model)
-    if label not in BRANCH_PATH or label in UNSCOPED or sees_every_branch(user):
+    unscoped = label in UNSCOPED and not acting
+    if label not in BRANCH_PATH or unscoped or sees_every_branch(user):
         return queryset if (staff_of(user) or sees_every_branch(user)) else queryset.none()
     staff = staff_of(user)
     if staff is None:
@@ -77,7 +80,7 @@ def scope_queryset(queryset: QuerySet, user: Any) -> QuerySet:
 def branch_id_of(obj: Model) -> int | None:
     """The id of the branch `obj` belongs to (None for reference data or an institution-level row)."""
     label = _label(obj)
-    if label not in BRANCH_PATH or label in UNSCOPED:
+    if label not in BRANCH_PATH:
         return None
     *hops, last = BRANCH_PATH[label].split("__")
     if last == "id":

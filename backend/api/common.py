@@ -81,7 +81,7 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self) -> Any:
         request = self.context.get("request")
-        return scope_queryset(super().get_queryset(), getattr(request, "user", None))
+        return scope_queryset(super().get_queryset(), getattr(request, "user", None), acting=True)
 
 
 class ReadViewSet(BranchScopedMixin, viewsets.ReadOnlyModelViewSet):
@@ -149,6 +149,16 @@ class OperationMixin:
 
     def ok(self, serializer_class: type[serializers.Serializer], instance: Any) -> Response:
         return Response(serializer_class(instance, context={"request": self.request}).data)
+
+    def requested(self, operation: str, target: Any, params: dict, summary: str) -> Response:
+        """For an operation access.policy marks maker-checked: file the request (access.services) and
+        answer 202 Accepted with it; a different user with a checker role performs it by approving."""
+        from access.services import approval_request
+        from api.approvals import ApprovalRequestSerializer
+
+        approval = approval_request(operation=operation, target=target, params=params, summary=summary)
+        data = ApprovalRequestSerializer(approval, context={"request": self.request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
 class OperationApi(OperationMixin, BranchScopedMixin, APIView):

@@ -8,8 +8,10 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import filters, serializers
 
+from api.approvals import ApprovalRequestSerializer
 from api.common import (
     ERROR_RESPONSES,
+    OperationApi,
     OperationMixin,
     PIIDateField,
     PIIField,
@@ -94,7 +96,6 @@ class CustomerCreateInputSerializer(serializers.Serializer):
     loan_officer = ScopedPrimaryKeyRelatedField(queryset=Staff.objects.all(), required=False,
                                                       allow_null=True)
     joined_on = serializers.DateField(required=False, help_text="default: today")
-    kyc_status = serializers.ChoiceField(choices=Customer.KycStatus.choices, required=False)
 
 
 class CustomerViewSet(OperationMixin, ReadViewSet):
@@ -165,3 +166,17 @@ class GroupMembershipViewSet(ReadViewSet):
     serializer_class = GroupMembershipSerializer
     filterset_class = GroupMembershipFilter
     ordering_fields = ["joined_on", "left_on"]
+
+
+class CustomerKycVerifyApi(OperationApi):
+    """Ask for a customer's KYC to be marked verified: maker-checker, so this files a request that a
+    branch manager who is someone else approves (customers.services.customer_kyc_verify)."""
+
+    permission = "customer.kyc_verify"
+
+    @extend_schema(summary="Request KYC verification of a customer (maker-checker)", request=None,
+                   responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
+    def post(self, request, pk: int):
+        customer = self.get_object_for(Customer.objects.all(), pk)
+        return self.requested("customer.kyc_verify", customer, {},
+                              f"verify KYC of {customer.customer_number}")

@@ -7,7 +7,14 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
-from api.common import ERROR_RESPONSES, OperationMixin, ReadViewSet, ScopedPrimaryKeyRelatedField
+from api.approvals import ApprovalRequestSerializer
+from api.common import (
+    ERROR_RESPONSES,
+    OperationApi,
+    OperationMixin,
+    ReadViewSet,
+    ScopedPrimaryKeyRelatedField,
+)
 from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
 from savings import services as savings_services
 from savings.models import SavingsAccount
@@ -181,3 +188,38 @@ class JournalLineViewSet(ReadViewSet):
     serializer_class = JournalLineSerializer
     filterset_class = JournalLineFilter
     ordering_fields = ["id", "debit", "credit"]
+
+
+class ReversalInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+    on = serializers.DateField(required=False, help_text="default: today")
+
+
+class SavingsTransactionReverseApi(OperationApi):
+    """Ask for a mistaken deposit or withdrawal to be reversed: maker-checker, performed when a checker
+    approves it (savings.services.account_transaction_reverse)."""
+
+    permission = "savings.reverse"
+
+    @extend_schema(summary="Request the reversal of a savings transaction (maker-checker)",
+                   request=ReversalInput, responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
+    def post(self, request, pk: int):
+        txn = self.get_object_for(SavingsTransaction.objects.all(), pk)
+        data = self.validated(ReversalInput)
+        return self.requested("savings.reverse", txn, data,
+                              f"reverse savings transaction {txn.pk}: {data['reason']}")
+
+
+class JournalEntryReverseApi(OperationApi):
+    """Ask for a journal entry to be reversed by its mirror image: maker-checker, performed when another
+    accountant approves it (ledger.services.journal_entry_reverse)."""
+
+    permission = "ledger.reverse"
+
+    @extend_schema(summary="Request the reversal of a journal entry (maker-checker)",
+                   request=ReversalInput, responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
+    def post(self, request, pk: int):
+        entry = self.get_object_for(JournalEntry.objects.all(), pk)
+        data = self.validated(ReversalInput)
+        return self.requested("ledger.reverse", entry, data,
+                              f"reverse journal entry {entry.pk}: {data['reason']}")

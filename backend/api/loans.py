@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.approvals import ApprovalRequestSerializer
 from api.common import (
     ERROR_RESPONSES,
     OperationApi,
@@ -400,12 +401,16 @@ class LoanRestructureApi(LoanOperationApi):
                                             help_text="annual rate as a fraction; default: unchanged")
         on = serializers.DateField(required=False, help_text="default: today")
 
-    @extend_schema(summary="Restructure an outstanding loan (loans.services.loan_restructure)",
-                   request=LoanRestructureInput, responses={201: RestructureSerializer, **ERROR_RESPONSES})
+    @extend_schema(summary="Request a restructure of an outstanding loan; performed when a checker approves "
+                           "it (maker-checker; loans.services.loan_restructure)",
+                   request=LoanRestructureInput,
+                   responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:
+        loan = self.loan(pk)
         data = self.validated(self.LoanRestructureInput)
-        restructure = services.loan_restructure(loan=self.loan(pk), **data)
-        return self.created(RestructureSerializer, restructure)
+        return self.requested("loan.restructure", loan, data,
+                              f"restructure {loan.loan_number} to {data['new_term']} installments: "
+                              f"{data['reason']}")
 
 
 class LoanWriteOffApi(LoanOperationApi):
@@ -414,11 +419,13 @@ class LoanWriteOffApi(LoanOperationApi):
         reason = serializers.CharField(max_length=200)
         on = serializers.DateField(required=False, help_text="default: today")
 
-    @extend_schema(summary="Write off an outstanding loan (loans.services.loan_write_off)",
-                   request=LoanWriteOffInput, responses={201: WriteOffSerializer, **ERROR_RESPONSES})
+    @extend_schema(summary="Request a write-off of an outstanding loan; performed when a checker approves "
+                           "it (maker-checker; loans.services.loan_write_off)",
+                   request=LoanWriteOffInput, responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:
-        write_off = services.loan_write_off(loan=self.loan(pk), **self.validated(self.LoanWriteOffInput))
-        return self.created(WriteOffSerializer, write_off)
+        loan = self.loan(pk)
+        data = self.validated(self.LoanWriteOffInput)
+        return self.requested("loan.write_off", loan, data, f"write off {loan.loan_number}: {data['reason']}")
 
 
 class RecoveryPostApi(LoanOperationApi):

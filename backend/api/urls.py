@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import customers, investments, ledger, loans, payments, savings
+from api import approvals, customers, investments, ledger, loans, payments, savings
 
 router = DefaultRouter()
 # users
@@ -42,6 +42,8 @@ router.register("journal-lines", ledger.JournalLineViewSet)
 router.register("investment-products", investments.InvestmentProductViewSet)
 router.register("investments", investments.InvestmentViewSet)
 router.register("investment-earnings", investments.InvestmentEarningViewSet)
+# maker-checker
+router.register("approval-requests", approvals.ApprovalRequestViewSet)
 
 operations = [
     path("loans/<int:pk>/approve/", loans.LoanApproveApi.as_view(), name="loan-approve"),
@@ -55,6 +57,15 @@ operations = [
     path("accounts/<int:pk>/withdraw/", savings.AccountWithdrawApi.as_view(), name="account-withdraw"),
     path("accounts/<int:pk>/close/", savings.AccountCloseApi.as_view(), name="account-close"),
     path("investments/<int:pk>/redeem/", investments.InvestmentRedeemApi.as_view(), name="investment-redeem"),
+    path("customers/<int:pk>/verify-kyc/", customers.CustomerKycVerifyApi.as_view(),
+         name="customer-verify-kyc"),
+    path("savings-transactions/<int:pk>/reverse/", ledger.SavingsTransactionReverseApi.as_view(),
+         name="savings-transaction-reverse"),
+    path("journal-entries/<int:pk>/reverse/", ledger.JournalEntryReverseApi.as_view(),
+         name="journal-entry-reverse"),
+    path("approval-requests/<int:pk>/approve/", approvals.ApprovalApproveApi.as_view(),
+         name="approval-approve"),
+    path("approval-requests/<int:pk>/reject/", approvals.ApprovalRejectApi.as_view(), name="approval-reject"),
 ]
 
 urlpatterns = [

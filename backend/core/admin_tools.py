@@ -226,6 +226,15 @@ class BranchScopedAdminMixin:
 
         return scope_queryset(super().get_queryset(request), request.user)  # type: ignore[misc]
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
+        # A branch, officer, customer or account chosen in a form: only the user's own branch's.
+        from access.scope import scope_queryset
+
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        if field is not None and getattr(field, "queryset", None) is not None:
+            field.queryset = scope_queryset(field.queryset, request.user, acting=True)
+        return field
+
 
 class OperationsAdminMixin:
     """Adds `<pk>/operation/<name>/` views for the admin's `operations` and their buttons."""

@@ -224,6 +224,14 @@ def _is_current(customer: Customer) -> bool:
     return customer.deleted_at is None and customer.status != Customer.Status.EXITED
 
 
+def _kyc_verify_request(customer: Customer, data: dict, user) -> str:
+    from access.services import approval_request
+
+    request = approval_request(operation="customer.kyc_verify", target=customer, params={},
+                               summary=f"verify KYC of {customer.customer_number}")
+    return f"KYC verification of {customer} requested (#{request.pk}): another branch manager approves it."
+
+
 @admin.register(Customer)
 class CustomerAdmin(BranchScopedAdminMixin, SoftDeleteAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
     list_display = ["customer_number", "first_name", "last_name", "branch", "loan_officer", "status",
@@ -252,11 +260,18 @@ class CustomerAdmin(BranchScopedAdminMixin, SoftDeleteAdminMixin, OperationsAdmi
                   permission="savings.open"),
         Operation("place-fixed-deposit", "Place a fixed deposit", InvestmentPlaceForm, _investment_place,
                   _is_current, permission="investment.place"),
+        Operation("verify-kyc", "Request KYC verification", OperationForm, _kyc_verify_request,
+                  lambda c: c.kyc_status != Customer.KycStatus.VERIFIED and c.deleted_at is None,
+                  permission="customer.kyc_verify"),
     )
 
     def get_readonly_fields(self, request, obj=None):
-        # The number is given by customer_create on registration and never changes.
-        return [*self.readonly_fields, "customer_number"]
+        # The number is given by customer_create on registration and never changes; KYC is verified
+        # through maker-checker ("Request KYC verification"), never by editing the field.
+        return [*self.readonly_fields, "customer_number", "kyc_status"]
+
+    def has_soft_delete_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("customer.delete", obj)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -277,12 +292,12 @@ class CustomerAdmin(BranchScopedAdminMixin, SoftDeleteAdminMixin, OperationsAdmi
             first_name=data["first_name"], last_name=data["last_name"], gender=data["gender"],
             date_of_birth=data["date_of_birth"], national_id=data["national_id"], phone=data["phone"],
             branch=data["branch"], business_sector=data["business_sector"], loan_officer=data["loan_officer"],
-            joined_on=data["joined_on"], kyc_status=data["kyc_status"],
+            joined_on=data["joined_on"],
         )
         obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})
         obj._state.adding = False
 
-    @admin.action(description="Delete the selected customers (soft: kept)", permissions=["change"])
+    @admin.action(description="Delete the selected customers (soft: kept)", permissions=["soft_delete"])
     def soft_delete_selected(self, request, queryset) -> None:
         deleted = 0
         for customer in queryset.filter(deleted_at__isnull=True):

@@ -135,6 +135,23 @@ def customer_create(
 
 
 @transaction.atomic
+def customer_kyc_verify(*, customer: Customer) -> Customer:
+    """Mark the customer's KYC verified. This is maker-checker's performer (access.services): one user
+    asks, a branch manager who is someone else approves, and only then does this run.
+
+    Refuses a customer already verified, deleted or exited."""
+    lock(customer)
+    who = f"KYC verification of {customer.customer_number}"
+    if customer.deleted_at is not None or customer.status == Customer.Status.EXITED:
+        raise BusinessError(f"{who} refused: the customer has exited")
+    if customer.kyc_status == Customer.KycStatus.VERIFIED:
+        raise BusinessError(f"{who} refused: already verified")
+    customer.kyc_status = Customer.KycStatus.VERIFIED
+    customer.save(update_fields=["kyc_status"])
+    return customer
+
+
+@transaction.atomic
 def customer_delete(*, customer: Customer, on: dt.date | None = None) -> Customer:
     """Soft-delete a customer: `deleted_at` is set and the status becomes exited, so `objects` hides the
     row while `all_objects` (and the warehouse) still see it; open group memberships end on `on`.

@@ -225,11 +225,12 @@ def _repay(loan: Loan, data: dict, user) -> str:
 
 
 def _restructure(loan: Loan, data: dict, user) -> str:
-    from loans import services
+    from access.services import approval_request
 
-    services.loan_restructure(loan=loan, new_term=data["new_term"], new_rate=data["new_rate"], on=data["on"],
-                              reason=data["reason"])
-    return f"Loan {loan} restructured over {data['new_term']} installments."
+    request = approval_request(operation="loan.restructure", target=loan, params=data,
+                               summary=f"restructure {loan.loan_number} to {data['new_term']} installments: "
+                                       f"{data['reason']}")
+    return f"Restructure of {loan} requested (#{request.pk}): it takes effect when a checker approves it."
 
 
 def _recover(loan: Loan, data: dict, user) -> str:
@@ -241,10 +242,11 @@ def _recover(loan: Loan, data: dict, user) -> str:
 
 
 def _write_off(loan: Loan, data: dict, user) -> str:
-    from loans import services
+    from access.services import approval_request
 
-    services.loan_write_off(loan=loan, on=data["on"], reason=data["reason"])
-    return f"Loan {loan} written off."
+    request = approval_request(operation="loan.write_off", target=loan, params=data,
+                               summary=f"write off {loan.loan_number}: {data['reason']}")
+    return f"Write-off of {loan} requested (#{request.pk}): it takes effect when a credit manager approves."
 
 
 def _status_in(*statuses: str):
@@ -294,9 +296,9 @@ class LoanAdmin(BranchScopedAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
                   permission="loan.disburse"),
         Operation("repay", "Post a repayment", RepayForm, _repay, _status_in(*Loan.OUTSTANDING),
                   permission="loan.repay"),
-        Operation("restructure", "Restructure", RestructureForm, _restructure, _status_in(*Loan.OUTSTANDING),
-                  permission="loan.restructure"),
-        Operation("write-off", "Write off", WriteOffForm, _write_off, _status_in(*Loan.OUTSTANDING),
+        Operation("restructure", "Request a restructure", RestructureForm, _restructure,
+                  _status_in(*Loan.OUTSTANDING), permission="loan.restructure"),
+        Operation("write-off", "Request a write-off", WriteOffForm, _write_off, _status_in(*Loan.OUTSTANDING),
                   permission="loan.write_off"),
         Operation("recover", "Post a recovery", RecoveryForm, _recover, _status_in(Loan.Status.WRITTEN_OFF),
                   permission="loan.recover"),

@@ -7,6 +7,7 @@ loans.services in the same transaction as the journal entry that moves the GL's 
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -101,6 +102,12 @@ class Loan(TimeStampedModel):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.APPLIED, db_index=True)
     applied_on = models.DateField()
     approved_on = models.DateField(null=True, blank=True)
+    # Who applied and approved (core.actor; null for history written in bulk): maker-checker forbids
+    # them to disburse the loan themselves.
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
     rejected_on = models.DateField(null=True, blank=True)
     disbursed_on = models.DateField(null=True, blank=True)
     closed_on = models.DateField(null=True, blank=True)

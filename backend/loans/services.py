@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.db.models import Max, Sum
 
+from core.actor import current_actor
 from core.clock import business_date
 from core.db import lock, next_id
 from core.exceptions import BusinessError
@@ -141,6 +142,7 @@ def loan_apply(
         frequency=product.frequency,
         term=term,
         applied_on=on,
+        applied_by=current_actor().user,
     )
 
 
@@ -149,7 +151,7 @@ def loan_approve(*, loan: Loan, amount: Decimal | None = None, on: dt.date | Non
     """Approve an application for `amount` (default: the amount applied for).
 
     Refuses a loan that is not applied, an amount above the amount applied for or below the product's
-    minimum, and a date before the application."""
+    minimum, a date before the application, and an approval by the user who applied (core.actor)."""
     lock(loan)
     amount = loan.amount_applied if amount is None else money_amount(amount, what="approved amount")
     what = f"approval of {amount} on {loan.loan_number}"
@@ -162,8 +164,13 @@ def loan_approve(*, loan: Loan, amount: Decimal | None = None, on: dt.date | Non
         )
     on = business_date(on)
     _require_not_before(on, loan.applied_on, what, "applied for")
+    approver = current_actor().user
+    if approver is not None and approver.pk == loan.applied_by_id:
+        raise BusinessError(f"{what} refused: you applied for this loan; another user must approve it "
+                            "(maker-checker)")
     loan.amount_approved, loan.approved_on, loan.status = amount, on, Loan.Status.APPROVED
-    loan.save(update_fields=["amount_approved", "approved_on", "status"])
+    loan.approved_by = approver
+    loan.save(update_fields=["amount_approved", "approved_on", "status", "approved_by"])
     return loan
 
 
@@ -198,10 +205,15 @@ def loan_disburse(
     C 4010 fee; an outbound payment, or a `disbursement_credit` savings transaction.
 
     Refuses a loan that is not approved, a date before approval, a fee that would swallow the whole
-    principal, and a disbursement account that is not the borrower's or not active."""
+    principal, a disbursement account that is not the borrower's or not active, and a disbursement by
+    the user who applied for or approved the loan (core.actor)."""
     lock(loan)
     what = f"disbursement of {loan.loan_number}"
     _require_status(loan, what, Loan.Status.APPROVED)
+    disburser = current_actor().user
+    if disburser is not None and disburser.pk in (loan.applied_by_id, loan.approved_by_id):
+        raise BusinessError(f"{what} refused: you applied for or approved this loan; another user must "
+                            "disburse it (maker-checker)")
     on = business_date(on)
     _require_not_before(on, loan.approved_on, what, "approved")
     principal = loan.amount_approved

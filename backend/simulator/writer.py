@@ -32,8 +32,8 @@ WORLD_TABLES = (
 )
 LOADED = WORLD_TABLES + tuple(t.name for t in TABLES)
 # business tables a --reset empties (the chart of accounts and transaction types are reference data
-# seeded by migrations, and stay)
-RESET = LOADED + ("transfers",)
+# seeded by migrations, and stay; maker-checker requests name the branches and staff users it removes)
+RESET = LOADED + ("transfers", "approval_requests")
 MARK = "simulated_institution"  # simulator.models.SimulatedInstitution
 # counted in the refusal's message (the other tables are only named: counting them is slow when large)
 COUNTED = ("customers", "loans", "branches", "staff", "journal_entries", "payments", "savings_accounts")

@@ -34,6 +34,19 @@ def staff_client(db) -> APIClient:
 
 
 @pytest.fixture
+def client_as(make_staff):
+    """`client_as("teller")`: an API client signed in as a new member of staff of the branch in that
+    role."""
+
+    def make(role: str) -> APIClient:
+        client = APIClient()
+        client.force_login(make_staff(role).user)
+        return client
+
+    return make
+
+
+@pytest.fixture
 def user_client(make_staff) -> APIClient:
     """A head-office accountant: reads customers, without customer.view_pii, so PII is masked."""
     client = APIClient()
@@ -244,7 +257,9 @@ def test_operation_on_a_missing_object_is_a_404(staff_client):
 
 
 @pytest.mark.django_db
-def test_loan_life_through_the_api(staff_client, customer, monthly_product, day0):
+def test_loan_life_through_the_api(staff_client, client_as, customer, monthly_product, day0):
+    """Applied by one user, approved by a branch manager, disbursed by a teller: maker-checker forbids
+    the applicant or the approver to disburse (access/tests/test_maker_checker.py)."""
     response = staff_client.post("/api/loans/", {
         "customer": customer.pk, "product": monthly_product.pk, "amount": "1200.00", "term": 6,
         "purpose": "stock", "on": day0.isoformat()}, format="json")
@@ -252,9 +267,10 @@ def test_loan_life_through_the_api(staff_client, customer, monthly_product, day0
     loan_id = response.json()["id"]
     assert response.json()["status"] == "applied"
 
-    response = staff_client.post(f"/api/loans/{loan_id}/approve/", {"on": day0.isoformat()}, format="json")
+    manager, teller = client_as("branch_manager"), client_as("teller")
+    response = manager.post(f"/api/loans/{loan_id}/approve/", {"on": day0.isoformat()}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "approved"
-    response = staff_client.post(f"/api/loans/{loan_id}/disburse/",
+    response = teller.post(f"/api/loans/{loan_id}/disburse/",
                                  {"on": day0.isoformat(), "channel": "mobile_money"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "active"
 
@@ -287,12 +303,21 @@ def test_repaying_a_loan_not_yet_disbursed_is_refused(staff_client, make_loan):
 
 
 @pytest.mark.django_db
-def test_write_off_endpoint(staff_client, make_loan, day0):
+def test_write_off_endpoint_files_a_request_a_credit_manager_approves(staff_client, client_as, make_loan,
+                                                                       day0):
     loan = make_loan()
     response = staff_client.post(f"/api/loans/{loan.pk}/write-off/",
                                  {"reason": "absconded", "on": (day0 + dt.timedelta(days=200)).isoformat()},
                                  format="json")
-    assert response.status_code == 201, response.json()
+    assert response.status_code == 202, response.json()
+    request = response.json()
+    assert request["status"] == "pending" and request["operation"] == "loan.write_off"
+    loan.refresh_from_db()
+    assert loan.status == Loan.Status.ACTIVE  # nothing happens until a checker approves
+    response = client_as("credit_manager").post(f"/api/approval-requests/{request['id']}/approve/", {},
+                                                format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "approved" and response.json()["result_model"] == "loans.writeoff"
     loan.refresh_from_db()
     assert loan.status == Loan.Status.WRITTEN_OFF and loan.principal_outstanding == 0
 

@@ -75,14 +75,17 @@ def _operation_url(loan: Loan, name: str) -> str:
 
 
 @pytest.mark.django_db
-def test_approve_and_disburse_buttons_call_the_services(admin_client, world, day0):
+def test_approve_and_disburse_buttons_call_the_services(admin_client, client, make_staff, world, day0):
     loan = world.application
     page = admin_client.get(admin_url(Loan, "change", loan.pk)).content.decode()
     assert _operation_url(loan, "approve") in page
     response = admin_client.post(_operation_url(loan, "approve"), {"amount": "", "on": day0.isoformat()})
     assert response.status_code == 302
-    response = admin_client.post(_operation_url(loan, "disburse"),
-                                 {"on": day0.isoformat(), "channel": "mobile_money", "reference": ""})
+    client.force_login(make_staff("teller").user)  # not the approver: maker-checker
+    page = client.get(admin_url(Loan, "change", loan.pk)).content.decode()
+    assert _operation_url(loan, "disburse") in page and _operation_url(loan, "approve") not in page
+    response = client.post(_operation_url(loan, "disburse"),
+                           {"on": day0.isoformat(), "channel": "mobile_money", "reference": ""})
     assert response.status_code == 302
     loan.refresh_from_db()
     assert loan.status == Loan.Status.ACTIVE and loan.installments.count() == loan.term
