@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import customers, investments, ledger, loans, payments, savings
+from api import audit, customers, investments, ledger, loans, payments, savings
 
 router = DefaultRouter()
 # users
@@ -42,6 +42,8 @@ router.register("journal-lines", ledger.JournalLineViewSet)
 router.register("investment-products", investments.InvestmentProductViewSet)
 router.register("investments", investments.InvestmentViewSet)
 router.register("investment-earnings", investments.InvestmentEarningViewSet)
+# audit trail (read-only, for auditors)
+router.register("audit-log", audit.AuditLogEntryViewSet)
 
 operations = [
     path("loans/<int:pk>/approve/", loans.LoanApproveApi.as_view(), name="loan-approve"),

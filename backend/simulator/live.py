@@ -2,7 +2,8 @@
 new loans (apply → approve → disburse), fixed deposits — at about `rate` operations a second, dated
 today, until stopped (SIGINT/SIGTERM or --duration). Every operation is one service call in its own
 transaction, exactly as a teller or the API would make it; what a business rule refuses is counted and
-skipped. This is what incremental loads and freshness checks watch."""
+skipped. Every operation acts as the system user `system.simulator` (source "simulator"), so the audit
+trail names it. This is what incremental loads and freshness checks watch."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from collections import Counter
 from decimal import Decimal
 
+from core.actor import acting_as, system_user
 from core.exceptions import BusinessError
 
 OPERATIONS = (
@@ -178,6 +180,7 @@ def run_live(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     live = Live(seed)
+    simulator = system_user("simulator")
     started = time.monotonic()
     interval = 1.0 / rate
     next_at = started
@@ -195,7 +198,8 @@ def run_live(
             if now < next_at:
                 stop.wait(min(next_at - now, 0.5))
                 continue
-            live.step()
+            with acting_as(simulator, "simulator"):
+                live.step()
             next_at += interval
             if next_at < now - 1:  # fell behind (slow operations): do not burst to catch up
                 next_at = now
