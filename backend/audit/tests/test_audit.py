@@ -3,6 +3,7 @@ simulator and the services; append-only in the database; shown read-only in the 
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal as D
 
 import pytest
@@ -85,6 +86,18 @@ def test_a_command_acting_as_a_system_user_is_named(make_customer):
     entry = entries_of("customers.customer", object_id=customer.pk).get()
     assert (entry.actor_username, entry.source) == ("system.nightly", "command")
     assert entry.changes["last_name"][1] == customer.last_name
+
+
+@pytest.mark.django_db
+def test_ensure_admin_acts_as_its_own_system_user(monkeypatch):
+    from django.core.management import call_command
+
+    monkeypatch.setenv("FINHOUSE_ADMIN_USER", "boss")
+    monkeypatch.setenv("FINHOUSE_ADMIN_PASSWORD", "a-long-demo-password")
+    call_command("ensure_admin", stdout=io.StringIO())
+    boss = User.objects.get(username="boss")
+    entry = entries_of("auth.user", object_id=boss.pk, action=AuditLogEntry.Action.CREATE).get()
+    assert (entry.actor_username, entry.source) == ("system.ensure_admin", "command")
 
 
 @pytest.mark.django_db
