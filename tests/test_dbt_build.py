@@ -168,6 +168,18 @@ def test_oss_of_the_last_full_month_equals_the_general_ledger(warehouse):
     assert abs(Decimal(str(oss)) - revenue / expenses) < TOLERANCE
 
 
+def test_audit_activity_counts_every_audit_entry_and_names_the_simulator(warehouse):
+    """The audit mart summarises the whole audit log (migrate's role groups, the simulator's bulk run) per
+    day, source and user; the bulk run is one entry by system.simulator."""
+    path, _ = warehouse
+    (entries,) = _oltp("select count(*) from audit_log")
+    (changes,) = _mart(path, "select sum(changes) from marts.audit_activity_daily")
+    assert entries > 0 and changes == entries
+    (simulated,) = _mart(path, """select sum(creates) from marts.audit_activity_daily
+                                  where source = 'simulator' and actor_username = 'system.simulator'""")
+    assert simulated == 1
+
+
 def test_a_broken_column_rule_fails_its_model_test_which_names_column_rule_and_rows(warehouse, tmp_path):
     """column_rules checks all the rules of a model in one test — not null, accepted values, ranges, the
     key's uniqueness and the references to the dimensions: breaking one of each (on a copy of the

@@ -6,7 +6,8 @@ After every load, each table of ingest/registry.tsv reconciles exactly: row coun
 numeric (money) column in PostgreSQL equal those of raw.<table> reduced to the latest row per key, keys
 whose latest operation is 'delete' left out — what the staging models do. Scenarios:
 
-1. full load, live activity through the services, incremental load → reconciles;
+1. full load, live activity through the services, incremental load → reconciles (the audit log too: the
+   live operations arrive in raw.audit_log, by system.simulator);
 2. the late-commit race: a transaction that updated a row stays open while a newer change commits and an
    incremental load runs; it commits afterwards with the older cursor value; the next incremental has it;
 3. fhload killed with SIGKILL at random points while loading, 20 times, with live activity running (a third
@@ -272,6 +273,16 @@ def test_full_then_live_activity_then_incremental_reconciles(institution, money_
     )
     con.close()
     assert modes["journal_lines"] == "incremental" and modes["branches"] == "full", modes
+
+    # the audit trail arrives like every table: the live operations, each by the simulator's system user
+    new_entries = after["audit_log"] - before["audit_log"]
+    assert new_entries > 0 and modes["audit_log"] == "incremental", "live mode left no audit trail in RAW"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (by_simulator,) = con.execute(
+            "SELECT count(*) FROM raw.audit_log "
+            "WHERE source = 'simulator' AND actor_username = 'system.simulator'"
+        ).fetchone()
+    assert by_simulator >= new_entries
 
 
 def test_late_commit_is_caught_by_next_incremental(institution, money_columns, warehouse):

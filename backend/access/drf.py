@@ -22,7 +22,9 @@ from access.scope import scope_queryset
 def required_permission(view: Any, request: Any) -> str | None:
     """The permission code `request` needs on `view`, or None if the view names none (refused)."""
     action = getattr(view, "action", None)
-    if action is None:  # an APIView: one operation
+    if action is None and hasattr(view, "action_map"):  # a viewset asked a method it lacks: readers get 405
+        code = getattr(view, "read_permission", None)
+    elif action is None:  # an APIView: one operation
         code = getattr(view, "permission", None)
     elif request.method in SAFE_METHODS:
         code = getattr(view, "read_permission", None)

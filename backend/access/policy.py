@@ -158,6 +158,7 @@ MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
     "investments.investment": {"view": "investment.view"},
     "investments.investmentearning": {"view": "investment.view"},
     "access.approvalrequest": {"view": "approval.view"},
+    "audit.auditlogentry": {"view": "audit.view"},
 }
 
 

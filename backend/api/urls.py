@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import approvals, customers, investments, ledger, loans, payments, savings
+from api import approvals, audit, customers, investments, ledger, loans, payments, savings
 
 router = DefaultRouter()
 # users
@@ -44,6 +44,8 @@ router.register("investments", investments.InvestmentViewSet)
 router.register("investment-earnings", investments.InvestmentEarningViewSet)
 # maker-checker
 router.register("approval-requests", approvals.ApprovalRequestViewSet)
+# audit trail (read-only, for auditors)
+router.register("audit-log", audit.AuditLogEntryViewSet)
 
 operations = [
     path("loans/<int:pk>/approve/", loans.LoanApproveApi.as_view(), name="loan-approve"),

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "investments",
     "simulator",
     "api",
+    "auditlog",  # before audit: audit.admin replaces auditlog's admin of the entries
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +119,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = ROOT_DIR / ".finhouse" / "static"
+
+# The audit trail (backend/audit): django-auditlog writing into audit.AuditLogEntry (table audit_log).
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
 
 # The institution's one currency (ISO 4217), used on payments and in the admin.
 FINHOUSE_CURRENCY = os.environ.get("FINHOUSE_CURRENCY", "KES")

@@ -5,6 +5,9 @@
 - `journal_lines`: lines are immutable (corrections are reversing entries), and every INSERT statement
   must leave each entry it touches balanced (debits = credits). The check is statement-level, over the
   statement's transition table, so a bulk COPY of millions of lines is checked in one pass.
+- `audit_log` (backend/audit): append-only; an UPDATE or DELETE raises, whoever sends it (the ORM, the
+  admin, raw SQL). TRUNCATE is not refused: Django's test flush uses it; keeping the table owner's
+  TRUNCATE from the application's role is a matter of database roles.
 """
 
 from django.db import connection
@@ -50,9 +53,22 @@ CREATE OR REPLACE TRIGGER journal_lines_balanced
     FOR EACH STATEMENT EXECUTE FUNCTION finhouse_journal_balanced();
 """
 
+AUDIT_SQL = """
+CREATE OR REPLACE FUNCTION finhouse_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only: % is refused', TG_OP
+        USING ERRCODE = 'restrict_violation';
+END $$;
+
+CREATE OR REPLACE TRIGGER audit_log_append_only
+    BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION finhouse_audit_append_only();
+"""
+
 
 def install_triggers(sender=None, using="default", **kwargs) -> None:
-    """Attach the touch trigger to every table with an updated_at column; install the journal checks."""
+    """Attach the touch trigger to every table with an updated_at column; install the journal checks and
+    the audit log's refusal of edits."""
     from django.db import connections
 
     conn = connections[using] if using else connection
@@ -75,3 +91,6 @@ def install_triggers(sender=None, using="default", **kwargs) -> None:
         cur.execute("SELECT to_regclass('journal_lines') IS NOT NULL")
         if cur.fetchone()[0]:
             cur.execute(JOURNAL_SQL)
+        cur.execute("SELECT to_regclass('audit_log') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute(AUDIT_SQL)

@@ -2,7 +2,8 @@
 new loans (apply → approve → disburse), fixed deposits — at about `rate` operations a second, dated
 today, until stopped (SIGINT/SIGTERM or --duration). Every operation is one service call in its own
 transaction, exactly as a teller or the API would make it; what a business rule refuses is counted and
-skipped. This is what incremental loads and freshness checks watch."""
+skipped. Every operation acts as the system user `system.simulator` (source "simulator"), so the audit
+trail names it. This is what incremental loads and freshness checks watch."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from collections import Counter
 from decimal import Decimal
 
+from core.actor import acting_as, system_user
 from core.exceptions import BusinessError
 
 OPERATIONS = (
@@ -117,17 +119,21 @@ class Live:
         product = self.rng.choice(list(LoanProduct.objects.filter(lending_type=kind, is_active=True)))
         amount = max(product.min_amount, min(product.max_amount, self.money(5000, 60000, 500)))
         term = self.rng.randint(product.min_term, product.max_term)
-        loan = loan_apply(
-            customer=customer,
-            product=product,
-            amount=amount,
-            term=term,
-            purpose="working capital",
-            officer=customer.loan_officer,
-            group=membership.group if membership else None,
-        )
+        # Maker-checker: three different users apply, approve and disburse (access.policy), each a named
+        # system user in the audit trail; the disbursement is the ambient simulator's.
+        with acting_as(system_user("simulator-officer"), "simulator"):
+            loan = loan_apply(
+                customer=customer,
+                product=product,
+                amount=amount,
+                term=term,
+                purpose="working capital",
+                officer=customer.loan_officer,
+                group=membership.group if membership else None,
+            )
         self.done["loan_apply"] += 1
-        loan_approve(loan=loan)
+        with acting_as(system_user("simulator-manager"), "simulator"):
+            loan_approve(loan=loan)
         self.done["loan_approve"] += 1
         loan_disburse(loan=loan, channel="mobile_money" if self.rng.random() < 0.6 else "cash")
         return True
@@ -178,6 +184,7 @@ def run_live(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     live = Live(seed)
+    simulator = system_user("simulator")
     started = time.monotonic()
     interval = 1.0 / rate
     next_at = started
@@ -195,7 +202,8 @@ def run_live(
             if now < next_at:
                 stop.wait(min(next_at - now, 0.5))
                 continue
-            live.step()
+            with acting_as(simulator, "simulator"):
+                live.step()
             next_at += interval
             if next_at < now - 1:  # fell behind (slow operations): do not burst to catch up
                 next_at = now

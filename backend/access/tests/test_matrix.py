@@ -38,6 +38,7 @@ class World:
 
 
 def _build() -> World:
+    from audit.models import AuditLogEntry
     from customers.models import Staff
     from customers.services import (
         branch_create,
@@ -170,6 +171,7 @@ def _build() -> World:
             ("ledger.transactiontype", side): TransactionType.objects.order_by("id").first(),
             ("ledger.glaccount", side): GLAccount.objects.order_by("id").first(),
             ("loans.loanlossprovision", side): provision,
+            ("audit.auditlogentry", side): AuditLogEntry.objects.order_by("-id").first(),
         })
     own_branch = objects[("customers.branch", OWN)]
     for role in policy.ROLE_CODES:
@@ -294,7 +296,7 @@ def test_every_endpoint_of_the_api_is_walked():
 # Rows every branch reads alike: reference data, and institution-level rows.
 INSTITUTION_WIDE = {"customers.branch", "savings.savingsproduct", "loans.loanproduct",
                     "investments.investmentproduct", "ledger.transactiontype", "ledger.glaccount",
-                    "loans.loanlossprovision"}
+                    "loans.loanlossprovision", "audit.auditlogentry"}
 
 
 def _expected(actor: str, endpoint: Endpoint, side: str) -> str:

@@ -161,6 +161,11 @@ def test_the_simulated_institution_carries_the_mark(small):
     with connection.cursor() as cur:
         cur.execute("SELECT customers, seed, until FROM simulated_institution")
         assert cur.fetchall() == [(150, 11, UNTIL)]
+        # COPY bypasses the audit trail's signals: the run records one entry, by the simulator's system user
+        cur.execute("""SELECT a.source, a.actor_username, a.additional_data -> 'rows' ->> 'customers'
+                       FROM audit_log a JOIN simulated_institution m ON a.object_id = m.id
+                       WHERE a.object_model = 'simulator.simulatedinstitution'""")
+        assert cur.fetchall() == [("simulator", "system.simulator", "150")]
 
 
 # --- the simulator replaces only what it wrote (in the test's transaction, rolled back) ---------------
@@ -199,8 +204,18 @@ def test_live_mode_writes_through_the_services(small, sim_db):
     with connection.cursor() as cur:
         cur.execute("SELECT (SELECT count(*) FROM journal_entries), (SELECT count(*) FROM payments)")
         before = cur.fetchone()
+        cur.execute("SELECT COALESCE(max(id), 0) FROM audit_log")
+        (last_entry,) = cur.fetchone()
     done = run_live(rate=25, duration=2.5, seed=3, out=io.StringIO())
     assert sum(done.values()) > 10
+    with connection.cursor() as cur:  # every live operation is in the audit trail, by a simulator user
+        cur.execute("SELECT source, actor_username, count(*) FROM audit_log WHERE id > %s GROUP BY 1, 2",
+                    [last_entry])
+        by_whom = {(source, user): n for source, user, n in cur.fetchall()}
+        # new loans: applied, approved and disbursed by three users (maker-checker)
+        simulator_users = {("simulator", f"system.simulator{who}") for who in ("", "-officer", "-manager")}
+        assert set(by_whom) <= simulator_users
+        assert by_whom[("simulator", "system.simulator")] >= sum(done.values()) - done["loan_apply"] * 2
     with connection.cursor() as cur:
         cur.execute("SELECT (SELECT count(*) FROM journal_entries), (SELECT count(*) FROM payments)")
         after = cur.fetchone()

@@ -9,11 +9,18 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from core.actor import acting_as, system_user
+
 
 class Command(BaseCommand):
     help = "Create the platform's admin user from the environment if it does not exist yet."
 
     def handle(self, *args, **options):
+        # the audit trail names who created or reset the admin: this command, not nobody
+        with acting_as(system_user("ensure_admin"), "command"):
+            self._ensure_admin()
+
+    def _ensure_admin(self) -> None:
         User = get_user_model()
         username = os.environ.get("FINHOUSE_ADMIN_USER", "admin")
         email = os.environ.get("FINHOUSE_ADMIN_EMAIL", "admin@example.org")
