@@ -20,6 +20,14 @@ DAY0 = dt.date(2025, 1, 6)
 _serial = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _no_throttle_history():
+    """API throttle counts live in the process's cache: no test inherits another's requests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def day0() -> dt.date:
     return DAY0

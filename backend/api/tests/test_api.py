@@ -20,6 +20,8 @@ from loans.models import Loan
 from savings.models import SavingsAccount
 
 METHODS = ("get", "post", "put", "patch", "delete")
+# The one endpoint open to anonymous clients: signing in (it answers 400 to a POST without credentials).
+PUBLIC = {("post", "/api/auth/token/")}
 
 
 @pytest.fixture
@@ -56,8 +58,8 @@ def test_every_endpoint_refuses_anonymous_requests():
     operations = api_operations()
     assert len(operations) > 60  # every entity and every operation is in the schema
     client = APIClient()
-    allowed = [(m, p, r.status_code) for m, p in operations
-               if (r := getattr(client, m)(p, {}, format="json")).status_code != 401]
+    allowed = [(m, p, r.status_code) for m, p in operations if (m, p) not in PUBLIC
+               and (r := getattr(client, m)(p, {}, format="json")).status_code != 401]
     assert allowed == []
 
 
@@ -85,8 +87,8 @@ def test_every_route_of_the_resolver_refuses_anonymous_requests():
     urls = resolver_urls()
     assert "/api/loans/1/repayments/" in urls and "/api/docs/" in urls
     client = APIClient()
-    allowed = [(m, u, r.status_code) for u in urls for m in ("get", "post")
-               if (r := getattr(client, m)(u, {}, format="json")).status_code != 401]
+    allowed = [(m, u, r.status_code) for u in urls for m in ("get", "post") if (m, u) not in PUBLIC
+               and (r := getattr(client, m)(u, {}, format="json")).status_code != 401]
     assert allowed == []
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.http import HttpRequest
 
 from customers import roles
 from customers.services import staff_create
@@ -12,7 +13,8 @@ def login(client, branch):
     def as_role(role: str):
         staff_create(username=f"u_{role}", first_name="A", last_name="B", role=role, branch=branch,
                      password="a-long-test-password")
-        client.login(username=f"u_{role}", password="a-long-test-password")
+        # django-axes (login lockout) needs a request to count attempts against.
+        client.login(request=HttpRequest(), username=f"u_{role}", password="a-long-test-password")
         return client
 
     return as_role
