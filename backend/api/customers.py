@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import filters, serializers, viewsets
 
 from api.common import ERROR_RESPONSES, OperationMixin, PIIField, StaffSearchFilter
+from api.idempotency import idempotent
 from customers import services
 from customers.models import Branch, Customer, GroupMembership, SolidarityGroup, Staff
 
@@ -96,6 +97,7 @@ class CustomerViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
     staff_search_fields = ["=national_id", "=phone"]
     ordering_fields = ["customer_number", "last_name", "joined_on", "updated_at"]
 
+    @idempotent
     @extend_schema(
         summary="Register a customer (customers.services.customer_create)",
         request=CustomerCreateInputSerializer,

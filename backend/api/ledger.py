@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 
 from api.common import ERROR_RESPONSES, OperationMixin
+from api.idempotency import idempotent
 from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
 from savings import services as savings_services
 from savings.models import SavingsAccount
@@ -95,6 +96,7 @@ class TransferViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["=reference"]
     ordering_fields = ["transferred_at", "amount", "id"]
 
+    @idempotent
     @extend_schema(
         summary="Transfer between two savings accounts (savings.services.account_transfer)",
         request=TransferInputSerializer,

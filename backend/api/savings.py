@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 
 from api.common import ERROR_RESPONSES, OperationApi, OperationMixin
+from api.idempotency import idempotent
 from api.ledger import SavingsTransactionSerializer
 from customers.models import Branch, Customer
 from payments.models import Payment
@@ -68,6 +69,7 @@ class SavingsAccountViewSet(OperationMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["account_number", "customer__customer_number"]
     ordering_fields = ["account_number", "opened_on", "balance", "updated_at"]
 
+    @idempotent
     @extend_schema(
         summary="Open a savings account (savings.services.account_open)",
         request=AccountOpenInputSerializer,
@@ -89,6 +91,7 @@ class AccountMovementInputSerializer(serializers.Serializer):
 class AccountDepositApi(OperationApi):
     """Deposit into a savings account: a deposit transaction, an inbound payment, journal D cash / C 2000."""
 
+    @idempotent
     @extend_schema(summary="Deposit into a savings account (savings.services.account_deposit)",
                    request=AccountMovementInputSerializer,
                    responses={201: SavingsTransactionSerializer, **ERROR_RESPONSES})
@@ -102,6 +105,7 @@ class AccountWithdrawApi(OperationApi):
     """Withdraw from a savings account (plus the product's withdrawal fee); refused below the minimum
     balance."""
 
+    @idempotent
     @extend_schema(summary="Withdraw from a savings account (savings.services.account_withdraw)",
                    request=AccountMovementInputSerializer,
                    responses={201: SavingsTransactionSerializer, **ERROR_RESPONSES})
@@ -120,6 +124,7 @@ class AccountCloseInputSerializer(serializers.Serializer):
 class AccountCloseApi(OperationApi):
     """Close a savings account, paying out what remains."""
 
+    @idempotent
     @extend_schema(summary="Close a savings account (savings.services.account_close)",
                    request=AccountCloseInputSerializer,
                    responses={200: SavingsAccountSerializer, **ERROR_RESPONSES})

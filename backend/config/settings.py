@@ -167,6 +167,8 @@ FINHOUSE_CURRENCY = os.environ.get("FINHOUSE_CURRENCY", "KES")
 
 # API tokens (POST /api/auth/token/) expire this many hours after they were issued.
 FINHOUSE_API_TOKEN_HOURS = _env_int("FINHOUSE_API_TOKEN_HOURS", 24)
+# How long an operation's Idempotency-Key and its result are kept (api.idempotency).
+FINHOUSE_IDEMPOTENCY_HOURS = _env_int("FINHOUSE_IDEMPOTENCY_HOURS", 24)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
