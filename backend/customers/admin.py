@@ -216,8 +216,20 @@ def _is_current(customer: Customer) -> bool:
     return customer.deleted_at is None and customer.status != Customer.Status.EXITED
 
 
+class CustomerForm(forms.ModelForm):
+    """The customer page's form. A national ID held by another customer (deleted ones too) is refused in
+    the service's words, which say neither whose it is nor that it is registered (customers.services)."""
+
+    def clean_national_id(self) -> str:
+        value = self.cleaned_data["national_id"]
+        if Customer.all_objects.filter(national_id=value).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(services.NATIONAL_ID_REFUSED)
+        return value
+
+
 @admin.register(Customer)
 class CustomerAdmin(SoftDeleteAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
+    form = CustomerForm
     list_display = ["customer_number", "first_name", "last_name", "branch", "loan_officer", "status",
                     "kyc_status", "joined_on"]
     list_filter = [SoftDeletedFilter, "status", "kyc_status", "gender", "branch",

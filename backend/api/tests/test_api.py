@@ -315,7 +315,36 @@ def test_registering_the_same_national_id_twice_is_refused(staff_client, custome
         "first_name": "Copy", "last_name": "Cat", "gender": "M", "date_of_birth": "1980-01-01",
         "national_id": customer.national_id, "phone": "+254700000000", "branch": branch.pk,
         "business_sector": "retail"}, format="json")
-    assert response.status_code == 400 and "already registered" in response.json()["detail"]
+    assert response.status_code == 400
+    assert response.json() == {"detail": "customer Copy Cat refused: the national ID could not be accepted; "
+                                         "check it or ask a supervisor", "code": "refused"}
+
+
+@pytest.mark.django_db
+def test_a_national_id_registered_at_the_same_moment_is_the_same_refusal(staff_client, customer, branch,
+                                                                          monkeypatch):
+    """The service checks, then inserts; a registration committed in between is caught by the unique
+    constraint and refused the same way, not a 500 that would tell the ID is taken some other way."""
+    from django.db.models import QuerySet
+
+    from customers.models import Customer
+
+    real_exists = QuerySet.exists
+    missed = []
+
+    def exists_missing_the_other_registration_once(qs):
+        if qs.model is Customer and not missed:
+            missed.append(qs)
+            return False
+        return real_exists(qs)
+
+    monkeypatch.setattr(QuerySet, "exists", exists_missing_the_other_registration_once)
+    response = staff_client.post("/api/customers/", {
+        "first_name": "Copy", "last_name": "Cat", "gender": "M", "date_of_birth": "1980-01-01",
+        "national_id": customer.national_id, "phone": "+254700000000", "branch": branch.pk,
+        "business_sector": "retail"}, format="json")
+    assert missed and response.status_code == 400
+    assert response.json()["code"] == "refused" and "could not be accepted" in response.json()["detail"]
 
 
 @pytest.mark.django_db
