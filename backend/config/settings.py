@@ -12,8 +12,13 @@ ROOT_DIR = BASE_DIR.parent
 
 
 def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+    """Unset or empty (`NAME=` in .env, as .env.example lists them) is the default."""
+    value = (os.environ.get(name) or "").strip().lower()
+    return default if not value else value in {"1", "true", "yes", "on"}
+
+
+def _env_str(name: str, default: str) -> str:
+    return (os.environ.get(name) or "").strip() or default
 
 
 def _env_int(name: str, default: int) -> int:
@@ -44,7 +49,8 @@ def _database_from_url(url: str) -> dict:
     }
 
 
-DEBUG = _env_bool("DJANGO_DEBUG", True)
+# Only unset is the demo: an empty DJANGO_DEBUG= is not "true", so it means production (fail safe).
+DEBUG = os.environ.get("DJANGO_DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"}
 # Production is DEBUG off: everything below that says PRODUCTION hardens it (cookies, HTTPS, HSTS).
 PRODUCTION = not DEBUG
 DEMO_SECRET_KEY = "insecure-demo-key-set-DJANGO_SECRET_KEY-in-production"
@@ -141,8 +147,8 @@ AUTHENTICATION_BACKENDS = [
 AXES_ENABLED = _env_bool("FINHOUSE_LOCKOUT_ENABLED", True)
 AXES_FAILURE_LIMIT = _env_int("FINHOUSE_LOCKOUT_FAILURES", 5)
 AXES_COOLOFF_TIME = _env_int("FINHOUSE_LOCKOUT_MINUTES", 30) / 60 or None  # hours; None: permanent
-AXES_LOCKOUT_PARAMETERS = [p.strip() for p in os.environ.get("FINHOUSE_LOCKOUT_BY", "username,ip_address")
-                           .split(",") if p.strip()]
+_lockout_by = _env_str("FINHOUSE_LOCKOUT_BY", "username,ip_address")
+AXES_LOCKOUT_PARAMETERS = [p.strip() for p in _lockout_by.split(",") if p.strip()]
 AXES_RESET_ON_SUCCESS = True
 AXES_COOLOFF_MESSAGE = ("Account locked: too many failed login attempts. "
                         "Try again later or ask an administrator.")
@@ -186,9 +192,9 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": os.environ.get("FINHOUSE_API_THROTTLE_ANON", "60/minute"),
-        "user": os.environ.get("FINHOUSE_API_THROTTLE_USER", "1200/minute"),
-        "auth": os.environ.get("FINHOUSE_API_THROTTLE_AUTH", "20/minute"),
+        "anon": _env_str("FINHOUSE_API_THROTTLE_ANON", "60/minute"),
+        "user": _env_str("FINHOUSE_API_THROTTLE_USER", "1200/minute"),
+        "auth": _env_str("FINHOUSE_API_THROTTLE_AUTH", "20/minute"),
     },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -204,7 +210,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "finhouse core banking API",
     "DESCRIPTION": "The system of record of a microfinance institution: customers, savings, loans, "
-    "payments, the ledger and fixed deposits. Every endpoint requires authentication.",
+    "payments, the ledger and fixed deposits. Every endpoint requires authentication: a token from "
+    "POST /api/auth/token/ (header `Authorization: Token <token>`) or an admin session (with its CSRF "
+    "token on writes). Every operation takes an optional Idempotency-Key header.",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -225,9 +233,9 @@ SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
 SECURE_HSTS_SECONDS = _env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
 SECURE_HSTS_PRELOAD = _env_bool("DJANGO_SECURE_HSTS_PRELOAD", PRODUCTION)
-_proxy_ssl_header = os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER",
-                                   "HTTP_X_FORWARDED_PROTO" if PRODUCTION else "").strip()
-SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+_proxy_ssl_header = _env_str("DJANGO_SECURE_PROXY_SSL_HEADER",
+                             "HTTP_X_FORWARDED_PROTO" if PRODUCTION else "none")
+SECURE_PROXY_SSL_HEADER = None if _proxy_ssl_header.lower() == "none" else (_proxy_ssl_header, "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -237,7 +237,9 @@ def test_production_mode_turns_on_https_hsts_and_secure_cookies():
     code = ("from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
             "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
             "s.SECURE_PROXY_SSL_HEADER)")
-    prod = _manage("shell", "-c", code, DJANGO_DEBUG="off", DJANGO_SECRET_KEY=secrets.token_urlsafe(64))
+    # Empty knobs, as .env.example lists them, mean the production defaults.
+    prod = _manage("shell", "-c", code, DJANGO_DEBUG="off", DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+                   DJANGO_SECURE_COOKIES="", DJANGO_SECURE_HSTS_SECONDS="", DJANGO_SECURE_PROXY_SSL_HEADER="")
     assert prod.stdout.strip().splitlines()[-1] == (
         "True True True 31536000 True ('HTTP_X_FORWARDED_PROTO', 'https')"), prod.stderr
     demo = _manage("shell", "-c", code)  # the demo: plain http on localhost
