@@ -20,6 +20,33 @@ DAY0 = dt.date(2025, 1, 6)
 _serial = itertools.count(1)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A transactional test (`django_db(transaction=True)`: real commits, for tests of concurrency) ends
+    with the database flushed, which also removes what the migrations put in it (the chart of accounts,
+    transaction types, role groups). Put that back, so the tests after it (the simulator's, which use
+    the database outside a test transaction) find the database as migrate left it."""
+    yield
+    marker = item.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if contents:  # serialized when a test asked for serialized_rollback
+        with item.config.stash[blocking_manager_key].unblock():
+            connection.creation.deserialize_db_from_string(contents)
+
+
+@pytest.fixture(autouse=True)
+def _no_throttle_history():
+    """API throttle counts live in the process's cache: no test inherits another's requests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def day0() -> dt.date:
     return DAY0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 
 from access.policy import HEAD_OFFICE_ROLES
 
@@ -41,14 +42,18 @@ BRANCH_PATH: dict[str, str] = {
 UNSCOPED = {"customers.branch"}
 
 
+def has_left(staff: Any) -> bool:
+    """Whether a member of staff's leaving date has come (a date still to come keeps them on until then).
+    The one rule for "left": authentication (api.authentication) refuses them, permissions drop them."""
+    return staff is not None and staff.left_on is not None and staff.left_on <= timezone.localdate()
+
+
 def staff_of(user: Any) -> Any:
-    """The user's staff record if they are current staff (hired, not left), else None."""
+    """The user's staff record if they are current staff (active user, not left), else None."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    staff = getattr(user, "staff", None) if hasattr(user, "staff") else None
-    if staff is None or staff.left_on is not None:
-        return None
-    return staff
+    staff = getattr(user, "staff", None)
+    return None if staff is None or has_left(staff) else staff
 
 
 def sees_every_branch(user: Any) -> bool:

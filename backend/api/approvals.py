@@ -15,6 +15,7 @@ from access import services
 from access.models import ApprovalRequest
 from access.policy import check_code
 from api.common import ERROR_RESPONSES, OperationApi, ReadViewSet
+from api.idempotency import idempotent
 
 
 class ApprovalRequestSerializer(serializers.ModelSerializer):
@@ -68,6 +69,7 @@ class ApprovalDecisionApi(OperationApi):
 
 
 class ApprovalApproveApi(ApprovalDecisionApi):
+    @idempotent
     @extend_schema(summary="Approve a request and perform its operation (access.services.approval_approve)",
                    request=DecisionInput, responses={200: ApprovalRequestSerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:
@@ -76,6 +78,7 @@ class ApprovalApproveApi(ApprovalDecisionApi):
 
 
 class ApprovalRejectApi(ApprovalDecisionApi):
+    @idempotent
     @extend_schema(summary="Reject a request (access.services.approval_reject)",
                    request=DecisionInput, responses={200: ApprovalRequestSerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:

@@ -4,8 +4,10 @@ service's BusinessError to HTTP 400, and the base of the operation views."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, filters, serializers, status, viewsets
@@ -15,6 +17,8 @@ from rest_framework.views import APIView
 from access.drf import BranchScopedMixin
 from access.scope import scope_queryset
 from core.exceptions import BusinessError
+
+logger = logging.getLogger(__name__)
 
 PII_VISIBLE_CHARS = 2
 
@@ -102,6 +106,11 @@ class ErrorSerializer(serializers.Serializer):
 ERROR_RESPONSES = {
     400: OpenApiResponse(ErrorSerializer, description="refused by a business rule, or invalid input"),
     404: OpenApiResponse(description="no such object"),
+    409: OpenApiResponse(ErrorSerializer, description="a request with the same Idempotency-Key is in "
+                         "progress ('idempotency_in_progress'), or the operation collided with a "
+                         "concurrent one ('conflict'); nothing was posted, retry"),
+    422: OpenApiResponse(ErrorSerializer, description="the Idempotency-Key was already used for a different "
+                         "request ('idempotency_key_reused')"),
 }
 
 
@@ -129,6 +138,14 @@ class OperationMixin:
             return business_error_response(exc)
         if isinstance(exc, exceptions.ValidationError):
             return validation_error_response(exc)
+        if isinstance(exc, IntegrityError):
+            # A constraint the service checked but a concurrent transaction won in between (the same
+            # reference posted twice at once, say): the database refused it and nothing was posted. Not a
+            # server error for the client, but logged: a constraint the services never check is a bug.
+            logger.warning("operation refused by a database constraint: %s", exc)
+            return Response({"detail": "the operation collided with another one made at the same time and "
+                             "was not posted; check and retry", "code": "conflict"},
+                            status=status.HTTP_409_CONFLICT)
         return super().handle_exception(exc)
 
     def validated(self, serializer_class: type[serializers.Serializer]) -> dict:

@@ -19,6 +19,7 @@ from api.common import (
     ScopedPrimaryKeyRelatedField,
     StaffSearchFilter,
 )
+from api.idempotency import idempotent
 from customers import services
 from customers.models import Branch, Customer, GroupMembership, SolidarityGroup, Staff
 
@@ -112,6 +113,7 @@ class CustomerViewSet(OperationMixin, ReadViewSet):
     pii_search_fields = ["first_name", "last_name", "=national_id", "=phone"]
     ordering_fields = ["customer_number", "last_name", "joined_on", "updated_at"]
 
+    @idempotent
     @extend_schema(
         summary="Register a customer (customers.services.customer_create)",
         request=CustomerCreateInputSerializer,
@@ -174,6 +176,7 @@ class CustomerKycVerifyApi(OperationApi):
 
     permission = "customer.kyc_verify"
 
+    @idempotent
     @extend_schema(summary="Request KYC verification of a customer (maker-checker)", request=None,
                    responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
     def post(self, request, pk: int):

@@ -16,6 +16,7 @@ from api.common import (
     ReadViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from api.idempotency import idempotent
 from customers.models import Customer
 from investments import services
 from investments.models import Investment, InvestmentEarning, InvestmentProduct
@@ -86,6 +87,7 @@ class InvestmentViewSet(OperationMixin, ReadViewSet):
     search_fields = ["investment_number", "customer__customer_number"]
     ordering_fields = ["start_on", "maturity_on", "principal", "updated_at"]
 
+    @idempotent
     @extend_schema(
         summary="Place a fixed deposit (investments.services.investment_place)",
         request=InvestmentPlaceInput,
@@ -104,6 +106,7 @@ class InvestmentRedeemApi(OperationApi):
         channel = serializers.ChoiceField(choices=Payment.Channel.choices, default=Payment.Channel.CASH)
         reference = serializers.CharField(max_length=64, required=False, help_text=REFERENCE_HELP)
 
+    @idempotent
     @extend_schema(summary="Redeem a fixed deposit (investments.services.investment_redeem)",
                    request=InvestmentRedeemInput, responses={200: InvestmentSerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:

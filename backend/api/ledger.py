@@ -15,6 +15,7 @@ from api.common import (
     ReadViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from api.idempotency import idempotent
 from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
 from savings import services as savings_services
 from savings.models import SavingsAccount
@@ -106,6 +107,7 @@ class TransferViewSet(OperationMixin, ReadViewSet):
     search_fields = ["=reference"]
     ordering_fields = ["transferred_at", "amount", "id"]
 
+    @idempotent
     @extend_schema(
         summary="Transfer between two savings accounts (savings.services.account_transfer)",
         request=TransferInputSerializer,
@@ -201,6 +203,7 @@ class SavingsTransactionReverseApi(OperationApi):
 
     permission = "savings.reverse"
 
+    @idempotent
     @extend_schema(summary="Request the reversal of a savings transaction (maker-checker)",
                    request=ReversalInput, responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
     def post(self, request, pk: int):
@@ -216,6 +219,7 @@ class JournalEntryReverseApi(OperationApi):
 
     permission = "ledger.reverse"
 
+    @idempotent
     @extend_schema(summary="Request the reversal of a journal entry (maker-checker)",
                    request=ReversalInput, responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
     def post(self, request, pk: int):

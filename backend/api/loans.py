@@ -20,6 +20,7 @@ from api.common import (
     ReadViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from api.idempotency import idempotent
 from customers.models import Customer, SolidarityGroup, Staff
 from loans import selectors, services
 from loans.models import (
@@ -138,6 +139,7 @@ class LoanViewSet(OperationMixin, ReadViewSet):
     ordering_fields = ["applied_on", "disbursed_on", "amount_disbursed", "principal_outstanding",
                        "updated_at"]
 
+    @idempotent
     @extend_schema(
         summary="Apply for a loan (loans.services.loan_apply)",
         request=LoanApplyInputSerializer,
@@ -329,6 +331,7 @@ class LoanApproveApi(LoanOperationApi):
                                           help_text="default: the amount applied for")
         on = serializers.DateField(required=False, help_text="default: today")
 
+    @idempotent
     @extend_schema(summary="Approve a loan application (loans.services.loan_approve)",
                    request=LoanApproveInput, responses={200: LoanSerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:
@@ -341,6 +344,7 @@ class LoanRejectApi(LoanOperationApi):
     class LoanRejectInput(serializers.Serializer):
         on = serializers.DateField(required=False, help_text="default: today")
 
+    @idempotent
     @extend_schema(summary="Reject a loan application (loans.services.loan_reject)",
                    request=LoanRejectInput, responses={200: LoanSerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:
@@ -359,6 +363,7 @@ class LoanDisburseApi(LoanOperationApi):
         reference = serializers.CharField(max_length=64, required=False,
                                           help_text=REFERENCE_HELP)
 
+    @idempotent
     @extend_schema(summary="Disburse an approved loan (loans.services.loan_disburse)",
                    request=LoanDisburseInput, responses={200: LoanSerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:
@@ -384,6 +389,7 @@ class RepaymentPostApi(LoanOperationApi):
         class Meta(RepaymentSerializer.Meta):
             fields = [*RepaymentSerializer.Meta.fields, "allocations"]
 
+    @idempotent
     @extend_schema(summary="Post a repayment, allocated penalty → fee → interest → principal, oldest "
                            "installment first (loans.services.repayment_post)",
                    request=RepaymentPostInput, responses={201: RepaymentPostOutput, **ERROR_RESPONSES})
@@ -401,6 +407,7 @@ class LoanRestructureApi(LoanOperationApi):
                                             help_text="annual rate as a fraction; default: unchanged")
         on = serializers.DateField(required=False, help_text="default: today")
 
+    @idempotent
     @extend_schema(summary="Request a restructure of an outstanding loan; performed when a checker approves "
                            "it (maker-checker; loans.services.loan_restructure)",
                    request=LoanRestructureInput,
@@ -419,6 +426,7 @@ class LoanWriteOffApi(LoanOperationApi):
         reason = serializers.CharField(max_length=200)
         on = serializers.DateField(required=False, help_text="default: today")
 
+    @idempotent
     @extend_schema(summary="Request a write-off of an outstanding loan; performed when a checker approves "
                            "it (maker-checker; loans.services.loan_write_off)",
                    request=LoanWriteOffInput, responses={202: ApprovalRequestSerializer, **ERROR_RESPONSES})
@@ -437,6 +445,7 @@ class RecoveryPostApi(LoanOperationApi):
         reference = serializers.CharField(max_length=64, required=False,
                                           help_text=REFERENCE_HELP)
 
+    @idempotent
     @extend_schema(summary="Post a recovery on a written-off loan (loans.services.recovery_post)",
                    request=RecoveryPostInput, responses={201: RecoverySerializer, **ERROR_RESPONSES})
     def post(self, request: Request, pk: int) -> Response:

@@ -14,6 +14,7 @@ from api.common import (
     ReadViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from api.idempotency import idempotent
 from api.ledger import SavingsTransactionSerializer
 from customers.models import Branch, Customer
 from payments.models import Payment
@@ -77,6 +78,7 @@ class SavingsAccountViewSet(OperationMixin, ReadViewSet):
     search_fields = ["account_number", "customer__customer_number"]
     ordering_fields = ["account_number", "opened_on", "balance", "updated_at"]
 
+    @idempotent
     @extend_schema(
         summary="Open a savings account (savings.services.account_open)",
         request=AccountOpenInputSerializer,
@@ -99,6 +101,7 @@ class AccountDepositApi(OperationApi):
     """Deposit into a savings account: a deposit transaction, an inbound payment, journal D cash / C 2000."""
     permission = "savings.deposit"
 
+    @idempotent
     @extend_schema(summary="Deposit into a savings account (savings.services.account_deposit)",
                    request=AccountMovementInputSerializer,
                    responses={201: SavingsTransactionSerializer, **ERROR_RESPONSES})
@@ -113,6 +116,7 @@ class AccountWithdrawApi(OperationApi):
     balance."""
     permission = "savings.withdraw"
 
+    @idempotent
     @extend_schema(summary="Withdraw from a savings account (savings.services.account_withdraw)",
                    request=AccountMovementInputSerializer,
                    responses={201: SavingsTransactionSerializer, **ERROR_RESPONSES})
@@ -132,6 +136,7 @@ class AccountCloseApi(OperationApi):
     """Close a savings account, paying out what remains."""
     permission = "savings.close"
 
+    @idempotent
     @extend_schema(summary="Close a savings account (savings.services.account_close)",
                    request=AccountCloseInputSerializer,
                    responses={200: SavingsAccountSerializer, **ERROR_RESPONSES})

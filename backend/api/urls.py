@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import approvals, audit, customers, investments, ledger, loans, payments, savings
+from api import approvals, audit, auth, customers, investments, ledger, loans, payments, savings
 
 router = DefaultRouter()
 # users
@@ -73,6 +73,7 @@ operations = [
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("auth/token/", auth.TokenApi.as_view(), name="auth-token"),
     *operations,
     path("", include(router.urls)),
 ]

@@ -5,13 +5,30 @@ import os
 import urllib.parse
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 ROOT_DIR = BASE_DIR.parent
 
 
 def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+    """Unset or empty (`NAME=` in .env, as .env.example lists them) is the default."""
+    value = (os.environ.get(name) or "").strip().lower()
+    return default if not value else value in {"1", "true", "yes", "on"}
+
+
+def _env_str(name: str, default: str) -> str:
+    return (os.environ.get(name) or "").strip() or default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
 
 
 def _database_from_url(url: str) -> dict:
@@ -32,8 +49,21 @@ def _database_from_url(url: str) -> dict:
     }
 
 
-DEBUG = _env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-demo-key-set-DJANGO_SECRET_KEY-in-production"
+# Only unset is the demo: an empty DJANGO_DEBUG= is not "true", so it means production (fail safe).
+DEBUG = os.environ.get("DJANGO_DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"}
+# Production is DEBUG off: everything below that says PRODUCTION hardens it (cookies, HTTPS, HSTS).
+PRODUCTION = not DEBUG
+DEMO_SECRET_KEY = "insecure-demo-key-set-DJANGO_SECRET_KEY-in-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEMO_SECRET_KEY
+# Sessions, password reset links and CSRF tokens are signed with it: in production the demo key (public
+# in this repository) or a guessable one would let anyone forge a staff session. The same bar as
+# `check --deploy` (security.W009): at least 50 characters, 5 distinct.
+if PRODUCTION and (SECRET_KEY == DEMO_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is off (production) but DJANGO_SECRET_KEY is unset, the demo key or too weak: set "
+        "DJANGO_SECRET_KEY to a long random value (at least 50 characters), e.g. the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`, in the environment or .env"
+    )
 ALLOWED_HOSTS = [
     h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h
 ]
@@ -50,6 +80,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from here, not a CDN (works offline)
+    "rest_framework.authtoken",
+    "axes",  # login lockout (admin login and the API's token endpoint)
     "core",
     "access",
     "customers",
@@ -73,6 +105,8 @@ MIDDLEWARE = [
     "core.actor.ActorMiddleware",  # who acts and from where: services, audit trail, maker-checker
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -100,11 +134,30 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Axes first: it refuses a locked-out username before any password is checked. api.authentication's backend is
+# Django's ModelBackend that also refuses staff who have left (Staff.left_on), on every request.
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
     # Permissions: django-rules answers has_perm from access.policy (role, branch, left_on) on every call.
     "rules.permissions.ObjectPermissionBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "api.authentication.StaffModelBackend",
 ]
+
+# Login lockout (django-axes), for the admin login and POST /api/auth/token/: after FINHOUSE_LOCKOUT_FAILURES
+# wrong passwords for one username (from any address, so rotating addresses does not help), or from one
+# address (for any username: credential stuffing), that username or address is locked out for
+# FINHOUSE_LOCKOUT_MINUTES (0: until an admin resets it); a success resets the count. Staff behind one
+# NAT share an address: raise the limit or set FINHOUSE_LOCKOUT_BY=username there. An admin unlocks
+# earlier with `manage.py axes_reset_username <username>` or `axes_reset_ip <address>`.
+AXES_ENABLED = _env_bool("FINHOUSE_LOCKOUT_ENABLED", True)
+AXES_FAILURE_LIMIT = _env_int("FINHOUSE_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = _env_int("FINHOUSE_LOCKOUT_MINUTES", 30) / 60 or None  # hours; None: permanent
+_lockout_by = _env_str("FINHOUSE_LOCKOUT_BY", "username,ip_address")
+AXES_LOCKOUT_PARAMETERS = [p.strip() for p in _lockout_by.split(",") if p.strip()]
+AXES_RESET_ON_SUCCESS = True
+AXES_COOLOFF_MESSAGE = ("Account locked: too many failed login attempts. "
+                        "Try again later or ask an administrator.")
+AXES_PERMALOCK_MESSAGE = "Account locked: too many failed login attempts. Ask an administrator."
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -126,14 +179,32 @@ AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
 # The institution's one currency (ISO 4217), used on payments and in the admin.
 FINHOUSE_CURRENCY = os.environ.get("FINHOUSE_CURRENCY", "KES")
 
+# API tokens (POST /api/auth/token/) expire this many hours after they were issued.
+FINHOUSE_API_TOKEN_HOURS = _env_int("FINHOUSE_API_TOKEN_HOURS", 24)
+# How long an operation's Idempotency-Key and its result are kept (api.idempotency).
+FINHOUSE_IDEMPOTENCY_HOURS = _env_int("FINHOUSE_IDEMPOTENCY_HOURS", 24)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Basic first, so an anonymous API client gets 401 with a WWW-Authenticate challenge (not 403).
-        "rest_framework.authentication.BasicAuthentication",
+        # Token first, so an anonymous API client gets 401 with a `WWW-Authenticate: Token` challenge
+        # (not 403, and no Basic challenge: browsers would pop a password dialog). Session auth serves the
+        # browsable API and Swagger UI to a logged-in admin user, and enforces CSRF on its writes.
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every request is authorized by role and branch from the one table in access.policy.
     "DEFAULT_PERMISSION_CLASSES": ["access.drf.RolePermission"],
+    # Per client, in this process's cache (per worker unless CACHES is made shared): anonymous by
+    # address, users by user; the token endpoint has its own tighter scope.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _env_str("FINHOUSE_API_THROTTLE_ANON", "60/minute"),
+        "user": _env_str("FINHOUSE_API_THROTTLE_USER", "1200/minute"),
+        "auth": _env_str("FINHOUSE_API_THROTTLE_AUTH", "20/minute"),
+    },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -148,13 +219,35 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "finhouse core banking API",
     "DESCRIPTION": "The system of record of a microfinance institution: customers, savings, loans, "
-    "payments, the ledger and fixed deposits. Every endpoint requires authentication.",
+    "payments, the ledger and fixed deposits. Every endpoint requires authentication: a token from "
+    "POST /api/auth/token/ (header `Authorization: Token <token>`) or an admin session (with its CSRF "
+    "token on writes). Every operation takes an optional Idempotency-Key header.",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- HTTPS and cookies -------------------------------------------------------------------------------
+# In production (DJANGO_DEBUG off) the site is served over HTTPS only, behind a TLS-terminating proxy
+# that sets X-Forwarded-Proto (and strips a client's own); each is an environment switch for setups
+# that differ. The demo (DEBUG on, plain http on 127.0.0.1) keeps them off.
+SESSION_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+# A staff session lasts a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = _env_int("DJANGO_SESSION_SECONDS", 8 * 3600)
+SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = _env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = _env_bool("DJANGO_SECURE_HSTS_PRELOAD", PRODUCTION)
+_proxy_ssl_header = _env_str("DJANGO_SECURE_PROXY_SSL_HEADER",
+                             "HTTP_X_FORWARDED_PROTO" if PRODUCTION else "none")
+SECURE_PROXY_SSL_HEADER = None if _proxy_ssl_header.lower() == "none" else (_proxy_ssl_header, "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
     "version": 1,

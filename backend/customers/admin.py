@@ -232,8 +232,20 @@ def _kyc_verify_request(customer: Customer, data: dict, user) -> str:
     return f"KYC verification of {customer} requested (#{request.pk}): another branch manager approves it."
 
 
+class CustomerForm(forms.ModelForm):
+    """The customer page's form. A national ID held by another customer (deleted ones too) is refused in
+    the service's words, which say neither whose it is nor that it is registered (customers.services)."""
+
+    def clean_national_id(self) -> str:
+        value = self.cleaned_data["national_id"]
+        if Customer.all_objects.filter(national_id=value).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(services.NATIONAL_ID_REFUSED)
+        return value
+
+
 @admin.register(Customer)
 class CustomerAdmin(BranchScopedAdminMixin, SoftDeleteAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
+    form = CustomerForm
     list_display = ["customer_number", "first_name", "last_name", "branch", "loan_officer", "status",
                     "kyc_status", "joined_on"]
     list_filter = [SoftDeletedFilter, "status", "kyc_status", "gender", "branch",

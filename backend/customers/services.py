@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.clock import business_date
@@ -73,6 +73,16 @@ def staff_create(
     )
 
 
+NATIONAL_ID_REFUSED = "the national ID could not be accepted; check it or ask a supervisor"
+
+
+def national_id_refused(who: str) -> BusinessError:
+    """The one refusal of a national ID already registered. It names neither the holder nor the ID and
+    has the code of every other refusal: a clerk (or an API client) must not learn from it whose ID it
+    is, nor use registration to probe whether someone is a customer; a supervisor looks it up."""
+    return BusinessError(f"{who} refused: {NATIONAL_ID_REFUSED}")
+
+
 @transaction.atomic
 def customer_create(
     *,
@@ -102,10 +112,8 @@ def customer_create(
         raise BusinessError(f"{who} refused: unknown KYC status {kyc_status!r}")
     if _years_between(date_of_birth, joined_on) < ADULT_AGE:
         raise BusinessError(f"{who} refused: born {date_of_birth}, under {ADULT_AGE} on {joined_on}")
-    if (holder := Customer.all_objects.filter(national_id=national_id).first()) is not None:
-        raise BusinessError(
-            f"{who} refused: national ID {national_id} is already registered to {holder.customer_number}"
-        )
+    if Customer.all_objects.filter(national_id=national_id).exists():
+        raise national_id_refused(who)
     if loan_officer is not None:
         if loan_officer.branch_id != branch.pk:
             raise BusinessError(
@@ -117,21 +125,29 @@ def customer_create(
                 f"{who} refused: {loan_officer.employee_number} is a teller, not a loan officer"
             )
     customer_id = next_id(Customer)
-    return Customer.objects.create(
-        id=customer_id,
-        customer_number=customer_number or f"CU{customer_id:08d}",
-        first_name=first_name,
-        last_name=last_name,
-        gender=gender,
-        date_of_birth=date_of_birth,
-        national_id=national_id,
-        phone=phone,
-        branch=branch,
-        loan_officer=loan_officer,
-        kyc_status=kyc_status,
-        business_sector=business_sector,
-        joined_on=joined_on,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: the unique constraint may still refuse, below
+            return Customer.objects.create(
+                id=customer_id,
+                customer_number=customer_number or f"CU{customer_id:08d}",
+                first_name=first_name,
+                last_name=last_name,
+                gender=gender,
+                date_of_birth=date_of_birth,
+                national_id=national_id,
+                phone=phone,
+                branch=branch,
+                loan_officer=loan_officer,
+                kyc_status=kyc_status,
+                business_sector=business_sector,
+                joined_on=joined_on,
+            )
+    except IntegrityError:
+        # Registered by a concurrent request between the check above and this insert: the same refusal,
+        # not a server error (which would tell the client something the message does not).
+        if Customer.all_objects.filter(national_id=national_id).exists():
+            raise national_id_refused(who) from None
+        raise
 
 
 @transaction.atomic
