@@ -5,6 +5,10 @@
 - `journal_lines`: lines are immutable (corrections are reversing entries), and every INSERT statement
   must leave each entry it touches balanced (debits = credits). The check is statement-level, over the
   statement's transition table, so a bulk COPY of millions of lines is checked in one pass.
+- `journal_entries`: no entry may be inserted, changed or deleted on a date within a closed accounting
+  period (on or before the latest accounting_period_closes.closed_through): the services refuse such a
+  date first (core.clock); this catches everything else (raw SQL, a race with the close). Statement-level
+  over the transition tables, like the balance check.
 """
 
 from django.db import connection
@@ -51,6 +55,45 @@ CREATE OR REPLACE TRIGGER journal_lines_balanced
 """
 
 
+# Closed accounting periods (ledger.PeriodClose), kept apart from the checks above.
+PERIOD_CLOSE_SQL = """
+CREATE OR REPLACE FUNCTION finhouse_journal_entries_open_period() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    closed date;
+    earliest date;
+BEGIN
+    SELECT max(closed_through) INTO closed FROM accounting_period_closes;
+    IF closed IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- plpgsql plans each statement when it first runs it, so only the op's transition tables are read
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT min(posted_on) INTO earliest FROM new_entries;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT least(earliest, min(posted_on)) INTO earliest FROM old_entries;
+    END IF;
+    IF earliest <= closed THEN
+        RAISE EXCEPTION 'journal entry dated % refused: the books are closed through %; '
+            'post it in the open period', earliest, closed USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER journal_entries_open_period_insert
+    AFTER INSERT ON journal_entries REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION finhouse_journal_entries_open_period();
+
+CREATE OR REPLACE TRIGGER journal_entries_open_period_update
+    AFTER UPDATE ON journal_entries REFERENCING OLD TABLE AS old_entries NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION finhouse_journal_entries_open_period();
+
+CREATE OR REPLACE TRIGGER journal_entries_open_period_delete
+    AFTER DELETE ON journal_entries REFERENCING OLD TABLE AS old_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION finhouse_journal_entries_open_period();
+"""
+
+
 def install_triggers(sender=None, using="default", **kwargs) -> None:
     """Attach the touch trigger to every table with an updated_at column; install the journal checks."""
     from django.db import connections
@@ -75,3 +118,6 @@ def install_triggers(sender=None, using="default", **kwargs) -> None:
         cur.execute("SELECT to_regclass('journal_lines') IS NOT NULL")
         if cur.fetchone()[0]:
             cur.execute(JOURNAL_SQL)
+        cur.execute("SELECT to_regclass('accounting_period_closes') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute(PERIOD_CLOSE_SQL)
