@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 GL_BALANCE = """
 SELECT COALESCE(sum(l.debit - l.credit), 0) FROM journal_lines l
 JOIN gl_accounts g ON g.id = l.gl_account_id WHERE g.code = %s
@@ -110,6 +112,8 @@ def violations(cursor) -> list[str]:
 
 def not_after(cursor, last: dt.date) -> list[str]:
     """Rows stamped after the end of `last` (the simulated history must not reach into the future)."""
+    # the end of `last` where the institution is, not where the database session is
+    end = timezone.make_aware(dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))
     found = []
     for table in (
         "payments",
@@ -120,8 +124,8 @@ def not_after(cursor, last: dt.date) -> list[str]:
         "customers",
     ):
         cursor.execute(
-            f"SELECT count(*) FROM {table} WHERE created_at >= %s::date + 1 OR updated_at >= %s::date + 1",
-            [last, last],
+            f"SELECT count(*) FROM {table} WHERE created_at >= %s OR updated_at >= %s",
+            [end, end],
         )
         n = cursor.fetchone()[0]
         if n:
