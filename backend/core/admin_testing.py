@@ -53,7 +53,8 @@ def build_world(*, branch, officer, make_customer, make_account, make_loan, fd_p
     services: savings with a transfer, an active loan with a repayment and collateral (and overdue
     installments, as its schedule started long before today), a restructured loan, a written-off loan
     with a recovery, a provisioning run, an application, a solidarity group, a fixed deposit with
-    accrued earnings, and a close of the books (through a day before anything happened). Returns the interesting objects by name."""
+    accrued earnings, and a close of the books (through a day before anything happened). Returns the
+    interesting objects by name."""
     import datetime as dt
     from decimal import Decimal as D
     from types import SimpleNamespace
