@@ -80,6 +80,7 @@ def test_small_history_obeys_every_invariant(small):
     with connection.cursor() as cur:
         assert checks.violations(cur) == []
         assert checks.not_after(cur, UNTIL) == []
+        assert checks.stamped_off_their_day(cur) == []
 
 
 def test_small_history_has_the_shape_of_an_mfi(small):
