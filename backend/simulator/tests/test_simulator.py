@@ -237,6 +237,7 @@ def run_cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
         (["--customers", "ten"], None, "must be a whole number"),
         (["--frobnicate"], None, "unrecognized arguments"),
         (["--until", "2025-13-01"], None, "--until must be a date"),
+        (["--until", "2099-01-01"], None, "the simulated history cannot reach into the future"),
         (["--customers", "5"], "postgresql://postgres@127.0.0.1:1/nowhere", "cannot use the database"),
         (
             ["--customers", "5"],
