@@ -154,6 +154,7 @@ MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
     "ledger.savingstransaction": {"view": "savings.view"},
     "ledger.journalentry": {"view": "ledger.view"},
     "ledger.journalline": {"view": "ledger.view"},
+    "ledger.periodclose": {"view": "ledger.view"},
     "investments.investmentproduct": {"view": "reference.view"},
     "investments.investment": {"view": "investment.view"},
     "investments.investmentearning": {"view": "investment.view"},

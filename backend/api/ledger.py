@@ -1,5 +1,6 @@
 """API of the books: the savings ledger, transfers (and making one: POST /api/transfers/), transaction
-types, the chart of accounts and journal entries with their lines. Everything posted is read-only."""
+types, the chart of accounts, journal entries with their lines, and the period closes (closing the books
+through a date: POST /api/period-closes/). Everything posted is read-only."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ from api.common import (
     ScopedPrimaryKeyRelatedField,
 )
 from api.idempotency import idempotent
-from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
+from ledger import services as ledger_services
+from ledger.models import (
+    GLAccount,
+    JournalEntry,
+    JournalLine,
+    PeriodClose,
+    SavingsTransaction,
+    TransactionType,
+    Transfer,
+)
 from savings import services as savings_services
 from savings.models import SavingsAccount
 
@@ -227,3 +237,41 @@ class JournalEntryReverseApi(OperationApi):
         data = self.validated(ReversalInput)
         return self.requested("ledger.reverse", entry, data,
                               f"reverse journal entry {entry.pk}: {data['reason']}")
+
+
+class PeriodCloseSerializer(serializers.ModelSerializer):
+    closed_at = serializers.DateTimeField(source="created_at", read_only=True,
+                                          help_text="when the books were closed")
+
+    class Meta:
+        model = PeriodClose
+        fields = ["id", "closed_through", "closed_by", "closed_at", "total_debits", "total_credits", "note",
+                  "created_at", "updated_at"]
+
+
+class PeriodCloseInputSerializer(serializers.Serializer):
+    through = serializers.DateField(help_text="the last day of the period to close; before today")
+    note = serializers.CharField(max_length=200, required=False, default="")
+
+
+class PeriodCloseViewSet(OperationMixin, ReadViewSet):
+    """Closings of the books, latest first: no operation may be dated on or before the latest
+    `closed_through`. Each records who closed and the trial balance's totals through the date."""
+
+    read_permission = "ledger.view"
+    create_permission = "ledger.close_period"
+    queryset = PeriodClose.objects.all()
+    serializer_class = PeriodCloseSerializer
+    filterset_fields = ["closed_by"]
+    ordering_fields = ["closed_through"]
+
+    @idempotent
+    @extend_schema(
+        summary="Close the books through a date (ledger.services.period_close)",
+        request=PeriodCloseInputSerializer,
+        responses={201: PeriodCloseSerializer, **ERROR_RESPONSES},
+    )
+    def create(self, request, *args, **kwargs):
+        data = self.validated(PeriodCloseInputSerializer)
+        close = ledger_services.period_close(through=data["through"], note=data["note"], by=request.user)
+        return self.created(PeriodCloseSerializer, close)

@@ -38,6 +38,7 @@ router.register("transfers", ledger.TransferViewSet)
 router.register("gl-accounts", ledger.GLAccountViewSet)
 router.register("journal-entries", ledger.JournalEntryViewSet)
 router.register("journal-lines", ledger.JournalLineViewSet)
+router.register("period-closes", ledger.PeriodCloseViewSet)
 # investments
 router.register("investment-products", investments.InvestmentProductViewSet)
 router.register("investments", investments.InvestmentViewSet)

@@ -166,7 +166,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("FINHOUSE_TIME_ZONE", "UTC")
+# The institution's time zone (IANA name): its "today" bounds every operation's business date
+# (core/clock.py), and the admin shows times in it. Timestamps are stored in UTC whatever it is.
+TIME_ZONE = os.environ.get("FINHOUSE_TIME_ZONE", "Africa/Nairobi")
 USE_I18N = True
 USE_TZ = True
 

@@ -52,14 +52,16 @@ def build_world(*, branch, officer, make_customer, make_account, make_loan, fd_p
     """A small institution with at least one row in every table the admin shows, booked through the
     services: savings with a transfer, an active loan with a repayment and collateral (and overdue
     installments, as its schedule started long before today), a restructured loan, a written-off loan
-    with a recovery, a provisioning run, an application, a solidarity group and a fixed deposit with
-    accrued earnings. Returns the interesting objects by name."""
+    with a recovery, a provisioning run, an application, a solidarity group, a fixed deposit with
+    accrued earnings, and a close of the books (through a day before anything happened). Returns the
+    interesting objects by name."""
     import datetime as dt
     from decimal import Decimal as D
     from types import SimpleNamespace
 
     from customers.services import group_create, group_member_add
     from investments.services import investment_accrue, investment_place
+    from ledger.services import period_close
     from loans.models import Collateral
     from loans.services import (
         loan_apply,
@@ -92,11 +94,13 @@ def build_world(*, branch, officer, make_customer, make_account, make_loan, fd_p
     membership = group_member_add(group=group, customer=customer, on=day0)
     investment = investment_place(customer=customer, product=fd_product, amount=D("2000.00"), on=day0)
     earning = investment_accrue(investment=investment, period_end=day0 + days(31))
+    # closed before the branch opened, so it refuses nothing the tests do
+    books_closed = period_close(through=dt.date(2019, 12, 31), note="before the first operation")
     for obj in (loan, restructured, written_off, application, account):
         obj.refresh_from_db()
     return SimpleNamespace(
         customer=customer, account=account, other_account=other_account, transfer=transfer, loan=loan,
         repayment=repayment, collateral=collateral, restructured=restructured, written_off=written_off,
         provision=provision, application=application, group=group, membership=membership,
-        investment=investment, earning=earning,
+        investment=investment, earning=earning, books_closed=books_closed,
     )

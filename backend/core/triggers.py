@@ -8,6 +8,10 @@
 - `audit_log` (backend/audit): append-only; an UPDATE or DELETE raises, whoever sends it (the ORM, the
   admin, raw SQL). TRUNCATE is not refused: Django's test flush uses it; keeping the table owner's
   TRUNCATE from the application's role is a matter of database roles.
+- `journal_entries`: no entry may be inserted, changed or deleted on a date within a closed accounting
+  period (on or before the latest accounting_period_closes.closed_through): the services refuse such a
+  date first (core.clock); this catches everything else (raw SQL, a race with the close). Statement-level
+  over the transition tables, like the balance check.
 """
 
 from django.db import connection
@@ -66,6 +70,45 @@ CREATE OR REPLACE TRIGGER audit_log_append_only
 """
 
 
+# Closed accounting periods (ledger.PeriodClose), kept apart from the checks above.
+PERIOD_CLOSE_SQL = """
+CREATE OR REPLACE FUNCTION finhouse_journal_entries_open_period() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    closed date;
+    earliest date;
+BEGIN
+    SELECT max(closed_through) INTO closed FROM accounting_period_closes;
+    IF closed IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- plpgsql plans each statement when it first runs it, so only the op's transition tables are read
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT min(posted_on) INTO earliest FROM new_entries;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT least(earliest, min(posted_on)) INTO earliest FROM old_entries;
+    END IF;
+    IF earliest <= closed THEN
+        RAISE EXCEPTION 'journal entry dated % refused: the books are closed through %; '
+            'post it in the open period', earliest, closed USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER journal_entries_open_period_insert
+    AFTER INSERT ON journal_entries REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION finhouse_journal_entries_open_period();
+
+CREATE OR REPLACE TRIGGER journal_entries_open_period_update
+    AFTER UPDATE ON journal_entries REFERENCING OLD TABLE AS old_entries NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION finhouse_journal_entries_open_period();
+
+CREATE OR REPLACE TRIGGER journal_entries_open_period_delete
+    AFTER DELETE ON journal_entries REFERENCING OLD TABLE AS old_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION finhouse_journal_entries_open_period();
+"""
+
+
 def install_triggers(sender=None, using="default", **kwargs) -> None:
     """Attach the touch trigger to every table with an updated_at column; install the journal checks and
     the audit log's refusal of edits."""
@@ -94,3 +137,6 @@ def install_triggers(sender=None, using="default", **kwargs) -> None:
         cur.execute("SELECT to_regclass('audit_log') IS NOT NULL")
         if cur.fetchone()[0]:
             cur.execute(AUDIT_SQL)
+        cur.execute("SELECT to_regclass('accounting_period_closes') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute(PERIOD_CLOSE_SQL)

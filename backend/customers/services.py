@@ -54,6 +54,7 @@ def staff_create(
         raise BusinessError(f"staff {username} refused: the username is already used")
     if employee_number and Staff.objects.filter(employee_number=employee_number).exists():
         raise BusinessError(f"staff {username} refused: employee number {employee_number} is already used")
+    hired_on = business_date(hired_on)  # refused before the user is created
     user = User.objects.create_user(
         username=username,
         email=email,
@@ -69,7 +70,7 @@ def staff_create(
         employee_number=employee_number or f"E{staff_id:06d}",
         role=role,
         branch=branch,
-        hired_on=business_date(hired_on),
+        hired_on=hired_on,
     )
 
 
@@ -224,6 +225,7 @@ def group_create(
         )
     if code and SolidarityGroup.objects.filter(code=code).exists():
         raise BusinessError(f"group {name} refused: code {code} is already used")
+    formed_on = business_date(formed_on)  # refused before an id is drawn
     group_id = next_id(SolidarityGroup)
     return SolidarityGroup.objects.create(
         id=group_id,
@@ -232,7 +234,7 @@ def group_create(
         branch=branch,
         loan_officer=loan_officer,
         meeting_day=meeting_day,
-        formed_on=business_date(formed_on),
+        formed_on=formed_on,
     )
 
 

@@ -19,7 +19,11 @@ class InvestmentProduct(TimeStampedModel):
     annual_rate = RateField()
     minimum_amount = MoneyField()
     compounding = models.CharField(max_length=10, choices=Compounding.choices)
-    early_withdrawal_penalty_rate = RateField(default=ZERO, help_text="share of accrued earnings forfeited")
+    early_withdrawal_penalty_rate = RateField(
+        default=ZERO,
+        help_text="on redemption before maturity, the share of all earnings accrued so far (paid out or "
+        "not) that is forfeited; earnings already paid are recovered from the principal",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

@@ -138,6 +138,15 @@ def investment_place(
     return investment
 
 
+def early_redemption_forfeit(investment: Investment) -> Decimal:
+    """What redeeming `investment` before maturity forfeits, by the product's rule
+    (InvestmentProduct.early_withdrawal_penalty_rate): that share of the earnings accrued so far, paid
+    out or not, rounded half up to the cent. Counting paid earnings too keeps the penalty from vanishing
+    on a product that pays its earnings monthly or quarterly."""
+    earned = investment.earnings.aggregate(total=Sum("amount"))["total"] or ZERO
+    return (investment.product.early_withdrawal_penalty_rate * earned).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def _accrued_through(investment: Investment) -> dt.date:
     last = investment.earnings.order_by("-period_end").values_list("period_end", flat=True).first()
     return last or investment.start_on
@@ -149,10 +158,11 @@ def investment_accrue(*, investment: Investment, period_end: dt.date) -> Investm
     `period_end` (half-open: the days period_start ≤ d < period_end earn), as an `investment_earnings`
     row accrued on `period_end`; journal D 5010 / C 2110 (none when the amount is zero).
 
-    Refuses a fixed deposit that is not active, and a period end not after the last one accrued or
-    beyond the maturity date."""
+    Refuses a fixed deposit that is not active, and a period end not after the last one accrued, beyond
+    the maturity date, after today or in a closed period."""
     lock(investment)
     what = f"accrual to {period_end} on {investment.investment_number}"
+    business_date(period_end)  # the entry is dated period_end: not in the future, not in a closed period
     _require_active(investment, what)
     start = _accrued_through(investment)
     if period_end <= start:
@@ -254,14 +264,17 @@ def investment_redeem(
     channel: str = Payment.Channel.CASH,
     reference: str | None = None,
 ) -> Investment:
-    """Redeem a fixed deposit on `on`: first accrue its earnings to `on` (or to maturity, whichever is
-    earlier; an `fd_accrual` entry as investment_accrue posts), then pay out the principal and the
-    accrued unpaid earnings, less — when redeemed before maturity — the product's
-    early_withdrawal_penalty_rate × those earnings, which are forfeited. Journal `fd_redemption`:
-    D 2100 principal, D 2110 unpaid earnings / C CASH(ch) or 2000 the payout, C 5010 the forfeit.
-    Status → matured, or withdrawn_early; closed on `on`.
+    """Redeem a fixed deposit on `on` (today at the latest: a deposit is redeemed "at maturity" only once
+    it has matured): first accrue its earnings to `on` (or to maturity, whichever is earlier; an
+    `fd_accrual` entry as investment_accrue posts), then pay out the principal and the accrued unpaid
+    earnings, less — when redeemed before maturity — the penalty `early_redemption_forfeit` computes:
+    the product's early_withdrawal_penalty_rate × every earning accrued to `on`, paid or not (what was
+    already paid out is recovered from the principal). Journal `fd_redemption`: D 2100 principal,
+    D 2110 unpaid earnings / C CASH(ch) or 2000 the payout, C 5010 the forfeit. Status → matured, or
+    withdrawn_early; closed on `on`.
 
-    Refuses a fixed deposit that is not active and a date before it started."""
+    Refuses a fixed deposit that is not active, a date before it started, and a date after today or in
+    a closed period (core.clock.business_date)."""
     lock(investment)
     on = business_date(on)
     what = f"redemption of {investment.investment_number}"
@@ -274,11 +287,7 @@ def investment_redeem(
     early = on < investment.maturity_on
     unpaid_qs = investment.earnings.select_for_update().filter(paid_on__isnull=True)
     unpaid = unpaid_qs.aggregate(total=Sum("amount"))["total"] or ZERO
-    forfeit = (
-        (investment.product.early_withdrawal_penalty_rate * unpaid).quantize(CENT, rounding=ROUND_HALF_UP)
-        if early
-        else ZERO
-    )
+    forfeit = early_redemption_forfeit(investment) if early else ZERO
     payout = investment.principal + unpaid - forfeit
     funds = _pay_out(investment, payout, on, channel, reference, what)
     unpaid_qs.update(paid_on=on)

@@ -1,9 +1,19 @@
 """Staff admin for the books: the savings ledger, transfers and the general ledger. Everything posted is
 read-only (corrections are reversing entries made by the services); only the chart's names and the
-transaction types' labels are maintained here."""
+transaction types' labels are maintained here. The books are closed through a date from the period
+closes' list (ledger.services.period_close)."""
 
-from django.contrib import admin
+import datetime as dt
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 
 from core.admin_tools import (
     BranchScopedAdminMixin,
@@ -12,7 +22,18 @@ from core.admin_tools import (
     format_money,
     money,
 )
-from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
+from core.clock import closed_through
+from core.exceptions import BusinessError
+from ledger import services
+from ledger.models import (
+    GLAccount,
+    JournalEntry,
+    JournalLine,
+    PeriodClose,
+    SavingsTransaction,
+    TransactionType,
+    Transfer,
+)
 
 
 @admin.register(TransactionType)
@@ -143,3 +164,68 @@ class JournalLineAdmin(BranchScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
     @admin.display(description="posted on", ordering="entry__posted_on")
     def posted_on(self, obj: JournalLine):
         return obj.entry.posted_on
+
+
+def _yesterday() -> dt.date:
+    return timezone.localdate() - dt.timedelta(days=1)
+
+
+class PeriodCloseForm(forms.Form):
+    through = forms.DateField(
+        label="Close through",
+        initial=_yesterday,
+        help_text="the last day of the period to close; nothing can be dated on or before it afterwards",
+    )
+    note = forms.CharField(max_length=200, required=False, help_text="e.g. the month-end review it follows")
+
+
+@admin.register(PeriodClose)
+class PeriodCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Closes are made by the service (from the list's "Close the books" button, for the roles holding
+    ledger.close_period in access.policy), never edited."""
+
+    list_display = ["closed_through", "closed_by", "created_at", money("total_debits"),
+                    money("total_credits"), "note"]
+    list_select_related = ["closed_by"]
+    fields = ["closed_through", "closed_by", "created_at", "total_debits", "total_credits", "note"]
+    readonly_fields = fields
+    change_list_template = "admin/finhouse/period_close_change_list.html"
+
+    def get_urls(self):
+        close = path("close/", self.admin_site.admin_view(self.close_view), name="ledger_periodclose_close")
+        return [close, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = dict(extra_context or {}, can_close=self._may_close(request))
+        return super().changelist_view(request, extra_context)
+
+    @staticmethod
+    def _may_close(request: HttpRequest) -> bool:
+        return request.user.has_perm("ledger.close_period")
+
+    def close_view(self, request: HttpRequest) -> HttpResponse:
+        if not self._may_close(request):
+            raise PermissionDenied
+        changelist_url = reverse("admin:ledger_periodclose_changelist")
+        form = PeriodCloseForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                close = services.period_close(
+                    through=form.cleaned_data["through"], by=request.user, note=form.cleaned_data["note"]
+                )
+            except BusinessError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"The {close}.", messages.SUCCESS)
+                return HttpResponseRedirect(changelist_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Close the books",
+            "opts": self.model._meta,
+            "form": form,
+            "changelist_url": changelist_url,
+            "closed_through": closed_through(),
+            "time_zone": settings.TIME_ZONE,
+            "today": timezone.localdate(),
+        }
+        return TemplateResponse(request, "admin/finhouse/period_close_form.html", context)

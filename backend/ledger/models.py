@@ -3,6 +3,7 @@ account), transfers between accounts, and the general ledger — chart of accoun
 their lines. Every service that moves money posts one balanced journal entry; the database refuses an
 unbalanced one and any change to a posted line (core/triggers.py)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -149,3 +150,29 @@ class JournalLine(TimeStampedModel):
                 name="journal_line_one_side",
             )
         ]
+
+
+class PeriodClose(TimeStampedModel):
+    """One closing of the books: every date on or before `closed_through` is a closed accounting period,
+    which no operation may be dated in (the services refuse it, and a trigger on journal_entries refuses
+    it again in the database). Closes only move forward; the latest one is in force. Made by
+    ledger.services.period_close, which records the trial balance of the closed books as evidence that
+    they balanced; `created_at` is when the books were closed."""
+
+    closed_through = models.DateField(unique=True, help_text="the last day of the closed period")
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+", help_text="empty when closed by a system process")
+    note = models.CharField(max_length=200, blank=True, default="")
+    total_debits = MoneyField(help_text="the sum of every journal line's debit through closed_through")
+    total_credits = MoneyField(help_text="the sum of every journal line's credit through closed_through")
+
+    class Meta:
+        db_table = "accounting_period_closes"
+        ordering = ["-closed_through"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_debits=F("total_credits")),
+                                   name="period_close_trial_balance_balanced")
+        ]
+
+    def __str__(self) -> str:
+        return f"books closed through {self.closed_through}"

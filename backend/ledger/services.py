@@ -1,7 +1,8 @@
 """Writes to the books: the one helper every money-moving service posts its journal entry with
 (`journal_post`), reversing an entry, the savings-ledger helper that moves an account's balance
-(`savings_transaction_record`), and the institution-level operations that touch no customer account:
-operating expenses and funding (see docs/ledger.md for every entry)."""
+(`savings_transaction_record`), the institution-level operations that touch no customer account:
+operating expenses and funding (see docs/ledger.md for every entry), and closing the books through a date
+(`period_close`)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,25 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Sum
 
-from core.clock import business_date, business_moment
+from core.clock import business_date, business_moment, closed_through, institution_today
 from core.exceptions import BusinessError
 from core.models import ZERO
 from core.money import money_amount
 from customers.models import Branch
 from ledger import chart
-from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
+from ledger.models import (
+    GLAccount,
+    JournalEntry,
+    JournalLine,
+    PeriodClose,
+    SavingsTransaction,
+    TransactionType,
+    Transfer,
+)
 from payments.models import Payment
 from payments.services import payment_record
 from savings.models import SavingsAccount
@@ -294,4 +305,49 @@ def funding_interest_pay(
         source_type="payments",
         source_id=payment.pk,
         branch=branch,
+    )
+
+
+@transaction.atomic
+def period_close(*, through: dt.date, by=None, note: str = "") -> PeriodClose:
+    """Close the books through `through`: from then on no operation may be dated on or before it (the
+    services refuse it; a trigger on journal_entries refuses it in the database). Records the trial
+    balance of the closed books (every line posted on or before `through`) and who closed them (`by`, a
+    user; None for a system process).
+
+    Refuses a date that is not before the institution's today (a period closes once it has ended), a
+    date not after the last close (closes only move forward; a closed period is never reopened), and
+    books whose debits and credits through the date differ."""
+    what = f"closing the books through {through}"
+    today = institution_today()
+    if through >= today:
+        raise BusinessError(
+            f"{what} refused: a period can be closed only once it has ended, and today is {today} "
+            f"({settings.TIME_ZONE}); close through {today - dt.timedelta(days=1)} at the latest",
+            code="period_not_ended",
+        )
+    with connection.cursor() as cur:
+        # SHARE on journal_entries waits for every transaction that is posting an entry to commit and
+        # holds new postings until this close commits; after it, the trigger sees the close. The lock on
+        # the closes themselves makes two closes run one after the other.
+        cur.execute("LOCK TABLE accounting_period_closes IN SHARE ROW EXCLUSIVE MODE")
+        cur.execute("LOCK TABLE journal_entries IN SHARE MODE")
+    last = closed_through()
+    if last is not None and through <= last:
+        raise BusinessError(
+            f"{what} refused: the books are already closed through {last}; periods close forward only, "
+            f"so close through a date after {last}",
+            code="period_closed",
+        )
+    totals = JournalLine.objects.filter(entry__posted_on__lte=through).aggregate(
+        debits=Sum("debit"), credits=Sum("credit")
+    )
+    debits, credits = totals["debits"] or ZERO, totals["credits"] or ZERO
+    if debits != credits:
+        raise BusinessError(
+            f"{what} refused: the trial balance through {through} does not balance (debits {debits} ≠ "
+            f"credits {credits}); find the unbalanced entries before closing"
+        )
+    return PeriodClose.objects.create(
+        closed_through=through, closed_by=by, note=note[:200], total_debits=debits, total_credits=credits
     )

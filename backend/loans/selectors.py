@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
 
-from core.clock import business_date
+from core.clock import as_of_date
 from core.models import ZERO
 from core.money import CENT
 from loans.allocation import Owed
@@ -54,7 +54,7 @@ def _open_by(as_of: dt.date) -> Q:
 def loan_days_past_due(loan: Loan, as_of: dt.date | None = None) -> int:
     """Days past due of `loan` on `as_of` (default today): as_of − due date of its oldest installment
     not fully paid by then, or 0 when none is overdue (an installment due on as_of is not yet late)."""
-    as_of = business_date(as_of)
+    as_of = as_of_date(as_of)
     oldest = LoanInstallment.objects.filter(_open_by(as_of), loan=loan, due_on__lt=as_of).aggregate(
         oldest=Min("due_on")
     )["oldest"]
@@ -64,7 +64,7 @@ def loan_days_past_due(loan: Loan, as_of: dt.date | None = None) -> int:
 def loans_days_past_due(loans: QuerySet[Loan], as_of: dt.date | None = None) -> dict[int, int]:
     """Days past due of many loans at once (one query): loan id → DPD on `as_of`; loans with nothing
     overdue map to 0."""
-    as_of = business_date(as_of)
+    as_of = as_of_date(as_of)
     result = dict.fromkeys(loans.values_list("id", flat=True), 0)
     rows = (
         LoanInstallment.objects.filter(_open_by(as_of), loan__in=loans, due_on__lt=as_of)
@@ -102,7 +102,7 @@ def loan_arrears_get(loan: Loan, as_of: dt.date | None = None) -> LoanArrears:
     """The arrears of `loan` on `as_of` (default today): overdue principal, interest, fees and
     penalties (due minus paid so far), the number of installments due before `as_of` and not fully
     paid, the oldest such due date and the days past due (`loan_days_past_due`)."""
-    as_of = business_date(as_of)
+    as_of = as_of_date(as_of)
     overdue = LoanInstallment.objects.filter(_open_by(as_of), loan=loan, due_on__lt=as_of)
     agg = overdue.aggregate(
         n=Count("id"),
@@ -168,7 +168,7 @@ def provision_required(as_of: dt.date | None = None) -> ProvisionRequirement:
     """The loan-loss reserve the aging policy (PROVISION_POLICY) requires on `as_of`: over the
     outstanding loans, Σ rate(DPD bucket) × principal outstanding, rounded half-up to the cent once
     per bucket."""
-    as_of = business_date(as_of)
+    as_of = as_of_date(as_of)
     loans = Loan.objects.filter(status__in=Loan.OUTSTANDING, principal_outstanding__gt=0)
     dpd = loans_days_past_due(loans, as_of)
     buckets: dict[Decimal, tuple[int, Decimal]] = {rate: (0, ZERO) for _, _, rate in PROVISION_POLICY}

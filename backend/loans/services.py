@@ -150,17 +150,19 @@ def loan_apply(
 def loan_approve(*, loan: Loan, amount: Decimal | None = None, on: dt.date | None = None) -> Loan:
     """Approve an application for `amount` (default: the amount applied for).
 
-    Refuses a loan that is not applied, an amount above the amount applied for or below the product's
-    minimum, a date before the application, and an approval by the user who applied (core.actor)."""
+    Refuses a loan that is not applied, an amount above the amount applied for or outside the product's
+    range, a date before the application, and an approval by the user who applied (core.actor)."""
     lock(loan)
     amount = loan.amount_applied if amount is None else money_amount(amount, what="approved amount")
     what = f"approval of {amount} on {loan.loan_number}"
     _require_status(loan, what, Loan.Status.APPLIED)
     if amount > loan.amount_applied:
         raise BusinessError(f"{what} refused: more than the {loan.amount_applied} applied for")
-    if amount < loan.product.min_amount:
+    if not loan.product.min_amount <= amount <= loan.product.max_amount:
+        # the product's range is checked again: it may have changed since the application
         raise BusinessError(
-            f"{what} refused: below product {loan.product.code}'s minimum of {loan.product.min_amount}"
+            f"{what} refused: product {loan.product.code} lends {loan.product.min_amount} to "
+            f"{loan.product.max_amount}"
         )
     on = business_date(on)
     _require_not_before(on, loan.applied_on, what, "applied for")
@@ -482,19 +484,31 @@ def loan_restructure(
     loan's rate and term become the new ones (the old are kept on the `loan_restructures` row); status
     → restructured. No journal entry: the principal stays in GL 1100.
 
-    Refuses a loan that is not outstanding or owes no principal, a term under 1, a negative or float
-    rate, and a date before the disbursement."""
+    Refuses a loan that is not outstanding or owes no principal, a new term outside the product's
+    min_term … max_term installments, a negative or float rate, a rate above the product's (or the
+    loan's own, when higher: a restructure relieves a borrower, it does not reprice the loan upwards),
+    and a date before the disbursement."""
     lock(loan)
     what = f"restructure of {loan.loan_number}"
     _require_status(loan, what, *Loan.OUTSTANDING)
     if loan.principal_outstanding <= 0:
         raise BusinessError(f"{what} refused: no principal is outstanding")
-    if new_term < 1:
-        raise BusinessError(f"{what} refused: a new term of {new_term} installments")
+    product = loan.product
+    if not product.min_term <= new_term <= product.max_term:
+        raise BusinessError(
+            f"{what} refused: a new term of {new_term} installments is outside product {product.code}'s "
+            f"{product.min_term} to {product.max_term}"
+        )
     if new_rate is None:
         new_rate = loan.annual_rate
     if isinstance(new_rate, float) or Decimal(new_rate) < 0:
         raise BusinessError(f"{what} refused: the new rate {new_rate!r} must be a non-negative Decimal")
+    ceiling = max(product.annual_rate, loan.annual_rate)
+    if Decimal(new_rate) > ceiling:
+        raise BusinessError(
+            f"{what} refused: the new rate {new_rate} is above {ceiling}, the most product {product.code} "
+            "(or the loan itself) charges"
+        )
     if not reason.strip():
         raise BusinessError(f"{what} refused: no reason given")
     on = business_date(on)

@@ -206,6 +206,8 @@ def run(opts: Options, progress=None) -> Summary:
             with raw.cursor() as cur:
                 cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
                 cur.execute("SET LOCAL synchronous_commit = off")
+                # the history's timestamps are the institution's wall-clock times (calendar.minute_str)
+                cur.execute("SELECT set_config('TimeZone', %s, true)", [settings.TIME_ZONE])
                 writer.lock(cur)  # then check again: nothing can be written between the check and reset
                 writer.check_replaceable(cur, connection.settings_dict["NAME"], reset=opts.reset)
                 writer.reset(cur)

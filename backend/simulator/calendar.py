@@ -14,8 +14,10 @@ class Calendar:
         n = last.toordinal() - self.base + 1
         self.day_str = [(first + dt.timedelta(days=i)).isoformat() for i in range(n)]
         self.n = n
-        # a second per minute that looks arbitrary but is fixed: timestamps are not all on :00
-        self.minute_str = [f"{m // 60:02d}:{m % 60:02d}:{(m * 37) % 60:02d}+00" for m in range(1440)]
+        # a second per minute that looks arbitrary but is fixed: timestamps are not all on :00. No offset:
+        # a minute is the institution's wall-clock time, read in its time zone by the loading session
+        # (bulk.run sets it), so an operation on day d is stamped on day d where the institution is.
+        self.minute_str = [f"{m // 60:02d}:{m % 60:02d}:{(m * 37) % 60:02d}" for m in range(1440)]
         # month-ends, and the month index of every day
         self.month_ends: list[int] = []
         self.month_of = [0] * n

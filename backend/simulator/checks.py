@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 GL_BALANCE = """
 SELECT COALESCE(sum(l.debit - l.credit), 0) FROM journal_lines l
 JOIN gl_accounts g ON g.id = l.gl_account_id WHERE g.code = %s
@@ -108,8 +110,26 @@ def violations(cursor) -> list[str]:
     return found
 
 
+def stamped_off_their_day(cursor) -> list[str]:
+    """Journal entries and savings transactions whose timestamp, where the institution is, falls on
+    another day than their business date (the services stamp a day's operation on that day)."""
+    found = []
+    for table, stamp, day in (("journal_entries", "posted_at", "posted_on"),
+                              ("savings_transactions", "posted_at", "value_date")):
+        cursor.execute(
+            f"SELECT count(*) FROM {table} WHERE ({stamp} AT TIME ZONE %s)::date <> {day}",
+            [timezone.get_current_timezone_name()],
+        )
+        n = cursor.fetchone()[0]
+        if n:
+            found.append(f"{table}: {n} rows stamped on another day than their {day}")
+    return found
+
+
 def not_after(cursor, last: dt.date) -> list[str]:
     """Rows stamped after the end of `last` (the simulated history must not reach into the future)."""
+    # the end of `last` where the institution is, not where the database session is
+    end = timezone.make_aware(dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))
     found = []
     for table in (
         "payments",
@@ -120,8 +140,8 @@ def not_after(cursor, last: dt.date) -> list[str]:
         "customers",
     ):
         cursor.execute(
-            f"SELECT count(*) FROM {table} WHERE created_at >= %s::date + 1 OR updated_at >= %s::date + 1",
-            [last, last],
+            f"SELECT count(*) FROM {table} WHERE created_at >= %s OR updated_at >= %s",
+            [end, end],
         )
         n = cursor.fetchone()[0]
         if n:

@@ -672,7 +672,7 @@ def simulate_loan(
         remaining = outstanding
         old_term = state["term"]
         new_term = max(3, n - first_unsup_index[0]) + (4 if product.frequency != "monthly" else 3)
-        new_term = min(new_term, 60)
+        new_term = min(max(new_term, product.min_term), product.max_term)  # the product's limits bind
         new_rate = rate if rng.random() < 0.6 else (rate * Decimal("0.8")).quantize(Decimal("0.000001"))
         p2, i2 = schedule_amounts(remaining, product, new_term, new_rate)
         d2 = [cal.day(d) for d in due_dates(cal.date(day), product.frequency, new_term)]
@@ -996,6 +996,7 @@ def simulate_fixed_deposits(ctx: Ctx, wealth: float, primary: int, exit_day: int
 
         earnings = rows["investment_earnings"]
         unpaid: list[int] = []  # indexes into earnings of accrued, unpaid
+        earned = 0  # every earning accrued, paid or not: what an early redemption's penalty is a share of
         period_start = day
         last_t = t
         accruals = 0
@@ -1026,6 +1027,7 @@ def simulate_fixed_deposits(ctx: Ctx, wealth: float, primary: int, exit_day: int
                 ],
             )
             unpaid.append(eid - 1)
+            earned += amount
             accruals += 1
             period_start = pe
             last_t = ta
@@ -1052,7 +1054,7 @@ def simulate_fixed_deposits(ctx: Ctx, wealth: float, primary: int, exit_day: int
         status, closed_on = "active", None
         if end <= until:
             accrued = sum(earnings[x][5] for x in unpaid)
-            penalty = pct_of(accrued, ppm(product.early_withdrawal_penalty_rate)) if early else 0
+            penalty = pct_of(earned, ppm(product.early_withdrawal_penalty_rate)) if early else 0
             paid = principal + accrued - penalty
             tr = end * 1440 + 1230
             credit = pay_out(tr, paid)

@@ -8,7 +8,8 @@ text in one pass. Each column has a kind:
 - ``g`` / ``g?``: an id that is already global (world rows: customers, accounts, branches…)
 - ``c`` / ``c?``: non-negative integer cents → ``123.45``; ``C``: signed cents
 - ``d`` / ``d?``: a day index (see calendar.Calendar) → ``YYYY-MM-DD``
-- ``t`` / ``t?``: a timestamp index (day × 1440 + minute) → ``YYYY-MM-DD HH:MM:SS+00``
+- ``t`` / ``t?``: a timestamp index (day × 1440 + minute) → ``YYYY-MM-DD HH:MM:SS``, the institution's
+  wall-clock time (the loading session's time zone is the institution's)
 - ``s`` / ``s?``: text already safe for COPY (no tab, newline or backslash)
 - ``src``: two tuple positions (table index, chunk-local id) → ``source_type\\tsource_id``
 

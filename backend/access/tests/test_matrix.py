@@ -183,6 +183,11 @@ def _build() -> World:
     users["left"] = get_user_model().objects.get(pk=leaver.user_id)  # a fresh user: no cached staff row
     users["no_role"] = get_user_model().objects.create_user("u_partner", password=None)
     users["admin"] = get_user_model().objects.create_superuser("u_admin", password=None)
+    from ledger.services import period_close
+
+    first_close = period_close(through=DAY0 - dt.timedelta(days=1), note="before the world opened")
+    for side in (OWN, OTHER):
+        objects[("ledger.periodclose", side)] = first_close
     return World(users=users, objects=objects, refs=refs)
 
 
@@ -238,6 +243,7 @@ def _body(code: str, w: World, side: str) -> dict:
         "loan.write_off": {"reason": "deceased"},
         "savings.deposit": {"amount": "10.00"},
         "savings.withdraw": {"amount": "10.00"},
+        "ledger.close_period": {"through": (DAY0 + dt.timedelta(days=100)).isoformat()},
         "savings.reverse": {"reason": "keyed twice"},
         "ledger.reverse": {"reason": "wrong account"},
         "approval.view": {"note": "checked the file"},
@@ -296,7 +302,7 @@ def test_every_endpoint_of_the_api_is_walked():
 # Rows every branch reads alike: reference data, and institution-level rows.
 INSTITUTION_WIDE = {"customers.branch", "savings.savingsproduct", "loans.loanproduct",
                     "investments.investmentproduct", "ledger.transactiontype", "ledger.glaccount",
-                    "loans.loanlossprovision", "audit.auditlogentry"}
+                    "loans.loanlossprovision", "audit.auditlogentry", "ledger.periodclose"}
 
 
 def _expected(actor: str, endpoint: Endpoint, side: str) -> str:

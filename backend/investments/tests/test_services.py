@@ -109,3 +109,49 @@ def test_early_redemption_forfeits_part_of_the_earnings(customer, fd_product, re
     with refused("is withdrawn early"):
         investment_redeem(investment=fd, on=dt.date(2025, 4, 2))
     assert_books_consistent()
+
+
+def test_early_redemption_forfeits_a_share_of_every_earning_paid_or_not(customer, fd_product):
+    """The product's rule: the penalty rate × all earnings accrued so far; what was already paid out
+    monthly comes back out of the principal, so paying earnings early does not dodge the penalty."""
+    fd = investment_place(customer=customer, product=fd_product, amount=D("10000.00"), on=START)
+    investment_accrue(investment=fd, period_end=dt.date(2025, 2, 1))  # 31 days: 84.93
+    investment_pay_earnings(investment=fd, on=dt.date(2025, 2, 1))
+    investment_accrue(investment=fd, period_end=dt.date(2025, 3, 1))  # 28 days: 76.71
+    investment_pay_earnings(investment=fd, on=dt.date(2025, 3, 1))
+    investment_redeem(investment=fd, on=dt.date(2025, 3, 11), channel="bank")
+    # 10 more days: 10000 × 10% × 10 / 365 = 27.3973 → 27.40 accrued and unpaid;
+    # earned 84.93 + 76.71 + 27.40 = 189.04, half forfeited: 94.52;
+    # paid 10000 + 27.40 − 94.52 = 9932.88 (the 161.64 paid before is recovered from the principal)
+    assert kind_lines("fd_redemption") == [
+        [
+            ("1020", Z, D("9932.88")),
+            ("2100", D("10000.00"), Z),
+            ("2110", D("27.40"), Z),
+            ("5010", Z, D("94.52")),
+        ]
+    ]
+    # the customer got 161.64 + 9932.88 = 10094.52 = 10000 + 189.04 − 94.52
+    assert gl_balance("2100") == Z and gl_balance("2110") == Z
+    assert_books_consistent()
+
+
+def test_redeeming_at_a_future_maturity_is_refused_and_today_is_early(customer, fd_product, refused):
+    """The reported hole: a deposit redeemed "on" its maturity date before that date came earned its
+    full interest with no penalty. Now a future date is refused, and redeeming today is early."""
+    from core.clock import institution_today
+
+    today = institution_today()
+    start = today - dt.timedelta(days=73)
+    fd = investment_place(customer=customer, product=fd_product, amount=D("10000.00"), on=start)
+    with refused(f"the business date {fd.maturity_on} is after today {today}"):
+        investment_redeem(investment=fd, on=fd.maturity_on)
+    investment_redeem(investment=fd)
+    fd.refresh_from_db()
+    assert (fd.status, fd.closed_on) == ("withdrawn_early", today)
+    # 73 days: 10000 × 10% × 73 / 365 = 200.00 earned; half forfeited; paid 10000 + 200 − 100 = 10100
+    assert kind_lines("fd_redemption") == [
+        [("1010", Z, D("10100.00")), ("2100", D("10000.00"), Z), ("2110", D("200.00"), Z),
+         ("5010", Z, D("100.00"))]
+    ]
+    assert_books_consistent()

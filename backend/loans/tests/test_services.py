@@ -348,6 +348,52 @@ def test_days_past_due_is_never_measured_from_maturity(make_loan):
 # -- restructure, write-off, recovery, provisioning -------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"new_term": 2}, "a new term of 2 installments is outside product IND-M's 3 to 24"),
+        ({"new_term": 25}, "a new term of 25 installments is outside product IND-M's 3 to 24"),
+        ({"new_term": 0}, "outside product IND-M's 3 to 24"),
+        ({"new_rate": D("0.120001")}, "the new rate 0.120001 is above 0.120000, the most product IND-M"),
+        ({"new_rate": D("-0.01")}, "must be a non-negative Decimal"),
+        ({"new_rate": 0.1}, "must be a non-negative Decimal"),
+    ],
+)
+def test_restructure_is_bounded_by_the_product(make_loan, refused, kwargs, message):
+    loan = make_loan()
+    with refused(message):
+        loan_restructure(**{"loan": loan, "new_term": 12, "reason": "drought", "on": dt.date(2025, 4, 1),
+                            **kwargs})
+
+
+def test_restructure_at_the_products_limits_is_allowed(make_loan):
+    for term in (3, 24):
+        loan = make_loan()
+        loan_restructure(loan=loan, new_term=term, new_rate=D("0.120000"), reason="drought",
+                         on=dt.date(2025, 4, 1))
+        loan.refresh_from_db()
+        assert (loan.term, loan.annual_rate, loan.status) == (term, D("0.120000"), "restructured")
+
+
+def test_a_loan_priced_above_a_since_lowered_product_rate_keeps_its_rate(make_loan, monthly_product):
+    loan = make_loan()
+    monthly_product.annual_rate = D("0.100000")
+    monthly_product.save(update_fields=["annual_rate"])
+    loan_restructure(loan=loan, new_term=12, reason="drought", on=dt.date(2025, 4, 1))  # rate unchanged
+    loan.refresh_from_db()
+    assert loan.annual_rate == D("0.120000")
+
+
+def test_approval_rechecks_the_products_range(customer, monthly_product, refused):
+    loan = loan_apply(customer=customer, product=monthly_product, amount=D("40000.00"), term=12,
+                      purpose="x", on=DAY0)
+    monthly_product.max_amount = D("30000.00")
+    monthly_product.save(update_fields=["max_amount"])
+    with refused("product IND-M lends 100.00 to 30000.00"):
+        loan_approve(loan=loan, on=DAY0)
+    loan_approve(loan=loan, amount=D("30000.00"), on=DAY0)
+
+
 def test_restructure_supersedes_open_installments(make_loan, refused):
     loan = make_loan()
     repayment_post(loan=loan, amount=D("50.00"), on=dt.date(2025, 2, 6))  # part of installment 1
@@ -499,7 +545,7 @@ def test_gl_identities_after_a_loan_book(
     repayment_post(loan=b, amount=D("100.00"), on=dt.date(2025, 2, 6), savings_account=account)
     installment_penalize(installment=installments(c)[0], on=dt.date(2025, 3, 1))
     repayment_post(loan=c, amount=loan_owed_get(c).total, on=dt.date(2025, 3, 1))
-    loan_restructure(loan=b, new_term=30, reason="sick", on=dt.date(2025, 4, 1))
+    loan_restructure(loan=b, new_term=24, reason="sick", on=dt.date(2025, 4, 1))
     loan_write_off(loan=a, reason="died", on=dt.date(2025, 9, 1))
     recovery_post(loan=a, amount=D("50.00"), on=dt.date(2025, 9, 15))
     provision_post(on=dt.date(2025, 9, 30))

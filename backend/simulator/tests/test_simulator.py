@@ -80,6 +80,7 @@ def test_small_history_obeys_every_invariant(small):
     with connection.cursor() as cur:
         assert checks.violations(cur) == []
         assert checks.not_after(cur, UNTIL) == []
+        assert checks.stamped_off_their_day(cur) == []
 
 
 def test_small_history_has_the_shape_of_an_mfi(small):
@@ -251,6 +252,7 @@ def run_cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
         (["--customers", "ten"], None, "must be a whole number"),
         (["--frobnicate"], None, "unrecognized arguments"),
         (["--until", "2025-13-01"], None, "--until must be a date"),
+        (["--until", "2099-01-01"], None, "the simulated history cannot reach into the future"),
         (["--customers", "5"], "postgresql://postgres@127.0.0.1:1/nowhere", "cannot use the database"),
         (
             ["--customers", "5"],

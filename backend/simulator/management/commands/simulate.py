@@ -7,8 +7,10 @@ import argparse
 import datetime as dt
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, handle_default_options
 from django.db import connections
+from django.utils import timezone
 
 
 def _positive_int(name: str):
@@ -89,7 +91,10 @@ class Command(BaseCommand):
             "--seed", type=int, default=42, help="random seed: same seed, same tables (default 42)"
         )
         parser.add_argument(
-            "--until", type=_date, default=None, help="last simulated day, YYYY-MM-DD (default today)"
+            "--until",
+            type=_date,
+            default=None,
+            help="last simulated day, YYYY-MM-DD, not after today (default: the institution's today)",
         )
         parser.add_argument(
             "--branches",
@@ -167,7 +172,14 @@ class Command(BaseCommand):
         from simulator import bulk
         from simulator.writer import RefusedError
 
-        until = opts["until"] or dt.date.today()
+        # The institution's today, not the server's: the history ends on a day the services would accept.
+        today = timezone.localdate()
+        until = opts["until"] or today
+        if until > today:
+            raise CommandError(
+                f"--until {until} is after today {today} ({settings.TIME_ZONE}): the simulated history "
+                "cannot reach into the future"
+            )
         options = bulk.Options(
             customers=opts["customers"],
             years=opts["years"],
