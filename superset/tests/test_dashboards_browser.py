@@ -174,7 +174,8 @@ with app.app_context():
     warehouse = db.session.query(Database).filter_by(database_name="finhouse warehouse").one()
     bare = Database(database_name="bare", sqlalchemy_uri="duckdb:///:memory:")
     for database in (warehouse, bare):
-        with database.get_sqla_engine() as engine, engine.raw_connection() as conn:
+        with database.get_sqla_engine() as engine:
+            conn = engine.raw_connection()
             for sql in ("SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/finhouse-sandbox-test.duckdb' AS x",
                         "SET enable_external_access = true", "INSTALL httpfs"):
                 try:
@@ -182,6 +183,7 @@ with app.app_context():
                     print("RAN", database.database_name, sql)
                 except Exception as exc:
                     print("REFUSED", database.database_name, sql, "|", str(exc).splitlines()[0])
+            conn.close()
 """
     proc = subprocess.run([str(WITH_ENV), "python", "-c", script], env=env, capture_output=True, text=True,
                           timeout=300)
