@@ -11,7 +11,7 @@ Run through `superset/bin/with-env python superset/fh_superset.py COMMAND` (the 
   export          write the export over superset/dashboards/ (after editing in the UI)
 
 The database URI: SUPERSET_WAREHOUSE_URI if set; else Snowflake when FINHOUSE_WAREHOUSE=snowflake
-(SNOWFLAKE_* variables); else the DuckDB serving copy, read-only.
+(SNOWFLAKE_* variables); else the DuckDB serving copy, read-only and sandboxed (DUCKDB_SANDBOX).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 
@@ -85,7 +85,12 @@ def warehouse_uri(env=os.environ) -> str:
                   if env.get(v)}
         query = "&".join(f"{k}={quote(v)}" for k, v in params.items())
         return f"snowflake://{user}:{password}@{account}/{database}/MARTS" + (f"?{query}" if query else "")
-    return f"duckdb:///{serving_path()}?access_mode=read_only"
+    # The sandbox superset_config.DB_CONNECTION_MUTATOR enforces on every DuckDB connection, written into
+    # the URI as well so that what the database's page shows is what applies.
+    from superset_config import DUCKDB_SANDBOX  # beside this file, on with-env's PYTHONPATH
+
+    sandbox = "&".join(f"{k}={v}" for k, v in DUCKDB_SANDBOX.items())
+    return f"duckdb:///{serving_path()}?access_mode=read_only&{sandbox}"
 
 
 # --- metadata database, users, roles -------------------------------------------------------------
@@ -97,21 +102,25 @@ def _superset(*args: str) -> None:
 
 
 def create_database() -> None:
+    """The metadata database and the role Superset connects as (finhouse.metadb: a plain login role that
+    owns this database only, never the OLTP's owner), created as the server's administrator
+    (FINHOUSE_PG_ADMIN_URL, else FINHOUSE_OLTP_URL's user)."""
     import psycopg2
 
     from superset_config import SQLALCHEMY_DATABASE_URI
 
+    sys.path.insert(0, str(ROOT / "src"))  # finhouse.metadb, stdlib only: Superset's environment lacks finhouse
+    from finhouse import metadb
+
     url = urlsplit(SQLALCHEMY_DATABASE_URI)
-    name = url.path.lstrip("/")
-    server = SQLALCHEMY_DATABASE_URI.replace("postgresql+psycopg2", "postgresql").rsplit("/", 1)[0] + "/postgres"
-    conn = psycopg2.connect(server)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{name}"')
-            print(f"superset: created database {name}")
-    conn.close()
+    role = unquote(url.username or "postgres")
+    admin = metadb.admin_url(os.environ.get("FINHOUSE_OLTP_URL") or SQLALCHEMY_DATABASE_URI)
+    if role == unquote(urlsplit(admin).username or "postgres"):
+        print(f"superset: warning: the metadata database is reached as {role}, the server's administrator; "
+              "leave SUPERSET_DATABASE_USER to its default to give Superset a role of its own")
+    password = unquote(url.password) if url.password else None
+    for line in metadb.ensure_service_database(psycopg2.connect, admin, url.path.lstrip("/"), role, password):
+        print(f"superset: {line}")
 
 
 # Gamma's permissions minus every way to change a chart, dashboard or dataset, plus read access to all

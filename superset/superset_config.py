@@ -2,8 +2,10 @@
 
 SUPERSET_SECRET_KEY      the session/encryption key; when unset, one is generated once into
                          $FINHOUSE_HOME/superset-secret-key (mode 600) and reused.
-SUPERSET_DATABASE_URL    Superset's metadata database; default: a database `superset` on the OLTP's
-                         PostgreSQL server (FINHOUSE_OLTP_URL with its database name replaced).
+SUPERSET_DATABASE_URL    Superset's metadata database; default: a database `superset`
+                         (SUPERSET_DATABASE_NAME) on the OLTP's PostgreSQL server, reached as its own role
+                         `finhouse_superset` (SUPERSET_DATABASE_USER, password SUPERSET_DATABASE_PASSWORD if
+                         any), never as the OLTP's owner; `fh_superset.py setup-db` creates both.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 FINHOUSE_HOME = Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
@@ -50,7 +52,11 @@ def metadata_url(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
         return env["SUPERSET_DATABASE_URL"]
     oltp = urlsplit(env.get("FINHOUSE_OLTP_URL", "postgresql://postgres@127.0.0.1:5432/microfinance"))
     db = env.get("SUPERSET_DATABASE_NAME", "superset")
-    return urlunsplit(("postgresql+psycopg2", oltp.netloc, "/" + db, oltp.query, ""))
+    user = quote(env.get("SUPERSET_DATABASE_USER", "finhouse_superset"), safe="")
+    if env.get("SUPERSET_DATABASE_PASSWORD"):
+        user += ":" + quote(env["SUPERSET_DATABASE_PASSWORD"], safe="")
+    host = oltp.netloc.rsplit("@", 1)[-1]  # the OLTP's server, not its user
+    return urlunsplit(("postgresql+psycopg2", f"{user}@{host}", "/" + db, oltp.query, ""))
 
 
 SECRET_KEY = _secret_key()
@@ -94,5 +100,19 @@ SESSION_COOKIE_SECURE = False
 ENABLE_PROXY_FIX = os.environ.get("SUPERSET_PROXY_FIX", "0") == "1"
 # Reading a DuckDB file by path is what the serving copy is.
 PREVENT_UNSAFE_DB_CONNECTIONS = False
+# ...which is why every DuckDB connection is sandboxed, here, for whatever URI an admin types: DuckDB's
+# file system and extension loading are off (enable_external_access=false: no read_csv('/etc/passwd'), no
+# ATTACH of another database file, no COPY … TO a file, no INSTALL/LOAD) and its configuration is locked
+# (lock_configuration=true: SQL Lab cannot SET any of it back). The database file the URI names is still
+# opened: it is the connection's own, not an external access. The URI's query becomes duckdb-engine's
+# config and wins over connect_args (duckdb_engine.Dialect.connect), so the options go there.
+DUCKDB_SANDBOX = {"enable_external_access": "false", "lock_configuration": "true"}
+
+
+def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):  # noqa: N802 - Superset's name
+    if uri.get_backend_name() == "duckdb":
+        uri = uri.update_query_dict(DUCKDB_SANDBOX)
+    return uri, params
+
 ROW_LIMIT = 50000
 LOG_LEVEL = os.environ.get("SUPERSET_LOG_LEVEL", "WARNING")

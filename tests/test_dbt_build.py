@@ -217,6 +217,77 @@ def test_a_broken_column_rule_fails_its_model_test_which_names_column_rule_and_r
                         ("branch_id", "references dim_branches.branch_id", 1)}
 
 
+def _pii_declared() -> list[tuple[str, str, str]]:
+    """(table, column, kind) of every column declared PII on dbt's sources (tests/test_pii_declaration.py)."""
+    import yaml
+
+    doc = yaml.safe_load((PROJECT / "models" / "staging" / "oltp" / "_oltp__sources.yml").read_text())
+    return [(t["name"], c["name"], c["config"]["meta"]["pii"]) for s in doc["sources"] for t in s["tables"]
+            for c in t.get("columns", []) if c.get("config", {}).get("meta", {}).get("pii", "none") != "none"]
+
+
+def test_the_privacy_test_catches_every_declared_column_by_name_and_values_by_content(warehouse, tmp_path):
+    """A copy of the warehouse with a mart that carries each declared PII column under its own name, and one
+    that hides a national ID, a phone and a full name in innocently named columns: the privacy test fails
+    and names every one of them."""
+    import shutil
+
+    path, _ = warehouse
+    leaky = tmp_path / path.name
+    shutil.copyfile(path, leaky)
+    declared = _pii_declared()
+    with duckdb.connect(str(leaky)) as con:
+        columns = ", ".join(dict.fromkeys(f"null as {column}" for _, column, _ in declared))
+        con.execute(f"create table marts.leak_by_name as select {columns}")
+        con.execute("""create table marts.leak_by_value as
+                       select customer_number as ref_a, national_id as note_b, phone as note_c,
+                              first_name || ' ' || last_name as note_d
+                       from staging.stg_oltp__customers limit 3""")
+    env = dict(os.environ, FINHOUSE_DUCKDB_PATH=str(leaky), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    proc = _run([str(DBT), "test", "--select", "assert_no_pii_in_marts", "--store-failures",
+                 "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT), "--target", "duckdb",
+                 "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")], env, 300)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    with duckdb.connect(str(leaky), read_only=True) as con:
+        problems = {p for (p,) in con.execute("select problem from dbt_test__audit.assert_no_pii_in_marts")
+                    .fetchall()}
+    expected = {f"marts.leak_by_name.{column}" for _, column, _ in declared}
+    expected |= {"marts.leak_by_value.note_b", "marts.leak_by_value.note_c", "marts.leak_by_value.note_d"}
+    assert problems == expected
+
+
+def test_what_superset_reads_holds_no_declared_pii(warehouse, tmp_path):
+    """The serving copy — all Superset's DuckDB connection opens — holds the marts and nothing else: no
+    staging or raw schema, no column named after a declared PII column, and none of the customers' national
+    IDs, phone numbers or full names in any text column."""
+    from finhouse import serving
+
+    path, _ = warehouse
+    published = serving.publish(path, tmp_path / "serving.duckdb")
+    declared = _pii_declared()
+    with duckdb.connect(str(path), read_only=True) as con:
+        customers = "from staging.stg_oltp__customers"
+        secrets = {v for (v,) in con.execute(
+            f"select national_id {customers} union select phone {customers} "
+            f"union select first_name || ' ' || last_name {customers}").fetchall() if v}
+    with duckdb.connect(str(published.path), read_only=True) as con:
+        schemas = {s for (s,) in con.execute("select distinct table_schema from information_schema.tables "
+                                             "where table_catalog = current_database()").fetchall()}
+        assert schemas == {"marts"}
+        columns = con.execute("select table_name, column_name, data_type from information_schema.columns "
+                              "where table_catalog = current_database()").fetchall()
+        named = [f"{t}.{c}" for t, c, _ in columns if c.lower() in {col for _, col, _ in declared}]
+        assert not named, f"declared PII columns in the serving copy: {named}"
+        leaked = []
+        for table, column, data_type in columns:
+            if data_type.upper().startswith("VARCHAR"):
+                distinct = f'select distinct "{column}" from marts."{table}"'
+                values = {v for (v,) in con.execute(distinct).fetchall()}
+                if values & secrets:
+                    leaked.append(f"{table}.{column}")
+        assert not leaked, f"customers' national IDs, phones or names in the serving copy: {leaked}"
+
+
 # Keep these two tests last in the module, in this order: they add activity to the OLTP and rebuild the
 # warehouse incrementally, so the tests above (which compare the marts with the OLTP as of the first build)
 # must have run, and the second starts from the warehouse the first built.

@@ -51,3 +51,14 @@ def test_gross_loan_portfolio_equals_the_oltp(built):
         (expected,) = conn.execute("""select sum(principal_outstanding) from loans
                                       where status in ('active', 'restructured')""").fetchone()
     assert abs(Decimal(str(glp)) - expected) < Decimal("0.005")
+
+
+def test_the_staging_models_holding_pii_get_their_masking_policies(built):
+    """dbt-snowflake renders each staging model's ALTER … SET MASKING POLICY post-hook; the emulator has no
+    masking policies, so there the statement is logged instead of run (macros/pii.sql). Which columns and
+    policies it names is checked in tests/test_pii_declaration.py."""
+    _, proc = built
+    hooked = {line.split(" modify ", 1)[0].rsplit(".", 1)[-1].lower() for line in proc.stdout.splitlines()
+              if "pii masking (not run on the fakesnow emulator): alter" in line}
+    assert hooked == {"stg_oltp__customers", "stg_oltp__journal_entries", "stg_oltp__loan_collateral",
+                      "stg_oltp__loan_restructures", "stg_oltp__loan_write_offs", "stg_oltp__payments"}

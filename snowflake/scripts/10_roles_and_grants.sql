@@ -2,12 +2,19 @@
 -- Run as SECURITYADMIN after 00_warehouse_and_databases.sql. Idempotent.
 --
 --   LOADER       writes RAW.OLTP (the upload step: PUT, COPY INTO, its load log); reads nothing else
---   TRANSFORMER  reads RAW.OLTP, builds ANALYTICS.STAGING / INTERMEDIATE / MARTS (dbt)
---   REPORTER     reads ANALYTICS.MARTS only (Superset, analysts)
---   PII_READER   sees national_id and phone unmasked (see 20_masking_policies.sql); granted to people
---                   who must, never to a service
---   GOVERNOR     owns and applies the masking policies
--- Every role rolls up to SYSADMIN, so administrators keep control of what the roles create.
+--   TRANSFORMER  reads RAW.OLTP, builds ANALYTICS.STAGING / INTERMEDIATE / MARTS (dbt), and sets the masking
+--                   policies on the PII columns of the staging models it creates (dbt's post-hook)
+--   REPORTER     reads ANALYTICS.MARTS only (Superset, analysts); the marts hold no PII
+--   PII_READER   reads ANALYTICS.STAGING with the PII columns unmasked (see 20_masking_policies.sql), for
+--                   the people whose work needs it (customer service investigations, the data protection
+--                   officer); never granted to a service, to SYSADMIN or to another role
+--   GOVERNOR     owns the masking policies and sets them on RAW
+-- LOADER, REPORTER and GOVERNOR roll up to SYSADMIN, so administrators keep control of what they create.
+-- TRANSFORMER and PII_READER deliberately do NOT: the masking policies exempt exactly those two roles when
+-- they are a session's primary role (CURRENT_ROLE()), and an administrator who could USE ROLE either of
+-- them would read PII in clear. SYSADMIN still owns the schemas (managed access: it decides every grant
+-- in them) and can drop what dbt built; acting as dbt needs SECURITYADMIN to grant TRANSFORMER explicitly,
+-- which the account's grant history records.
 USE ROLE SECURITYADMIN;
 
 CREATE ROLE IF NOT EXISTS LOADER      COMMENT = 'finhouse: loads RAW (fhload + finhouse snowflake-load)';
@@ -16,10 +23,11 @@ CREATE ROLE IF NOT EXISTS REPORTER    COMMENT = 'finhouse: dashboards, reads ANA
 CREATE ROLE IF NOT EXISTS PII_READER  COMMENT = 'finhouse: sees PII columns unmasked';
 CREATE ROLE IF NOT EXISTS GOVERNOR    COMMENT = 'finhouse: owns and applies masking policies';
 GRANT ROLE LOADER      TO ROLE SYSADMIN;
-GRANT ROLE TRANSFORMER TO ROLE SYSADMIN;
 GRANT ROLE REPORTER    TO ROLE SYSADMIN;
-GRANT ROLE PII_READER  TO ROLE SYSADMIN;
 GRANT ROLE GOVERNOR    TO ROLE SYSADMIN;
+-- Earlier versions of this script rolled these two up to SYSADMIN: undo it (a no-op when not granted).
+REVOKE ROLE TRANSFORMER FROM ROLE SYSADMIN;
+REVOKE ROLE PII_READER  FROM ROLE SYSADMIN;
 
 -- ---- LOADER: RAW.OLTP only ----------------------------------------------------------------------
 GRANT USAGE ON WAREHOUSE LOADING TO ROLE LOADER;
@@ -64,8 +72,13 @@ GRANT SELECT ON FUTURE TABLES IN SCHEMA ANALYTICS.MARTS TO ROLE REPORTER;
 GRANT SELECT ON ALL VIEWS IN SCHEMA ANALYTICS.MARTS TO ROLE REPORTER;
 GRANT SELECT ON FUTURE VIEWS IN SCHEMA ANALYTICS.MARTS TO ROLE REPORTER;
 
--- ---- PII_READER: nothing by itself; combined with a reading role it unmasks PII -----------------
-GRANT USAGE ON WAREHOUSE REPORTING TO ROLE PII_READER;
+-- ---- PII_READER: the marts, and staging where the PII columns are (unmasked for this role only) -----
+GRANT ROLE REPORTER TO ROLE PII_READER;
+GRANT USAGE ON SCHEMA ANALYTICS.STAGING TO ROLE PII_READER;
+GRANT SELECT ON ALL VIEWS IN SCHEMA ANALYTICS.STAGING TO ROLE PII_READER;
+GRANT SELECT ON FUTURE VIEWS IN SCHEMA ANALYTICS.STAGING TO ROLE PII_READER;
+GRANT SELECT ON ALL TABLES IN SCHEMA ANALYTICS.STAGING TO ROLE PII_READER;
+GRANT SELECT ON FUTURE TABLES IN SCHEMA ANALYTICS.STAGING TO ROLE PII_READER;
 
 -- ---- GOVERNOR: masking policies -----------------------------------------------------------------
 GRANT USAGE ON DATABASE ANALYTICS TO ROLE GOVERNOR;
@@ -73,14 +86,22 @@ GRANT USAGE, CREATE MASKING POLICY ON SCHEMA ANALYTICS.GOVERNANCE TO ROLE GOVERN
 USE ROLE ACCOUNTADMIN;
 GRANT APPLY MASKING POLICY ON ACCOUNT TO ROLE GOVERNOR;
 USE ROLE SECURITYADMIN;
+-- dbt (TRANSFORMER) sets the policies on the staging models it owns: USAGE on the policies' schema here,
+-- APPLY on each policy in 20_masking_policies.sql (granted by GOVERNOR, their owner).
+GRANT USAGE ON SCHEMA ANALYTICS.GOVERNANCE TO ROLE TRANSFORMER;
 
--- ---- service users (fill in, then run): key-pair authentication, no password ----------------------
--- CREATE USER IF NOT EXISTS LOADER_SVC TYPE = SERVICE DEFAULT_ROLE = LOADER
---   DEFAULT_WAREHOUSE = LOADING RSA_PUBLIC_KEY = '<public key of the loader>';
--- GRANT ROLE LOADER TO USER LOADER_SVC;
--- CREATE USER IF NOT EXISTS DBT_SVC TYPE = SERVICE DEFAULT_ROLE = TRANSFORMER
---   DEFAULT_WAREHOUSE = TRANSFORMING RSA_PUBLIC_KEY = '<public key of dbt>';
--- GRANT ROLE TRANSFORMER TO USER DBT_SVC;
--- CREATE USER IF NOT EXISTS SUPERSET_SVC TYPE = SERVICE DEFAULT_ROLE = REPORTER
---   DEFAULT_WAREHOUSE = REPORTING RSA_PUBLIC_KEY = '<public key of Superset>';
--- GRANT ROLE REPORTER TO USER SUPERSET_SVC;
+-- ---- service users: one per service, each with its one role ----------------------------------------
+-- TYPE = SERVICE: no password, no MFA prompt, key-pair authentication only. Created without a key, they
+-- cannot log in until one is set: ALTER USER FH_LOADER_SVC SET RSA_PUBLIC_KEY = '<the loader's public key>';
+-- (and likewise for the two others). DEFAULT_SECONDARY_ROLES = (): a service acts with its one role, never
+-- with the union of every role it may hold.
+CREATE USER IF NOT EXISTS FH_LOADER_SVC TYPE = SERVICE DEFAULT_ROLE = LOADER DEFAULT_WAREHOUSE = LOADING
+  DEFAULT_SECONDARY_ROLES = () COMMENT = 'finhouse: fhload + finhouse snowflake-load (SNOWFLAKE_USER of the loader)';
+GRANT ROLE LOADER TO USER FH_LOADER_SVC;
+CREATE USER IF NOT EXISTS FH_DBT_SVC TYPE = SERVICE DEFAULT_ROLE = TRANSFORMER DEFAULT_WAREHOUSE = TRANSFORMING
+  DEFAULT_SECONDARY_ROLES = () COMMENT = 'finhouse: dbt (SNOWFLAKE_USER of the transform)';
+GRANT ROLE TRANSFORMER TO USER FH_DBT_SVC;
+CREATE USER IF NOT EXISTS FH_REPORTER_SVC TYPE = SERVICE DEFAULT_ROLE = REPORTER DEFAULT_WAREHOUSE = REPORTING
+  DEFAULT_SECONDARY_ROLES = () COMMENT = 'finhouse: Superset (SNOWFLAKE_USER of the dashboards)';
+GRANT ROLE REPORTER TO USER FH_REPORTER_SVC;
+-- People who need PII in clear get PII_READER as a user, by name: GRANT ROLE PII_READER TO USER <person>;

@@ -8,6 +8,7 @@ them (no edit button, the API refuses a change) and cannot open SQL Lab.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 
@@ -127,3 +128,66 @@ def test_import_is_idempotent(superset):
     proc = subprocess.run([str(WITH_ENV), "python", str(SS_DIR / "fh_superset.py"), "export-check"], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+def _sql_lab(page, base: str, sql: str):
+    csrf = page.request.get(f"{base}/api/v1/security/csrf_token/")
+    assert csrf.ok
+    databases = page.request.get(f"{base}/api/v1/database/").json()["result"]
+    (db_id,) = [d["id"] for d in databases if d["database_name"] == "finhouse warehouse"]
+    return page.request.post(f"{base}/api/v1/sqllab/execute/",
+                             data={"database_id": db_id, "sql": sql, "client_id": f"t{time.time_ns() % 10**8}",
+                                   "runAsync": False, "schema": "marts"},
+                             headers={"X-CSRFToken": csrf.json()["result"]})
+
+
+def test_sql_lab_reads_the_marts_but_no_host_file_and_attaches_nothing(admin_page):
+    """Even the admin's SQL Lab, on the warehouse connection, reaches nothing past the serving copy: DuckDB
+    runs with enable_external_access off and its configuration locked (superset_config.DUCKDB_SANDBOX)."""
+    base, page = admin_page
+    ok = _sql_lab(page, base, "SELECT count(*) AS n FROM marts.dim_customers")
+    assert ok.ok, ok.text()[:500]
+    assert ok.json()["data"][0]["n"] > 0
+    for sql in ("SELECT * FROM read_csv('/etc/passwd')",
+                "SELECT * FROM read_text('/etc/hostname')",
+                "ATTACH '/tmp/finhouse-sandbox-test.duckdb' AS other",
+                "SET enable_external_access = true"):
+        run = _sql_lab(page, base, sql)
+        assert not run.ok, f"{sql}: ran through SQL Lab: {run.text()[:300]}"
+        # refused by DuckDB itself, or (ATTACH, SET) already by Superset as not a SELECT
+        assert re.search(r"disabled by configuration|configuration has been locked|Only SELECT|not allowed",
+                         run.text()), f"{sql}: {run.status} {run.text()[:500]}"
+
+
+def test_every_duckdb_connection_superset_opens_is_sandboxed(superset):
+    """Below SQL Lab's own checks: an engine from Superset's `finhouse warehouse` database, and one from a
+    DuckDB URI without any option (what an admin could add in the UI), both refuse to read a host file,
+    attach a database or unlock their configuration."""
+    _, env = superset
+    script = """
+import sys
+from superset.app import create_app
+app = create_app()
+with app.app_context():
+    from superset import db
+    from superset.models.core import Database
+    warehouse = db.session.query(Database).filter_by(database_name="finhouse warehouse").one()
+    bare = Database(database_name="bare", sqlalchemy_uri="duckdb:///:memory:")
+    for database in (warehouse, bare):
+        with database.get_sqla_engine() as engine:
+            conn = engine.raw_connection()
+            for sql in ("SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/finhouse-sandbox-test.duckdb' AS x",
+                        "SET enable_external_access = true", "INSTALL httpfs"):
+                try:
+                    conn.cursor().execute(sql)
+                    print("RAN", database.database_name, sql)
+                except Exception as exc:
+                    print("REFUSED", database.database_name, sql, "|", str(exc).splitlines()[0])
+            conn.close()
+"""
+    proc = subprocess.run([str(WITH_ENV), "python", "-c", script], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("RAN", "REFUSED"))]
+    assert len(lines) == 8 and not [line for line in lines if line.startswith("RAN")], proc.stdout[-3000:]
+    assert all("disabled" in line or "locked" in line for line in lines), lines

@@ -1,5 +1,8 @@
--- One row per customer (soft-deleted ones flagged: their loans still point at them), with national ID and
--- phone MASKED (PII never reaches a mart in clear) and the financial summary as of the as-of date.
+-- One row per customer (soft-deleted ones flagged: their loans still point at them) and the financial summary
+-- as of the as-of date. No personal data: names, date of birth, national ID and phone stay in staging (a mart
+-- is what every dashboard user reads); the customer is customer_number, their age an age band.
+{%- set age_years = 'floor(' ~ dbt.datediff('customers.date_of_birth', 'summary.as_of_date', 'month') ~ ' / 12)' %}
+
 with customers as (
     select * from {{ ref('stg_oltp__customers') }} where customer_number is not null
 ),
@@ -11,12 +14,17 @@ summary as (
 select
     customers.customer_id,
     customers.customer_number,
-    customers.first_name,
-    customers.last_name,
-    {{ mask_national_id('customers.national_id') }} as national_id_masked,
-    {{ mask_phone('customers.phone') }} as phone_masked,
     customers.gender,
-    {{ dbt.date_trunc('year', 'customers.date_of_birth') }} as birth_year_start,
+    -- whole years from the months between: a band is all a report needs, and a month either way moves
+    -- nobody across one but on their birthday month
+    case
+        when customers.date_of_birth is null then null
+        when {{ age_years }} < 25 then 'under 25'
+        when {{ age_years }} < 35 then '25-34'
+        when {{ age_years }} < 45 then '35-44'
+        when {{ age_years }} < 55 then '45-54'
+        else '55 and over'
+    end as age_band,
     customers.branch_id,
     customers.officer_id,
     customers.kyc_status,
