@@ -49,8 +49,13 @@
     {{ return(patterns) }}
 {%- endmacro %}
 
-{% macro pii_masking_statements(relation, table, relation_type) -%}
+{% macro pii_masking_statements(relation, table, relation_type, present=none) -%}
+    {#- present: the relation's column names (lower case); a declared column that staging leaves out
+        (the audit trail's object_repr and changes, say) gets no policy, as there is nothing to mask -#}
     {%- set columns = pii_columns() | selectattr('table', 'equalto', table) | list -%}
+    {%- if present is not none -%}
+        {%- set columns = columns | selectattr('column', 'in', present) | list -%}
+    {%- endif -%}
     {%- if not columns -%}{{ return('') }}{%- endif -%}
     {%- set policies = var('pii_masking_policies') -%}
     {%- set clauses = [] -%}
@@ -66,12 +71,13 @@
     {%- if target.type != 'snowflake' or not execute -%}{{ return('') }}{%- endif -%}
     {%- set table = this.identifier | lower | replace('stg_oltp__', '', 1) -%}
     {%- set relation_type = 'view' if model.config.materialized == 'view' else 'table' -%}
-    {%- set sql = pii_masking_statements(this, table, relation_type) -%}
-    {%- if sql and target.name == 'fakesnow' -%}
-        {%- do log('pii masking (not run on the fakesnow emulator): ' ~ sql, info=True) -%}
+    {%- if target.name == 'fakesnow' -%}
+        {%- set sql = pii_masking_statements(this, table, relation_type) -%}
+        {%- if sql -%}{%- do log('pii masking (not run on the fakesnow emulator): ' ~ sql, info=True) -%}{%- endif -%}
         {{ return('') }}
     {%- endif -%}
-    {{ return(sql) }}
+    {%- set present = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {{ return(pii_masking_statements(this, table, relation_type, present)) }}
 {%- endmacro %}
 
 {#- `dbt run-operation pii_masking_plan [--args '{database: ANALYTICS}']`: print, one a line, the statement

@@ -8,6 +8,7 @@
 -- A failure names the offending schema.table.column.
 -- Run after every mart and the staging models the values come from (tests/test_pii_declaration.py checks
 -- this list names every mart and every staging model holding declared PII):
+-- depends_on: {{ ref('audit_activity_daily') }}
 -- depends_on: {{ ref('collection_cohorts_monthly') }}
 -- depends_on: {{ ref('collection_efficiency_monthly') }}
 -- depends_on: {{ ref('customer_growth_monthly') }}
@@ -29,13 +30,16 @@
 -- depends_on: {{ ref('fixed_deposit_portfolio_monthly') }}
 -- depends_on: {{ ref('portfolio_at_risk_monthly') }}
 -- depends_on: {{ ref('portfolio_snapshot_daily') }}
--- depends_on: {{ ref('write_offs_and_recoveries') }}
+-- depends_on: {{ ref('stg_oltp__accounting_period_closes') }}
+-- depends_on: {{ ref('stg_oltp__approval_requests') }}
+-- depends_on: {{ ref('stg_oltp__audit_log') }}
 -- depends_on: {{ ref('stg_oltp__customers') }}
 -- depends_on: {{ ref('stg_oltp__journal_entries') }}
 -- depends_on: {{ ref('stg_oltp__loan_collateral') }}
 -- depends_on: {{ ref('stg_oltp__loan_restructures') }}
 -- depends_on: {{ ref('stg_oltp__loan_write_offs') }}
 -- depends_on: {{ ref('stg_oltp__payments') }}
+-- depends_on: {{ ref('write_offs_and_recoveries') }}
 {%- set declared = pii_columns() %}
 {%- set info = (target.database ~ '.' if target.type == 'snowflake' else '') ~ 'information_schema' %}
 {%- set layers = ['intermediate', 'marts'] %}
