@@ -173,7 +173,7 @@ def test_audit_activity_counts_every_audit_entry_and_names_the_simulator(warehou
     day, source and user; the bulk run is one entry by system.simulator."""
     path, _ = warehouse
     (entries,) = _oltp("select count(*) from audit_log")
-    (changes,) = _mart(path, "select sum(changes) from marts.audit_activity_daily")
+    (changes,) = _mart(path, "select sum(change_count) from marts.audit_activity_daily")
     assert entries > 0 and changes == entries
     (simulated,) = _mart(path, """select sum(creates) from marts.audit_activity_daily
                                   where source = 'simulator' and actor_username = 'system.simulator'""")

@@ -61,4 +61,6 @@ def test_the_staging_models_holding_pii_get_their_masking_policies(built):
     hooked = {line.split(" modify ", 1)[0].rsplit(".", 1)[-1].lower() for line in proc.stdout.splitlines()
               if "pii masking (not run on the fakesnow emulator): alter" in line}
     assert hooked == {"stg_oltp__customers", "stg_oltp__journal_entries", "stg_oltp__loan_collateral",
-                      "stg_oltp__loan_restructures", "stg_oltp__loan_write_offs", "stg_oltp__payments"}
+                      "stg_oltp__loan_restructures", "stg_oltp__loan_write_offs", "stg_oltp__payments",
+                      "stg_oltp__audit_log", "stg_oltp__approval_requests",
+                      "stg_oltp__accounting_period_closes"}

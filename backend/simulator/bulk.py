@@ -154,10 +154,11 @@ def run(opts: Options, progress=None) -> Summary:
     """Simulate and load. `progress(done, total, phase)` is called as customers are loaded."""
     started = time.perf_counter()
     connection.ensure_connection()
-    # before the world's user ids are numbered past the existing users' (user_base below)
-    simulator = system_user("simulator")
     with connection.cursor() as cur:
         writer.check_replaceable(cur, connection.settings_dict["NAME"], reset=opts.reset)  # fail early
+        # After the check (a refused database is left untouched, not even a user added) and before the
+        # world's user ids are numbered past the existing users' (user_base below).
+        simulator = system_user("simulator")
         cur.execute("SELECT code, id FROM gl_accounts")
         gl = dict(cur.fetchall())
         cur.execute("SELECT code, id FROM transaction_types")

@@ -71,7 +71,7 @@ daily as (
         source,
         actor_username,
         max(actor_id) as actor_id,
-        count(*) as changes,
+        count(*) as change_count,
         sum(case when action = 'create' then 1 else 0 end) as creates,
         sum(case when action = 'update' then 1 else 0 end) as updates,
         sum(case when action = 'delete' then 1 else 0 end) as deletes,
