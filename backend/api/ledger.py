@@ -15,6 +15,7 @@ from api.common import (
     ReadViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from api.filters import DateTimeFromToRangeFilter
 from api.idempotency import idempotent
 from ledger.models import GLAccount, JournalEntry, JournalLine, SavingsTransaction, TransactionType, Transfer
 from savings import services as savings_services
@@ -52,7 +53,7 @@ class SavingsTransactionFilter(django_filters.FilterSet):
     branch = django_filters.NumberFilter(field_name="account__branch")
     customer = django_filters.NumberFilter(field_name="account__customer")
     value_date = django_filters.DateFromToRangeFilter()
-    posted_at = django_filters.IsoDateTimeFromToRangeFilter()
+    posted_at = DateTimeFromToRangeFilter()
 
     class Meta:
         model = SavingsTransaction
@@ -80,7 +81,7 @@ class TransferSerializer(serializers.ModelSerializer):
 
 
 class TransferFilter(django_filters.FilterSet):
-    transferred_at = django_filters.IsoDateTimeFromToRangeFilter()
+    transferred_at = DateTimeFromToRangeFilter()
 
     class Meta:
         model = Transfer
