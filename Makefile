@@ -26,7 +26,7 @@ export FINHOUSE_OLTP_URL ?= postgresql://postgres@127.0.0.1:5432/microfinance
 VENV_BIN    := $(FH)/venv/bin
 MANAGE      := $(VENV_BIN)/python backend/manage.py
 
-.PHONY: all env db test test-python demo clean help lint bench-simulator bench-transform
+.PHONY: all env db test test-python demo clean help lint api-fuzz bench-simulator bench-transform
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -56,6 +56,10 @@ test: env engine-test db test-python test-airflow test-superset  ## everything t
 test-python: env engine db fakesnow-env airflow-env superset-env  ## pytest: backend, platform, ingest end to end, Snowflake leg
 	@scripts/system-deps
 	$(VENV_BIN)/pytest
+
+api-fuzz: env  ## the API fuzz run alone (schemathesis as admin and teller); its counts into docs/api-fuzz.md
+	@scripts/ensure-postgres
+	FINHOUSE_API_FUZZ_DOC=1 $(VENV_BIN)/pytest tests/test_api_fuzz.py -q -s
 
 lint: env  ## ruff on our Python
 	$(VENV_BIN)/ruff check src backend tests bench

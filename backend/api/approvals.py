@@ -15,12 +15,14 @@ from access import services
 from access.models import ApprovalRequest
 from access.policy import check_code
 from api.common import ERROR_RESPONSES, OperationApi, ReadViewSet
+from api.filters import DateTimeFromToRangeFilter
 from api.idempotency import idempotent
 
 
 class ApprovalRequestSerializer(serializers.ModelSerializer):
     maker = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    checker = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Null while the request is pending (the schema says so: a client must expect it).
+    checker = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ApprovalRequest
@@ -30,7 +32,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
 
 
 class ApprovalRequestFilter(django_filters.FilterSet):
-    made_at = django_filters.IsoDateTimeFromToRangeFilter()
+    made_at = DateTimeFromToRangeFilter()
 
     class Meta:
         model = ApprovalRequest

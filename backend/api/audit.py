@@ -7,6 +7,7 @@ import django_filters
 from rest_framework import serializers
 
 from api.common import ReadViewSet
+from api.filters import DateTimeFromToRangeFilter
 from audit.models import AuditLogEntry
 from core.actor import SOURCES
 
@@ -40,7 +41,7 @@ class AuditLogEntryFilter(django_filters.FilterSet):
     object_id = django_filters.NumberFilter()
     action = django_filters.ChoiceFilter(choices=[(label, label) for label in ACTIONS],
                                          method="filter_action")
-    timestamp = django_filters.IsoDateTimeFromToRangeFilter(
+    timestamp = DateTimeFromToRangeFilter(
         help_text="timestamp_after / timestamp_before, ISO 8601")
 
     class Meta:

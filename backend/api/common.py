@@ -7,12 +7,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, filters, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
 
 from access.drf import BranchScopedMixin
 from access.scope import scope_queryset
@@ -112,6 +115,23 @@ ERROR_RESPONSES = {
     422: OpenApiResponse(ErrorSerializer, description="the Idempotency-Key was already used for a different "
                          "request ('idempotency_key_reused')"),
 }
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, with every `{"detail": ...}` error given its stable `code` too (DRF's own:
+    'parse_error' for a body that is not JSON, 'not_found', 'permission_denied', 'throttled' …), so that
+    every error has the shape ErrorSerializer documents, not only the refusals of the operations."""
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        if isinstance(exc, Http404):  # DRF answers Django's own two as its NotFound and PermissionDenied
+            code = "not_found"
+        elif isinstance(exc, DjangoPermissionDenied):
+            code = "permission_denied"
+        else:
+            codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
+            code = codes if isinstance(codes, str) else "error"
+        response.data.setdefault("code", code)
+    return response
 
 
 def business_error_response(exc: BusinessError) -> Response:

@@ -16,6 +16,7 @@ from api.common import (
     ReadViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from api.filters import DateTimeFromToRangeFilter
 from api.idempotency import idempotent
 from ledger import services as ledger_services
 from ledger.models import (
@@ -62,7 +63,7 @@ class SavingsTransactionFilter(django_filters.FilterSet):
     branch = django_filters.NumberFilter(field_name="account__branch")
     customer = django_filters.NumberFilter(field_name="account__customer")
     value_date = django_filters.DateFromToRangeFilter()
-    posted_at = django_filters.IsoDateTimeFromToRangeFilter()
+    posted_at = DateTimeFromToRangeFilter()
 
     class Meta:
         model = SavingsTransaction
@@ -90,7 +91,7 @@ class TransferSerializer(serializers.ModelSerializer):
 
 
 class TransferFilter(django_filters.FilterSet):
-    transferred_at = django_filters.IsoDateTimeFromToRangeFilter()
+    transferred_at = DateTimeFromToRangeFilter()
 
     class Meta:
         model = Transfer

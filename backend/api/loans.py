@@ -39,6 +39,9 @@ from payments.models import Payment
 from savings.models import SavingsAccount
 
 AMOUNT = {"max_digits": 18, "decimal_places": 2}
+# A term is stored as a positive smallint (Loan.term, Restructure.new_term); the product's own limits are
+# the service's to check, but a term no loan can have is invalid input, not a request for a checker.
+TERM_MAX = 32767
 REFERENCE_HELP = "the provider's reference (unique); generated when absent"
 
 
@@ -117,7 +120,7 @@ class LoanApplyInputSerializer(serializers.Serializer):
     customer = ScopedPrimaryKeyRelatedField(queryset=Customer.objects.all())
     product = ScopedPrimaryKeyRelatedField(queryset=LoanProduct.objects.all())
     amount = serializers.DecimalField(**AMOUNT)
-    term = serializers.IntegerField(help_text="number of installments")
+    term = serializers.IntegerField(min_value=1, max_value=TERM_MAX, help_text="number of installments")
     purpose = serializers.CharField(max_length=50)
     officer = ScopedPrimaryKeyRelatedField(queryset=Staff.objects.all(), required=False,
                                                  help_text="default: the customer's loan officer")
@@ -401,7 +404,8 @@ class RepaymentPostApi(LoanOperationApi):
 class LoanRestructureApi(LoanOperationApi):
     permission = "loan.restructure"
     class LoanRestructureInput(serializers.Serializer):
-        new_term = serializers.IntegerField(help_text="installments of the new schedule")
+        new_term = serializers.IntegerField(min_value=1, max_value=TERM_MAX,
+                                            help_text="installments of the new schedule")
         reason = serializers.CharField(max_length=200)
         new_rate = serializers.DecimalField(max_digits=9, decimal_places=6, required=False,
                                             help_text="annual rate as a fraction; default: unchanged")

@@ -7,6 +7,7 @@ import django_filters
 from rest_framework import serializers
 
 from api.common import ReadViewSet
+from api.filters import AmountFilter, DateTimeFromToRangeFilter
 from payments.models import Payment
 
 
@@ -18,10 +19,10 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class PaymentFilter(django_filters.FilterSet):
-    initiated_at = django_filters.IsoDateTimeFromToRangeFilter()
-    completed_at = django_filters.IsoDateTimeFromToRangeFilter()
-    amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte")
-    amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
+    initiated_at = DateTimeFromToRangeFilter()
+    completed_at = DateTimeFromToRangeFilter()
+    amount_min = AmountFilter(field_name="amount", lookup_expr="gte")
+    amount_max = AmountFilter(field_name="amount", lookup_expr="lte")
 
     class Meta:
         model = Payment

@@ -14,6 +14,7 @@ from api.common import (
     ReadViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from api.filters import AmountFilter
 from api.idempotency import idempotent
 from api.ledger import SavingsTransactionSerializer
 from customers.models import Branch, Customer
@@ -51,8 +52,8 @@ class SavingsAccountSerializer(serializers.ModelSerializer):
 
 class SavingsAccountFilter(django_filters.FilterSet):
     opened_on = django_filters.DateFromToRangeFilter()
-    balance_min = django_filters.NumberFilter(field_name="balance", lookup_expr="gte")
-    balance_max = django_filters.NumberFilter(field_name="balance", lookup_expr="lte")
+    balance_min = AmountFilter(field_name="balance", lookup_expr="gte")
+    balance_max = AmountFilter(field_name="balance", lookup_expr="lte")
 
     class Meta:
         model = SavingsAccount

@@ -215,6 +215,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every error answers {"detail", "code"} (api.common.ErrorSerializer), whichever layer refused it.
+    "EXCEPTION_HANDLER": "api.common.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
