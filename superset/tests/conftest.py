@@ -206,12 +206,19 @@ def artifacts() -> Path:
 
 
 def login(browser, base: str, user: str, password: str):
+    """A browser context signed in as `user`, checked through the API. Once in three full runs the viewer's
+    first sign-in reached the welcome page's URL (the glob also matches /login/?next=…/welcome/) without a
+    session, and every later page went to the login form; the cause is not found yet, so the sign-in is
+    checked and made a second time, never more."""
     context = browser.new_context(viewport={"width": 1600, "height": 1300})
     page = context.new_page()
-    page.goto(f"{base}/login/")
-    page.fill("#username", user)
-    page.fill("#password", password)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/superset/welcome/**", timeout=30_000)
-    return context, page
+    for _attempt in range(2):
+        page.goto(f"{base}/login/")
+        page.fill("#username", user)
+        page.fill("#password", password)
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/superset/welcome/**", timeout=30_000)
+        if page.request.get(f"{base}/api/v1/me/").ok:
+            return context, page
+    raise AssertionError(f"{user} could not sign in to Superset: no session after two attempts ({page.url})")
 
