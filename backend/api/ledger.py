@@ -274,5 +274,5 @@ class PeriodCloseViewSet(OperationMixin, ReadViewSet):
     )
     def create(self, request, *args, **kwargs):
         data = self.validated(PeriodCloseInputSerializer)
-        close = ledger_services.period_close(through=data["through"], note=data["note"], by=request.user)
+        close = ledger_services.period_close(through=data["through"], note=data["note"])
         return self.created(PeriodCloseSerializer, close)

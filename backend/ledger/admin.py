@@ -211,7 +211,7 @@ class PeriodCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 close = services.period_close(
-                    through=form.cleaned_data["through"], by=request.user, note=form.cleaned_data["note"]
+                    through=form.cleaned_data["through"], note=form.cleaned_data["note"]
                 )
             except BusinessError as exc:
                 self.message_user(request, exc.message, messages.ERROR)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
 
+from core.actor import current_actor
 from core.clock import business_date, business_moment, closed_through, institution_today
 from core.exceptions import BusinessError
 from core.models import ZERO
@@ -309,11 +310,11 @@ def funding_interest_pay(
 
 
 @transaction.atomic
-def period_close(*, through: dt.date, by=None, note: str = "") -> PeriodClose:
+def period_close(*, through: dt.date, note: str = "") -> PeriodClose:
     """Close the books through `through`: from then on no operation may be dated on or before it (the
     services refuse it; a trigger on journal_entries refuses it in the database). Records the trial
-    balance of the closed books (every line posted on or before `through`) and who closed them (`by`, a
-    user; None for a system process).
+    balance of the closed books (every line posted on or before `through`) and who closed them (the
+    acting user, core.actor; None for a system process).
 
     Refuses a date that is not before the institution's today (a period closes once it has ended), a
     date not after the last close (closes only move forward; a closed period is never reopened), and
@@ -349,5 +350,6 @@ def period_close(*, through: dt.date, by=None, note: str = "") -> PeriodClose:
             f"credits {credits}); find the unbalanced entries before closing"
         )
     return PeriodClose.objects.create(
-        closed_through=through, closed_by=by, note=note[:200], total_debits=debits, total_credits=credits
+        closed_through=through, closed_by=current_actor().user, note=note[:200], total_debits=debits,
+        total_credits=credits,
     )
