@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 
 from access import services
 from access.models import ApprovalRequest
@@ -17,21 +16,18 @@ class DecisionForm(OperationForm):
     note = forms.CharField(max_length=200, required=False, help_text="the reason (required to reject)")
 
 
-def _require_checker(request: ApprovalRequest, user) -> None:
-    if not user.has_perm(check_code(request.operation), services.approval_target(request)):
-        raise PermissionDenied(f"your role does not check {request.operation}")
-
-
 def _approve(request: ApprovalRequest, data: dict, user) -> str:
-    _require_checker(request, user)
     services.approval_approve(request=request, note=data["note"])
     return f"Request #{request.pk} approved: {request.summary} — done."
 
 
 def _reject(request: ApprovalRequest, data: dict, user) -> str:
-    _require_checker(request, user)
     services.approval_reject(request=request, note=data["note"])
     return f"Request #{request.pk} rejected."
+
+
+def _checker_permission(request: ApprovalRequest) -> str:
+    return check_code(request.operation)
 
 
 def _pending(request: ApprovalRequest) -> bool:
@@ -48,8 +44,11 @@ class ApprovalRequestAdmin(BranchScopedAdminMixin, OperationsAdminMixin, admin.M
     date_hierarchy = "made_at"
     readonly_fields = [f.name for f in ApprovalRequest._meta.fields]
     operations = (
-        Operation("approve", "Approve", DecisionForm, _approve, _pending, permission="approval.view"),
-        Operation("reject", "Reject", DecisionForm, _reject, _pending, permission="approval.view"),
+        # shown to, and run for, the checker roles of the request's own operation, in its branch
+        Operation("approve", "Approve", DecisionForm, _approve, _pending, permission="approval.view",
+                  permission_of=_checker_permission),
+        Operation("reject", "Reject", DecisionForm, _reject, _pending, permission="approval.view",
+                  permission_of=_checker_permission),
     )
 
     def has_add_permission(self, request, obj=None) -> bool:

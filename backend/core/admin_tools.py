@@ -210,6 +210,12 @@ class Operation:
     run: Callable[[Any, dict, Any], str]
     available: Callable[[Any], bool] = lambda obj: True
     permission: str = ""
+    # When the permission depends on the object (deciding a maker-checker request needs the checker
+    # permission of the request's own operation): its code for `obj`, used instead of `permission`.
+    permission_of: Callable[[Any], str] | None = None
+
+    def permission_for(self, obj: Any) -> str:
+        return self.permission_of(obj) if self.permission_of else self.permission
 
     def __post_init__(self) -> None:
         from access.policy import BY_CODE
@@ -264,7 +270,7 @@ class OperationsAdminMixin:
         return [
             (op.label, reverse("admin:{}_{}_operation".format(*info), args=[obj.pk, op.name]))
             for op in self.operations
-            if op.available(obj) and user.has_perm(op.permission, obj)
+            if op.available(obj) and user.has_perm(op.permission_for(obj), obj)
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -280,7 +286,7 @@ class OperationsAdminMixin:
         # The operation's own permission (access.policy), for this object's branch; get_queryset has
         # already narrowed to the user's branch, so another branch's object is a 404 above.
         opts = self.model._meta
-        if not request.user.has_perm(op.permission, obj):
+        if not request.user.has_perm(op.permission_for(obj), obj):
             raise PermissionDenied
         change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
         form = op.form(request.POST or None, obj=obj)
