@@ -244,7 +244,7 @@ void cli_help(FILE *f)
         "                      hash by row hash, and load only what differs: rows raw lacks or\n"
         "                      holds in another version, and deletes raw has not recorded (what an\n"
         "                      incremental load misses: hard deletes, commits older than the\n"
-        "                      lookback); the watermark does not move"
+        "                      lookback); the watermark does not move\n"
         "  --lookback SECONDS  re-read this much before the watermark, so that a transaction that\n"
         "                      committed late with an older cursor is not missed\n"
         "                      [env FINHOUSE_LOOKBACK_SECONDS, default 900]\n"
