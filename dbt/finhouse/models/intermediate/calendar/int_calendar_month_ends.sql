@@ -42,6 +42,6 @@ spine as (
 
 select
     spine.*,
-    -- the share of a month the period covers: flows are annualised × 12 / months_in_period (KPIS.md)
+    -- the share of a month the period covers: flows are annualised × 12 / months_in_period (docs/kpis.md)
     cast(spine.days_in_period as {{ dbt.type_numeric() }}) / spine.days_in_month as months_in_period
 from spine

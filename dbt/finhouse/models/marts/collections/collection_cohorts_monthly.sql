@@ -1,5 +1,5 @@
 -- Cumulative repayment rate per disbursement cohort (the month loans were disbursed) at every month-end:
--- cumulative scheduled amounts collected against dues / cumulative scheduled amounts fallen due (KPIS.md).
+-- cumulative scheduled amounts collected against dues / cumulative scheduled amounts fallen due (docs/kpis.md).
 --
 -- Incremental by period: a run recomputes the months int_loans_aged_monthly rewrote since, for every
 -- cohort. That model rewrites from the earliest date any input here changed on (a payment, a completed

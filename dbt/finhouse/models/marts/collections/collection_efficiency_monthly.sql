@@ -1,5 +1,5 @@
 -- Collection efficiency per month, for the institution and by branch, loan officer and product (`grain`),
--- on scheduled amounts (principal + interest + fees; penalties apart), KPIS.md:
+-- on scheduled amounts (principal + interest + fees; penalties apart), docs/kpis.md:
 --   on-time repayment rate        = due in the period and paid in full by its due date / due in the period
 --   current collection efficiency = collected (by the period end) against amounts due in the period /
 --                                   due in the period — payments towards later installments (prepayments)

@@ -1,5 +1,5 @@
 -- Customers per month: new (joined in the month), active clients at month-end (an outstanding loan or an
--- open savings account with money, KPIS.md), active borrowers, and customers by OLTP status
+-- open savings account with money, docs/kpis.md), active borrowers, and customers by OLTP status
 -- (dormant / exited are the system's current statuses, counted for the customers who joined by then).
 with periods as (
     select month_start, period_end from {{ ref('int_calendar_month_ends') }}

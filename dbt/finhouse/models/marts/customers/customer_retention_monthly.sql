@@ -1,5 +1,5 @@
 -- Borrower retention by the month loans closed (repaid): the share of closed loans whose borrower took a
--- next loan within var('retention_window_days') days of closing (KPIS.md, 90 by default). Months whose
+-- next loan within var('retention_window_days') days of closing (docs/kpis.md, 90 by default). Months whose
 -- window has not yet ended on the as-of date are marked incomplete.
 with loans as (
     select * from {{ ref('stg_oltp__loans') }} where not is_deleted and disbursed_on is not null

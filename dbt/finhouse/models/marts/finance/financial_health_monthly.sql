@@ -1,6 +1,6 @@
 -- The SEEP / CGAP financial-health ratio set, from the general ledger (int_gl_trial_balance_monthly) and
 -- the rebuilt portfolio, per month and per trailing 12 months (`period_type`). Flows are annualised
--- (× 12 / months); balance-only ratios are not. Averages are (opening + closing) / 2. KPIS.md:
+-- (× 12 / months); balance-only ratios are not. Averages are (opening + closing) / 2. docs/kpis.md:
 --   OSS  = financial revenue (4xxx) / (financial expense (5000-5020) + provision expense (5100) + operating expense (52xx))
 --   FSS  = financial revenue / (the same + inflation adjustment); finhouse's only adjustment is inflation:
 --          var('inflation_rate') × average equity (floored at 0), for the period's share of a year (no subsidy adjustment)

@@ -1,5 +1,5 @@
 -- Loans disbursed per month, for the institution and by branch, loan officer and product (`grain`): count,
--- amount, average loan disbursed (amount / number, KPIS.md), first loans vs repeat loans, upfront fees.
+-- amount, average loan disbursed (amount / number, docs/kpis.md), first loans vs repeat loans, upfront fees.
 with disbursements as (
     select * from {{ ref('fct_disbursements') }}
 ),

@@ -3,7 +3,7 @@
 -- of loans with DPD > N (DPD from the oldest unpaid installment) / GLP, published plain, including
 -- restructured loans (CGAP: + renegotiated portfolio) and excluding them; aging buckets; the arrears rate
 -- (overdue principal / GLP — a different, smaller number than PAR); installments missed; and, beside PAR,
--- the month's write-offs and the annualised write-off ratio on average GLP (KPIS.md).
+-- the month's write-offs and the annualised write-off ratio on average GLP (docs/kpis.md).
 --
 -- Incremental by period: a run recomputes the months int_loans_aged_monthly rewrote since (a write-off
 -- changes its loan's write-off date, so that model rewrites its month too); the opening GLP of the first

@@ -1,9 +1,9 @@
 -- Write-offs and recoveries per period — month, calendar year (to date for the current one) and trailing
--- 12 months — for the institution and by branch and product (`grain`), KPIS.md:
+-- 12 months — for the institution and by branch and product (`grain`), docs/kpis.md:
 --   write-off ratio     = value written off in the period / average GLP, annualised (× 12 / months)
 --   loan loss rate      = (write-offs − recoveries) / average GLP, annualised
 --   risk coverage ratio = loan-loss reserve (GL 1150, institution only) / PAR>30 principal
--- Average GLP = (opening + closing) / 2, opening being the GLP at the end of the previous period (KPIS.md's
+-- Average GLP = (opening + closing) / 2, opening being the GLP at the end of the previous period (docs/kpis.md's
 -- default); the mean of the period's month-end GLPs is published beside it, with the write-off ratio on it.
 {%- set grains = [('institution', []), ('branch', ['branch_id']), ('product', ['product_id'])] %}
 
