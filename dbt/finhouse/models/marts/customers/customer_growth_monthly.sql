@@ -27,10 +27,16 @@ active as (
 select
     periods.month_start,
     periods.period_end,
-    (select count(*) from customers where customers.joined_on between periods.month_start and periods.period_end) as new_customers,
+    (select count(*) from customers
+     where customers.joined_on between periods.month_start and periods.period_end) as new_customers,
     (select count(*) from customers where customers.joined_on <= periods.period_end) as customers_joined_to_date,
-    (select count(distinct borrowers.customer_id) from borrowers where borrowers.month_start = periods.month_start) as active_borrowers,
+    (select count(distinct borrowers.customer_id) from borrowers
+     where borrowers.month_start = periods.month_start) as active_borrowers,
     (select count(*) from active where active.month_start = periods.month_start) as active_clients,
-    (select count(*) from customers where customers.joined_on <= periods.period_end and customers.customer_status = 'dormant') as dormant_customers_now,
-    (select count(*) from customers where customers.joined_on <= periods.period_end and customers.customer_status = 'exited') as exited_customers_now
+    (select count(*) from customers
+     where customers.joined_on <= periods.period_end and customers.customer_status = 'dormant')
+        as dormant_customers_now,
+    (select count(*) from customers
+     where customers.joined_on <= periods.period_end and customers.customer_status = 'exited')
+        as exited_customers_now
 from periods
