@@ -26,7 +26,7 @@ export FINHOUSE_OLTP_URL ?= postgresql://postgres@127.0.0.1:5432/microfinance
 VENV_BIN    := $(FH)/venv/bin
 MANAGE      := $(VENV_BIN)/python backend/manage.py
 
-.PHONY: all env db test test-python demo clean help lint api-fuzz bench-simulator bench-transform
+.PHONY: all env db test test-python demo clean help lint lint-python api-fuzz bench-simulator bench-transform
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -51,7 +51,7 @@ db: env  ## make sure PostgreSQL answers at FINHOUSE_OLTP_URL, create the databa
 	@scripts/ensure-postgres
 	@$(MANAGE) migrate --no-input -v 0
 
-test: env engine-test db test-python test-airflow test-superset  ## everything the project checks
+test: env lint engine-test db test-python test-airflow test-superset  ## everything the project checks
 
 test-python: env engine db fakesnow-env airflow-env superset-env  ## pytest: backend, platform, ingest end to end, Snowflake leg
 	@scripts/system-deps
@@ -61,8 +61,14 @@ api-fuzz: env  ## the API fuzz run alone (schemathesis as admin and teller); its
 	@scripts/ensure-postgres
 	FINHOUSE_API_FUZZ_DOC=1 $(VENV_BIN)/pytest tests/test_api_fuzz.py -q -s
 
-lint: env  ## ruff on our Python
-	$(VENV_BIN)/ruff check src backend tests bench
+# Lint, run by `make test` (and so by CI) before the tests; each says how to fix what it finds.
+lint: lint-python lint-sql  ## ruff on all our Python, sqlfluff on the dbt models
+
+# All our Python: every .py of the repository (ruff skips .gitignore'd paths, .finhouse and the migrations:
+# pyproject.toml) and the Python scripts without the suffix.
+PY_SCRIPTS := airflow/bin/run-dags airflow/bin/setup-db
+lint-python: env  ## ruff on all our Python (pyproject.toml [tool.ruff])
+	@$(VENV_BIN)/ruff check . $(PY_SCRIPTS) || { echo "lint-python: fix with \`$(VENV_BIN)/ruff check --fix . $(PY_SCRIPTS)\`, then by hand what it leaves" >&2; exit 1; }
 
 demo: env engine db airflow-db superset-db  ## the whole platform: simulate, ingest through Airflow, serve (see README)
 	$(VENV_BIN)/finhouse demo

@@ -4,6 +4,8 @@
 #   make engine-test      unit tests (plain and ASan+UBSan), short fuzz runs, C end-to-end tests
 #   make engine-fuzz      longer fuzz runs (FUZZ_SECONDS per target, default 120)
 #   make engine-valgrind  a unit test and a small load under valgrind
+#   make format-check     clang-format --dry-run --Werror on the engine's C (engine/.clang-format)
+#   make format           clang-format -i: rewrite them in that style
 #
 # DuckDB's library and header come from npm packages into .finhouse/cache/duckdb-1.4.4/ (never
 # committed); fhload is linked with an rpath to that directory. Messages are cut to fixed buffers
@@ -120,3 +122,16 @@ engine-valgrind: $(EB)/test_copy_decode $(EB)/fhload $(EB)/fhcheck
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	  $(EB)/test_copy_decode
 	@$(ENG)/tests/e2e/valgrind-load.sh
+
+# The engine's C in one style (engine/.clang-format, found by clang-format next to the files).
+ENGINE_FORMAT_FILES = $(wildcard $(ENG)/src/*.c $(ENG)/include/*.h $(ENG)/tests/*.c $(ENG)/tests/unit/*.[ch] \
+                      $(ENG)/tests/fuzz/*.c)
+.PHONY: format-check format
+format-check:  ## clang-format --dry-run --Werror on the engine's C (engine/.clang-format)
+	@scripts/system-deps
+	@clang-format --dry-run --Werror $(ENGINE_FORMAT_FILES) \
+	  || { echo "format-check: the engine's C differs from engine/.clang-format: run \`make format\` and commit the result" >&2; exit 1; }
+
+format:  ## clang-format -i on the engine's C: rewrite it in engine/.clang-format's style
+	@scripts/system-deps
+	clang-format -i $(ENGINE_FORMAT_FILES)

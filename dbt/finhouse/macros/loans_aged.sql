@@ -3,7 +3,7 @@
     current state of installments, so what was paid by a date comes from the repayments' paid_on.
 
     - outstanding principal = disbursed − principal repaid by the date; a loan is outstanding on a date
-      when it was disbursed by then and neither closed nor written off by then (GLP, KPIS.md);
+      when it was disbursed by then and neither closed nor written off by then (GLP, docs/kpis.md);
     - DPD = the date − the due date of the OLDEST installment due before the date and not fully paid by
       it (completed_on null or later), never from the final maturity (docs/ledger.md). A superseded
       installment (restructure) counts until the restructure date, when it was closed;
@@ -140,7 +140,7 @@ loans_aged as (
 )
 {% endmacro %}
 
-{#- The DPD aging bucket of KPIS.md for a days-past-due expression. -#}
+{#- The DPD aging bucket of docs/kpis.md for a days-past-due expression. -#}
 {% macro dpd_bucket(dpd) -%}
     case
         when {{ dpd }} <= 0 then 'current'
