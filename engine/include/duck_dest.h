@@ -9,7 +9,9 @@
  * as of the load raw._fh_state.current_as_of names; raw's current view is that table overridden by
  * the rows loaded since. Full loads and reconciliations rebuild it. Load state lives next to the data:
  *   raw._fh_loads  one row per committed load (load_id, table_name, mode, started_at, finished_at,
- *                  rows, deleted, watermark_from, watermark_to, status)
+ *                  rows_loaded, rows_deleted, files, watermark_from, watermark_to, status: the
+ *                  load log's one shape, Snowflake's FH_LOADS too; an older warehouse's log is
+ *                  renamed into it when duck_dest_open opens it)
  *   raw._fh_state  one row per table (table_name PK, watermark, last_load_id, updated_at,
  *                  current_as_of)
  * duck_dest_load runs the whole load of a table — schema evolution, rows, deletes, state — inside

@@ -136,10 +136,14 @@ static int mkdir_parents(const char *path, fh_error *err)
 static const char INIT_SQL[] =
     "BEGIN;"
     "CREATE SCHEMA IF NOT EXISTS raw;"
+    /* The load log's shape is the one Snowflake's RAW.<schema>.FH_LOADS has (engine/README.md, "The
+     * load log"): the same columns, the same meaning. `files` is the Parquet files a load was staged
+     * in, 0 here (DuckDB loads straight from the producer); `status` is always 'ok' here (a load
+     * that fails leaves no row), Snowflake's loader also writes 'pending' and 'rolled_back'. */
     "CREATE TABLE IF NOT EXISTS raw._fh_loads ("
     " load_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL, mode VARCHAR NOT NULL,"
     " started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,"
-    " rows BIGINT NOT NULL, deleted BIGINT NOT NULL,"
+    " rows_loaded BIGINT NOT NULL, rows_deleted BIGINT NOT NULL, files BIGINT NOT NULL DEFAULT 0,"
     " watermark_from TIMESTAMPTZ, watermark_to TIMESTAMPTZ, status VARCHAR NOT NULL);"
     "CREATE TABLE IF NOT EXISTS raw._fh_state ("
     " table_name VARCHAR PRIMARY KEY, watermark TIMESTAMPTZ,"
@@ -288,6 +292,39 @@ static int check_catalog_name(const char *path, fh_error *err)
     return FH_OK;
 }
 
+/* A warehouse written before the load log had its one shape (rows, deleted, no files) is brought to
+ * it in place, in one transaction, the first time a newer fhload opens it: readers (dbt, the tests,
+ * Superset) then see one shape whatever fhload wrote the older rows. The older loads' `files` is 0,
+ * which is what it means on DuckDB. */
+static int migrate_load_log(duck_dest *d, fh_error *err)
+{
+    duckdb_result r;
+    int rc = query(d,
+                   "SELECT count(*) FILTER (WHERE column_name = 'rows'), "
+                   "count(*) FILTER (WHERE column_name = 'deleted'), "
+                   "count(*) FILTER (WHERE column_name = 'files') FROM duckdb_columns() "
+                   "WHERE schema_name = 'raw' AND table_name = '_fh_loads'",
+                   &r, err);
+    if (rc != FH_OK)
+        return rc;
+    int old_rows = duckdb_value_int64(&r, 0, 0) > 0, old_deleted = duckdb_value_int64(&r, 1, 0) > 0,
+        has_files = duckdb_value_int64(&r, 2, 0) > 0;
+    duckdb_destroy_result(&r);
+    if (!old_rows && !old_deleted && has_files)
+        return FH_OK;
+    char sql[512];
+    snprintf(sql, sizeof sql, "BEGIN;%s%s%sCOMMIT;",
+             old_rows ? "ALTER TABLE raw._fh_loads RENAME COLUMN \"rows\" TO rows_loaded;" : "",
+             old_deleted ? "ALTER TABLE raw._fh_loads RENAME COLUMN deleted TO rows_deleted;" : "",
+             has_files ? "" : "ALTER TABLE raw._fh_loads ADD COLUMN files BIGINT DEFAULT 0;");
+    rc = query(d, sql, NULL, err);
+    if (rc != FH_OK) {
+        fh_error ignored;
+        query(d, "ROLLBACK", NULL, &ignored);
+    }
+    return rc;
+}
+
 /* "128MB", "1.5 GiB", "512KB" → bytes (DuckDB's units: KB = 1000, KiB = 1024); 0 if unreadable. */
 static int64_t parse_bytes(const char *text)
 {
@@ -362,6 +399,8 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
     d->slot_ready = rc == FH_OK;
     if (rc == FH_OK)
         rc = query(d, INIT_SQL, NULL, err);
+    if (rc == FH_OK)
+        rc = migrate_load_log(d, err);
     if (rc != FH_OK) {
         duck_dest_close(d);
         return rc;
@@ -996,8 +1035,9 @@ static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_r
     else
         snprintf(as_of, sizeof as_of, "NULL");
     snprintf(sql, sizeof sql,
-             "INSERT INTO raw._fh_loads VALUES (%" PRId64 ", %s, '%s', %s, %s, %" PRIu64
-             ", %" PRIu64 ", %s, %s, 'ok');"
+             "INSERT INTO raw._fh_loads (load_id, table_name, mode, started_at, finished_at, "
+             "rows_loaded, rows_deleted, files, watermark_from, watermark_to, status) "
+             "VALUES (%" PRId64 ", %s, '%s', %s, %s, %" PRIu64 ", %" PRIu64 ", 0, %s, %s, 'ok');"
              "INSERT INTO raw._fh_state (table_name, watermark, last_load_id, updated_at, "
              "current_as_of) VALUES (%s, %s, %" PRId64 ", %s, %s) "
              "ON CONFLICT (table_name) DO UPDATE SET watermark = excluded.watermark, "

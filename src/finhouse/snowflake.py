@@ -15,7 +15,9 @@ For each table:
    released at the end; it expires after SNOWFLAKE_LOADER_LEASE_SECONDS (default 2 h, longer than the
    Airflow task timeout of 1 h), so a killed loader does not block the table for good; a holder on this
    machine whose process is gone is taken over at once.
-2. State. FH_LOADS is the log of loads (the mirror of DuckDB's raw._fh_loads) and FH_STATE a view of
+2. State. FH_LOADS is the log of loads, in the one shape DuckDB's raw._fh_loads has too (LOAD_ID,
+   TABLE_NAME, MODE, STARTED_AT, FINISHED_AT, ROWS_LOADED, ROWS_DELETED, FILES, WATERMARK_FROM/TO,
+   STATUS: engine/README.md, "The RAW-layer contract"), and FH_STATE a view of
    its latest committed ('ok') load per table (the mirror of raw._fh_state: watermark, last load id).
    The watermark is read there and handed to `fhload --parquet DIR --since`.
 3. Extract. Each fhload run gets its load id from the sequence FH_LOAD_ID_SEQ (`--load-id N`), never

@@ -291,6 +291,55 @@ static void test_current_guard_reconcile(const char *dir)
     duck_dest_close(d);
 }
 
+/* A warehouse whose load log has the shape older fhloads wrote (rows, deleted, no files) is brought to
+ * the one shape when fhload opens it, its loads kept, and loads go on from them. */
+static void test_migrate_load_log(const char *dir)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/old.duckdb", dir);
+    duckdb_database db;
+    duckdb_connection con;
+    CHECK(duckdb_open(path, &db) == DuckDBSuccess);
+    CHECK(duckdb_connect(db, &con) == DuckDBSuccess);
+    duckdb_result r;
+    CHECK(duckdb_query(con,
+                       "CREATE SCHEMA raw;"
+                       "CREATE TABLE raw._fh_loads (load_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL,"
+                       " mode VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,"
+                       " rows BIGINT NOT NULL, deleted BIGINT NOT NULL, watermark_from TIMESTAMPTZ,"
+                       " watermark_to TIMESTAMPTZ, status VARCHAR NOT NULL);"
+                       "INSERT INTO raw._fh_loads VALUES (7, 'old', 'full', now(), now(), 12, 3, NULL, NULL, 'ok');",
+                       &r) == DuckDBSuccess);
+    duckdb_destroy_result(&r);
+    duckdb_disconnect(&con);
+    duckdb_close(&db);
+
+    duck_dest *d;
+    fh_error err;
+    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", NULL, &d, &err), FH_OK);
+    CHECK_STR(one(d, "SELECT string_agg(column_name, ',' ORDER BY column_index) FROM duckdb_columns() "
+                     "WHERE schema_name = 'raw' AND table_name = '_fh_loads'"),
+              "load_id,table_name,mode,started_at,finished_at,rows_loaded,rows_deleted,watermark_from,"
+              "watermark_to,status,files");
+    CHECK_STR(one(d, "SELECT rows_loaded || ' ' || rows_deleted || ' ' || files FROM raw._fh_loads"), "12 3 0");
+    fake f = {.ncols = 4, .first = 1, .n = 10, .parts = 1};
+    mkcol(&f.cols[0], "id", CD_OID_INT8, -1);
+    mkcol(&f.cols[1], "name", CD_OID_TEXT, -1);
+    mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((12 << 16) | 2) + 4);
+    mkcol(&f.cols[3], "updated_at", CD_OID_TIMESTAMPTZ, -1);
+    duck_load_result res;
+    CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.load_id, 8);
+    CHECK_STR(one(d, "SELECT rows_loaded || ' ' || rows_deleted || ' ' || files FROM raw._fh_loads "
+                     "WHERE load_id = 8"),
+              "10 0 0");
+    duck_dest_close(d);
+    /* opened again: already in shape, nothing to do */
+    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", NULL, &d, &err), FH_OK);
+    CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_loads"), "2");
+    duck_dest_close(d);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/fhload-test-dest-XXXXXX";
@@ -351,8 +400,9 @@ int main(void)
     f.gone_hi = 299;
     CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
     CHECK_EQ_INT(res.deleted, 0);
-    CHECK_STR(one(d, "SELECT mode || ' ' || rows || ' ' || deleted || ' ' || status FROM raw._fh_loads WHERE load_id = 4"),
-              "incremental 9800 0 ok");
+    CHECK_STR(one(d, "SELECT mode || ' ' || rows_loaded || ' ' || rows_deleted || ' ' || files || ' ' || status "
+                     "FROM raw._fh_loads WHERE load_id = 4"),
+              "incremental 9800 0 0 ok");
     f.gone_lo = f.gone_hi = 0;
 
     /* 4: added column flows in; old rows have NULL */
@@ -541,6 +591,7 @@ int main(void)
     stage_parquet_close(sp);
 
     test_current_guard_reconcile(dir);
+    test_migrate_load_log(dir);
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
