@@ -11,6 +11,7 @@
  */
 #include "stage_parquet.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -20,31 +21,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fh_duck.h"
 #include "fh_json.h"
 #include "fh_sql.h"
 #include "fh_time.h"
 
 struct stage_parquet {
     char dir[1024];
-    duckdb_database db;
-    duckdb_connection con;
-    duck_scan_slot slot;
-    int slot_ready;
+    fh_duck duck; /* in memory, fh_scan() registered */
 };
-
-static int query(stage_parquet *sp, const char *sql, duckdb_result *res, fh_error *err)
-{
-    duckdb_result local;
-    duckdb_result *r = res ? res : &local;
-    if (duckdb_query(sp->con, sql, r) == DuckDBSuccess) {
-        if (!res)
-            duckdb_destroy_result(r);
-        return FH_OK;
-    }
-    fh_error_set(err, FH_EINTERNAL, "parquet staging in %s: %s", sp->dir, duckdb_result_error(r));
-    duckdb_destroy_result(r);
-    return FH_EINTERNAL;
-}
 
 static int mkdirs(const char *path, fh_error *err)
 {
@@ -94,30 +79,14 @@ int stage_parquet_open(const char *dir, int threads, const char *memory_limit, s
     if (!sp)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     snprintf(sp->dir, sizeof sp->dir, "%s", dir);
-    duckdb_config cfg;
-    char th[16], tmp[1100];
-    snprintf(th, sizeof th, "%d", threads < 1 ? 1 : threads);
+    char tmp[1100], what[1100];
     snprintf(tmp, sizeof tmp, "%s/.tmp", dir);
-    duckdb_create_config(&cfg);
-    duckdb_set_config(cfg, "threads", th);
-    duckdb_set_config(cfg, "memory_limit", memory_limit);
-    duckdb_set_config(cfg, "preserve_insertion_order", "false");
-    duckdb_set_config(cfg, "temp_directory", tmp);
-    char *oerr = NULL;
-    duckdb_state st = duckdb_open_ext(NULL, &sp->db, cfg, &oerr);
-    duckdb_destroy_config(&cfg);
-    if (st != DuckDBSuccess) {
-        fh_error_set(err, FH_EINTERNAL, "cannot start DuckDB for parquet staging: %s",
-                     oerr ? oerr : "?");
-        duckdb_free(oerr);
-        free(sp);
-        return FH_EINTERNAL;
-    }
-    duckdb_connect(sp->db, &sp->con);
-    rc = duck_scan_register(sp->con, &sp->slot, err);
-    sp->slot_ready = rc == FH_OK;
+    snprintf(what, sizeof what, "parquet staging in %s", dir);
+    const char *extra[] = {"temp_directory", tmp, NULL};
+    duckdb_config cfg = fh_duck_config(threads, memory_limit, extra);
+    rc = fh_duck_open(&sp->duck, NULL, what, &cfg, err);
     if (rc != FH_OK) {
-        stage_parquet_close(sp);
+        free(sp);
         return rc;
     }
     *out = sp;
@@ -128,10 +97,7 @@ void stage_parquet_close(stage_parquet *sp)
 {
     if (!sp)
         return;
-    duckdb_disconnect(&sp->con);
-    duckdb_close(&sp->db);
-    if (sp->slot_ready)
-        duck_scan_slot_destroy(&sp->slot);
+    fh_duck_close(&sp->duck);
     free(sp);
 }
 
@@ -207,12 +173,10 @@ static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tm
             snprintf(fp, sizeof fp, "%s/%s", tmpdir, names[i]);
             snprintf(sql, sizeof sql, "SELECT count(*) FROM read_parquet(%s)",
                      fh_sql_literal(fp, lit, sizeof lit));
-            duckdb_result r;
-            rc = query(sp, sql, &r, err);
+            int64_t rows;
+            rc = fh_duck_scalar_i64(&sp->duck, sql, &rows, err);
             if (rc != FH_OK)
                 break;
-            int64_t rows = duckdb_value_int64(&r, 0, 0);
-            duckdb_destroy_result(&r);
             struct stat stt;
             uint64_t bytes = stat(fp, &stt) == 0 ? (uint64_t)stt.st_size : 0;
             res->bytes += bytes;
@@ -238,6 +202,7 @@ static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tm
 
 int stage_parquet_write(stage_parquet *sp, const stage_spec *s, stage_result *res, fh_error *err)
 {
+    assert(sp && s && s->table && s->src && res);
     memset(res, 0, sizeof *res);
     char tmpdir[1200], final[1200];
     snprintf(tmpdir, sizeof tmpdir, "%s/.%s.tmp-%ld", sp->dir, s->table, (long)getpid());
@@ -251,33 +216,20 @@ int stage_parquet_write(stage_parquet *sp, const stage_spec *s, stage_result *re
                         sizeof size_lit))
         return fh_error_set(err, FH_EUSAGE, "--parquet directory or FINHOUSE_PARQUET_FILE_SIZE is "
                             "too long");
-    size_t cap = 4096;
-    char *sql = malloc(cap);
-    if (!sql)
-        return fh_error_set(err, FH_EINTERNAL, "out of memory");
-    snprintf(sql, cap,
-             "COPY (SELECT *, %" PRId64 "::BIGINT AS _fh_load_id, now() AS _fh_loaded_at, "
-             "'upsert' AS _fh_op FROM fh_scan()) TO %s (FORMAT parquet, FILE_SIZE_BYTES %s, "
-             "FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)",
-             s->load_id, dir_lit, size_lit);
-    duckdb_result r;
-    duck_scan_arm(&sp->slot, s->src);
-    int rc = query(sp, sql, &r, err);
-    free(sql);
-    fh_error scan_err;
-    if (duck_scan_disarm(&sp->slot, &scan_err) != FH_OK) {
-        if (rc == FH_OK)
-            duckdb_destroy_result(&r);
-        remove_dir(tmpdir);
-        *err = scan_err;
-        return scan_err.code;
-    }
+    /* room for both literals at their largest, so the statement is never cut */
+    char sql[sizeof dir_lit + sizeof size_lit + 400];
+    int n = snprintf(sql, sizeof sql,
+                     "COPY (SELECT *, %" PRId64 "::BIGINT AS _fh_load_id, now() AS _fh_loaded_at, "
+                     "'upsert' AS _fh_op FROM fh_scan()) TO %s (FORMAT parquet, FILE_SIZE_BYTES %s, "
+                     "FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)",
+                     s->load_id, dir_lit, size_lit);
+    assert(n > 0 && (size_t)n < sizeof sql);
+    (void)n;
+    int rc = fh_duck_scan(&sp->duck, s->src, sql, &res->rows, err);
     if (rc != FH_OK) {
         remove_dir(tmpdir);
         return rc;
     }
-    res->rows = (uint64_t)duckdb_value_int64(&r, 0, 0);
-    duckdb_destroy_result(&r);
     int has = 0;
     int64_t mx = 0;
     if (s->scan_done && (rc = s->scan_done(s->scan_ctx, &has, &mx, err)) != FH_OK) {
