@@ -27,7 +27,7 @@ typedef struct stage_parquet stage_parquet;
 int stage_parquet_open(const char *dir, int threads, const char *memory_limit, stage_parquet **out,
                        fh_error *err);
 
-typedef struct stage_spec {
+typedef struct stage_parquet_spec {
     const char *table, *group, *cursor; /* cursor may be "" */
     const cd_column *cols;
     size_t ncols;
@@ -42,16 +42,16 @@ typedef struct stage_spec {
     duck_scan_source *src;
     int (*scan_done)(void *ctx, int *has, int64_t *max, fh_error *err);
     void *scan_ctx;
-} stage_spec;
+} stage_parquet_spec;
 
-typedef struct stage_result {
+typedef struct stage_parquet_result {
     uint64_t rows, bytes;
     size_t nfiles;
     int has_wm_to;
     int64_t wm_to;
-} stage_result;
+} stage_parquet_result;
 
-int stage_parquet_write(stage_parquet *sp, const stage_spec *spec, stage_result *res,
+int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *spec, stage_parquet_result *res,
                         fh_error *err);
 
 void stage_parquet_close(stage_parquet *sp);

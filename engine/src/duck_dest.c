@@ -404,7 +404,7 @@ static int compatible(const char *raw, const char *src, const cd_column *col)
 
 #define MAX_RAW_COLS 4096
 
-static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
+static int ensure_table(duck_dest *d, const duck_dest_spec *s, fh_error *err)
 {
     char sql[1024], l[160], q[160], q2[160];
     snprintf(sql, sizeof sql,
@@ -508,7 +508,7 @@ static void ts_or_null(int has, int64_t us, char *buf, size_t bufsz)
 /* What the statements of one load share: the table, its key, the load id, and where the current
  * keys stand. */
 typedef struct {
-    const duck_load_spec *s;
+    const duck_dest_spec *s;
     char tq[160];   /* raw."t" */
     char cq[200];   /* raw."_fh_current_t" */
     char cname[140]; /* _fh_current_t */
@@ -517,7 +517,7 @@ typedef struct {
     int64_t cur_rows, delta_rows; /* rows of the current keys, and of raw after as_of */
 } load_ctx;
 
-static void load_ctx_init(load_ctx *lc, const duck_load_spec *s, int64_t id)
+static void load_ctx_init(load_ctx *lc, const duck_dest_spec *s, int64_t id)
 {
     char q[160];
     memset(lc, 0, sizeof *lc);
@@ -529,7 +529,7 @@ static void load_ctx_init(load_ctx *lc, const duck_load_spec *s, int64_t id)
 }
 
 /* "a.k1 = b.k1 AND a.k2 = b.k2" */
-static void key_match(fh_sql_buf *b, const duck_load_spec *s, const char *a, const char *bb)
+static void key_match(fh_sql_buf *b, const duck_dest_spec *s, const char *a, const char *bb)
 {
     assert(s->nkey > 0); /* only keyed tables have deletes, current keys and reconciliation */
     char q[160];
@@ -539,7 +539,7 @@ static void key_match(fh_sql_buf *b, const duck_load_spec *s, const char *a, con
 }
 
 /* "a.k1, a.k2" (prefix "" for bare names) */
-static void key_list(fh_sql_buf *b, const duck_load_spec *s, const char *a)
+static void key_list(fh_sql_buf *b, const duck_dest_spec *s, const char *a)
 {
     assert(s->nkey > 0);
     char q[160];
@@ -634,7 +634,7 @@ static int table_exists(duck_dest *d, const char *name, int *exists, fh_error *e
 
 static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     char sql[600], l[160], q[160];
     int exists;
     int rc = table_exists(d, lc->cname, &exists, err);
@@ -683,7 +683,7 @@ static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
 static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int64_t upto,
                        int for_source, pass_plan *pl, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     memset(pl, 0, sizeof *pl);
     pl->n = 1;
     int rc = FH_OK;
@@ -749,7 +749,7 @@ static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int
  * _fh_row_hash. */
 static void live_cte(fh_sql_buf *b, const load_ctx *lc, const pass_plan *pl, int64_t p, int64_t upto)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     fh_sql_buf_add(b, "since AS (SELECT ");
     key_list(b, s, "");
     fh_sql_buf_add(b, ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
@@ -773,7 +773,7 @@ static void live_cte(fh_sql_buf *b, const load_ctx *lc, const pass_plan *pl, int
  * own keys; a reconciliation's is built pass by pass. The new table replaces the old one. */
 static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     char next[200], q[160], sql[600];
     snprintf(next, sizeof next, "raw.%s", fh_sql_ident("_fh_current_next", q, sizeof q));
     fh_sql_buf b = {0};
@@ -825,7 +825,7 @@ static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
 static int record_deletes(duck_dest *d, load_ctx *lc, uint64_t loaded, uint64_t *deleted,
                           fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     assert(s->full && s->nkey > 0);
     *deleted = 0;
     if (lc->cur_rows == 0 && lc->delta_rows == 0) /* nothing was live: a first load */
@@ -864,7 +864,7 @@ static int record_deletes(duck_dest *d, load_ctx *lc, uint64_t loaded, uint64_t 
 static int check_deletes(const load_ctx *lc, const char *what, uint64_t kept, uint64_t deleted,
                          fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     double total = (double)kept + (double)deleted;
     if (deleted == 0 || (double)deleted * 100.0 <= (double)s->max_delete_pct * total)
         return FH_OK;
@@ -891,7 +891,7 @@ static int scan_into(duck_dest *d, duck_scan_source *src, fh_sql_buf *b, uint64_
 /* The rows of the scan, appended with this load's metadata. */
 static int insert_rows(duck_dest *d, load_ctx *lc, uint64_t *rows, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     char q[160];
     fh_sql_buf b = {0};
     fh_sql_buf_add(&b, "INSERT INTO %s (", lc->tq);
@@ -903,7 +903,7 @@ static int insert_rows(duck_dest *d, load_ctx *lc, uint64_t *rows, fh_error *err
     return scan_into(d, s->src, &b, rows, err);
 }
 
-static int begin_load(duck_dest *d, load_ctx *lc, const duck_load_spec *s, int with_current,
+static int begin_load(duck_dest *d, load_ctx *lc, const duck_dest_spec *s, int with_current,
                       fh_error *err)
 {
     int rc = ensure_table(d, s, err);
@@ -916,10 +916,10 @@ static int begin_load(duck_dest *d, load_ctx *lc, const duck_load_spec *s, int w
     return rc;
 }
 
-static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_result *res,
+static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_dest_result *res,
                        int64_t started_us, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     assert(lc->id > 0 && lc->as_of <= lc->id);
     char sql[2048], l[160], wf[80], wt[80], st[80], fin[80];
     fh_sql_literal(s->table, l, sizeof l);
@@ -946,7 +946,7 @@ static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_r
     return query(d, sql, NULL, err);
 }
 
-static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *res,
+static int load_in_txn(duck_dest *d, const duck_dest_spec *s, duck_dest_result *res,
                        int64_t started_us, fh_error *err)
 {
     load_ctx lc;
@@ -981,9 +981,9 @@ static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *
 }
 
 /* Run one load's statements in one transaction: all of it commits, or nothing. */
-static int in_transaction(duck_dest *d, int (*body)(duck_dest *, const duck_load_spec *,
-                                                    duck_load_result *, int64_t, fh_error *),
-                          const duck_load_spec *spec, duck_load_result *res, fh_error *err)
+static int in_transaction(duck_dest *d, int (*body)(duck_dest *, const duck_dest_spec *,
+                                                    duck_dest_result *, int64_t, fh_error *),
+                          const duck_dest_spec *spec, duck_dest_result *res, fh_error *err)
 {
     memset(res, 0, sizeof *res);
     int64_t started = fh_time_now_us();
@@ -1000,7 +1000,7 @@ static int in_transaction(duck_dest *d, int (*body)(duck_dest *, const duck_load
     return rc;
 }
 
-int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *res, fh_error *err)
+int duck_dest_load(duck_dest *d, const duck_dest_spec *spec, duck_dest_result *res, fh_error *err)
 {
     assert(d && spec && spec->table && spec->src && res);
     assert(!spec->full || spec->nkey == 0 || spec->key != NULL);
@@ -1015,7 +1015,7 @@ int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *r
 static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, const pass_plan *pl,
                            int64_t p, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     char q[160];
     fh_sql_buf b = {0};
     fh_sql_buf_add(&b, "INSERT INTO %s (", lc->tq);
@@ -1044,7 +1044,7 @@ static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, co
     return scan_into(d, src, &b, &n, err);
 }
 
-static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *res,
+static int reconcile_in_txn(duck_dest *d, const duck_dest_spec *s, duck_dest_result *res,
                             int64_t started_us, fh_error *err)
 {
     assert(s->nkey > 0 && s->open_range && s->close_range);
@@ -1099,7 +1099,7 @@ static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_res
     return finish_load(d, &lc, "reconcile", res, started_us, err);
 }
 
-int duck_dest_reconcile(duck_dest *d, const duck_load_spec *spec, duck_load_result *res,
+int duck_dest_reconcile(duck_dest *d, const duck_dest_spec *spec, duck_dest_result *res,
                         fh_error *err)
 {
     return in_transaction(d, reconcile_in_txn, spec, res, err);

@@ -108,8 +108,8 @@ static int cmp_names(const void *a, const void *b)
     return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x, y);
 }
 
-static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tmpdir,
-                          stage_result *res, fh_error *err)
+static int write_manifest(stage_parquet *sp, const stage_parquet_spec *s, const char *tmpdir,
+                          stage_parquet_result *res, fh_error *err)
 {
     /* the Parquet files, in order */
     DIR *dh = opendir(tmpdir);
@@ -200,7 +200,7 @@ static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tm
     return rc;
 }
 
-int stage_parquet_write(stage_parquet *sp, const stage_spec *s, stage_result *res, fh_error *err)
+int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *s, stage_parquet_result *res, fh_error *err)
 {
     assert(sp && s && s->table && s->src && res);
     memset(res, 0, sizeof *res);

@@ -60,7 +60,7 @@ static int fake_fill(void *ctx, void **local, duckdb_data_chunk chunk, size_t ca
     int64_t *extra = f->ncols > 4 ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 4)) : NULL;
     int64_t *hash = f->row_hash ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, f->ncols)) : NULL;
     while (*rows < cap) {
-        if (l->pos >= l->end) { /* claim the next range, as pg_scan does */
+        if (l->pos >= l->end) { /* claim the next range, as pg_source_scan does */
             long p = atomic_fetch_add(&f->next, 1);
             if ((size_t)p >= f->parts)
                 break;
@@ -108,14 +108,14 @@ static int fake_done(void *ctx, int *has, int64_t *max, fh_error *err)
 
 static const char *KEY[] = {"id"};
 
-static int load(duck_dest *d, fake *f, int full, duck_load_result *res, fh_error *err)
+static int load(duck_dest *d, fake *f, int full, duck_dest_result *res, fh_error *err)
 {
     atomic_store(&f->next, 0);
     duck_scan_source src = {.ctx = f, .cols = f->cols, .ncols = f->ncols, .max_threads = f->parts,
                             .row_hash = f->row_hash, .fill = fake_fill, .local_free = fake_free};
     duck_dest_state st;
     duck_dest_read_state(d, "t", &st, err);
-    duck_load_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
+    duck_dest_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
                            .nkey = 1, .full = full,
                            .max_delete_pct = f->max_delete_pct ? f->max_delete_pct : 50,
                            .has_wm_from = st.has_watermark, .wm_from = st.watermark_us,
@@ -166,7 +166,7 @@ static int fake_close_range(void *ctx, int ok, fh_error *err)
     return FH_OK;
 }
 
-static int reconcile(duck_dest *d, fake *f, duck_load_result *res, fh_error *err)
+static int reconcile(duck_dest *d, fake *f, duck_dest_result *res, fh_error *err)
 {
     static uint64_t compared; /* the rows the fake source holds */
     compared = 0;
@@ -174,7 +174,7 @@ static int reconcile(duck_dest *d, fake *f, duck_load_result *res, fh_error *err
         compared += !(v >= f->gone_lo && v <= f->gone_hi);
     duck_dest_state st;
     duck_dest_read_state(d, "t", &st, err);
-    duck_load_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
+    duck_dest_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
                            .nkey = 1, .max_delete_pct = f->max_delete_pct ? f->max_delete_pct : 50,
                            .has_wm_from = st.has_watermark, .wm_from = st.watermark_us,
                            .open_range = fake_open_range, .close_range = fake_close_range,
@@ -203,7 +203,7 @@ static void test_current_guard_reconcile(const char *dir)
     mkcol(&f.cols[3], "updated_at", CD_OID_TIMESTAMPTZ, -1);
     duck_dest *d;
     fh_error err;
-    duck_load_result res;
+    duck_dest_result res;
     CHECK_EQ_INT(duck_dest_open(path, 2, "64MB", NULL, &d, &err), FH_OK);
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
     CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t"), "5000");
@@ -327,7 +327,7 @@ static void test_migrate_load_log(const char *dir)
     mkcol(&f.cols[1], "name", CD_OID_TEXT, -1);
     mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((12 << 16) | 2) + 4);
     mkcol(&f.cols[3], "updated_at", CD_OID_TIMESTAMPTZ, -1);
-    duck_load_result res;
+    duck_dest_result res;
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
     CHECK_EQ_INT(res.load_id, 8);
     CHECK_STR(one(d, "SELECT rows_loaded || ' ' || rows_deleted || ' ' || files FROM raw._fh_loads "
@@ -362,7 +362,7 @@ int main(void)
     CHECK_EQ_INT(st.found, 0);
 
     /* 1: first load, parallel */
-    duck_load_result res;
+    duck_dest_result res;
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
     CHECK_EQ_INT(res.load_id, 1);
     CHECK_EQ_INT(res.rows, 10000);
@@ -554,11 +554,11 @@ int main(void)
     atomic_store(&f.next, 0);
     duck_scan_source src = {.ctx = &f, .cols = f.cols, .ncols = 4, .max_threads = f.parts,
                             .fill = fake_fill, .local_free = fake_free};
-    stage_spec ss = {.table = "t", .group = "loans", .cursor = "updated_at", .cols = f.cols,
+    stage_parquet_spec ss = {.table = "t", .group = "loans", .cursor = "updated_at", .cols = f.cols,
                      .ncols = 4, .key = KEY, .nkey = 1, .full = 0, .load_id = 42,
                      .lookback_s = 900, .has_wm_from = 1, .wm_from = 0, .file_size = "300KB",
                      .src = &src, .scan_done = fake_done, .scan_ctx = &f};
-    stage_result sr;
+    stage_parquet_result sr;
     CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
     CHECK_EQ_INT(sr.rows, 300000);
     CHECK(sr.nfiles >= 2);
