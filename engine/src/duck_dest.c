@@ -182,8 +182,9 @@ static int create_whole(const char *path, int threads, const char *memory_limit,
         *err = e;
         return open_error(err);
     }
-    int ok = fh_duck_query(&h, INIT_SQL, NULL, &e) == FH_OK && fh_duck_query(&h, "CHECKPOINT", NULL, &e) == FH_OK;
-    char msg[FH_ERROR_MAX + 64];
+    int ok = fh_duck_query(&h, INIT_SQL, NULL, &e) == FH_OK &&
+             fh_duck_query(&h, "CHECKPOINT", NULL, &e) == FH_OK;
+    char msg[FH_ERROR_MAX + 64] = "";
     if (!ok)
         snprintf(msg, sizeof msg, "cannot create %s", e.msg);
     fh_duck_close(&h);
