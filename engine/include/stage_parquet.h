@@ -56,4 +56,10 @@ int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *spec, stage
 
 void stage_parquet_close(stage_parquet *sp);
 
+/* The Snowflake type of a source column (its DDL: "NUMBER(12,2)", "VARCHAR", "TIMESTAMP_TZ", …) into
+ * buf; 0 (buf "") when Snowflake has none (an interval): stage_parquet_write then refuses the table
+ * with FH_ESCHEMA before writing anything. The one place the mapping lives: the manifest carries it
+ * per column ("snowflake_type") and the loading step (src/finhouse/snowflake.py) reads it there. */
+int stage_parquet_snowflake_type(const cd_column *col, char *buf, size_t bufsz);
+
 #endif

@@ -101,6 +101,36 @@ void stage_parquet_close(stage_parquet *sp)
     free(sp);
 }
 
+int stage_parquet_snowflake_type(const cd_column *col, char *buf, size_t bufsz)
+{
+    const char *t = NULL;
+    switch (col->kind) {
+    /* Snowflake's integers are all NUMBER(38,0): every BIGINT (and row hash) exact */
+    case CD_INT2:
+    case CD_INT4:
+    case CD_INT8: t = "NUMBER(38,0)"; break;
+    case CD_FLOAT4:
+    case CD_FLOAT8: t = "FLOAT"; break;
+    case CD_NUMERIC: snprintf(buf, bufsz, "NUMBER(%u,%u)", col->width, col->scale); return 1;
+    /* JSON and JSONB stay their text (raw keeps it unaltered; staging parses it); Snowflake has no
+     * UUID type, and the text form is what dbt and analysts read. */
+    case CD_TEXT:
+    case CD_JSON:
+    case CD_JSONB:
+    case CD_NUMERIC_TEXT:
+    case CD_UUID: t = "VARCHAR"; break;
+    case CD_BOOL: t = "BOOLEAN"; break;
+    case CD_DATE: t = "DATE"; break;
+    case CD_TIME: t = "TIME"; break;
+    case CD_TIMESTAMP: t = "TIMESTAMP_NTZ"; break;
+    case CD_TIMESTAMPTZ: t = "TIMESTAMP_TZ"; break;
+    case CD_BYTEA: t = "BINARY"; break;
+    case CD_INTERVAL: break; /* no equivalent */
+    }
+    snprintf(buf, bufsz, "%s", t ? t : "");
+    return t != NULL;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     const char *x = *(const char *const *)a, *y = *(const char *const *)b;
@@ -151,21 +181,31 @@ static int write_manifest(stage_parquet *sp, const stage_parquet_spec *s, const 
         }
         fputs("],\n  \"columns\": [", f);
         for (size_t c = 0; c < s->ncols; c++) {
-            char ty[64];
+            char ty[64], sf[64];
             copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
+            int known = stage_parquet_snowflake_type(&s->cols[c], sf, sizeof sf);
+            assert(known); /* stage_parquet_write checked every column first */
+            (void)known;
             fputs(c ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
             fh_json_string(f, s->cols[c].name);
             fputs(", \"type\": ", f);
             fh_json_string(f, ty);
+            fputs(", \"snowflake_type\": ", f);
+            fh_json_string(f, sf);
             fputs(", \"pg_type\": ", f);
             fh_json_string(f, s->cols[c].pg_type);
             fputs("}", f);
         }
         if (s->src->row_hash)
-            fputs(",\n    {\"name\": \"_fh_row_hash\", \"type\": \"BIGINT\"}", f);
-        fputs(",\n    {\"name\": \"_fh_load_id\", \"type\": \"BIGINT\"},"
-              "\n    {\"name\": \"_fh_loaded_at\", \"type\": \"TIMESTAMP WITH TIME ZONE\"},"
-              "\n    {\"name\": \"_fh_op\", \"type\": \"VARCHAR\"}\n  ],\n  \"files\": [",
+            fputs(",\n    {\"name\": \"_fh_row_hash\", \"type\": \"BIGINT\", "
+                  "\"snowflake_type\": \"NUMBER(38,0)\"}",
+                  f);
+        fputs(",\n    {\"name\": \"_fh_load_id\", \"type\": \"BIGINT\", \"snowflake_type\": "
+              "\"NUMBER(38,0)\"},"
+              "\n    {\"name\": \"_fh_loaded_at\", \"type\": \"TIMESTAMP WITH TIME ZONE\", "
+              "\"snowflake_type\": \"TIMESTAMP_TZ\"},"
+              "\n    {\"name\": \"_fh_op\", \"type\": \"VARCHAR\", \"snowflake_type\": "
+              "\"VARCHAR\"}\n  ],\n  \"files\": [",
               f);
         uint64_t total = 0;
         for (size_t i = 0; i < n && rc == FH_OK; i++) {
@@ -203,6 +243,17 @@ static int write_manifest(stage_parquet *sp, const stage_parquet_spec *s, const 
 int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *s, stage_parquet_result *res, fh_error *err)
 {
     assert(sp && s && s->table && s->src && res);
+    /* Every column must have a Snowflake type before anything is written. */
+    for (size_t c = 0; c < s->ncols; c++) {
+        char sf[64], ty[64];
+        if (!stage_parquet_snowflake_type(&s->cols[c], sf, sizeof sf)) {
+            copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
+            return fh_error_set(err, FH_ESCHEMA,
+                                "table %s, column %s: type %s (%s) has no Snowflake equivalent — cast it "
+                                "in the source or leave the column out",
+                                s->table, s->cols[c].name, s->cols[c].pg_type, ty);
+        }
+    }
     memset(res, 0, sizeof *res);
     char tmpdir[1200], final[1200];
     snprintf(tmpdir, sizeof tmpdir, "%s/.%s.tmp-%ld", sp->dir, s->table, (long)getpid());

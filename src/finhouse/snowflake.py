@@ -27,9 +27,10 @@ For each table:
    _fh_load_id, _fh_loaded_at, _fh_op and _fh_row_hash (a hash of the source row). Tables that share a
    watermark (first loads, full tables) share one fhload run, hence one load id: a load is identified by
    (TABLE_NAME, LOAD_ID).
-4. Schema. The raw table is created from the manifest if missing; a new source or metadata column is
-   added with ALTER TABLE; a DECIMAL whose precision grew is widened; any other type change is a
-   SchemaError naming the table and column.
+4. Schema. The raw table is created from the manifest if missing, with the Snowflake type fhload gives
+   each column (the type mapping is fhload's alone: a column Snowflake has no type for fails there, exit
+   4, before anything is staged); a new source or metadata column is added with ALTER TABLE; a DECIMAL
+   whose precision grew is widened; any other type change is a SchemaError naming the table and column.
 5. Load. A 'pending' row goes into FH_LOADS, the files are PUT to @<stage>/<table>/<load id>/ and
    `COPY INTO … MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE` loads
    exactly that directory (no PATTERN or FILES: fakesnow lacks them, and a directory per load needs
@@ -298,34 +299,24 @@ class SfType:
         return self.ddl()
 
 
-INT = SfType("NUMBER", 38, 0)
-_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
-_FROM_MANIFEST = {
-    "SMALLINT": INT, "INTEGER": INT, "BIGINT": INT,
-    "FLOAT": SfType("FLOAT"), "DOUBLE": SfType("FLOAT"),
-    "VARCHAR": SfType("TEXT"), "BOOLEAN": SfType("BOOLEAN"), "DATE": SfType("DATE"),
-    "TIME": SfType("TIME"), "TIMESTAMP": SfType("TIMESTAMP_NTZ"),
-    "TIMESTAMP WITH TIME ZONE": SfType("TIMESTAMP_TZ"),
-    # Snowflake has no UUID type; the text form is what dbt and analysts read. JSON and JSONB arrive as
-    # VARCHAR already (raw keeps the text unaltered; staging parses it).
-    "UUID": SfType("TEXT"), "BLOB": SfType("BINARY"),
-}
+_NUMBER = re.compile(r"^NUMBER\((\d+),\s*(\d+)\)$")
 _FAMILY_ALIASES = {"VARCHAR": "TEXT", "STRING": "TEXT", "CHAR": "TEXT", "CHARACTER": "TEXT",
                    "DECIMAL": "NUMBER", "NUMERIC": "NUMBER", "DOUBLE": "FLOAT", "REAL": "FLOAT",
                    "TIMESTAMPNTZ": "TIMESTAMP_NTZ", "DATETIME": "TIMESTAMP_NTZ",
                    "TIMESTAMPTZ": "TIMESTAMP_TZ", "VARBINARY": "BINARY"}
 
 
-def snowflake_type(table: str, column: str, manifest_type: str) -> SfType:
-    """The Snowflake type for a column of the manifest (DuckDB's type names)."""
-    t = manifest_type.strip().upper()
-    if m := _DECIMAL.match(t):
+def manifest_type(table: str, column: str, text: str) -> SfType:
+    """A column's Snowflake type as the manifest gives it ("snowflake_type": "NUMBER(12,2)", "VARCHAR",
+    "TIMESTAMP_TZ", …). fhload owns the mapping from the source's types (stage_parquet_snowflake_type in
+    engine/src/stage_parquet.c) and refuses a column Snowflake has no type for; this only reads it."""
+    t = text.strip().upper()
+    if m := _NUMBER.match(t):
         return SfType("NUMBER", int(m.group(1)), int(m.group(2)))
-    if t in _FROM_MANIFEST:
-        return _FROM_MANIFEST[t]
-    raise SnowflakeSchemaError(
-        f"snowflake: table {table}, column {column}: type {manifest_type} has no Snowflake equivalent "
-        "— cast it in the source or leave the column out")
+    if not t or "(" in t:
+        raise SnowflakeLoadError(f"snowflake: table {table}, column {column}: fhload's manifest gives the "
+                                 f"Snowflake type {text!r}, which this loader does not read")
+    return reported_type(t, None, None)
 
 
 def reported_type(data_type: str, precision: Any, scale: Any) -> SfType:
@@ -348,7 +339,7 @@ class Manifest:
     watermark_from: str | None
     watermark_to: str | None
     primary_key: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), metadata columns included
+    columns: tuple[tuple[str, str], ...]  # (name, Snowflake type as fhload gives it), with metadata columns
     files: tuple[tuple[str, int], ...]  # (file name, rows)
     rows: int
 
@@ -365,10 +356,13 @@ class Manifest:
                 path=path, table=str(obj["table"]), mode=str(obj["mode"]), load_id=int(obj["load_id"]),
                 watermark_from=obj.get("watermark_from"), watermark_to=obj.get("watermark_to"),
                 primary_key=tuple(obj.get("primary_key") or ()),
-                columns=tuple((str(c["name"]), str(c["type"])) for c in obj["columns"]),
+                columns=tuple((str(c["name"]), str(c["snowflake_type"])) for c in obj["columns"]),
                 files=files, rows=int(obj["rows"]),
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except KeyError as exc:
+            raise SnowflakeLoadError(f"snowflake: cannot read fhload's manifest {path}: it lacks {exc} "
+                                     "(written by an older fhload? rebuild it: make engine)") from None
+        except (OSError, ValueError, TypeError) as exc:
             raise SnowflakeLoadError(f"snowflake: cannot read fhload's manifest {path}: {exc}") from None
         if sum(rows for _, rows in files) != manifest.rows:
             raise SnowflakeLoadError(
@@ -744,7 +738,7 @@ class Loader:
 
     def ensure_table(self, m: Manifest) -> None:
         """Create the raw table, add new columns, widen a DECIMAL's precision; else a SchemaError."""
-        wanted = [(name.upper(), name, snowflake_type(m.table, name, ty)) for name, ty in m.columns]
+        wanted = [(name.upper(), name, manifest_type(m.table, name, ty)) for name, ty in m.columns]
         have = self.raw_columns().get(m.table.upper())
         target = self.s.qualified(m.table)
         if have is None:

@@ -440,6 +440,7 @@ test -f "$STAGE/loans/manifest.json" && ok || bad "no manifest"
 eq "parquet rows" "$("$CHECK" "$TMP/x.duckdb" "select count(*) from read_parquet('$STAGE/loans/*.parquet')")" "$(sql -c 'select count(*) from loans')"
 eq "parquet sum exact" "$("$CHECK" "$TMP/x.duckdb" "select sum(principal)::varchar from read_parquet('$STAGE/loans/*.parquet')")" "$(sql -c 'select sum(principal) from loans')"
 contains "manifest names the files" "$(cat "$STAGE/loans/manifest.json")" '"path": "part-0.parquet"'
+contains "manifest gives each column its Snowflake type" "$(cat "$STAGE/loans/manifest.json")" '"type": "DECIMAL(14,2)", "snowflake_type": "NUMBER(14,2)"'
 contains "manifest has types" "$(cat "$STAGE/loans/manifest.json")" '"type": "DECIMAL(14,2)"'
 contains "manifest lists the row hash" "$(cat "$STAGE/loans/manifest.json")" '"name": "_fh_row_hash", "type": "BIGINT"'
 eq "Parquet files are private" "$(stat -c %a "$STAGE/loans/part-0.parquet")|$(stat -c %a "$STAGE/loans/manifest.json")" "600|600"

@@ -578,7 +578,10 @@ int main(void)
     CHECK_CONTAINS(mbuf, "\"load_id\": 42");
     CHECK_CONTAINS(mbuf, "\"watermark_from\": \"1970-01-01T00:00:00.000000Z\"");
     CHECK_CONTAINS(mbuf, "\"primary_key\": [\"id\"]");
-    CHECK_CONTAINS(mbuf, "{\"name\": \"amount\", \"type\": \"DECIMAL(14,2)\"");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"amount\", \"type\": \"DECIMAL(14,2)\", \"snowflake_type\": \"NUMBER(14,2)\"");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"id\", \"type\": \"BIGINT\", \"snowflake_type\": \"NUMBER(38,0)\"");
+    CHECK_CONTAINS(mbuf, "\"type\": \"TIMESTAMP WITH TIME ZONE\", \"snowflake_type\": \"TIMESTAMP_TZ\"");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"_fh_op\", \"type\": \"VARCHAR\", \"snowflake_type\": \"VARCHAR\"}");
     CHECK_CONTAINS(mbuf, "\"path\": \"part-1.parquet\"");
     CHECK_CONTAINS(mbuf, "\"rows\": 300000\n}");
     /* again: replaces the previous files; a failing producer leaves the last good stage */
@@ -588,6 +591,22 @@ int main(void)
     f.fail_at = 0;
     struct stat stt;
     CHECK(stat(mpath, &stt) == 0);
+    /* a column Snowflake has no type for: refused before anything is written, naming it */
+    cd_column span;
+    mkcol(&span, "span", CD_OID_INTERVAL, -1);
+    strcpy(span.pg_type, "interval");
+    cd_column with_span[5];
+    memcpy(with_span, f.cols, 4 * sizeof f.cols[0]);
+    with_span[4] = span;
+    stage_parquet_spec bad = ss;
+    bad.cols = with_span;
+    bad.ncols = 5;
+    CHECK_EQ_INT(stage_parquet_write(sp, &bad, &sr, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg, "table t, column span: type interval (INTERVAL) has no Snowflake equivalent");
+    CHECK(stat(mpath, &stt) == 0);
+    char sft[64];
+    CHECK(stage_parquet_snowflake_type(&f.cols[1], sft, sizeof sft));
+    CHECK_STR(sft, "VARCHAR");
     stage_parquet_close(sp);
 
     test_current_guard_reconcile(dir);
