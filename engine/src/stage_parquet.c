@@ -12,6 +12,7 @@
 #include "stage_parquet.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -131,6 +132,85 @@ int stage_parquet_snowflake_type(const cd_column *col, char *buf, size_t bufsz)
     return t != NULL;
 }
 
+/* A column as the Snowflake loader names it: upper case, quoted (snowflake.py creates the raw tables'
+ * columns so). */
+static void sf_ident(const char *name, char *out, size_t outsz)
+{
+    char up[140];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof up; i++)
+        up[i] = (char)toupper((unsigned char)name[i]);
+    up[i] = '\0';
+    fh_sql_ident(up, out, outsz);
+}
+
+/* The raw view before this load: each key's latest row (by load id) among the loads before it. */
+static void sf_prev(fh_sql_buf *b, const stage_parquet_spec *s)
+{
+    char q[300];
+    fh_sql_buf_add(b, "(SELECT ");
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(b, "%s, ", q);
+    }
+    fh_sql_buf_add(b, "_FH_OP FROM {table} WHERE _FH_LOAD_ID < %" PRId64
+                      " QUALIFY ROW_NUMBER() OVER (PARTITION BY ", s->load_id);
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(b, "%s%s", k ? ", " : "", q);
+    }
+    fh_sql_buf_add(b, " ORDER BY _FH_LOAD_ID DESC) = 1) prev");
+}
+
+static void sf_match(fh_sql_buf *b, const stage_parquet_spec *s)
+{
+    char q[300];
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(b, "%scur.%s = prev.%s", k ? " AND " : "", q, q);
+    }
+}
+
+/* A full load's delete rows in Snowflake, the contract duck_dest keeps in DuckDB: every key whose
+ * latest raw row is not a delete and that this load did not bring gets a 'delete' row (its key, the
+ * load id, the time; the other columns NULL). `count`: the live keys and how many of them this load
+ * would mark deleted, for the delete guard; `insert`: those rows. {table} stands for the raw table's
+ * qualified name, which only the loader knows (its database and schema). */
+static void sf_deletes_sql(const stage_parquet_spec *s, fh_sql_buf *count, fh_sql_buf *insert)
+{
+    assert(s->full && s->nkey > 0);
+    char q[300];
+    fh_sql_buf_add(count, "SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM ");
+    sf_prev(count, s);
+    fh_sql_buf_add(count, " LEFT JOIN (SELECT DISTINCT ");
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(count, "%s, ", q);
+    }
+    fh_sql_buf_add(count, "1 AS _FH_SEEN FROM {table} WHERE _FH_LOAD_ID = %" PRId64 ") cur ON ",
+                   s->load_id);
+    sf_match(count, s);
+    fh_sql_buf_add(count, " WHERE prev._FH_OP <> 'delete'");
+
+    fh_sql_buf_add(insert, "INSERT INTO {table} (");
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(insert, "%s, ", q);
+    }
+    fh_sql_buf_add(insert, "_FH_LOAD_ID, _FH_LOADED_AT, _FH_OP) SELECT ");
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(insert, "prev.%s, ", q);
+    }
+    fh_sql_buf_add(insert, "%" PRId64 ", CURRENT_TIMESTAMP(), 'delete' FROM ", s->load_id);
+    sf_prev(insert, s);
+    fh_sql_buf_add(insert, " WHERE prev._FH_OP <> 'delete' AND NOT EXISTS (SELECT 1 FROM {table} cur "
+                           "WHERE cur._FH_LOAD_ID = %" PRId64 " AND ",
+                   s->load_id);
+    sf_match(insert, s);
+    fh_sql_buf_add(insert, ")");
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     const char *x = *(const char *const *)a, *y = *(const char *const *)b;
@@ -179,7 +259,23 @@ static int write_manifest(stage_parquet *sp, const stage_parquet_spec *s, const 
             fputs(k ? ", " : "", f);
             fh_json_string(f, s->key[k]);
         }
-        fputs("],\n  \"columns\": [", f);
+        fputs("],\n  \"snowflake\": {", f);
+        if (s->full && s->nkey > 0) {
+            fh_sql_buf count = {0}, insert = {0};
+            sf_deletes_sql(s, &count, &insert);
+            if (count.oom || insert.oom)
+                rc = fh_error_set(err, FH_EINTERNAL, "out of memory");
+            else {
+                fputs("\n    \"count_deletes\": ", f);
+                fh_json_string(f, count.s);
+                fputs(",\n    \"insert_deletes\": ", f);
+                fh_json_string(f, insert.s);
+                fputs("\n  ", f);
+            }
+            fh_sql_buf_reset(&count);
+            fh_sql_buf_reset(&insert);
+        }
+        fputs("},\n  \"columns\": [", f);
         for (size_t c = 0; c < s->ncols; c++) {
             char ty[64], sf[64];
             copy_decode_type_sql(&s->cols[c], ty, sizeof ty);

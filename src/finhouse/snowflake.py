@@ -38,7 +38,8 @@ For each table:
    the load id must add up to the manifest's total.
 6. Deletes. A full load of a table loaded before then appends a 'delete' row (key columns set, the other
    source columns NULL) for every key whose latest raw row is not a delete and that this load did not
-   contain — the contract of the DuckDB raw layer. First it counts them: if they are more than
+   contain — the contract of the DuckDB raw layer, and both statements are fhload's (the manifest's
+   "snowflake" statements; this module fills in the table's name). First it counts them: if they are more than
    FINHOUSE_MAX_DELETE_PERCENT (default 50) of the live keys, the load is refused and rolled back (a
    source pointed at an empty or wrong database would otherwise mark every row deleted), exit 5.
 7. Commit. One statement, `UPDATE FH_LOADS SET status = 'ok' … WHERE status = 'pending'` joined to this
@@ -342,6 +343,9 @@ class Manifest:
     columns: tuple[tuple[str, str], ...]  # (name, Snowflake type as fhload gives it), with metadata columns
     files: tuple[tuple[str, int], ...]  # (file name, rows)
     rows: int
+    # Statements fhload prescribes for this load ("count_deletes", "insert_deletes" for a full load of a
+    # keyed table), with {table} standing for the raw table's qualified name.
+    statements: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
@@ -358,6 +362,7 @@ class Manifest:
                 primary_key=tuple(obj.get("primary_key") or ()),
                 columns=tuple((str(c["name"]), str(c["snowflake_type"])) for c in obj["columns"]),
                 files=files, rows=int(obj["rows"]),
+                statements={str(k): str(v) for k, v in (obj.get("snowflake") or {}).items()},
             )
         except KeyError as exc:
             raise SnowflakeLoadError(f"snowflake: cannot read fhload's manifest {path}: it lacks {exc} "
@@ -847,18 +852,21 @@ class Loader:
                 f"{sorted(expected.items())}; the state did not move")
         return sum(seen.values())
 
+    @staticmethod
+    def prescribed(m: Manifest, name: str, table_sql: str) -> str:
+        """A statement fhload wrote into the manifest for this load, on this raw table."""
+        sql = m.statements.get(name)
+        if not sql:
+            raise SnowflakeLoadError(
+                f"snowflake: table {m.table}: fhload's manifest {m.path} prescribes no {name} for this full "
+                "load (written by an older fhload? rebuild it: make engine); the state did not move")
+        return sql.replace("{table}", table_sql)
+
     def check_deletes(self, m: Manifest, table_sql: str) -> None:
         """Refuse a full load that would mark more than max_delete_percent of the live keys deleted (the
-        keys whose latest raw row is not a delete): a source pointed at an empty or wrong database."""
-        keys = [_q(k) for k in m.primary_key]
-        cols = ", ".join(keys)
-        match = " AND ".join(f"cur.{k} = prev.{k}" for k in keys)
-        live, gone = self.execute(
-            f"SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM ("
-            f"  SELECT {cols}, _FH_OP FROM {table_sql} WHERE _FH_LOAD_ID < %s"
-            f"  QUALIFY ROW_NUMBER() OVER (PARTITION BY {cols} ORDER BY _FH_LOAD_ID DESC) = 1) prev"
-            f" LEFT JOIN (SELECT DISTINCT {cols}, 1 AS _FH_SEEN FROM {table_sql} WHERE _FH_LOAD_ID = %s) cur"
-            f"  ON {match} WHERE prev._FH_OP <> 'delete'", (m.load_id, m.load_id))[0]
+        keys whose latest raw row is not a delete): a source pointed at an empty or wrong database. fhload
+        prescribes the count (engine/src/stage_parquet.c, as duck_dest does it on DuckDB)."""
+        live, gone = self.execute(self.prescribed(m, "count_deletes", table_sql))[0]
         live, gone = int(live), int(gone)
         limit = self.max_delete_percent
         if gone and gone * 100 > limit * live:
@@ -869,17 +877,8 @@ class Loader:
                 "--max-delete-percent 100")
 
     def record_deletes(self, m: Manifest, table_sql: str) -> int:
-        keys = [_q(k) for k in m.primary_key]
-        cols = ", ".join(keys)
-        match = " AND ".join(f"cur.{k} = prev.{k}" for k in keys)
-        return self.rowcount(
-            f"INSERT INTO {table_sql} ({cols}, _FH_LOAD_ID, _FH_LOADED_AT, _FH_OP)"
-            f" SELECT {', '.join('prev.' + k for k in keys)}, %s, CURRENT_TIMESTAMP(), 'delete' FROM ("
-            f"  SELECT {cols}, _FH_OP FROM {table_sql} WHERE _FH_LOAD_ID < %s"
-            f"  QUALIFY ROW_NUMBER() OVER (PARTITION BY {cols} ORDER BY _FH_LOAD_ID DESC) = 1) prev"
-            f" WHERE prev._FH_OP <> 'delete' AND NOT EXISTS ("
-            f"  SELECT 1 FROM {table_sql} cur WHERE cur._FH_LOAD_ID = %s AND {match})",
-            (m.load_id, m.load_id, m.load_id))
+        """The delete rows of a full load, as fhload prescribes them."""
+        return self.rowcount(self.prescribed(m, "insert_deletes", table_sql))
 
     def commit(self, m: Manifest, loaded: int, deleted: int) -> None:
         """The commit point: one statement turns the pending load into the table's state — only while it

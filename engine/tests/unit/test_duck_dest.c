@@ -607,6 +607,24 @@ int main(void)
     char sft[64];
     CHECK(stage_parquet_snowflake_type(&f.cols[1], sft, sizeof sft));
     CHECK_STR(sft, "VARCHAR");
+    /* a full load: the manifest prescribes its delete rows in Snowflake (an incremental one: none) */
+    CHECK_CONTAINS(mbuf, "\"snowflake\": {},");
+    ss.full = 1;
+    f.n = 1000;
+    atomic_store(&f.next, 0);
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
+    mf = fopen(mpath, "r");
+    CHECK(mf != NULL);
+    if (mf) {
+        size_t got = fread(mbuf, 1, sizeof mbuf - 1, mf);
+        mbuf[got] = '\0';
+        fclose(mf);
+    }
+    CHECK_CONTAINS(mbuf, "\"count_deletes\": \"SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM "
+                         "(SELECT \\\"ID\\\", _FH_OP FROM {table} WHERE _FH_LOAD_ID < 42 QUALIFY");
+    CHECK_CONTAINS(mbuf, "\"insert_deletes\": \"INSERT INTO {table} (\\\"ID\\\", _FH_LOAD_ID, _FH_LOADED_AT, "
+                         "_FH_OP) SELECT prev.\\\"ID\\\", 42, CURRENT_TIMESTAMP(), 'delete' FROM");
+    CHECK_CONTAINS(mbuf, "WHERE cur._FH_LOAD_ID = 42 AND cur.\\\"ID\\\" = prev.\\\"ID\\\")\"");
     stage_parquet_close(sp);
 
     test_current_guard_reconcile(dir);
