@@ -8,7 +8,8 @@ table: fhload compares the source with raw's current version of each key (key an
 of bounded size) and appends only what differs; its summary (the task's return value) says what it
 repaired. Full tables need none: every load of theirs is a full snapshot with delete detection.
 
-This file only declares. At import it reads the small registry file; every task runs the C engine fhload
+This file only declares. At import it reads the registry (`fhload --print-registry`, once per file
+version); every task runs the C engine fhload
 for one table through `finhouse.ingest.load_table`, which returns fhload's JSON summary (the task's
 return value) or raises the error of fhload's exit code. Each task marks the Asset of its raw table, on
 which the transform DAG is scheduled. DuckDB takes one writer at a time, so every task runs in the
@@ -24,15 +25,16 @@ from finhouse import ingest, registry
 
 POOL = "warehouse_writer"
 
-# When each group loads. Money moves all day: transactions and payments every 15 minutes; loans and
-# accounts hourly; customers and branches, and investments (which accrue daily), less often. Minutes are
-# staggered so the runs rarely wait on each other for the pool.
+# When each entity group loads (the groups are fhload's, named after the Django apps). Money moves all
+# day: the ledger and payments every 15 minutes; loans and savings hourly; customers and branches, and
+# investments (fixed deposits, which accrue daily), less often. Minutes are staggered so the runs rarely
+# wait on each other for the pool.
 SCHEDULES = {
-    "transactions": "*/15 * * * *",
+    "ledger": "*/15 * * * *",
     "payments": "7-59/15 * * * *",
     "loans": "20 * * * *",
-    "accounts": "35 * * * *",
-    "users": "50 */3 * * *",
+    "savings": "35 * * * *",
+    "customers": "50 */3 * * *",
     "investments": "40 2 * * *",
 }
 
@@ -90,7 +92,7 @@ def reconcile_table(table: str) -> dict:
     return summary.as_dict()
 
 
-_REGISTRY = registry.load(ingest.registry_path())
+_REGISTRY = registry.read(ingest.registry_path())
 
 with DAG(
     dag_id=RECONCILE_DAG_ID,
@@ -105,7 +107,7 @@ with DAG(
     tags=["finhouse", "ingest", "reconcile"],
     doc_md=__doc__,
 ) as reconcile_oltp_to_raw:
-    for _table in _REGISTRY:
+    for _table in _REGISTRY.tables:
         if _table.mode == "incremental":
             reconcile_table.override(task_id=_table.name, outlets=[raw_asset(_table.name)])(_table.name)
 

@@ -407,6 +407,19 @@ int main(int argc, char **argv)
     ctx.show_progress = !o.quiet && !o.json && isatty(STDERR_FILENO);
 
     rc = registry_load(o.registry, &reg, &err);
+    if (o.print_registry) {
+        /* Nothing else: no source, no warehouse. The registry's error is fhload's usual one line. */
+        if (rc == FH_OK) {
+            cli_print_registry(stdout, o.registry, &reg);
+            if (fflush(stdout) != 0 || ferror(stdout)) /* a reader must never get half a document */
+                rc = fh_error_set(&err, FH_EINTERNAL, "cannot write the registry to stdout");
+        }
+        if (rc != FH_OK)
+            fprintf(stderr, "fhload: %s\n", err.msg);
+        registry_free(&reg);
+        cli_free(&o);
+        return rc;
+    }
     if (rc == FH_OK) {
         sel = calloc(reg.ntables ? reg.ntables : 1, sizeof *sel);
         results = calloc(reg.ntables ? reg.ntables : 1, sizeof *results);

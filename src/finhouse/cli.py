@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "3 connection; 4 schema; 5 data (a value that does not fit, a load over the delete limit).",
     )
     ingest.add_argument("groups", nargs="*", metavar="GROUP",  # checked in main: choices breaks nargs="*"
-                        help=f"entity groups to load: {', '.join(registry.GROUPS)}")
+                        help=f"entity groups to load: {_groups_help()}")
     ingest.add_argument("--table", action="append", default=[], metavar="TABLE",
                         help="also load this registered table (repeatable)")
     mode = ingest.add_mutually_exclusive_group()
@@ -119,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _groups_help() -> str:
+    """The entity groups, as fhload knows them; without a built fhload, where they are listed."""
+    from finhouse import ingest
+
+    try:
+        return ", ".join(registry.groups())
+    except (ingest.FhloadNotFound, registry.RegistryError):
+        return "see `fhload --help` (run `make engine` first)"
+
+
 def _percent(value: str) -> int:
     """--max-delete-percent, read as fhload reads it (a whole number from 0 to 100)."""
     from finhouse import snowflake
@@ -136,11 +146,16 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_simulate(cfg, argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "ingest":
-        unknown = [g for g in args.groups if g not in registry.GROUPS]
+    if args.command == "ingest" and args.groups:
+        from finhouse import ingest
+
+        try:
+            known = registry.groups()
+        except ingest.FhloadNotFound:
+            known = args.groups  # cmd_ingest says the engine is not built
+        unknown = [g for g in args.groups if g not in known]
         if unknown:
-            parser.error(f"ingest: unknown entity group {unknown[0]!r}; "
-                         f"expected one of {', '.join(registry.GROUPS)}")
+            parser.error(f"ingest: unknown entity group {unknown[0]!r}; expected one of {', '.join(known)}")
     try:
         if args.command == "demo":
             return cmd_demo(cfg, args)

@@ -1,21 +1,24 @@
 """The table registry (ingest/registry.tsv) as Python objects, for the CLI, the DAG factory and tests.
-fhload parses the same file in C (engine/src/registry.c); the format is documented in the file itself."""
+
+fhload parses and checks it (engine/src/registry.c, the only parser); this module runs
+`fhload --registry PATH --print-registry` and reads its JSON, so Python never disagrees with the engine
+on what the file says, which groups exist or what is malformed. Standard library only: the Airflow DAGs
+import it. The result is cached per registry file (path, mtime, size) and fhload binary, so a DAG parse
+or a test session runs fhload once per file, not once per caller."""
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from finhouse import ingest
 from finhouse.config import ROOT
 
-GROUPS = ("users", "accounts", "loans", "payments", "transactions", "investments")
-MODES = ("incremental", "full")
 DEFAULT_PATH = ROOT / "ingest" / "registry.tsv"
-
-
-# The sixth field: warehouse types for numeric columns, column:VARCHAR or column:DECIMAL(p,s).
-_COLUMN_TYPE = re.compile(r"([A-Za-z_][A-Za-z0-9_$]*):(VARCHAR|DECIMAL\((\d+),(\d+)\))")
 
 
 @dataclass(frozen=True)
@@ -24,51 +27,73 @@ class Table:
     group: str
     key: tuple[str, ...]
     cursor: str | None
-    mode: str
+    mode: str  # incremental | full
     column_types: tuple[tuple[str, str], ...] = ()  # (column, warehouse type) the registry gives
 
 
+@dataclass(frozen=True)
+class Registry:
+    path: Path
+    groups: tuple[str, ...]  # the engine's entity groups, in their canonical order
+    tables: tuple[Table, ...]  # in file order
+
+
 class RegistryError(ValueError):
-    """A malformed registry line; the message names the file and line."""
+    """A malformed or unreadable registry; the message is fhload's one line, naming the file and line."""
+
+
+_cache: dict[tuple, Registry] = {}
+
+
+def read(path: Path = DEFAULT_PATH, env: Mapping[str, str] | None = None) -> Registry:
+    """The registry at `path` as fhload reads it (fhload: $FHLOAD of `env`, else engine/build/fhload;
+    raises ingest.FhloadNotFound when it is not built)."""
+    path = Path(path).resolve()
+    fhload = ingest.fhload_path(env)
+    try:
+        st = path.stat()
+    except OSError:
+        st = None  # fhload says what is wrong with it
+    exe = fhload.stat()
+    key = (str(path), st and (st.st_mtime_ns, st.st_size), str(fhload), exe.st_mtime_ns)
+    if st is not None and key in _cache:
+        return _cache[key]
+    proc = subprocess.run([str(fhload), "--registry", str(path), "--print-registry"], capture_output=True,
+                          text=True, timeout=60, env=_env())
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise RegistryError(lines[-1] if lines else f"fhload --print-registry {path}: exit {proc.returncode}")
+    doc = json.loads(proc.stdout)
+    reg = Registry(
+        path=path,
+        groups=tuple(doc["groups"]),
+        tables=tuple(
+            Table(t["name"], t["group"], tuple(t["key"]), t["cursor"], t["mode"],
+                  tuple((c["column"], c["type"]) for c in t["types"]))
+            for t in doc["tables"]
+        ),
+    )
+    if st is not None:
+        _cache[key] = reg
+    return reg
+
+
+def _env() -> dict[str, str]:
+    """fhload's environment for --print-registry, without the settings a load would check (a bad one
+    must not make the registry unreadable: the load reports it)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("FINHOUSE_", "FHLOAD"))}
 
 
 def load(path: Path = DEFAULT_PATH) -> list[Table]:
     """Every table of the registry at `path`, in file order."""
-    tables: list[Table] = []
-    seen: set[str] = set()
-    for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        fields = line.split()
-        where = f"{path}:{number}"
-        if len(fields) not in (5, 6):
-            raise RegistryError(
-                f"{where}: expected 5 fields (table group key cursor mode) and optional column types, "
-                f"found {len(fields)}")
-        name, group, key, cursor, mode = fields[:5]
-        column_types = _column_types(fields[5], where) if len(fields) == 6 else ()
-        if group not in GROUPS:
-            raise RegistryError(f"{where}: unknown group {group!r}; expected one of {', '.join(GROUPS)}")
-        if mode not in MODES:
-            raise RegistryError(f"{where}: unknown mode {mode!r}; expected incremental or full")
-        if name in seen:
-            raise RegistryError(f"{where}: table {name!r} is listed twice")
-        seen.add(name)
-        tables.append(Table(name, group, tuple(key.split(",")), None if cursor == "-" else cursor, mode,
-                            column_types))
-    return tables
+    return list(read(path).tables)
 
 
-def _column_types(field: str, where: str) -> tuple[tuple[str, str], ...]:
-    """column:TYPE[,column:TYPE...] (fhload checks the same grammar, and the precision and scale)."""
-    found = [(m.group(1), m.group(2)) for m in _COLUMN_TYPE.finditer(field)]
-    if ",".join(f"{c}:{t}" for c, t in found) != field:
-        raise RegistryError(f"{where}: column types {field!r} are not column:VARCHAR or column:DECIMAL(p,s), "
-                            "separated by commas")
-    return tuple(found)
+def groups(path: Path = DEFAULT_PATH) -> tuple[str, ...]:
+    """The entity groups fhload knows, in their canonical order."""
+    return read(path).groups
 
 
-def by_group(tables: list[Table]) -> dict[str, list[Table]]:
+def by_group(reg: Registry) -> dict[str, list[Table]]:
     """The tables of each entity group, groups in their canonical order."""
-    return {group: [t for t in tables if t.group == group] for group in GROUPS}
+    return {group: [t for t in reg.tables if t.group == group] for group in reg.groups}

@@ -902,16 +902,17 @@ class Loader:
 
 
 def _select(tables: Sequence[str], groups: Sequence[str], env: Mapping[str, str]) -> list[registry.Table]:
-    reg = registry.load(ingest.registry_path(env))
+    parsed = registry.read(ingest.registry_path(env), env)
+    reg = list(parsed.tables)
     by_name = {t.name: t for t in reg}
     unknown = [t for t in tables if t not in by_name]
     if unknown:
         raise SnowflakeConfigError(
             f"snowflake: unknown table {unknown[0]!r} — not in {ingest.registry_path(env)}")
-    bad = [g for g in groups if g not in registry.GROUPS]
+    bad = [g for g in groups if g not in parsed.groups]
     if bad:
         raise SnowflakeConfigError(
-            f"snowflake: unknown group {bad[0]!r}; expected one of {', '.join(registry.GROUPS)}")
+            f"snowflake: unknown group {bad[0]!r}; expected one of {', '.join(parsed.groups)}")
     if not tables and not groups:
         return reg
     return [t for t in reg if t.name in tables or t.group in groups]

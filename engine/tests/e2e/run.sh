@@ -96,10 +96,10 @@ SQL
 cat > "$REG" <<'EOF2'
 # e2e registry
 loans     loans         id           updated_at  incremental
-branches  users         id           -           full
+branches  customers     id           -           full
 schedule  loans         loan_id,seq  -           full
 fees      payments      id           updated_at  incremental
-txns      transactions  id           updated_at  incremental
+txns      ledger        id           updated_at  incremental
 EOF2
 
 # ---- 1. first load: full, all tables -------------------------------------------------------------
@@ -335,9 +335,18 @@ eq "malformed registry: exit 2" "$RC" 2
 contains "malformed registry: file and line" "$ERR" "$TMP/bad.tsv:2: expected 5 fields"
 run --registry "$TMP/missing.tsv"
 eq "missing registry: exit 2" "$RC" 2
+# --print-registry: the registry as the platform's Python reads it; connects to nothing
+FINHOUSE_OLTP_URL="postgresql://nobody@127.0.0.1:1/none" run --print-registry
+eq "print registry: exit 0" "$RC" 0
+contains "print registry: groups in order" "$OUT" '"groups": ["customers", "savings", "loans", "payments", "ledger", "investments"]'
+contains "print registry: a table" "$OUT" '{"name": "schedule", "group": "loans", "key": ["loan_id", "seq"], "cursor": null, "mode": "full", "types": [], "line": 4}'
+run --registry "$TMP/bad.tsv" --print-registry
+eq "print malformed registry: exit 2" "$RC" 2
+eq "print malformed registry: one line" "$ERR" "fhload: $TMP/bad.tsv:2: expected 5 fields (table group primary_key cursor mode) and optional column types, found 3"
+eq "print malformed registry: nothing on stdout" "$OUT" ""
 run --since 2024-01-01
 eq "--since without --parquet: exit 2" "$RC" 2
-printf 'ghost users id - full\n' > "$TMP/ghost.tsv"
+printf 'ghost customers id - full\n' > "$TMP/ghost.tsv"
 run --registry "$TMP/ghost.tsv"
 eq "table missing in source: exit 4" "$RC" 4
 contains "table missing in source: message" "$ERR" "table ghost does not exist in source"
@@ -387,7 +396,7 @@ eq "reconcile refuses a mass delete" "$RC" 5
 contains "reconcile mass delete: message" "$ERR" "this reconciliation would mark"
 sql -c "INSERT INTO txns SELECT * FROM txns_saved" -c "DROP TABLE txns_saved"
 sql -c "CREATE TABLE fresh (id int PRIMARY KEY, v text)" -c "INSERT INTO fresh VALUES (1, 'a')"
-printf 'fresh users id - full\n' >> "$REG"
+printf 'fresh customers id - full\n' >> "$REG"
 run --json --reconcile fresh
 eq "reconcile of a table never loaded loads it in full" "$(echo "$OUT" | grep -o '"mode": "[a-z]*"')" '"mode": "full"'
 
