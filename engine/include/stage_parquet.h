@@ -10,8 +10,9 @@
  * fhload wrote) is replaced. Files are cut at about `file_size` bytes (Snowflake recommends
  * 100–250 MB compressed per file for bulk loads; usually one file per table at our scale).
  * Rows carry the same metadata columns as the DuckDB raw layer (_fh_load_id, _fh_loaded_at,
- * _fh_op = 'upsert'); for full loads, delete detection is the loading step's job in Snowflake (the
- * manifest gives mode and primary key).
+ * _fh_op = 'upsert'). The manifest's "snowflake" object prescribes the load's statements in
+ * Snowflake's SQL — the load log's row (pending, then its commit) and, for a full load of a keyed
+ * table, the delete rows and their count — which the loading step (src/finhouse/snowflake.py) runs.
  */
 #ifndef STAGE_PARQUET_H
 #define STAGE_PARQUET_H

@@ -211,6 +211,72 @@ static void sf_deletes_sql(const stage_parquet_spec *s, fh_sql_buf *count, fh_sq
     fh_sql_buf_add(insert, ")");
 }
 
+/* The load log's row for this load in Snowflake (FH_LOADS, the shape of raw._fh_loads: engine/README.md,
+ * "The RAW-layer contract"). `pending`: the row the loader inserts before it uploads anything;
+ * `commit`: the one statement that makes the load the table's state — only while it is still pending
+ * (a roll-back claims a load by moving it out of 'pending') and only while the loader holds the table's
+ * lease (the join on {leases}; the lease protocol is the loader's). {log} and {leases} stand for the
+ * qualified names of FH_LOADS and FH_LEASES; %(rows_deleted)s and %(holder)s are the loader's bound
+ * parameters (the delete rows it inserted, itself). Names and values here are the registry's
+ * identifiers, a mode and fh_time's ISO text: nothing a literal has to escape but a quote. */
+static void sf_log_sql(const stage_parquet_spec *s, const stage_parquet_result *res, uint64_t rows,
+                       fh_sql_buf *pending, fh_sql_buf *commit)
+{
+    char tab[300], from[64] = "NULL", to[64] = "NULL", iso[40], lit[60];
+    fh_sql_literal(s->table, tab, sizeof tab);
+    if (s->has_wm_from) {
+        fh_time_format_iso(s->wm_from, iso, sizeof iso);
+        snprintf(from, sizeof from, "CAST(%s AS TIMESTAMP_TZ)", fh_sql_literal(iso, lit, sizeof lit));
+    }
+    if (res->has_wm_to) {
+        fh_time_format_iso(res->wm_to, iso, sizeof iso);
+        snprintf(to, sizeof to, "CAST(%s AS TIMESTAMP_TZ)", fh_sql_literal(iso, lit, sizeof lit));
+    }
+    fh_sql_buf_add(pending,
+                   "INSERT INTO {log} (LOAD_ID, TABLE_NAME, MODE, STARTED_AT, ROWS_LOADED, ROWS_DELETED, "
+                   "FILES, WATERMARK_FROM, WATERMARK_TO, STATUS) SELECT %" PRId64
+                   ", %s, '%s', CURRENT_TIMESTAMP(), %" PRIu64 ", 0, %zu, %s, %s, 'pending'",
+                   s->load_id, tab, s->full ? "full" : "incremental", rows, res->nfiles, from, to);
+    fh_sql_buf_add(commit,
+                   "UPDATE {log} l SET STATUS = 'ok', FINISHED_AT = CURRENT_TIMESTAMP(), ROWS_LOADED = %" PRIu64
+                   ", ROWS_DELETED = %%(rows_deleted)s FROM {leases} k WHERE l.TABLE_NAME = %s AND "
+                   "l.LOAD_ID = %" PRId64 " AND l.STATUS = 'pending' AND k.TABLE_NAME = l.TABLE_NAME AND "
+                   "k.HOLDER = %%(holder)s",
+                   rows, tab, s->load_id);
+}
+
+/* The manifest's "snowflake" object: every statement of this load in Snowflake's SQL. */
+static int write_sf_statements(FILE *f, const stage_parquet_spec *s, const stage_parquet_result *res,
+                               uint64_t rows, fh_error *err)
+{
+    fh_sql_buf pending = {0}, commit = {0}, count = {0}, insert = {0};
+    int deletes = s->full && s->nkey > 0;
+    sf_log_sql(s, res, rows, &pending, &commit);
+    if (deletes)
+        sf_deletes_sql(s, &count, &insert);
+    int rc = FH_OK;
+    if (pending.oom || commit.oom || count.oom || insert.oom)
+        rc = fh_error_set(err, FH_EINTERNAL, "out of memory");
+    else {
+        fputs("\n    \"log_pending\": ", f);
+        fh_json_string(f, pending.s);
+        fputs(",\n    \"log_commit\": ", f);
+        fh_json_string(f, commit.s);
+        if (deletes) {
+            fputs(",\n    \"count_deletes\": ", f);
+            fh_json_string(f, count.s);
+            fputs(",\n    \"insert_deletes\": ", f);
+            fh_json_string(f, insert.s);
+        }
+        fputs("\n  ", f);
+    }
+    fh_sql_buf_reset(&pending);
+    fh_sql_buf_reset(&commit);
+    fh_sql_buf_reset(&count);
+    fh_sql_buf_reset(&insert);
+    return rc;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     const char *x = *(const char *const *)a, *y = *(const char *const *)b;
@@ -259,23 +325,7 @@ static int write_manifest(stage_parquet *sp, const stage_parquet_spec *s, const 
             fputs(k ? ", " : "", f);
             fh_json_string(f, s->key[k]);
         }
-        fputs("],\n  \"snowflake\": {", f);
-        if (s->full && s->nkey > 0) {
-            fh_sql_buf count = {0}, insert = {0};
-            sf_deletes_sql(s, &count, &insert);
-            if (count.oom || insert.oom)
-                rc = fh_error_set(err, FH_EINTERNAL, "out of memory");
-            else {
-                fputs("\n    \"count_deletes\": ", f);
-                fh_json_string(f, count.s);
-                fputs(",\n    \"insert_deletes\": ", f);
-                fh_json_string(f, insert.s);
-                fputs("\n  ", f);
-            }
-            fh_sql_buf_reset(&count);
-            fh_sql_buf_reset(&insert);
-        }
-        fputs("},\n  \"columns\": [", f);
+        fputs("],\n  \"columns\": [", f);
         for (size_t c = 0; c < s->ncols; c++) {
             char ty[64], sf[64];
             copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
@@ -321,8 +371,11 @@ static int write_manifest(stage_parquet *sp, const stage_parquet_spec *s, const 
             fh_json_string(f, names[i]);
             fprintf(f, ", \"rows\": %" PRId64 ", \"bytes\": %" PRIu64 "}", rows, bytes);
         }
-        fprintf(f, "\n  ],\n  \"rows\": %" PRIu64 "\n}\n", total);
+        fprintf(f, "\n  ],\n  \"rows\": %" PRIu64 ",\n  \"snowflake\": {", total);
         res->nfiles = n;
+        if (rc == FH_OK)
+            rc = write_sf_statements(f, s, res, total, err);
+        fputs("}\n}\n", f);
         if (rc == FH_OK && total != res->rows)
             rc = fh_error_set(err, FH_EINTERNAL,
                               "table %s: the Parquet files hold %" PRIu64 " rows, %" PRIu64

@@ -31,7 +31,8 @@ For each table:
    each column (the type mapping is fhload's alone: a column Snowflake has no type for fails there, exit
    4, before anything is staged); a new source or metadata column is added with ALTER TABLE; a DECIMAL
    whose precision grew is widened; any other type change is a SchemaError naming the table and column.
-5. Load. A 'pending' row goes into FH_LOADS, the files are PUT to @<stage>/<table>/<load id>/ and
+5. Load. A 'pending' row goes into FH_LOADS (the manifest's log_pending: the load log's row is fhload's,
+   as are its shape and its commit, log_commit), the files are PUT to @<stage>/<table>/<load id>/ and
    `COPY INTO … MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE` loads
    exactly that directory (no PATTERN or FILES: fakesnow lacks them, and a directory per load needs
    neither). Every file of the manifest must come back LOADED with its row count, and the rows carrying
@@ -452,7 +453,7 @@ class Loader:
         self._columns: dict[str, dict[str, SfType]] | None = None
 
     # SQL helpers
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple]:
         from snowflake.connector import errors as sf_errors
 
         cur = self.conn.cursor()
@@ -464,7 +465,7 @@ class Loader:
         finally:
             cur.close()
 
-    def rowcount(self, sql: str, params: Sequence[Any] | None = None) -> int:
+    def rowcount(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> int:
         from snowflake.connector import errors as sf_errors
 
         cur = self.conn.cursor()
@@ -781,13 +782,8 @@ class Loader:
         t0 = time.monotonic()
         self.renew(m.table)
         self.ensure_table(m)
-        table_sql, log_sql = self.s.qualified(m.table), self.s.qualified(STATE_TABLE)
-        self.execute(
-            f"INSERT INTO {log_sql} (LOAD_ID, TABLE_NAME, MODE, STARTED_AT, ROWS_LOADED, ROWS_DELETED, FILES,"
-            " WATERMARK_FROM, WATERMARK_TO, STATUS)"
-            " SELECT %s, %s, %s, CURRENT_TIMESTAMP(), %s, 0, %s,"
-            " CAST(%s AS TIMESTAMP_TZ), CAST(%s AS TIMESTAMP_TZ), 'pending'",
-            (m.load_id, m.table, m.mode, m.rows, len(m.files), m.watermark_from, m.watermark_to))
+        table_sql = self.s.qualified(m.table)
+        self.execute(self.prescribed(m, "log_pending", table_sql))
         try:
             loaded = 0
             if m.files:
@@ -852,15 +848,18 @@ class Loader:
                 f"{sorted(expected.items())}; the state did not move")
         return sum(seen.values())
 
-    @staticmethod
-    def prescribed(m: Manifest, name: str, table_sql: str) -> str:
-        """A statement fhload wrote into the manifest for this load, on this raw table."""
+    def prescribed(self, m: Manifest, name: str, table_sql: str) -> str:
+        """A statement fhload wrote into the manifest for this load: {table} stands for the raw table's
+        qualified name, {log} and {leases} for FH_LOADS' and FH_LEASES' (the loader knows its database
+        and schema)."""
         sql = m.statements.get(name)
         if not sql:
             raise SnowflakeLoadError(
-                f"snowflake: table {m.table}: fhload's manifest {m.path} prescribes no {name} for this full "
-                "load (written by an older fhload? rebuild it: make engine); the state did not move")
-        return sql.replace("{table}", table_sql)
+                f"snowflake: table {m.table}: fhload's manifest {m.path} prescribes no {name} for this "
+                f"{m.mode} load (written by an older fhload? rebuild it: make engine); the state did not "
+                "move")
+        return (sql.replace("{table}", table_sql).replace("{log}", self.s.qualified(STATE_TABLE))
+                .replace("{leases}", self.s.qualified(LEASE_TABLE)))
 
     def check_deletes(self, m: Manifest, table_sql: str) -> None:
         """Refuse a full load that would mark more than max_delete_percent of the live keys deleted (the
@@ -883,14 +882,14 @@ class Loader:
     def commit(self, m: Manifest, loaded: int, deleted: int) -> None:
         """The commit point: one statement turns the pending load into the table's state — only while it
         is still pending (a roll-back claims a load by moving it out of 'pending') and only while this
-        loader holds the table's lease (the join)."""
+        loader holds the table's lease (the join). The statement is fhload's (the manifest's log_commit,
+        the load log's one shape); its ROWS_LOADED is the manifest's total, which COPY INTO confirmed."""
+        if loaded != m.rows:
+            raise SnowflakeLoadError(f"snowflake: table {m.table}, load {m.load_id}: {loaded} rows loaded, "
+                                     f"the manifest lists {m.rows}; the state did not move")
         self.renew(m.table)
-        n = self.rowcount(
-            f"UPDATE {self.s.qualified(STATE_TABLE)} l SET STATUS = 'ok', FINISHED_AT = CURRENT_TIMESTAMP(),"
-            f" ROWS_LOADED = %s, ROWS_DELETED = %s FROM {self.s.qualified(LEASE_TABLE)} k"
-            " WHERE l.TABLE_NAME = %s AND l.LOAD_ID = %s AND l.STATUS = 'pending'"
-            " AND k.TABLE_NAME = l.TABLE_NAME AND k.HOLDER = %s",
-            (loaded, deleted, m.table, m.load_id, self.holder))
+        n = self.rowcount(self.prescribed(m, "log_commit", self.s.qualified(m.table)),
+                          {"rows_deleted": deleted, "holder": self.holder})
         if not n:
             raise SnowflakeBusyError(
                 f"snowflake: table {m.table}, load {m.load_id}: another loader rolled this load back before "
