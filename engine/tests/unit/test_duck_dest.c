@@ -634,6 +634,75 @@ int main(void)
     CHECK_CONTAINS(mbuf, "\"insert_deletes\": \"INSERT INTO {table} (\\\"ID\\\", _FH_LOAD_ID, _FH_LOADED_AT, "
                          "_FH_OP) SELECT prev.\\\"ID\\\", 42, CURRENT_TIMESTAMP(), 'delete' FROM");
     CHECK_CONTAINS(mbuf, "WHERE cur._FH_LOAD_ID = 42 AND cur.\\\"ID\\\" = prev.\\\"ID\\\")\"");
+
+    /* Snowflake's raw table: fhload decides from the columns the loader reads in Snowflake */
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 1, 12, 1, 2, "NUMBER(18,2)"), STAGE_PARQUET_SF_WIDEN);
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 1, 18, 1, 2, "NUMBER(12,2)"), STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 1, 18, 1, 2, "NUMBER(18,3)"), STAGE_PARQUET_SF_REFUSE);
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 0, 0, 0, 0, "NUMBER(38,0)"), STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("DECIMAL", 1, 38, 1, 0, "NUMBER(38,0)"), STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("TEXT", 0, 0, 0, 0, "VARCHAR"), STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("TIMESTAMPTZ", 0, 0, 0, 0, "TIMESTAMP_TZ"), STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("TEXT", 0, 0, 0, 0, "BOOLEAN"), STAGE_PARQUET_SF_REFUSE);
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 1, 38, 1, 0, "VARCHAR"), STAGE_PARQUET_SF_REFUSE);
+    char cpath[300];
+    snprintf(cpath, sizeof cpath, "%s/raw-columns.csv", dir);
+    FILE *cf = fopen(cpath, "w");
+    CHECK(cf != NULL);
+    if (cf) { /* another table's columns, then t's: a narrower AMOUNT, no NAME, no metadata yet */
+        fputs("table_name,column_name,data_type,numeric_precision,numeric_scale\n"
+              "OTHER,ID,NUMBER,38,0\nT,ID,NUMBER,38,0\nT,AMOUNT,NUMBER,12,2\n",
+              cf);
+        fclose(cf);
+    }
+    ss.raw_columns = cpath;
+    atomic_store(&f.next, 0);
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
+    mf = fopen(mpath, "r");
+    if (mf) {
+        size_t got = fread(mbuf, 1, sizeof mbuf - 1, mf);
+        mbuf[got] = '\0';
+        fclose(mf);
+    }
+    CHECK_CONTAINS(mbuf, "\"schema\": [\"ALTER TABLE {table} ADD COLUMN \\\"NAME\\\" VARCHAR\", \"ALTER "
+                         "TABLE {table} ALTER COLUMN \\\"AMOUNT\\\" SET DATA TYPE NUMBER(14,2)\", ");
+    CHECK_CONTAINS(mbuf, "\"ALTER TABLE {table} ADD COLUMN \\\"_FH_LOAD_ID\\\" NUMBER(38,0)\"");
+    CHECK(strstr(mbuf, "COLUMN \\\"ID\\\"") == NULL);
+    /* a table Snowflake does not have yet: created with every column */
+    cf = fopen(cpath, "w");
+    if (cf) {
+        fputs("table_name,column_name,data_type,numeric_precision,numeric_scale\nOTHER,ID,NUMBER,38,0\n", cf);
+        fclose(cf);
+    }
+    atomic_store(&f.next, 0);
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
+    mf = fopen(mpath, "r");
+    if (mf) {
+        size_t got = fread(mbuf, 1, sizeof mbuf - 1, mf);
+        mbuf[got] = '\0';
+        fclose(mf);
+    }
+    CHECK_CONTAINS(mbuf, "\"schema\": [\"CREATE TABLE IF NOT EXISTS {table} (\\\"ID\\\" NUMBER(38,0), ");
+    CHECK_CONTAINS(mbuf, "\\\"AMOUNT\\\" NUMBER(14,2), ");
+    CHECK_CONTAINS(mbuf, "\\\"_FH_OP\\\" VARCHAR)\"],");
+    /* an incompatible change: refused before anything is written, naming table and column */
+    cf = fopen(cpath, "w");
+    if (cf) {
+        fputs("table_name,column_name,data_type,numeric_precision,numeric_scale\nt,amount,NUMBER,14,3\n", cf);
+        fclose(cf);
+    }
+    struct stat kept;
+    CHECK(stat(mpath, &kept) == 0);
+    atomic_store(&f.next, 0);
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg, "table t, column amount: the source now has NUMBER(14,2) but the Snowflake raw "
+                            "table holds NUMBER(14,3) — an incompatible type change");
+    CHECK(stat(mpath, &stt) == 0 && stt.st_mtim.tv_nsec == kept.st_mtim.tv_nsec &&
+          stt.st_ino == kept.st_ino);
+    ss.raw_columns = "/nonexistent/raw-columns.csv";
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_EUSAGE);
+    CHECK_CONTAINS(err.msg, "table t: cannot read the raw columns /nonexistent/raw-columns.csv");
+    ss.raw_columns = NULL;
     stage_parquet_close(sp);
 
     test_current_guard_reconcile(dir);
