@@ -160,13 +160,21 @@ typedef struct sf_type {
 } sf_type;
 
 /* Names Snowflake (or the emulator) may report for the types stage_parquet_snowflake_type gives. */
-static void sf_type_from(const char *data_type, int has_p, int64_t p, int has_s, int64_t s, sf_type *t)
+static void sf_type_from(const char *data_type, int has_p, int64_t p, int has_s, int64_t s,
+                         sf_type *t)
 {
-    static const char *const alias[][2] = {
-        {"VARCHAR", "TEXT"}, {"STRING", "TEXT"}, {"CHAR", "TEXT"}, {"CHARACTER", "TEXT"},
-        {"DECIMAL", "NUMBER"}, {"NUMERIC", "NUMBER"}, {"DOUBLE", "FLOAT"}, {"REAL", "FLOAT"},
-        {"TIMESTAMPNTZ", "TIMESTAMP_NTZ"}, {"DATETIME", "TIMESTAMP_NTZ"},
-        {"TIMESTAMPTZ", "TIMESTAMP_TZ"}, {"VARBINARY", "BINARY"}};
+    static const char *const alias[][2] = {{"VARCHAR", "TEXT"},
+                                           {"STRING", "TEXT"},
+                                           {"CHAR", "TEXT"},
+                                           {"CHARACTER", "TEXT"},
+                                           {"DECIMAL", "NUMBER"},
+                                           {"NUMERIC", "NUMBER"},
+                                           {"DOUBLE", "FLOAT"},
+                                           {"REAL", "FLOAT"},
+                                           {"TIMESTAMPNTZ", "TIMESTAMP_NTZ"},
+                                           {"DATETIME", "TIMESTAMP_NTZ"},
+                                           {"TIMESTAMPTZ", "TIMESTAMP_TZ"},
+                                           {"VARBINARY", "BINARY"}};
     size_t i = 0;
     for (; data_type[i] && i + 1 < sizeof t->family; i++)
         t->family[i] = (char)toupper((unsigned char)data_type[i]);
@@ -252,10 +260,10 @@ static int sf_schema_sql(stage_parquet *sp, const stage_parquet_spec *s, fh_sql_
     fh_sql_buf sql = {0};
     fh_sql_buf_add(&sql,
                    "SELECT upper(column_name), data_type, numeric_precision, numeric_scale FROM "
-                   "read_csv(%s, header = true, delim = ',', quote = '\"', escape = '\"', columns = "
-                   "{'table_name': 'VARCHAR', 'column_name': 'VARCHAR', 'data_type': 'VARCHAR', "
-                   "'numeric_precision': 'BIGINT', 'numeric_scale': 'BIGINT'}) "
-                   "WHERE upper(table_name) = upper(%s)",
+                   "read_csv(%s, header = true, delim = ',', quote = '\"', escape = '\"', "
+                   "columns = {'table_name': 'VARCHAR', 'column_name': 'VARCHAR', "
+                   "'data_type': 'VARCHAR', 'numeric_precision': 'BIGINT', "
+                   "'numeric_scale': 'BIGINT'}) WHERE upper(table_name) = upper(%s)",
                    path_lit, tab_lit);
     if (sql.oom)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
@@ -264,7 +272,8 @@ static int sf_schema_sql(stage_parquet *sp, const stage_parquet_spec *s, fh_sql_
     int rc = fh_duck_query(&sp->duck, sql.s, &r, &qerr);
     fh_sql_buf_reset(&sql);
     if (rc != FH_OK)
-        return fh_error_set(err, FH_EUSAGE, "table %s: cannot read the raw columns %s (--raw-columns): %s",
+        return fh_error_set(err, FH_EUSAGE,
+                            "table %s: cannot read the raw columns %s (--raw-columns): %s",
                             s->table, s->raw_columns, qerr.msg);
     sf_col *want = calloc(s->ncols + 4, sizeof *want);
     if (!want) {
@@ -294,29 +303,33 @@ static int sf_schema_sql(stage_parquet *sp, const stage_parquet_spec *s, fh_sql_
             if (name && !strcmp(name, up)) {
                 found = 1;
                 char *ty = duckdb_value_varchar(&r, 1, i);
-                int has_p = !duckdb_value_is_null(&r, 2, i), has_s = !duckdb_value_is_null(&r, 3, i);
+                int has_p = !duckdb_value_is_null(&r, 2, i),
+                    has_s = !duckdb_value_is_null(&r, 3, i);
                 int64_t p = duckdb_value_int64(&r, 2, i), sc = duckdb_value_int64(&r, 3, i);
                 int how = stage_parquet_sf_change(ty ? ty : "", has_p, p, has_s, sc, want[c].type);
                 if (how == STAGE_PARQUET_SF_WIDEN)
-                    fh_sql_buf_add(&stmts[(*nstmts)++], "ALTER TABLE {table} ALTER COLUMN %s SET DATA TYPE %s",
-                                   q, want[c].type);
+                    fh_sql_buf_add(&stmts[(*nstmts)++],
+                                   "ALTER TABLE {table} ALTER COLUMN %s SET DATA TYPE %s", q,
+                                   want[c].type);
                 if (how == STAGE_PARQUET_SF_REFUSE) {
                     sf_type have;
                     char held[64];
                     sf_type_from(ty ? ty : "", has_p, p, has_s, sc, &have);
                     sf_type_ddl(&have, held, sizeof held);
-                    rc = fh_error_set(err, FH_ESCHEMA,
-                                      "table %s, column %s: the source now has %s but the Snowflake raw "
-                                      "table holds %s — an incompatible type change; migrate the raw "
-                                      "table (or rename the column)",
-                                      s->table, want[c].name, want[c].type, held);
+                    rc = fh_error_set(
+                        err, FH_ESCHEMA,
+                        "table %s, column %s: the source now has %s but the Snowflake raw "
+                        "table holds %s — an incompatible type change; migrate the raw "
+                        "table (or rename the column)",
+                        s->table, want[c].name, want[c].type, held);
                 }
                 duckdb_free(ty);
             }
             duckdb_free(name);
         }
         if (!found)
-            fh_sql_buf_add(&stmts[(*nstmts)++], "ALTER TABLE {table} ADD COLUMN %s %s", q, want[c].type);
+            fh_sql_buf_add(&stmts[(*nstmts)++], "ALTER TABLE {table} ADD COLUMN %s %s", q,
+                           want[c].type);
     }
     duckdb_destroy_result(&r);
     free(want);
@@ -408,22 +421,23 @@ static void sf_log_sql(const stage_parquet_spec *s, const stage_parquet_result *
     fh_sql_literal(s->table, tab, sizeof tab);
     if (s->has_wm_from) {
         fh_time_format_iso(s->wm_from, iso, sizeof iso);
-        snprintf(from, sizeof from, "CAST(%s AS TIMESTAMP_TZ)", fh_sql_literal(iso, lit, sizeof lit));
+        snprintf(from, sizeof from, "CAST(%s AS TIMESTAMP_TZ)",
+                 fh_sql_literal(iso, lit, sizeof lit));
     }
     if (res->has_wm_to) {
         fh_time_format_iso(res->wm_to, iso, sizeof iso);
         snprintf(to, sizeof to, "CAST(%s AS TIMESTAMP_TZ)", fh_sql_literal(iso, lit, sizeof lit));
     }
     fh_sql_buf_add(pending,
-                   "INSERT INTO {log} (LOAD_ID, TABLE_NAME, MODE, STARTED_AT, ROWS_LOADED, ROWS_DELETED, "
-                   "FILES, WATERMARK_FROM, WATERMARK_TO, STATUS) SELECT %" PRId64
+                   "INSERT INTO {log} (LOAD_ID, TABLE_NAME, MODE, STARTED_AT, ROWS_LOADED, "
+                   "ROWS_DELETED, FILES, WATERMARK_FROM, WATERMARK_TO, STATUS) SELECT %" PRId64
                    ", %s, '%s', CURRENT_TIMESTAMP(), %" PRIu64 ", 0, %zu, %s, %s, 'pending'",
                    s->load_id, tab, s->full ? "full" : "incremental", rows, res->nfiles, from, to);
     fh_sql_buf_add(commit,
-                   "UPDATE {log} l SET STATUS = 'ok', FINISHED_AT = CURRENT_TIMESTAMP(), ROWS_LOADED = %" PRIu64
-                   ", ROWS_DELETED = %%(rows_deleted)s FROM {leases} k WHERE l.TABLE_NAME = %s AND "
-                   "l.LOAD_ID = %" PRId64 " AND l.STATUS = 'pending' AND k.TABLE_NAME = l.TABLE_NAME AND "
-                   "k.HOLDER = %%(holder)s",
+                   "UPDATE {log} l SET STATUS = 'ok', FINISHED_AT = CURRENT_TIMESTAMP(), "
+                   "ROWS_LOADED = %" PRIu64 ", ROWS_DELETED = %%(rows_deleted)s FROM {leases} k "
+                   "WHERE l.TABLE_NAME = %s AND l.LOAD_ID = %" PRId64 " AND l.STATUS = 'pending' "
+                   "AND k.TABLE_NAME = l.TABLE_NAME AND k.HOLDER = %%(holder)s",
                    rows, tab, s->load_id);
 }
 
@@ -477,7 +491,8 @@ static int cmp_names(const void *a, const void *b)
 }
 
 static int write_manifest(stage_parquet *sp, const stage_parquet_spec *s, const fh_sql_buf *schema,
-                          size_t nschema, const char *tmpdir, stage_parquet_result *res, fh_error *err)
+                          size_t nschema, const char *tmpdir, stage_parquet_result *res,
+                          fh_error *err)
 {
     /* the Parquet files, in order */
     DIR *dh = opendir(tmpdir);
@@ -641,7 +656,8 @@ static int write_files(stage_parquet *sp, const stage_parquet_spec *s, const fh_
     return rc;
 }
 
-int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *s, stage_parquet_result *res, fh_error *err)
+int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *s, stage_parquet_result *res,
+                        fh_error *err)
 {
     assert(sp && s && s->table && s->src && res);
     /* Every column must have a Snowflake type before anything is written. */
@@ -650,7 +666,8 @@ int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *s, stage_pa
         if (!stage_parquet_snowflake_type(&s->cols[c], sf, sizeof sf)) {
             copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
             return fh_error_set(err, FH_ESCHEMA,
-                                "table %s, column %s: type %s (%s) has no Snowflake equivalent — cast it "
+                                "table %s, column %s: type %s (%s) has no Snowflake equivalent — "
+                                "cast it "
                                 "in the source or leave the column out",
                                 s->table, s->cols[c].name, s->cols[c].pg_type, ty);
         }
