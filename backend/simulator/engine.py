@@ -15,13 +15,14 @@ from decimal import Decimal
 
 from ledger import chart
 from ledger import types as tt
+from loans.rules import PROVISION_POLICY, WRITE_OFF_AFTER_DPD, days_past_due, provision_bucket
 from loans.schedule import build_schedule, due_dates
 from simulator.tables import CHUNKED, SRC
 from simulator.world import INVESTMENT_PRODUCTS, LOAN_PRODUCTS, SAVINGS_PRODUCTS, World, rng_for, uuid_from
 
 W: World | None = None  # set in the main process before the workers fork
 
-N_BUCKETS = 5  # provisioning buckets: current, 1-30, 31-60, 61-90, 91+
+N_BUCKETS = len(PROVISION_POLICY)  # the month-end aging is by provisioning bucket
 PURPOSES = {
     "retail trade": ["stock purchase", "working capital", "shop expansion"],
     "agriculture": ["farm inputs", "seeds and fertiliser", "irrigation equipment"],
@@ -652,7 +653,7 @@ def simulate_loan(
         k = first_open()
         if k >= n:
             return None
-        target = max(last_day, dues[k] + 181)
+        target = max(last_day, dues[k] + WRITE_OFF_AFTER_DPD + 1)
         m = bisect.bisect_left(MONTH_ENDS, target)
         if m < len(MONTH_ENDS) and MONTH_ENDS[m] < before and MONTH_ENDS[m] <= until:
             return MONTH_ENDS[m]
@@ -913,9 +914,8 @@ def simulate_loan(
             ptr += 1
         out = principal - paid
         if out > 0:
-            dpd = me - dues[ptr] if ptr < n and dues[ptr] < me else 0
-            bucket = 0 if dpd == 0 else 1 if dpd <= 30 else 2 if dpd <= 60 else 3 if dpd <= 90 else 4
-            aging[m][bucket] += out
+            dpd = days_past_due(me, dues[ptr] if ptr < n else None)
+            aging[m][provision_bucket(dpd)] += out
         m += 1
 
     result = dict(
