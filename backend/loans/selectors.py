@@ -18,9 +18,11 @@ from loans.models import Loan, LoanInstallment
 
 
 def overdue_on(as_of: dt.date) -> Q:
-    """Installments of the current schedule due before `as_of` and not fully paid by the end of it: the
-    oldest one's due date gives the days past due (rules.days_past_due), their dues the arrears."""
-    return Q(superseded=False, due_on__lt=as_of) & (Q(completed_on__isnull=True) | Q(completed_on__gt=as_of))
+    """Installments due before `as_of` and not fully paid by the end of it: the oldest one's due date gives
+    the days past due (rules.days_past_due), their dues the arrears. An installment a restructure
+    superseded was closed on the restructure date (completed_on), so it counts until then, as in the dbt
+    aging (macro installment_overdue) and the simulator: a loan was in arrears before it was restructured."""
+    return Q(due_on__lt=as_of) & (Q(completed_on__isnull=True) | Q(completed_on__gt=as_of))
 
 
 def loan_days_past_due(loan: Loan, as_of: dt.date | None = None) -> int:
