@@ -10,7 +10,7 @@ from decimal import Decimal
 from ledger import chart
 from loans.rules import PROVISION_RATES, provision_lines, provision_policy_text, required_reserve
 from simulator import engine
-from simulator.engine import N_BUCKETS
+from simulator.context import N_BUCKETS
 from simulator.tables import SRC
 from simulator.world import INVESTMENT_PRODUCTS, LOAN_PRODUCTS, SAVINGS_PRODUCTS, World, rng_for
 
