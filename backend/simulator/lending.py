@@ -4,7 +4,7 @@ decision, and the cycle of loans that follows (each loan's own life is simulator
 from __future__ import annotations
 
 from simulator.context import Ctx
-from simulator.loan_life import simulate_loan
+from simulator.loan_life import DEFAULTS, LATE, ON_TIME, simulate_loan
 from simulator.world import LOAN_PRODUCTS, uuid_from
 
 PURPOSES = {
@@ -194,7 +194,7 @@ def simulate_loans(
         p_default = (0.02, 0.08, 0.34)[profile] * (1.6 if cycle == 0 else 1.0 if cycle < 3 else 0.7)
         p_late = (0.08, 0.6, 0.45)[profile]
         u = rng.random()
-        mode = 2 if u < p_default else 1 if u < p_default + p_late else 0
+        mode = DEFAULTS if u < p_default else LATE if u < p_default + p_late else ON_TIME
         into_savings = product.lending_type == "individual" and rng.random() < 0.25
         outcome, end_day, st = simulate_loan(
             ctx, lid, product, approved, term, disb, mode, into_savings, primary
