@@ -17,7 +17,7 @@
     coalesce({{ dbt.datediff(oldest_overdue_due_on, as_of, 'day') }}, 0)
 {%- endmacro %}
 
-{#- The DPD aging bucket of KPIS.md for a days-past-due expression. -#}
+{#- The DPD aging bucket of docs/kpis.md for a days-past-due expression. -#}
 {% macro dpd_bucket(dpd) -%}
     case
         when {{ dpd }} <= 0 then 'current'

@@ -3,7 +3,7 @@
     current state of installments, so what was paid by a date comes from the repayments' paid_on.
 
     - outstanding principal = disbursed − principal repaid by the date; a loan is outstanding on a date
-      when it was disbursed by then and neither closed nor written off by then (GLP, KPIS.md);
+      when it was disbursed by then and neither closed nor written off by then (GLP, docs/kpis.md);
     - DPD = the date − the due date of the OLDEST installment due before the date and not fully paid by
       it, never from the final maturity (macros installment_overdue and days_past_due of loan_rules.sql,
       docs/ledger.md). A superseded installment (restructure) counts until the restructure date, when it
