@@ -9,7 +9,7 @@ chunk of customers); simulator.parallel turns them into global ids by prefix sum
 
 The steps live in their own modules: simulator.context (the chunk, the customer's context, month-ends),
 simulator.lending (applications and the loan cycle), simulator.loan_life (one loan's life),
-simulator.deposits (savings and fixed deposits).
+simulator.savings and simulator.fixed_deposits.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from __future__ import annotations
 import bisect
 
 from simulator.context import MONTH_ENDS, N_BUCKETS, Chunk, Ctx, set_month_ends
-from simulator.deposits import simulate_fixed_deposits, simulate_savings
+from simulator.fixed_deposits import simulate_fixed_deposits
 from simulator.lending import simulate_loans
+from simulator.savings import simulate_savings
 from simulator.world import World
 
 __all__ = ["MONTH_ENDS", "N_BUCKETS", "Chunk", "W", "n_months", "prepare", "simulate_chunk"]
