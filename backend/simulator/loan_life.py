@@ -200,16 +200,17 @@ class LoanLife:
         if not self.penalty_ppm:
             return
         completed_on, penalized, due_on, grace = self.completed_on, self.penalized, self.due_on, self.grace
-        penalty_due, updated_t = self.penalty_due, self.updated_t
+        penalty_due, updated_t, penalty_ppm = self.penalty_due, self.updated_t, self.penalty_ppm
+        principal_due, principal_paid = self.principal_due, self.principal_paid
+        interest_due, interest_paid = self.interest_due, self.interest_paid
         for i in range(self.n):
             if completed_on[i] is not None or penalized[i]:
                 continue
             if due_on[i] + grace >= day:
                 break
             penalized[i] = True
-            unpaid = (self.principal_due[i] - self.principal_paid[i]
-                      + self.interest_due[i] - self.interest_paid[i])
-            amount = pct_of(unpaid, self.penalty_ppm)
+            unpaid = principal_due[i] - principal_paid[i] + interest_due[i] - interest_paid[i]
+            amount = pct_of(unpaid, penalty_ppm)
             if amount > 0:
                 penalty_due[i] += amount
                 late_t = (due_on[i] + grace + 1) * 1440 + 60
