@@ -29,11 +29,12 @@ from airflow.sdk import DAG, Asset, AssetAny, TriggerRule, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
+from finhouse import config as fh_config
 from finhouse import ingest, registry, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "dbt" / "finhouse"
-FH = Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
+FH = fh_config.home()
 MANIFEST = PROJECT / "target" / "manifest.json"
 POOL = "warehouse_writer"
 DAG_ID = "transform_raw_to_marts"

@@ -11,6 +11,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 ROOT_DIR = BASE_DIR.parent
 
 
+def env_defaults(path: Path = ROOT_DIR / ".env.example") -> dict[str, str]:
+    """The platform's defaults, from the one file they are written in: each `NAME=value` line with a value.
+    The backend does not import the platform package (finhouse.config reads the same file by the same
+    rule; tests/test_config.py holds the two to the same answers), so it reads it with these few lines."""
+    found = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and value and name[:1].isupper() and name.replace("_", "").isalnum() and name.isupper():
+            found[name] = value
+    return found
+
+
 def _env_bool(name: str, default: bool) -> bool:
     """Unset or empty (`NAME=` in .env, as .env.example lists them) is the default."""
     value = (os.environ.get(name) or "").strip().lower()
@@ -128,9 +140,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": _database_from_url(
-        os.environ.get("FINHOUSE_OLTP_URL", "postgresql://postgres@127.0.0.1:5432/microfinance")
-    )
+    "default": _database_from_url(os.environ.get("FINHOUSE_OLTP_URL") or env_defaults()["FINHOUSE_OLTP_URL"])
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -3,6 +3,7 @@
     finhouse simulate …   write a simulated institution's history into the OLTP (Django's `simulate`)
     finhouse ingest …     load the OLTP into the warehouse's RAW layer (runs the C engine `fhload`)
     finhouse demo         the whole platform: migrate, simulate, ingest through Airflow, serve
+    finhouse admin-password  print the platform admin's password (generated once when not configured)
 
 Each subcommand runs the part that owns the work (Django management commands, `fhload`, later dbt,
 Airflow); this module only wires them together and reports in one line when something is wrong."""
@@ -20,7 +21,7 @@ from finhouse import config as fh_config
 
 def _manage(cfg: fh_config.Config, *args: str, check: bool = True) -> int:
     """Run `python backend/manage.py ARGS` in the platform's environment; its own messages go to the user."""
-    env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
+    env = dict(fh_config.environ(), FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
     code = subprocess.call([sys.executable, str(cfg.manage_py), *args], env=env, cwd=cfg.root)
     if check and code != 0:
         raise SystemExit(code)
@@ -98,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true", help="simulate anew even if the database holds data")
     demo.add_argument("--no-serve", action="store_true",
                       help="prepare everything, then exit instead of serving")
+    sub.add_parser(
+        "admin-password",
+        help="print the platform admin's password: FINHOUSE_ADMIN_PASSWORD, else the one generated once",
+        description="Prints FINHOUSE_ADMIN_PASSWORD, else the password kept in $FINHOUSE_HOME/admin-password "
+        "(generated there, mode 600, the first time). Make hands it to Superset's setup.",
+    )
     snow = sub.add_parser(  # the Snowflake leg (finhouse.snowflake); `ingest` loads DuckDB
         "snowflake-load",
         help="load the OLTP into Snowflake's RAW layer (fhload --parquet, PUT, COPY INTO)",
@@ -151,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
                                      max_delete_percent=args.max_delete_percent)
         if args.command == "ingest":
             return cmd_ingest(cfg, args)
+        if args.command == "admin-password":
+            password, generated = fh_config.admin_password(cfg)
+            if generated:
+                print(f"finhouse: generated the admin's password into {cfg.home / 'admin-password'}",
+                      file=sys.stderr)
+            print(password)
+            return 0
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, not a traceback, for anything the steps did not report themselves

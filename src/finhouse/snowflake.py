@@ -91,6 +91,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finhouse import config as fh_config
 from finhouse import ingest, registry
 from finhouse.config import ROOT
 
@@ -978,7 +979,7 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
     selected = _select(list(tables), list(groups), env)
     conn = connection or connect(settings)
     loader = Loader(conn, settings, log, max_delete_percent=max_delete_percent)
-    stage_root = Path(env.get("FINHOUSE_HOME") or ROOT / ".finhouse") / "snowflake-stage"
+    stage_root = fh_config.home(env) / "snowflake-stage"
     stage_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_workdirs(stage_root)
     workdir = Path(tempfile.mkdtemp(prefix=f"load-{os.getpid()}-", dir=stage_root))
