@@ -1,6 +1,11 @@
-"""Configuration once (issue 17, item 3): the defaults are written in one file, .env.example;
-finhouse.config, Make, the shell wrappers and Django read it by the same rule, and the OLTP URL's default
-and the warehouse's path are written nowhere else."""
+"""Configuration once, dependencies one way (issue 17, items 3 and 5).
+
+- The defaults are written in one file, .env.example; finhouse.config, Make, the shell wrappers and Django
+  read it by the same rule, and the OLTP URL's default and the warehouse's path are written nowhere else.
+- The core banking backend does not import the platform package.
+- What Airflow imports from finhouse is standard library only: it runs in an environment of its own that
+  has neither Django nor the platform's libraries.
+- The names the DAGs share (DAG ids, the pool, the Assets) are written in finhouse.orchestration alone."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import ast
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +106,70 @@ def test_a_default_is_written_in_one_place(needle):
     found = [str(p.relative_to(ROOT)) for p in code if p.is_file() and str(p.relative_to(ROOT)) not in ALLOWED
              and needle in p.read_text(errors="replace")]
     assert found == [], f"{needle!r} is written again in {found}: read it from finhouse.config (.env.example)"
+
+
+# --- dependencies one way -----------------------------------------------------------------------------------
+
+
+def test_the_backend_does_not_import_the_platform():
+    pattern = re.compile(r"^\s*(import\s+finhouse\b|from\s+finhouse\b)", re.MULTILINE)
+    found = [str(p.relative_to(ROOT)) for p in (ROOT / "backend").rglob("*.py")
+             if pattern.search(p.read_text())]
+    assert found == [], f"backend/ imports the platform package in {found}"
+
+
+# What the Airflow environment imports from finhouse (airflow/dags, airflow/bin): stdlib only.
+AIRFLOW_IMPORTS = ("finhouse.config", "finhouse.ingest", "finhouse.registry", "finhouse.serving",
+                   "finhouse.metadb", "finhouse.orchestration")
+
+
+def _airflow_python() -> list[Path]:
+    """The DAG files and the Python scripts of airflow/bin (with-env is bash)."""
+    scripts = [p for p in (ROOT / "airflow" / "bin").iterdir()
+               if "python" in p.read_text().partition("\n")[0]]
+    return [*(ROOT / "airflow" / "dags").glob("*.py"), *scripts]
+
+
+def test_what_airflow_imports_is_standard_library_only():
+    used = set()
+    for path in _airflow_python():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("finhouse"):
+                if node.module == "finhouse":
+                    used.update(f"finhouse.{alias.name}" for alias in node.names)
+                else:
+                    used.add(node.module)
+    assert used <= set(AIRFLOW_IMPORTS), f"the Airflow side imports {sorted(used - set(AIRFLOW_IMPORTS))} too"
+    guard = f"""
+import sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top not in sys.stdlib_module_names and top != "finhouse":
+            raise ImportError(f"{{name}} is not in the standard library")
+        return None
+sys.meta_path.insert(0, Refuse())
+sys.path.insert(0, {str(ROOT / "src")!r})
+import importlib
+for name in {AIRFLOW_IMPORTS!r}:
+    importlib.import_module(name)
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", guard], capture_output=True, text=True, cwd=ROOT)
+    assert proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_the_dags_names_are_written_once():
+    """DAG ids, the pool and the Assets' names come from finhouse.orchestration."""
+    files = [*_airflow_python(), *(ROOT / "airflow" / "tests").glob("*.py"),
+             ROOT / "src" / "finhouse" / "demo.py"]
+    needles = ("warehouse_writer", "ingest_oltp_", "reconcile_oltp_to_raw", "transform_raw_to_marts",
+               "duckdb://")
+    for path in files:
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                   and id(n) not in docstrings]  # a docstring may name them
+        assert [n for n in needles if any(n in s for s in strings)] == [], path

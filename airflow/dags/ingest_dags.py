@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, ExceptionRetryPolicy, RetryAction, RetryRule, task
 
-from finhouse import ingest, registry
+from finhouse import ingest, orchestration, registry
 
-POOL = "warehouse_writer"
+POOL = orchestration.POOL
 
 # When each group loads. Money moves all day: transactions and payments every 15 minutes; loans and
 # accounts hourly; customers and branches, and investments (which accrue daily), less often. Minutes are
@@ -61,14 +61,11 @@ DEFAULT_ARGS = {
 
 def raw_asset(table: str) -> Asset:
     """The warehouse RAW table that loading `table` updates."""
-    return Asset(name=f"raw.{table}", uri=f"duckdb://raw/{table}", group="raw")
+    return Asset(**orchestration.raw_asset(table))
 
 
-def dag_id(group: str) -> str:
-    return f"ingest_oltp_{group}_to_raw"
-
-
-RECONCILE_DAG_ID = "reconcile_oltp_to_raw"
+dag_id = orchestration.ingest_dag_id
+RECONCILE_DAG_ID = orchestration.RECONCILE_DAG_ID
 RECONCILE_SCHEDULE = "30 3 * * *"  # daily, at a quiet hour, after the investments' nightly load
 
 

@@ -30,15 +30,15 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from finhouse import config as fh_config
-from finhouse import ingest, registry, serving
+from finhouse import ingest, orchestration, registry, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "dbt" / "finhouse"
 FH = fh_config.home()
 MANIFEST = PROJECT / "target" / "manifest.json"
-POOL = "warehouse_writer"
-DAG_ID = "transform_raw_to_marts"
-SERVING_ASSET = Asset(name="serving.marts", uri="duckdb://serving/marts", group="serving")
+POOL = orchestration.POOL
+DAG_ID = orchestration.TRANSFORM_DAG_ID
+SERVING_ASSET = Asset(**orchestration.SERVING_ASSET)
 
 # No Airflow retries for the dbt tasks. A retried watcher producer does not build again (cosmos skips it),
 # and a retried node task re-runs dbt for its node alone: a failed test would only fail again, and a build
@@ -52,8 +52,8 @@ DEFAULT_ARGS = {
 
 
 def raw_asset(table: str) -> Asset:
-    """The Asset the ingestion DAG marks on loading `table` (name and URI as ingest_dags.raw_asset)."""
-    return Asset(name=f"raw.{table}", uri=f"duckdb://raw/{table}", group="raw")
+    """The Asset the ingestion DAG marks on loading `table`."""
+    return Asset(**orchestration.raw_asset(table))
 
 
 @task(pool=POOL, outlets=[SERVING_ASSET], retries=2, retry_delay=timedelta(minutes=1))

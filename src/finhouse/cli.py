@@ -3,6 +3,7 @@
     finhouse simulate …   write a simulated institution's history into the OLTP (Django's `simulate`)
     finhouse ingest …     load the OLTP into the warehouse's RAW layer (runs the C engine `fhload`)
     finhouse demo         the whole platform: migrate, simulate, ingest through Airflow, serve
+    finhouse extract-role the SELECT-only PostgreSQL role fhload extracts with
     finhouse admin-password  print the platform admin's password (generated once when not configured)
 
 Each subcommand runs the part that owns the work (Django management commands, `fhload`, later dbt,
@@ -99,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true", help="simulate anew even if the database holds data")
     demo.add_argument("--no-serve", action="store_true",
                       help="prepare everything, then exit instead of serving")
+    role = sub.add_parser(
+        "extract-role",
+        help="create or update the SELECT-only PostgreSQL role fhload extracts with",
+        description="Creates the login role in the database at FINHOUSE_OLTP_URL (password from "
+        "FINHOUSE_EXTRACT_PASSWORD) with SELECT on the registry's tables only, read-only sessions; "
+        "idempotent. See finhouse/extract_role.py.",
+    )
+    role.add_argument("--name", default=fh_config.get("FINHOUSE_EXTRACT_ROLE"),
+                      help="role name [env FINHOUSE_EXTRACT_ROLE]")
+    role.add_argument("--schema", default="public", help="schema of the OLTP tables (default public)")
+    role.add_argument("--no-default-privileges", action="store_true",
+                      help="grant SELECT on the registry's tables only, not on future tables")
     sub.add_parser(
         "admin-password",
         help="print the platform admin's password: FINHOUSE_ADMIN_PASSWORD, else the one generated once",
@@ -165,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
             print(password)
             return 0
+        if args.command == "extract-role":
+            from finhouse import extract_role
+
+            return extract_role.run(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, not a traceback, for anything the steps did not report themselves

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from finhouse import config as fh_config
+from finhouse import orchestration
 from finhouse import superset as fh_superset
 
 
@@ -188,9 +189,9 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
 
     # The DAGs are created paused; in the demo they run from now on: ingestion on its schedules, the
     # transform whenever it has loaded a raw table.
+    ours = f"^({orchestration.INGEST_DAG_PREFIX}|{orchestration.TRANSFORM_DAG_ID}$)"
     subprocess.call([*with_airflow, "airflow", "dags", "unpause", "--treat-dag-id-as-regex", "-y",
-                     "-o", "plain", "^(ingest_oltp_|transform_raw_to_marts$)"], env=env, cwd=root,
-                    stdout=subprocess.DEVNULL)
+                     "-o", "plain", ours], env=env, cwd=root, stdout=subprocess.DEVNULL)
 
     if args.no_serve:
         _print_summary(cfg, password, generated, serving=False)
