@@ -53,7 +53,7 @@ def test_django_reads_the_defaults_as_the_platform_does():
     path = ROOT / "backend" / "config" / "settings.py"
     tree = ast.parse(path.read_text())
     [func] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "env_defaults"]
-    namespace: dict = {"Path": Path, "ROOT_DIR": ROOT}
+    namespace: dict = {"Path": Path, "ROOT_DIR": ROOT, "re": re}
     exec(compile(ast.Module(body=[func], type_ignores=[]), str(path), "exec"), namespace)
     assert namespace["env_defaults"](fh_config.DEFAULTS_FILE) == fh_config.defaults()
 

@@ -2,6 +2,7 @@
 that serve the local demo (see .env.example for every variable)."""
 
 import os
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -17,9 +18,9 @@ def env_defaults(path: Path = ROOT_DIR / ".env.example") -> dict[str, str]:
     rule; tests/test_config.py holds the two to the same answers), so it reads it with these few lines."""
     found = {}
     for line in path.read_text().splitlines():
-        name, sep, value = line.strip().partition("=")
-        if sep and value and name[:1].isupper() and name.replace("_", "").isalnum() and name.isupper():
-            found[name] = value
+        match = re.fullmatch(r"([A-Z][A-Z0-9_]*)=(.*)", line.strip())
+        if match and match[2]:
+            found[match[1]] = match[2]
     return found
 
 
