@@ -111,15 +111,15 @@ def _superset(*args: str) -> None:
 
 
 def create_database() -> None:
-    """The metadata database and the role Superset connects as (finhouse.metadb: a plain login role that
+    """The metadata database and the role Superset connects as (finhouse.serve.metadb: a plain login role that
     owns this database only, never the OLTP's owner), created as the server's administrator
     (FINHOUSE_PG_ADMIN_URL, else FINHOUSE_OLTP_URL's user)."""
     import psycopg2
 
     from superset_config import SQLALCHEMY_DATABASE_URI
 
-    sys.path.insert(0, str(ROOT / "src"))  # finhouse.metadb, stdlib only: Superset's environment lacks finhouse
-    from finhouse import metadb
+    sys.path.insert(0, str(ROOT / "src"))  # finhouse.serve.metadb, stdlib only: Superset's environment lacks finhouse
+    from finhouse.serve import metadb
 
     url = urlsplit(SQLALCHEMY_DATABASE_URI)
     role = unquote(url.username or "postgres")

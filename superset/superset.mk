@@ -35,7 +35,7 @@ superset-db: superset-env env  ## Superset's metadata database: create, upgrade,
 	@FINHOUSE_ADMIN_PASSWORD="$$($(VENV_BIN)/finhouse admin-password)" $(SS_RUN) python $(SS_DIR)/fh_superset.py setup-db
 
 superset-publish: env  ## publish the DuckDB warehouse's serving copy (FINHOUSE_SERVING_PATH)
-	$(VENV_BIN)/python -m finhouse.serving publish
+	$(VENV_BIN)/python -m finhouse.serve.serving publish
 
 superset-import: superset-env  ## import the dashboards kept as YAML in superset/dashboards/
 	@$(SS_RUN) python $(SS_DIR)/fh_superset.py import

@@ -1,5 +1,5 @@
 """The Snowflake leg end to end: a real PostgreSQL OLTP (migrated and simulated), the real fhload writing
-Parquet, and finhouse.snowflake loading it into fakesnow run as a server (snowflake/emulator/run) — the
+Parquet, and finhouse.ingest.snowflake loading it into fakesnow run as a server (snowflake/emulator/run) — the
 only Snowflake this machine can reach. Extraction runs as the SELECT-only role `finhouse extract-role` makes.
 
 What this proves and what it does not: see snowflake/README.md. Nothing here is skipped: if PostgreSQL,
@@ -21,8 +21,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from finhouse import registry, snowflake
 from finhouse.config import ROOT
+from finhouse.ingest import registry, snowflake
 
 pytestmark = pytest.mark.slow
 

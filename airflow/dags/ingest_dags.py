@@ -9,7 +9,7 @@ of bounded size) and appends only what differs; its summary (the task's return v
 repaired. Full tables need none: every load of theirs is a full snapshot with delete detection.
 
 This file only declares. At import it reads the small registry file; every task runs the C engine fhload
-for one table through `finhouse.ingest.load_table`, which returns fhload's JSON summary (the task's
+for one table through `finhouse.ingest.fhload.load_table`, which returns fhload's JSON summary (the task's
 return value) or raises the error of fhload's exit code. Each task marks the Asset of its raw table, on
 which the transform DAG is scheduled. DuckDB takes one writer at a time, so every task runs in the
 `warehouse_writer` pool (one slot, created by `make airflow-db`)."""
@@ -20,7 +20,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, ExceptionRetryPolicy, RetryAction, RetryRule, task
 
-from finhouse import ingest, orchestration, registry
+from finhouse import orchestration
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 
 POOL = orchestration.POOL
 

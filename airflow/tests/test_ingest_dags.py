@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from conftest import ROOT, free_loopback_port, pg_count
-from finhouse import orchestration, registry
+from finhouse import orchestration
+from finhouse.ingest import registry
 from finhouse.orchestration import POOL, RECONCILE_DAG_ID
 from finhouse.orchestration import ingest_dag_id as dag_id
 

@@ -18,7 +18,9 @@ import duckdb
 import pytest
 
 from conftest import ROOT
-from finhouse import ingest, orchestration, registry
+from finhouse import orchestration
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 from finhouse.orchestration import POOL
 
 DAG_ID = orchestration.TRANSFORM_DAG_ID

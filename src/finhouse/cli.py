@@ -16,8 +16,9 @@ import os
 import subprocess
 import sys
 
-from finhouse import __version__, registry
+from finhouse import __version__
 from finhouse import config as fh_config
+from finhouse.ingest import registry
 
 
 def _manage(cfg: fh_config.Config, *args: str, check: bool = True) -> int:
@@ -36,7 +37,7 @@ def cmd_simulate(cfg: fh_config.Config, rest: list[str]) -> int:
 def cmd_ingest(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     """Run fhload for the named groups and tables (none named: every registered table), its output
     straight to the terminal; on failure, one line naming what the exit code means."""
-    from finhouse import ingest
+    from finhouse.ingest import fhload as ingest
 
     env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url)
     extra = [] if args.max_delete_percent is None else ["--max-delete-percent", str(args.max_delete_percent)]
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="create or update the SELECT-only PostgreSQL role fhload extracts with",
         description="Creates the login role in the database at FINHOUSE_OLTP_URL (password from "
         "FINHOUSE_EXTRACT_PASSWORD) with SELECT on the registry's tables only, read-only sessions; "
-        "idempotent. See finhouse/extract_role.py.",
+        "idempotent. See finhouse/ingest/extract_role.py.",
     )
     role.add_argument("--name", default=fh_config.get("FINHOUSE_EXTRACT_ROLE"),
                       help="role name [env FINHOUSE_EXTRACT_ROLE]")
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prints FINHOUSE_ADMIN_PASSWORD, else the password kept in $FINHOUSE_HOME/admin-password "
         "(generated there, mode 600, the first time). Make hands it to Superset's setup.",
     )
-    snow = sub.add_parser(  # the Snowflake leg (finhouse.snowflake); `ingest` loads DuckDB
+    snow = sub.add_parser(  # the Snowflake leg (finhouse.ingest.snowflake); `ingest` loads DuckDB
         "snowflake-load",
         help="load the OLTP into Snowflake's RAW layer (fhload --parquet, PUT, COPY INTO)",
         description="Runs fhload --parquet for the given entity groups (default: every registered table) "
@@ -141,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _percent(value: str) -> int:
     """--max-delete-percent, read as fhload reads it (a whole number from 0 to 100)."""
-    from finhouse import snowflake
+    from finhouse.ingest import snowflake
 
     try:
         return snowflake.parse_max_delete_percent(value, "--max-delete-percent", empty_is_default=False)
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return cmd_demo(cfg, args)
         if args.command == "snowflake-load":
-            from finhouse import snowflake
+            from finhouse.ingest import snowflake
 
             return snowflake.run_cli(args.groups, args.table, full=args.full, json_output=args.json,
                                      max_delete_percent=args.max_delete_percent)
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             print(password)
             return 0
         if args.command == "extract-role":
-            from finhouse import extract_role
+            from finhouse.ingest import extract_role
 
             return extract_role.run(args)
     except KeyboardInterrupt:

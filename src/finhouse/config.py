@@ -70,7 +70,7 @@ def warehouse_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def serving_path(env: Mapping[str, str] | None = None) -> Path:
-    """The serving copy dashboards read (finhouse.serving): FINHOUSE_SERVING_PATH."""
+    """The serving copy dashboards read (finhouse.serve.serving): FINHOUSE_SERVING_PATH."""
     return path("FINHOUSE_SERVING_PATH", env)
 
 

@@ -36,7 +36,7 @@ from typing import BinaryIO
 
 from finhouse import config as fh_config
 from finhouse import orchestration
-from finhouse import superset as fh_superset
+from finhouse.serve import superset as fh_superset
 
 
 def _step(message: str) -> None:

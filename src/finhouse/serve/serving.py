@@ -12,8 +12,8 @@ mode 600 from their creation, and the published file keeps that mode), in a dire
 creates it (the platform's own .finhouse/warehouse is narrowed to 700 in any case). Whoever serves it must
 run as the same user.
 
-    python -m finhouse.serving publish [--warehouse W] [--serving S]
-    python -m finhouse.serving build-and-publish [-- dbt args…]   # dbt build, then publish if it passed
+    python -m finhouse.serve.serving publish [--warehouse W] [--serving S]
+    python -m finhouse.serve.serving build-and-publish [-- dbt args…]   # dbt build, then publish if it passed
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def build_and_publish(dbt_args: list[str] | None = None, *, dbt: str | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m finhouse.serving", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m finhouse.serve.serving", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["publish", "build-and-publish"])
     parser.add_argument("--warehouse", type=Path, help="default: FINHOUSE_DUCKDB_PATH")

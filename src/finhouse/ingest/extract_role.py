@@ -23,7 +23,8 @@ import re
 from collections.abc import Mapping
 
 from finhouse import config as fh_config
-from finhouse import ingest, registry
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
