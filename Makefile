@@ -22,11 +22,19 @@ UV_SETTINGS := $(FH)/uv-settings.compile-bytecode
 export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(FH)/venv
 export FINHOUSE_HOME := $(FH)
-export FINHOUSE_OLTP_URL ?= postgresql://postgres@127.0.0.1:5432/microfinance
+# The defaults of every setting (FINHOUSE_OLTP_URL, FINHOUSE_DUCKDB_PATH, …) come from .env.example, the one
+# file they are written in: as `NAME ?= value`, so that the environment and .env win. A default derived from
+# another (${FINHOUSE_HOME}/…) is not exported: a program (or a test) that moves FINHOUSE_HOME derives it
+# anew, as finhouse.config and scripts/defaults.sh do.
+include $(FH)/defaults.mk
+$(FH)/defaults.mk: .env.example
+	@mkdir -p $(@D) && awk 'match($$0, /^[A-Z][A-Z0-9_]*=./) { n = index($$0, "="); name = substr($$0, 1, n - 1); \
+	  value = substr($$0, n + 1); if (!index(value, "$${")) { print name " ?= " value; next } \
+	  print "ifeq ($$(origin " name "),undefined)\n" name " = " value "\nunexport " name "\nendif" }' $< > $@
 VENV_BIN    := $(FH)/venv/bin
 MANAGE      := $(VENV_BIN)/python backend/manage.py
 
-.PHONY: all env db test test-python demo clean help lint api-fuzz bench-simulator bench-transform
+.PHONY: all env db test test-python demo clean help lint lint-python api-fuzz bench-simulator bench-transform
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -51,7 +59,7 @@ db: env  ## make sure PostgreSQL answers at FINHOUSE_OLTP_URL, create the databa
 	@scripts/ensure-postgres
 	@$(MANAGE) migrate --no-input -v 0
 
-test: env engine-test db test-python test-airflow test-superset  ## everything the project checks
+test: env lint engine-test db test-python test-airflow test-superset  ## everything the project checks
 
 test-python: env engine db fakesnow-env airflow-env superset-env  ## pytest: backend, platform, ingest end to end, Snowflake leg
 	@scripts/system-deps
@@ -61,8 +69,14 @@ api-fuzz: env  ## the API fuzz run alone (schemathesis as admin and teller); its
 	@scripts/ensure-postgres
 	FINHOUSE_API_FUZZ_DOC=1 $(VENV_BIN)/pytest tests/test_api_fuzz.py -q -s
 
-lint: env  ## ruff on our Python
-	$(VENV_BIN)/ruff check src backend tests bench
+# Lint, run by `make test` (and so by CI) before the tests; each says how to fix what it finds.
+lint: lint-python lint-sql  ## ruff on all our Python, sqlfluff on the dbt models
+
+# All our Python: every .py of the repository (ruff skips .gitignore'd paths, .finhouse and the migrations:
+# pyproject.toml) and the Python scripts without the suffix.
+PY_SCRIPTS := airflow/bin/run-dags airflow/bin/setup-db
+lint-python: env  ## ruff on all our Python (pyproject.toml [tool.ruff])
+	@$(VENV_BIN)/ruff check . $(PY_SCRIPTS) || { echo "lint-python: fix with \`$(VENV_BIN)/ruff check --fix . $(PY_SCRIPTS)\`, then by hand what it leaves" >&2; exit 1; }
 
 demo: env engine db airflow-db superset-db  ## the whole platform: simulate, ingest through Airflow, serve (see README)
 	$(VENV_BIN)/finhouse demo

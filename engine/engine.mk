@@ -3,7 +3,9 @@
 #   make engine           build engine/build/fhload (fetches DuckDB 1.4.4 for C first)
 #   make engine-test      unit tests (plain and ASan+UBSan), short fuzz runs, C end-to-end tests
 #   make engine-fuzz      longer fuzz runs (FUZZ_SECONDS per target, default 120)
-#   make engine-valgrind  a unit test and a small load under valgrind
+#   make engine-valgrind  two unit tests and small loads under valgrind
+#   make format-check     clang-format --dry-run --Werror on the engine's C (engine/.clang-format)
+#   make format           clang-format -i: rewrite them in that style
 #
 # DuckDB's library and header come from npm packages into .finhouse/cache/duckdb-1.4.4/ (never
 # committed); fhload is linked with an rpath to that directory. Messages are cut to fixed buffers
@@ -29,7 +31,7 @@ ENGINE_LDLIBS   = -L$(DUCKDB_DIR) -Wl,-rpath,$(DUCKDB_DIR) -lduckdb -L$(PG_LIB) 
 ENGINE_FUZZ_CFLAGS = $(filter-out -Wno-format-truncation,$(ENGINE_CFLAGS))
 ENGINE_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-ENGINE_MODS    := fh_error fh_hash fh_sql fh_time fh_json registry copy_decode pg_source duck_scan duck_dest stage_parquet cli
+ENGINE_MODS    := fh_error fh_hash fh_sql fh_time fh_json registry copy_decode pg_source duck_scan fh_duck duck_dest stage_parquet cli
 ENGINE_HDRS    := $(wildcard $(ENG)/include/*.h)
 ENGINE_OBJS    := $(ENGINE_MODS:%=$(EB)/obj/%.o)
 ENGINE_AOBJS   := $(ENGINE_MODS:%=$(EB)/asan/%.o)
@@ -116,7 +118,22 @@ engine-test: $(ENGINE_UNIT) $(ENGINE_UNIT_AS) $(ENGINE_FUZZ) $(EB)/fhload $(EB)/
 	@$(ENG)/tests/fuzz/run-fuzz 7 $(ENGINE_FUZZ)
 	@$(ENG)/tests/e2e/run.sh
 
-engine-valgrind: $(EB)/test_copy_decode $(EB)/fhload $(EB)/fhcheck
+engine-valgrind: $(EB)/test_copy_decode $(EB)/test_fh_duck $(EB)/fhload $(EB)/fhcheck
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	  $(EB)/test_copy_decode
+	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	  $(EB)/test_fh_duck
 	@$(ENG)/tests/e2e/valgrind-load.sh
+
+# The engine's C in one style (engine/.clang-format, found by clang-format next to the files).
+ENGINE_FORMAT_FILES = $(wildcard $(ENG)/src/*.c $(ENG)/include/*.h $(ENG)/tests/*.c $(ENG)/tests/unit/*.[ch] \
+                      $(ENG)/tests/fuzz/*.c)
+.PHONY: format-check format
+format-check:  ## clang-format --dry-run --Werror on the engine's C (engine/.clang-format)
+	@scripts/system-deps
+	@clang-format --dry-run --Werror $(ENGINE_FORMAT_FILES) \
+	  || { echo "format-check: the engine's C differs from engine/.clang-format: run \`make format\` and commit the result" >&2; exit 1; }
+
+format:  ## clang-format -i on the engine's C: rewrite it in engine/.clang-format's style
+	@scripts/system-deps
+	clang-format -i $(ENGINE_FORMAT_FILES)

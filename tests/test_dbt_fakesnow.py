@@ -55,8 +55,8 @@ def test_gross_loan_portfolio_equals_the_oltp(built):
 
 def test_the_staging_models_holding_pii_get_their_masking_policies(built):
     """dbt-snowflake renders each staging model's ALTER … SET MASKING POLICY post-hook; the emulator has no
-    masking policies, so there the statement is logged instead of run (macros/pii.sql). Which columns and
-    policies it names is checked in tests/test_pii_declaration.py."""
+    masking policies, so there the statement is logged instead of run (macros/emulator/pii_masking.sql).
+    Which columns and policies it names is checked in tests/test_pii_declaration.py."""
     _, proc = built
     hooked = {line.split(" modify ", 1)[0].rsplit(".", 1)[-1].lower() for line in proc.stdout.splitlines()
               if "pii masking (not run on the fakesnow emulator): alter" in line}

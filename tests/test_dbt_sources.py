@@ -1,13 +1,16 @@
 """dbt's sources (dbt/finhouse/models/staging/oltp/_oltp__sources.yml) agree with the table registry: one
 source table per registry table and nothing else, with the registry's group, key, cursor and load mode in its
-meta; one staging model per source table; freshness measured on the load timestamp."""
+meta and its description; one staging model per source table; freshness measured on the load timestamp.
+The registry is the source of truth (read through fhload): this test holds the yml's copy to it."""
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
-from finhouse import registry
 from finhouse.config import ROOT
+from finhouse.ingest import registry
 
 PROJECT = ROOT / "dbt" / "finhouse"
 SOURCES = PROJECT / "models" / "staging" / "oltp" / "_oltp__sources.yml"
@@ -30,6 +33,8 @@ def test_sources_equal_the_registry():
         assert tuple(meta["primary_key"].split(",")) == table.key, name
         assert meta["cursor"] == (table.cursor or "-"), name
         assert meta["load_mode"] == table.mode, name
+        said = f"entity group {table.group}, {table.mode} load" + (f" by {table.cursor}" * bool(table.cursor))
+        assert said in re.sub(r"\s+", " ", declared[name]["description"]), name
 
 
 def test_sources_read_raw_with_freshness_on_the_load_timestamp():

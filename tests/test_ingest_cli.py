@@ -1,4 +1,4 @@
-"""finhouse.ingest and `finhouse ingest`: the real fhload run against a throwaway OLTP database (migrated by
+"""ingest.fhload and `finhouse ingest`: the real fhload run against a throwaway OLTP database (migrated by
 the backend, filled by its simulator) into a DuckDB file; its JSON summaries become TableLoad values, its
 exit codes become the matching IngestError with fhload's own message, and the command passes a terminal
 through so fhload's progress line and summary table show.
@@ -20,14 +20,15 @@ import duckdb
 import psycopg
 import pytest
 
-from finhouse import ingest, registry
 from finhouse.config import ROOT
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 
 PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 DB = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_cli_{os.getpid()}"
 URL = f"{PG_ADMIN}/{DB}"
 FINHOUSE = Path(sys.executable).parent / "finhouse"
-TABLES = registry.by_group(registry.load())
+TABLES = registry.by_group(registry.read())
 
 
 def _admin(sql: str) -> None:
@@ -82,7 +83,7 @@ def env(institution, tmp_path) -> dict[str, str]:
     return e
 
 
-# --- finhouse.ingest -----------------------------------------------------------------------------------
+# --- finhouse.ingest.fhload ---------------------------------------------------------------------------------
 
 
 def test_run_returns_one_summary_per_table_of_the_groups(env):
@@ -169,10 +170,10 @@ def _finhouse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_cli_json_prints_one_summary_per_table(env):
-    proc = _finhouse("payments", "accounts", "--json", env=env)
+    proc = _finhouse("payments", "savings", "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
-    expected = sorted(t.name for t in TABLES["payments"] + TABLES["accounts"])
+    expected = sorted(t.name for t in TABLES["payments"] + TABLES["savings"])
     assert sorted(line["table"] for line in lines) == expected
     assert all(line["status"] == "ok" for line in lines)
 
@@ -239,6 +240,10 @@ def test_cli_failure_is_fhloads_line_then_what_the_exit_code_means(env):
 def test_cli_rejects_an_unknown_group_and_explains_a_missing_engine(env, tmp_path):
     proc = _finhouse("ledgers", env=env)
     assert proc.returncode == 2 and "unknown entity group 'ledgers'" in proc.stderr
+    proc = _finhouse("users", env=env)  # the groups' names before they became the Django apps'
+    assert proc.returncode == 2
+    assert ("unknown entity group 'users'; expected one of customers, savings, loans, payments, ledger, "
+            "investments") in proc.stderr
     proc = _finhouse("payments", env=dict(env, FHLOAD=str(tmp_path / "fhload")))
     assert proc.returncode == 2
     assert proc.stderr.strip() == "finhouse ingest: the engine fhload is not built; run `make engine`"

@@ -32,8 +32,8 @@ import duckdb
 import psycopg
 import pytest
 
-from finhouse import registry
 from finhouse.config import ROOT
+from finhouse.ingest import registry
 
 pytestmark = pytest.mark.slow
 
@@ -203,7 +203,9 @@ def check_atomic(warehouse) -> int:
             return 0
         loads = {
             (r[0], r[1]): (r[2], r[3])
-            for r in con.execute("SELECT table_name, load_id, rows, deleted FROM raw._fh_loads").fetchall()
+            for r in con.execute(
+                "SELECT table_name, load_id, rows_loaded, rows_deleted FROM raw._fh_loads"
+            ).fetchall()
         }
         assert all(s == "ok" for (s,) in con.execute("SELECT status FROM raw._fh_loads").fetchall())
         for t in TABLES:

@@ -8,8 +8,9 @@ table: fhload compares the source with raw's current version of each key (key an
 of bounded size) and appends only what differs; its summary (the task's return value) says what it
 repaired. Full tables need none: every load of theirs is a full snapshot with delete detection.
 
-This file only declares. At import it reads the small registry file; every task runs the C engine fhload
-for one table through `finhouse.ingest.load_table`, which returns fhload's JSON summary (the task's
+This file only declares. At import it reads the registry (`fhload --print-registry`, once per file
+version); every task runs the C engine fhload
+for one table through `finhouse.ingest.fhload.load_table`, which returns fhload's JSON summary (the task's
 return value) or raises the error of fhload's exit code. Each task marks the Asset of its raw table, on
 which the transform DAG is scheduled. DuckDB takes one writer at a time, so every task runs in the
 `warehouse_writer` pool (one slot, created by `make airflow-db`)."""
@@ -20,19 +21,22 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, ExceptionRetryPolicy, RetryAction, RetryRule, task
 
-from finhouse import ingest, registry
+from finhouse import orchestration
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 
-POOL = "warehouse_writer"
+POOL = orchestration.POOL
 
-# When each group loads. Money moves all day: transactions and payments every 15 minutes; loans and
-# accounts hourly; customers and branches, and investments (which accrue daily), less often. Minutes are
-# staggered so the runs rarely wait on each other for the pool.
+# When each entity group loads (the groups are fhload's, named after the Django apps). Money moves all
+# day: the ledger and payments every 15 minutes; loans and savings hourly; customers and branches, and
+# investments (fixed deposits, which accrue daily), less often. Minutes are staggered so the runs rarely
+# wait on each other for the pool.
 SCHEDULES = {
-    "transactions": "*/15 * * * *",
+    "ledger": "*/15 * * * *",
     "payments": "7-59/15 * * * *",
     "loans": "20 * * * *",
-    "accounts": "35 * * * *",
-    "users": "50 */3 * * *",
+    "savings": "35 * * * *",
+    "customers": "50 */3 * * *",
     "investments": "40 2 * * *",
 }
 
@@ -61,14 +65,11 @@ DEFAULT_ARGS = {
 
 def raw_asset(table: str) -> Asset:
     """The warehouse RAW table that loading `table` updates."""
-    return Asset(name=f"raw.{table}", uri=f"duckdb://raw/{table}", group="raw")
+    return Asset(**orchestration.raw_asset(table))
 
 
-def dag_id(group: str) -> str:
-    return f"ingest_oltp_{group}_to_raw"
-
-
-RECONCILE_DAG_ID = "reconcile_oltp_to_raw"
+dag_id = orchestration.ingest_dag_id
+RECONCILE_DAG_ID = orchestration.RECONCILE_DAG_ID
 RECONCILE_SCHEDULE = "30 3 * * *"  # daily, at a quiet hour, after the investments' nightly load
 
 
@@ -90,7 +91,7 @@ def reconcile_table(table: str) -> dict:
     return summary.as_dict()
 
 
-_REGISTRY = registry.load(ingest.registry_path())
+_REGISTRY = registry.read(ingest.registry_path())
 
 with DAG(
     dag_id=RECONCILE_DAG_ID,
@@ -105,7 +106,7 @@ with DAG(
     tags=["finhouse", "ingest", "reconcile"],
     doc_md=__doc__,
 ) as reconcile_oltp_to_raw:
-    for _table in _REGISTRY:
+    for _table in _REGISTRY.tables:
         if _table.mode == "incremental":
             reconcile_table.override(task_id=_table.name, outlets=[raw_asset(_table.name)])(_table.name)
 

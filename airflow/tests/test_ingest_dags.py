@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from conftest import ROOT, free_loopback_port, pg_count
-from finhouse import registry
+from finhouse import orchestration
+from finhouse.ingest import registry
+from finhouse.orchestration import POOL, RECONCILE_DAG_ID
+from finhouse.orchestration import ingest_dag_id as dag_id
 
-TABLES = registry.by_group(registry.load())
-
-
-def dag_id(group: str) -> str:
-    return f"ingest_oltp_{group}_to_raw"
+TABLES = registry.by_group(registry.read())
 
 
 # --- declaration ---------------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ def dag_id(group: str) -> str:
 
 def test_dagbag_imports_six_ingestion_dags_whose_tasks_are_the_registry(dagbag):
     assert dagbag.import_errors == {}
-    assert {d for d in dagbag.dag_ids if d.startswith("ingest_")} == {dag_id(g) for g in registry.GROUPS}
+    assert {d for d in dagbag.dag_ids if d.startswith("ingest_")} == {dag_id(g) for g in registry.groups()}
     for group, tables in TABLES.items():
         dag = dagbag.dags[dag_id(group)]
         assert sorted(dag.task_ids) == sorted(t.name for t in tables)
@@ -32,9 +32,9 @@ def test_dagbag_imports_six_ingestion_dags_whose_tasks_are_the_registry(dagbag):
         assert {"finhouse", "ingest", group} <= set(dag.tags)
         for task in dag.tasks:
             assert [(a.name, a.uri) for a in task.outlets] == [
-                (f"raw.{task.task_id}", f"duckdb://raw/{task.task_id}")
+                (orchestration.raw_asset(task.task_id)["name"], orchestration.raw_asset(task.task_id)["uri"])
             ]
-            assert task.pool == "warehouse_writer"
+            assert task.pool == POOL
             assert task.owner == "finhouse-data"
             assert task.retries >= 1 and task.retry_exponential_backoff > 1
             assert task.execution_timeout is not None
@@ -50,26 +50,39 @@ def test_money_moves_are_loaded_more_often_than_reference_data(dagbag):
             n += 1
         return n
 
-    for busy in ("transactions", "payments"):
-        for calm in ("users", "investments", "accounts", "loans"):
+    for busy in ("ledger", "payments"):
+        for calm in ("customers", "investments", "savings", "loans"):
             assert runs_per_day(busy) > runs_per_day(calm), (busy, calm)
 
 
 def test_dag_file_does_no_work_at_import(monkeypatch):
-    """Parsing needs neither fhload nor a reachable database: it only reads the registry."""
+    """Parsing needs no reachable database and loads nothing: it runs fhload once, only to read the registry
+    (--print-registry), however many DAG files read it."""
+    import subprocess
+
     from airflow.dag_processing.dagbag import DagBag
 
-    monkeypatch.setenv("FHLOAD", "/nonexistent/fhload")
+    runs = []
+    real_run = subprocess.run
+
+    def run(argv, *args, **kwargs):
+        runs.append(list(argv))
+        return real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(registry, "_cache", {})
     monkeypatch.setenv("FINHOUSE_OLTP_URL", f"postgresql://nobody@127.0.0.1:{free_loopback_port()}/none")
     bag = DagBag(dag_folder=ROOT / "airflow" / "dags")
     assert bag.import_errors == {}
     assert len([d for d in bag.dag_ids if d.startswith("ingest_")]) == 6
+    fhload_runs = [argv[1:] for argv in runs if Path(argv[0]).name == "fhload"]
+    assert fhload_runs == [["--registry", str(ROOT / "ingest" / "registry.tsv"), "--print-registry"]]
 
 
 def test_setup_created_the_single_writer_pool(airflow_db):
     from airflow.models.pool import Pool
 
-    pool = Pool.get_pool("warehouse_writer")
+    pool = Pool.get_pool(POOL)
     assert pool is not None and pool.slots == 1
 
 
@@ -106,7 +119,7 @@ def _loads_recorded(warehouse) -> int:
         return con.execute("SELECT count(*) FROM raw._fh_loads").fetchone()[0]
 
 
-@pytest.mark.parametrize("group", registry.GROUPS)
+@pytest.mark.parametrize("group", registry.groups())
 def test_dag_runs_to_success_and_raw_holds_the_source_rows(group, dagbag, ingest_env, oltp, warehouse):
     run = dagbag.dags[dag_id(group)].test()
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
@@ -202,12 +215,12 @@ def test_locked_warehouse_is_retried_then_loads(ingest_env, warehouse, capfd):
 
 
 def test_reconcile_dag_covers_the_incremental_tables_daily(dagbag):
-    dag = dagbag.dags["reconcile_oltp_to_raw"]
+    dag = dagbag.dags[RECONCILE_DAG_ID]
     incremental = {t.name for t in registry.load() if t.mode == "incremental"}
     assert set(dag.task_ids) == incremental
     assert dag.catchup is False and {"finhouse", "reconcile"} <= set(dag.tags)
     for task in dag.tasks:
-        assert task.pool == "warehouse_writer"
+        assert task.pool == POOL
         assert [a.name for a in task.outlets] == [f"raw.{task.task_id}"]
 
 
@@ -239,7 +252,7 @@ def test_reconcile_dag_repairs_what_incremental_loads_missed(dagbag, ingest_env,
         latest = con.execute(newest.format("_fh_op", "loan_collateral"), [deleted_id]).fetchone()[0]
         assert latest == "upsert"
 
-    run = dagbag.dags["reconcile_oltp_to_raw"].test()
+    run = dagbag.dags[RECONCILE_DAG_ID].test()
     assert run.state == "success", {ti.task_id: ti.state for ti in run.get_task_instances()}
     summaries = _summaries(run)
     assert {t: (s["rows"], s["deleted"]) for t, s in summaries.items() if s["rows"] or s["deleted"]} == {

@@ -9,13 +9,14 @@ from rest_framework.routers import DefaultRouter
 from api import approvals, audit, auth, customers, investments, ledger, loans, payments, savings
 
 router = DefaultRouter()
-# users
+# by entity group (the Django apps, as in ingest/registry.tsv); the paths are the API's published names
+# customers
 router.register("branches", customers.BranchViewSet)
 router.register("staff", customers.StaffViewSet)
 router.register("customers", customers.CustomerViewSet)
 router.register("groups", customers.SolidarityGroupViewSet)
 router.register("group-memberships", customers.GroupMembershipViewSet)
-# accounts
+# savings
 router.register("savings-products", savings.SavingsProductViewSet)
 router.register("accounts", savings.SavingsAccountViewSet)
 # loans
@@ -31,7 +32,7 @@ router.register("recoveries", loans.RecoveryViewSet)
 router.register("loan-loss-provisions", loans.LoanLossProvisionViewSet)
 # payments
 router.register("payments", payments.PaymentViewSet)
-# transactions
+# ledger
 router.register("transaction-types", ledger.TransactionTypeViewSet)
 router.register("savings-transactions", ledger.SavingsTransactionViewSet)
 router.register("transfers", ledger.TransferViewSet)

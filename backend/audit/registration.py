@@ -29,7 +29,7 @@ RECORDED = (
     "customers.Customer",
     "customers.SolidarityGroup",
     "customers.GroupMembership",
-    # accounts
+    # savings
     "savings.SavingsProduct",
     "savings.SavingsAccount",
     # loans

@@ -1,4 +1,4 @@
-"""The people and places of the institution (ingestion group `users`): branches, staff, customers,
+"""The people and places of the institution (ingestion group `customers`): branches, staff, customers,
 solidarity groups and their memberships. National ID and phone are PII: masked before any mart."""
 
 import uuid

@@ -1,4 +1,4 @@
-"""The books (ingestion group `transactions`): the savings ledger (one row per movement on a savings
+"""The books (ingestion group `ledger`): the savings ledger (one row per movement on a savings
 account), transfers between accounts, and the general ledger — chart of accounts, journal entries and
 their lines. Every service that moves money posts one balanced journal entry; the database refuses an
 unbalanced one and any change to a posted line (core/triggers.py)."""

@@ -1,4 +1,4 @@
-"""Savings products and customers' savings accounts (ingestion group `accounts`). An account's balance
+"""Savings products and customers' savings accounts (ingestion group `savings`). An account's balance
 is kept on the row and moved only by ledger.services, in the same transaction as the ledger row that
 explains it (the savings ledger is `ledger.SavingsTransaction`)."""
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "fh_error.h"
+#include "registry.h"
 
 #define CLI_VERSION "0.1.0"
 #define CLI_MAX_GROUPS 16
@@ -28,6 +29,7 @@ typedef struct cli_options {
     char **tables; /* positional TABLE arguments (point into argv) */
     int ntables;
     int full, json, quiet, help, version;
+    int print_registry;   /* --print-registry: print the parsed registry as JSON, load nothing */
     int reconcile;        /* --reconcile: compare with the source and load only what differs */
     int64_t load_id;      /* --load-id: with --parquet, the id the warehouse's sequence gave */
     int max_delete_pct;   /* --max-delete-percent / FINHOUSE_MAX_DELETE_PERCENT (0..100) */
@@ -75,5 +77,13 @@ void cli_print_progress(FILE *f, const char *table, uint64_t rows, double second
 
 /* The summary table after a run. */
 void cli_print_summary(FILE *f, const cli_result *rs, size_t n);
+
+/* --print-registry: the parsed, validated registry as one JSON document, for the platform's Python
+ * (src/finhouse/registry.py), which reads the registry only through it:
+ *   {"registry": PATH, "groups": [the entity groups, canonical order],
+ *    "tables": [{"name", "group", "key": [..], "cursor": name or null, "mode": "incremental"|"full",
+ *                "types": [{"column", "type": "VARCHAR"|"DECIMAL(p,s)"}], "line"}, ...]}
+ * tables in file order. */
+void cli_print_registry(FILE *f, const char *path, const registry *reg);
 
 #endif

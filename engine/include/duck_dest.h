@@ -9,7 +9,9 @@
  * as of the load raw._fh_state.current_as_of names; raw's current view is that table overridden by
  * the rows loaded since. Full loads and reconciliations rebuild it. Load state lives next to the data:
  *   raw._fh_loads  one row per committed load (load_id, table_name, mode, started_at, finished_at,
- *                  rows, deleted, watermark_from, watermark_to, status)
+ *                  rows_loaded, rows_deleted, files, watermark_from, watermark_to, status: the
+ *                  load log's one shape, Snowflake's FH_LOADS too; an older warehouse's log is
+ *                  renamed into it when duck_dest_open opens it)
  *   raw._fh_state  one row per table (table_name PK, watermark, last_load_id, updated_at,
  *                  current_as_of)
  * duck_dest_load runs the whole load of a table — schema evolution, rows, deletes, state — inside
@@ -49,7 +51,7 @@ typedef struct duck_dest_state {
 
 int duck_dest_read_state(duck_dest *d, const char *table, duck_dest_state *out, fh_error *err);
 
-typedef struct duck_load_spec {
+typedef struct duck_dest_spec {
     const char *table; /* raw table name (the source relation's name) */
     const cd_column *cols;
     size_t ncols;
@@ -72,24 +74,24 @@ typedef struct duck_load_spec {
     int (*close_range)(void *ctx, int ok, fh_error *err);
     void *range_ctx;
     const uint64_t *compared; /* source rows the closed ranges held, for the delete guard */
-} duck_load_spec;
+} duck_dest_spec;
 
-typedef struct duck_load_result {
+typedef struct duck_dest_result {
     int64_t load_id;
     uint64_t rows, deleted;
     int has_wm_to;
     int64_t wm_to;
-} duck_load_result;
+} duck_dest_result;
 
 /* Load one table (see the file comment). Schema errors (incompatible type change) are FH_ESCHEMA;
  * producer errors keep their code. On any error nothing is committed. */
-int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *res, fh_error *err);
+int duck_dest_load(duck_dest *d, const duck_dest_spec *spec, duck_dest_result *res, fh_error *err);
 
 /* Compare the source with raw's current view (key by key, row hash by row hash, in key ranges of
  * bounded size) and append only what differs: upserts of rows raw lacks or holds in another
  * version, deletes of keys the source no longer has. Logged as a load of mode 'reconcile'; the
  * watermark does not move. The table must have a key and have been loaded before. */
-int duck_dest_reconcile(duck_dest *d, const duck_load_spec *spec, duck_load_result *res,
+int duck_dest_reconcile(duck_dest *d, const duck_dest_spec *spec, duck_dest_result *res,
                         fh_error *err);
 
 /* The DuckDB connection (for tests). */

@@ -1,7 +1,7 @@
 /*
  * duck_scan — a DuckDB table function, fh_scan(), that pulls rows from a C producer.
  *
- * The producer (in fhload, a pg_scan) fills DuckDB data chunks directly. Wrapping it in a table
+ * The producer (in fhload, a pg_source_scan) fills DuckDB data chunks directly. Wrapping it in a table
  * function instead of an appender lets DuckDB run its parallel insert pipeline:
  *     INSERT INTO raw.t SELECT *, <metadata> FROM fh_scan()
  *     COPY (SELECT ... FROM fh_scan()) TO 'x.parquet'

@@ -17,4 +17,18 @@ const char *fh_sql_ident(const char *name, char *out, size_t outsz);
 /* 'text' with embedded single quotes doubled, into out; NULL (and out = "") if it does not fit. */
 const char *fh_sql_literal(const char *text, char *out, size_t outsz);
 
+/* A growable statement, built once per table (never per row). An allocation failure is remembered
+ * (oom) and later additions do nothing: the caller checks once, when the statement is complete. */
+typedef struct fh_sql_buf {
+    char *s;
+    size_t n, cap;
+    int oom;
+} fh_sql_buf;
+
+/* Append printf-style text. */
+void fh_sql_buf_add(fh_sql_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Free the text and make the buffer empty again, ready for the next statement. */
+void fh_sql_buf_reset(fh_sql_buf *b);
+
 #endif

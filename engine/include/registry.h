@@ -8,7 +8,8 @@
  *     table  group  primary_key  cursor  mode  [types]
  *
  * table        an identifier, optionally schema-qualified (public.loans)
- * group        users | accounts | loans | payments | transactions | investments
+ * group        customers | savings | loans | payments | ledger | investments  (the Django apps of
+ *              backend/ that own the tables; each group is one ingestion DAG)
  * primary_key  a column name or a comma-separated list of names (loan_id,seq)
  * cursor       a column name (typically updated_at) or '-' for none
  * mode         incremental | full
@@ -72,6 +73,11 @@ const registry_table *registry_find(const registry *reg, const char *name);
 
 /* Is `group` one of the six entity groups? */
 int registry_group_valid(const char *group);
+
+/* The entity groups in their canonical order (the order of the ingestion DAGs and of --help):
+ * registry_group_name(i) for i < registry_group_count(), NULL past the end. */
+size_t registry_group_count(void);
+const char *registry_group_name(size_t i);
 
 /* The warehouse type the registry gives `column` of t, or NULL. */
 const registry_column_type *registry_column(const registry_table *t, const char *column);

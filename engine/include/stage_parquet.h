@@ -27,7 +27,7 @@ typedef struct stage_parquet stage_parquet;
 int stage_parquet_open(const char *dir, int threads, const char *memory_limit, stage_parquet **out,
                        fh_error *err);
 
-typedef struct stage_spec {
+typedef struct stage_parquet_spec {
     const char *table, *group, *cursor; /* cursor may be "" */
     const cd_column *cols;
     size_t ncols;
@@ -42,18 +42,24 @@ typedef struct stage_spec {
     duck_scan_source *src;
     int (*scan_done)(void *ctx, int *has, int64_t *max, fh_error *err);
     void *scan_ctx;
-} stage_spec;
+} stage_parquet_spec;
 
-typedef struct stage_result {
+typedef struct stage_parquet_result {
     uint64_t rows, bytes;
     size_t nfiles;
     int has_wm_to;
     int64_t wm_to;
-} stage_result;
+} stage_parquet_result;
 
-int stage_parquet_write(stage_parquet *sp, const stage_spec *spec, stage_result *res,
+int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *spec, stage_parquet_result *res,
                         fh_error *err);
 
 void stage_parquet_close(stage_parquet *sp);
+
+/* The Snowflake type of a source column (its DDL: "NUMBER(12,2)", "VARCHAR", "TIMESTAMP_TZ", …) into
+ * buf; 0 (buf "") when Snowflake has none (an interval): stage_parquet_write then refuses the table
+ * with FH_ESCHEMA before writing anything. The one place the mapping lives: the manifest carries it
+ * per column ("snowflake_type") and the loading step (src/finhouse/snowflake.py) reads it there. */
+int stage_parquet_snowflake_type(const cd_column *col, char *buf, size_t bufsz);
 
 #endif

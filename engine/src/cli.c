@@ -109,6 +109,7 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                     : !strcmp(name, "--quiet") || !strcmp(name, "-q") ? &o->quiet
                     : !strcmp(name, "--help") || !strcmp(name, "-h")  ? &o->help
                     : !strcmp(name, "--version") ? &o->version
+                    : !strcmp(name, "--print-registry") ? &o->print_registry
                                                  : NULL;
         if (flag) {
             if (val)
@@ -190,6 +191,9 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
         return fh_error_set(err, FH_EUSAGE,
                             "--load-id only applies with --parquet (in DuckDB mode the warehouse "
                             "numbers its loads)");
+    if (o->print_registry && (o->ntables || o->ngroups))
+        return fh_error_set(err, FH_EUSAGE,
+                            "--print-registry prints the whole registry; it takes no TABLE or --group");
     if (o->reconcile && (o->parquet || o->full))
         return fh_error_set(err, FH_EUSAGE, "--reconcile cannot be combined with %s",
                             o->parquet ? "--parquet" : "--full");
@@ -228,8 +232,8 @@ void cli_help(FILE *f)
         "  --warehouse PATH    DuckDB file to write    [env FINHOUSE_DUCKDB_PATH, default\n"
         "                      " CLI_DEFAULT_WAREHOUSE "; its directory is created]\n"
         "  --registry FILE     table registry          [env FINHOUSE_REGISTRY, default " CLI_DEFAULT_REGISTRY "]\n"
-        "  --group NAME        tables of an entity group: users, accounts, loans, payments,\n"
-        "                      transactions, investments (repeatable)\n"
+        "  --group NAME        tables of an entity group: customers, savings, loans, payments,\n"
+        "                      ledger, investments (repeatable)\n"
         "  --full              full load of incremental tables too (with delete detection)\n"
         "  --max-delete-percent P\n"
         "                      refuse a full load or reconciliation that would mark more than P%\n"
@@ -240,7 +244,7 @@ void cli_help(FILE *f)
         "                      hash by row hash, and load only what differs: rows raw lacks or\n"
         "                      holds in another version, and deletes raw has not recorded (what an\n"
         "                      incremental load misses: hard deletes, commits older than the\n"
-        "                      lookback); the watermark does not move"
+        "                      lookback); the watermark does not move\n"
         "  --lookback SECONDS  re-read this much before the watermark, so that a transaction that\n"
         "                      committed late with an older cursor is not missed\n"
         "                      [env FINHOUSE_LOOKBACK_SECONDS, default 900]\n"
@@ -253,6 +257,10 @@ void cli_help(FILE *f)
         "  --load-id N         with --parquet (required): the load id the warehouse's sequence gave;\n"
         "                      every row carries it, and so does the manifest\n"
         "  --json              print one JSON object per table on stdout (no progress, no table)\n"
+        "  --print-registry    check the registry and print it as one JSON document on stdout:\n"
+        "                      {\"registry\", \"groups\": [...], \"tables\": [{\"name\", \"group\",\n"
+        "                      \"key\": [...], \"cursor\", \"mode\", \"types\", \"line\"}, ...]}; loads\n"
+        "                      nothing and connects to nothing (exit 2 and one line on a bad registry)\n"
         "  --quiet, -q         no progress and no summary; errors only\n"
         "  --help, -h          this text\n"
         "  --version           print the version\n"
@@ -275,8 +283,9 @@ void cli_help(FILE *f)
         "  fhload --group loans --group payments   two entity groups\n"
         "  fhload loans --full --json              one table, full, machine-readable summary\n"
         "  fhload --reconcile --group loans          repair what incremental loads missed\n"
+        "  fhload --print-registry                 the registry as JSON, as the platform reads it\n"
         "  fhload --parquet .finhouse/stage --load-id 42 --since 2024-07-11T00:00:00Z loans\n"
-        "  FINHOUSE_OLTP_URL=postgresql://reader@db:5432/mfi fhload --workers 4 transactions\n"
+        "  FINHOUSE_OLTP_URL=postgresql://reader@db:5432/mfi fhload --workers 4 --group ledger\n"
         "\n"
         "Exit codes:\n"
         "  0  every selected table loaded\n"
@@ -363,4 +372,47 @@ void cli_print_summary(FILE *f, const cli_result *rs, size_t n)
                 r->mode ? r->mode : "-", rows, r->deleted, rate, r->seconds,
                 r->code == FH_OK ? "ok" : fh_error_kind(r->code));
     }
+}
+
+void cli_print_registry(FILE *f, const char *path, const registry *reg)
+{
+    fputs("{\"registry\": ", f);
+    fh_json_string(f, path);
+    fputs(", \"groups\": [", f);
+    for (size_t g = 0; g < registry_group_count(); g++) {
+        fputs(g ? ", " : "", f);
+        fh_json_string(f, registry_group_name(g));
+    }
+    fputs("], \"tables\": [", f);
+    for (size_t i = 0; i < reg->ntables; i++) {
+        const registry_table *t = &reg->tables[i];
+        fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", f);
+        fh_json_string(f, t->name);
+        fputs(", \"group\": ", f);
+        fh_json_string(f, t->group);
+        fputs(", \"key\": [", f);
+        for (int k = 0; k < t->nkey; k++) {
+            fputs(k ? ", " : "", f);
+            fh_json_string(f, t->key[k]);
+        }
+        fputs("], \"cursor\": ", f);
+        if (t->cursor[0])
+            fh_json_string(f, t->cursor);
+        else
+            fputs("null", f);
+        fputs(", \"mode\": ", f);
+        fh_json_string(f, t->mode == REGISTRY_FULL ? "full" : "incremental");
+        fputs(", \"types\": [", f);
+        for (int k = 0; k < t->ntypes; k++) {
+            const registry_column_type *ct = &t->types[k];
+            fputs(k ? ", {\"column\": " : "{\"column\": ", f);
+            fh_json_string(f, ct->column);
+            if (ct->as_text)
+                fputs(", \"type\": \"VARCHAR\"}", f);
+            else
+                fprintf(f, ", \"type\": \"DECIMAL(%d,%d)\"}", ct->width, ct->scale);
+        }
+        fprintf(f, "], \"line\": %d}", t->line);
+    }
+    fputs(reg->ntables ? "\n]}\n" : "]}\n", f);
 }

@@ -22,7 +22,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,79 +32,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fh_duck.h"
 #include "fh_sql.h"
 #include "fh_time.h"
 
 struct duck_dest {
     char path[1024];
-    duckdb_database db;
-    duckdb_connection con;
-    duck_scan_slot slot;
-    int slot_ready;
+    fh_duck duck; /* the warehouse, fh_scan() registered */
     /* Bounded memory for statements over a table's keys (delete detection, the current-keys table,
      * reconciliation): they run in passes of at most this many keys (a join) or groups (an
      * aggregate), derived from the memory limit. */
     int64_t keys_per_pass, groups_per_pass;
-    int trace; /* FHLOAD_TRACE_SQL: every statement on stderr, to see where a load spends its time */
 };
-
-/* A growable SQL buffer: statements are built per table, never per row. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sqlbuf;
-
-static void sb_add(sqlbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sqlbuf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t nc = b->cap ? b->cap * 2 : 1024;
-        while (nc < b->n + (size_t)k + 1)
-            nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = nc;
-    }
-}
 
 static int query(duck_dest *d, const char *sql, duckdb_result *res, fh_error *err)
 {
-    duckdb_result local;
-    duckdb_result *r = res ? res : &local;
-    if (d->trace)
-        fprintf(stderr, "fhload: sql: %s\n", sql);
-    if (duckdb_query(d->con, sql, r) == DuckDBSuccess) {
-        if (!res)
-            duckdb_destroy_result(r);
-        return FH_OK;
-    }
-    const char *m = duckdb_result_error(r);
-    int code = FH_EINTERNAL;
-    char hint[160] = "";
-    if (m && (strstr(m, "Out of Memory") || strstr(m, "out of memory")))
-        snprintf(hint, sizeof hint, " — raise FINHOUSE_DUCKDB_MEMORY_LIMIT");
-    fh_error_set(err, code, "warehouse %s: %s%s", d->path, m ? m : "query failed", hint);
-    duckdb_destroy_result(r);
-    return code;
+    return fh_duck_query(&d->duck, sql, res, err);
 }
 
 static int mkdir_parents(const char *path, fh_error *err)
@@ -136,10 +78,14 @@ static int mkdir_parents(const char *path, fh_error *err)
 static const char INIT_SQL[] =
     "BEGIN;"
     "CREATE SCHEMA IF NOT EXISTS raw;"
+    /* The load log's shape is the one Snowflake's RAW.<schema>.FH_LOADS has (engine/README.md, "The
+     * load log"): the same columns, the same meaning. `files` is the Parquet files a load was staged
+     * in, 0 here (DuckDB loads straight from the producer); `status` is always 'ok' here (a load
+     * that fails leaves no row), Snowflake's loader also writes 'pending' and 'rolled_back'. */
     "CREATE TABLE IF NOT EXISTS raw._fh_loads ("
     " load_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL, mode VARCHAR NOT NULL,"
     " started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,"
-    " rows BIGINT NOT NULL, deleted BIGINT NOT NULL,"
+    " rows_loaded BIGINT NOT NULL, rows_deleted BIGINT NOT NULL, files BIGINT NOT NULL DEFAULT 0,"
     " watermark_from TIMESTAMPTZ, watermark_to TIMESTAMPTZ, status VARCHAR NOT NULL);"
     "CREATE TABLE IF NOT EXISTS raw._fh_state ("
     " table_name VARCHAR PRIMARY KEY, watermark TIMESTAMPTZ,"
@@ -150,31 +96,24 @@ static const char INIT_SQL[] =
 
 static duckdb_config make_config(int threads, const char *memory_limit, const char *disabled_compression)
 {
-    duckdb_config cfg;
-    char th[16];
-    snprintf(th, sizeof th, "%d", threads < 1 ? 1 : threads);
-    duckdb_create_config(&cfg);
-    duckdb_set_config(cfg, "threads", th);
-    duckdb_set_config(cfg, "memory_limit", memory_limit);
-    duckdb_set_config(cfg, "preserve_insertion_order", "false");
     /* Trading file size for load speed: DuckDB's string compressions (fsst, dictionary) are most of
      * its insert cost on text columns (bench/ingest/README.md). */
-    if (disabled_compression && *disabled_compression)
-        duckdb_set_config(cfg, "disabled_compression_methods", disabled_compression);
-    return cfg;
+    const char *extra[] = {"disabled_compression_methods", disabled_compression, NULL};
+    return fh_duck_config(threads, memory_limit, extra);
 }
 
-static int open_error(const char *path, char *oerr, fh_error *err)
+/* fh_duck_open's "cannot open warehouse PATH: …", with what to do about it. */
+static int open_error(fh_error *err)
 {
+    if (err->code != FH_ECONN) /* not the file: fh_scan() could not be registered */
+        return err->code;
     const char *hint = "check --warehouse or FINHOUSE_DUCKDB_PATH";
-    if (oerr && strstr(oerr, "lock"))
+    if (strstr(err->msg, "lock"))
         hint = "another process (a load, dbt, a notebook) has it open for writing; wait for it "
                "to finish";
-    fh_error_set(err, FH_ECONN, "cannot open warehouse %s: %s — %s", path,
-                 oerr ? oerr : "unknown error", hint);
-    if (oerr)
-        duckdb_free(oerr);
-    return FH_ECONN;
+    char m[FH_ERROR_MAX];
+    snprintf(m, sizeof m, "%s", err->msg);
+    return fh_error_set(err, err->code, "%s — %s", m, hint);
 }
 
 /* Remove what killed creations of this warehouse left: <path>.creating-<pid>[.wal] of processes
@@ -235,40 +174,34 @@ static int create_whole(const char *path, int threads, const char *memory_limit,
     remove(tmp);
     remove(wal);
     duckdb_config cfg = make_config(threads, memory_limit, disabled_compression);
-    duckdb_database db;
-    char *oerr = NULL;
-    duckdb_state st = duckdb_open_ext(tmp, &db, cfg, &oerr);
-    duckdb_destroy_config(&cfg);
-    if (st != DuckDBSuccess)
-        return open_error(path, oerr, err);
-    duckdb_connection con;
-    int ok = duckdb_connect(db, &con) == DuckDBSuccess;
-    char msg[512] = "cannot connect";
-    if (ok) {
-        const char *steps[] = {INIT_SQL, "CHECKPOINT"};
-        for (size_t i = 0; ok && i < sizeof steps / sizeof *steps; i++) {
-            duckdb_result r;
-            ok = duckdb_query(con, steps[i], &r) == DuckDBSuccess;
-            if (!ok)
-                snprintf(msg, sizeof msg, "%s", duckdb_result_error(&r) ? duckdb_result_error(&r) : "failed");
-            duckdb_destroy_result(&r);
-        }
-        duckdb_disconnect(&con);
+    char what[1100];
+    snprintf(what, sizeof what, "warehouse %s", path);
+    fh_duck h;
+    fh_error e;
+    if (fh_duck_open(&h, tmp, what, &cfg, &e) != FH_OK) {
+        *err = e;
+        return open_error(err);
     }
-    duckdb_close(&db);
+    int ok = fh_duck_query(&h, INIT_SQL, NULL, &e) == FH_OK &&
+             fh_duck_query(&h, "CHECKPOINT", NULL, &e) == FH_OK;
+    char msg[FH_ERROR_MAX + 64] = "";
+    if (!ok)
+        snprintf(msg, sizeof msg, "cannot create %s", e.msg);
+    fh_duck_close(&h);
     if (ok && chmod(tmp, 0600) != 0) {
         ok = 0;
-        snprintf(msg, sizeof msg, "cannot make %s private: %s", tmp, strerror(errno));
+        snprintf(msg, sizeof msg, "cannot create warehouse %s: cannot make %s private: %s", path, tmp,
+                 strerror(errno));
     }
     if (ok && link(tmp, path) != 0 && errno != EEXIST) {
         ok = 0;
-        snprintf(msg, sizeof msg, "cannot link %s into place: %s", tmp, strerror(errno));
+        snprintf(msg, sizeof msg, "cannot create warehouse %s: cannot link %s into place: %s", path, tmp,
+                 strerror(errno));
     }
     remove(tmp);
     remove(wal);
     if (!ok)
-        return fh_error_set(err, FH_ECONN, "cannot create warehouse %s: %s — check --warehouse or "
-                            "FINHOUSE_DUCKDB_PATH", path, msg);
+        return fh_error_set(err, FH_ECONN, "%s — check --warehouse or FINHOUSE_DUCKDB_PATH", msg);
     return FH_OK;
 }
 
@@ -286,6 +219,39 @@ static int check_catalog_name(const char *path, fh_error *err)
                             "would be ambiguous — give the file another name (e.g. warehouse.duckdb)",
                             path, (int)n, base);
     return FH_OK;
+}
+
+/* A warehouse written before the load log had its one shape (rows, deleted, no files) is brought to
+ * it in place, in one transaction, the first time a newer fhload opens it: readers (dbt, the tests,
+ * Superset) then see one shape whatever fhload wrote the older rows. The older loads' `files` is 0,
+ * which is what it means on DuckDB. */
+static int migrate_load_log(duck_dest *d, fh_error *err)
+{
+    duckdb_result r;
+    int rc = query(d,
+                   "SELECT count(*) FILTER (WHERE column_name = 'rows'), "
+                   "count(*) FILTER (WHERE column_name = 'deleted'), "
+                   "count(*) FILTER (WHERE column_name = 'files') FROM duckdb_columns() "
+                   "WHERE schema_name = 'raw' AND table_name = '_fh_loads'",
+                   &r, err);
+    if (rc != FH_OK)
+        return rc;
+    int old_rows = duckdb_value_int64(&r, 0, 0) > 0, old_deleted = duckdb_value_int64(&r, 1, 0) > 0,
+        has_files = duckdb_value_int64(&r, 2, 0) > 0;
+    duckdb_destroy_result(&r);
+    if (!old_rows && !old_deleted && has_files)
+        return FH_OK;
+    char sql[512];
+    snprintf(sql, sizeof sql, "BEGIN;%s%s%sCOMMIT;",
+             old_rows ? "ALTER TABLE raw._fh_loads RENAME COLUMN \"rows\" TO rows_loaded;" : "",
+             old_deleted ? "ALTER TABLE raw._fh_loads RENAME COLUMN deleted TO rows_deleted;" : "",
+             has_files ? "" : "ALTER TABLE raw._fh_loads ADD COLUMN files BIGINT DEFAULT 0;");
+    rc = query(d, sql, NULL, err);
+    if (rc != FH_OK) {
+        fh_error ignored;
+        query(d, "ROLLBACK", NULL, &ignored);
+    }
+    return rc;
 }
 
 /* "128MB", "1.5 GiB", "512KB" → bytes (DuckDB's units: KB = 1000, KiB = 1024); 0 if unreadable. */
@@ -346,22 +312,16 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
         return rc;
     }
     duckdb_config cfg = make_config(threads, memory_limit, disabled_compression);
-    char *oerr = NULL;
-    duckdb_state st = duckdb_open_ext(path, &d->db, cfg, &oerr);
-    duckdb_destroy_config(&cfg);
-    if (st != DuckDBSuccess) {
+    char what[1100];
+    snprintf(what, sizeof what, "warehouse %s", path);
+    if (fh_duck_open(&d->duck, path, what, &cfg, err) != FH_OK) {
         free(d);
-        return open_error(path, oerr, err);
+        return open_error(err);
     }
-    if (duckdb_connect(d->db, &d->con) != DuckDBSuccess) {
-        duckdb_close(&d->db);
-        free(d);
-        return fh_error_set(err, FH_ECONN, "cannot connect to warehouse %s", path);
-    }
-    rc = duck_scan_register(d->con, &d->slot, err);
-    d->slot_ready = rc == FH_OK;
     if (rc == FH_OK)
         rc = query(d, INIT_SQL, NULL, err);
+    if (rc == FH_OK)
+        rc = migrate_load_log(d, err);
     if (rc != FH_OK) {
         duck_dest_close(d);
         return rc;
@@ -377,18 +337,15 @@ void duck_dest_set_keys_per_pass(duck_dest *d, int64_t keys_per_pass)
     d->groups_per_pass = keys_per_pass / 4 > 0 ? keys_per_pass / 4 : 1;
 }
 
-void duck_dest_set_trace(duck_dest *d, int on) { d->trace = on; }
+void duck_dest_set_trace(duck_dest *d, int on) { d->duck.trace = on; }
 
-duckdb_connection duck_dest_connection(duck_dest *d) { return d->con; }
+duckdb_connection duck_dest_connection(duck_dest *d) { return d->duck.con; }
 
 void duck_dest_close(duck_dest *d)
 {
     if (!d)
         return;
-    duckdb_disconnect(&d->con);
-    duckdb_close(&d->db);
-    if (d->slot_ready)
-        duck_scan_slot_destroy(&d->slot);
+    fh_duck_close(&d->duck);
     free(d);
 }
 
@@ -448,7 +405,7 @@ static int compatible(const char *raw, const char *src, const cd_column *col)
 
 #define MAX_RAW_COLS 4096
 
-static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
+static int ensure_table(duck_dest *d, const duck_dest_spec *s, fh_error *err)
 {
     char sql[1024], l[160], q[160], q2[160];
     snprintf(sql, sizeof sql,
@@ -460,7 +417,7 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
     if (rc != FH_OK)
         return rc;
     idx_t nraw = duckdb_row_count(&r);
-    sqlbuf b = {0};
+    fh_sql_buf b = {0};
     for (size_t c = 0; c < s->ncols; c++)
         if (strncmp(s->cols[c].name, "_fh_", 4) == 0) {
             duckdb_destroy_result(&r);
@@ -470,13 +427,13 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
                                 s->table, s->cols[c].name);
         }
     if (nraw == 0) {
-        sb_add(&b, "CREATE TABLE raw.%s (", fh_sql_ident(s->table, q, sizeof q));
+        fh_sql_buf_add(&b, "CREATE TABLE raw.%s (", fh_sql_ident(s->table, q, sizeof q));
         for (size_t c = 0; c < s->ncols; c++) {
             char ty[64];
             copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
-            sb_add(&b, "%s %s, ", fh_sql_ident(s->cols[c].name, q, sizeof q), ty);
+            fh_sql_buf_add(&b, "%s %s, ", fh_sql_ident(s->cols[c].name, q, sizeof q), ty);
         }
-        sb_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_loaded_at TIMESTAMPTZ NOT NULL, "
+        fh_sql_buf_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_loaded_at TIMESTAMPTZ NOT NULL, "
                    "_fh_op VARCHAR NOT NULL, _fh_row_hash BIGINT)");
     } else {
         /* Raw tables written before row hashes existed get the column (NULL for their rows). */
@@ -487,7 +444,7 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
             duckdb_free(name);
         }
         if (!has_hash)
-            sb_add(&b, "ALTER TABLE raw.%s ADD COLUMN _fh_row_hash BIGINT;",
+            fh_sql_buf_add(&b, "ALTER TABLE raw.%s ADD COLUMN _fh_row_hash BIGINT;",
                    fh_sql_ident(s->table, q, sizeof q));
         /* Check everything first, then add what is new. */
         for (size_t c = 0; c < s->ncols && rc == FH_OK; c++) {
@@ -501,7 +458,7 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
                     char *rty = duckdb_value_varchar(&r, 1, i);
                     int how = rty ? compatible(rty, ty, &s->cols[c]) : INCOMPATIBLE;
                     if (how == WIDEN)
-                        sb_add(&b, "ALTER TABLE raw.%s ALTER COLUMN %s TYPE %s;",
+                        fh_sql_buf_add(&b, "ALTER TABLE raw.%s ALTER COLUMN %s TYPE %s;",
                                fh_sql_ident(s->table, q, sizeof q),
                                fh_sql_ident(name, q2, sizeof q2), ty);
                     if (how == INCOMPATIBLE)
@@ -517,7 +474,7 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
                 duckdb_free(name);
             }
             if (!found)
-                sb_add(&b, "ALTER TABLE raw.%s ADD COLUMN %s %s;",
+                fh_sql_buf_add(&b, "ALTER TABLE raw.%s ADD COLUMN %s %s;",
                        fh_sql_ident(s->table, q, sizeof q),
                        fh_sql_ident(s->cols[c].name, q2, sizeof q2), ty);
         }
@@ -535,13 +492,7 @@ static int ensure_table(duck_dest *d, const duck_load_spec *s, fh_error *err)
 
 static int scalar_i64(duck_dest *d, const char *sql, int64_t *out, fh_error *err)
 {
-    duckdb_result r;
-    int rc = query(d, sql, &r, err);
-    if (rc != FH_OK)
-        return rc;
-    *out = duckdb_row_count(&r) && !duckdb_value_is_null(&r, 0, 0) ? duckdb_value_int64(&r, 0, 0) : 0;
-    duckdb_destroy_result(&r);
-    return FH_OK;
+    return fh_duck_scalar_i64(&d->duck, sql, out, err);
 }
 
 static void ts_or_null(int has, int64_t us, char *buf, size_t bufsz)
@@ -558,7 +509,7 @@ static void ts_or_null(int has, int64_t us, char *buf, size_t bufsz)
 /* What the statements of one load share: the table, its key, the load id, and where the current
  * keys stand. */
 typedef struct {
-    const duck_load_spec *s;
+    const duck_dest_spec *s;
     char tq[160];   /* raw."t" */
     char cq[200];   /* raw."_fh_current_t" */
     char cname[140]; /* _fh_current_t */
@@ -567,7 +518,7 @@ typedef struct {
     int64_t cur_rows, delta_rows; /* rows of the current keys, and of raw after as_of */
 } load_ctx;
 
-static void load_ctx_init(load_ctx *lc, const duck_load_spec *s, int64_t id)
+static void load_ctx_init(load_ctx *lc, const duck_dest_spec *s, int64_t id)
 {
     char q[160];
     memset(lc, 0, sizeof *lc);
@@ -579,20 +530,22 @@ static void load_ctx_init(load_ctx *lc, const duck_load_spec *s, int64_t id)
 }
 
 /* "a.k1 = b.k1 AND a.k2 = b.k2" */
-static void key_match(sqlbuf *b, const duck_load_spec *s, const char *a, const char *bb)
+static void key_match(fh_sql_buf *b, const duck_dest_spec *s, const char *a, const char *bb)
 {
+    assert(s->nkey > 0); /* only keyed tables have deletes, current keys and reconciliation */
     char q[160];
     for (int i = 0; i < s->nkey; i++)
-        sb_add(b, "%s%s.%s = %s.%s", i ? " AND " : "", a, fh_sql_ident(s->key[i], q, sizeof q), bb,
+        fh_sql_buf_add(b, "%s%s.%s = %s.%s", i ? " AND " : "", a, fh_sql_ident(s->key[i], q, sizeof q), bb,
                q);
 }
 
 /* "a.k1, a.k2" (prefix "" for bare names) */
-static void key_list(sqlbuf *b, const duck_load_spec *s, const char *a)
+static void key_list(fh_sql_buf *b, const duck_dest_spec *s, const char *a)
 {
+    assert(s->nkey > 0);
     char q[160];
     for (int i = 0; i < s->nkey; i++)
-        sb_add(b, "%s%s%s%s", i ? ", " : "", a, a[0] ? "." : "",
+        fh_sql_buf_add(b, "%s%s%s%s", i ? ", " : "", a, a[0] ? "." : "",
                fh_sql_ident(s->key[i], q, sizeof q));
 }
 
@@ -620,35 +573,35 @@ static void pass_plan_free(pass_plan *pl)
 
 /* The condition that selects pass p of the plan, over unaliased key columns ("true" for one pass),
  * in SQL both DuckDB and PostgreSQL read when the plan has key ranges. */
-static void pass_cond(sqlbuf *b, const load_ctx *lc, const pass_plan *pl, int64_t p)
+static void pass_cond(fh_sql_buf *b, const load_ctx *lc, const pass_plan *pl, int64_t p)
 {
+    assert(p >= 0 && p < pl->n);
+    assert(pl->bounds == NULL || pl->n > 1);
     if (pl->n <= 1) {
-        sb_add(b, "true");
+        fh_sql_buf_add(b, "true");
     } else if (pl->bounds) {
         if (p > 0)
-            sb_add(b, "%s >= %" PRId64, pl->k0, pl->bounds[p - 1]);
+            fh_sql_buf_add(b, "%s >= %" PRId64, pl->k0, pl->bounds[p - 1]);
         if (p > 0 && p < pl->n - 1)
-            sb_add(b, " AND ");
+            fh_sql_buf_add(b, " AND ");
         if (p < pl->n - 1)
-            sb_add(b, "%s < %" PRId64, pl->k0, pl->bounds[p]);
+            fh_sql_buf_add(b, "%s < %" PRId64, pl->k0, pl->bounds[p]);
     } else {
-        sb_add(b, "hash(");
+        fh_sql_buf_add(b, "hash(");
         key_list(b, lc->s, "");
-        sb_add(b, ") %% %" PRId64 " = %" PRId64, pl->n, p);
+        fh_sql_buf_add(b, ") %% %" PRId64 " = %" PRId64, pl->n, p);
     }
 }
 
-static int run_sql(duck_dest *d, sqlbuf *b, uint64_t *changed, fh_error *err)
+static int run_sql(duck_dest *d, fh_sql_buf *b, uint64_t *changed, fh_error *err)
 {
     if (b->oom) {
-        free(b->s);
-        *b = (sqlbuf){0};
+        fh_sql_buf_reset(b);
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     }
     duckdb_result r;
     int rc = query(d, b->s, changed ? &r : NULL, err);
-    free(b->s);
-    *b = (sqlbuf){0};
+    fh_sql_buf_reset(b);
     if (rc == FH_OK && changed) {
         *changed = duckdb_rows_changed(&r);
         duckdb_destroy_result(&r);
@@ -682,7 +635,7 @@ static int table_exists(duck_dest *d, const char *name, int *exists, fh_error *e
 
 static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     char sql[600], l[160], q[160];
     int exists;
     int rc = table_exists(d, lc->cname, &exists, err);
@@ -696,8 +649,8 @@ static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
         return rc;
     if (!exists || lc->as_of == 0) { /* a new table, or one loaded before the current keys */
         lc->as_of = 0;
-        sqlbuf b = {0};
-        sb_add(&b, "CREATE OR REPLACE TABLE %s (", lc->cq);
+        fh_sql_buf b = {0};
+        fh_sql_buf_add(&b, "CREATE OR REPLACE TABLE %s (", lc->cq);
         for (int i = 0; i < s->nkey; i++) {
             const cd_column *col = NULL;
             for (size_t c = 0; c < s->ncols; c++)
@@ -706,9 +659,9 @@ static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
             assert(col); /* main checked the key columns against the source */
             char ty[64];
             copy_decode_type_sql(col, ty, sizeof ty);
-            sb_add(&b, "%s %s, ", fh_sql_ident(col->name, q, sizeof q), ty);
+            fh_sql_buf_add(&b, "%s %s, ", fh_sql_ident(col->name, q, sizeof q), ty);
         }
-        sb_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_row_hash BIGINT)");
+        fh_sql_buf_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_row_hash BIGINT)");
         if ((rc = run_sql(d, &b, NULL, err)) != FH_OK)
             return rc;
     }
@@ -731,22 +684,21 @@ static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
 static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int64_t upto,
                        int for_source, pass_plan *pl, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     memset(pl, 0, sizeof *pl);
     pl->n = 1;
     int rc = FH_OK;
     int64_t groups = lc->delta_rows;
-    sqlbuf b = {0};
+    fh_sql_buf b = {0};
     if (groups > d->groups_per_pass) { /* many versions of few keys, or many keys: count them */
-        sb_add(&b, "SELECT approx_count_distinct(hash(");
+        fh_sql_buf_add(&b, "SELECT approx_count_distinct(hash(");
         key_list(&b, s, "");
-        sb_add(&b, ")) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id < %" PRId64, lc->tq,
+        fh_sql_buf_add(&b, ")) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id < %" PRId64, lc->tq,
                lc->as_of, upto);
         if (b.oom)
             return run_sql(d, &b, NULL, err);
         rc = scalar_i64(d, b.s, &groups, err);
-        free(b.s);
-        b = (sqlbuf){0};
+        fh_sql_buf_reset(&b);
         groups += groups / 10; /* the sketch's error */
     }
     int64_t n = ceil_div(lc->cur_rows, d->keys_per_pass);
@@ -765,10 +717,10 @@ static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int
     }
     /* boundaries at the quantiles of the keys (approx_quantile: a fixed-size sketch) */
     fh_sql_ident(k0->name, pl->k0, sizeof pl->k0);
-    sb_add(&b, "SELECT DISTINCT unnest(approx_quantile(k, [");
+    fh_sql_buf_add(&b, "SELECT DISTINCT unnest(approx_quantile(k, [");
     for (int64_t p = 1; p < n; p++)
-        sb_add(&b, "%s%.6f", p > 1 ? ", " : "", (double)p / (double)n);
-    sb_add(&b, "]))::BIGINT AS b FROM (SELECT %s AS k FROM %s UNION ALL SELECT %s FROM %s WHERE "
+        fh_sql_buf_add(&b, "%s%.6f", p > 1 ? ", " : "", (double)p / (double)n);
+    fh_sql_buf_add(&b, "]))::BIGINT AS b FROM (SELECT %s AS k FROM %s UNION ALL SELECT %s FROM %s WHERE "
                "_fh_load_id > %" PRId64 " AND _fh_load_id <= %" PRId64 ") ORDER BY b",
            pl->k0, lc->cq, pl->k0, lc->tq, lc->as_of, lc->id);
     if (b.oom)
@@ -796,42 +748,42 @@ static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int
  * max(load id * 2 + is_delete) finds that row and its op; arg_max_null keeps its hash even when
  * NULL), and the current keys' entry of every other key. Its columns: the keys, _fh_load_id,
  * _fh_row_hash. */
-static void live_cte(sqlbuf *b, const load_ctx *lc, const pass_plan *pl, int64_t p, int64_t upto)
+static void live_cte(fh_sql_buf *b, const load_ctx *lc, const pass_plan *pl, int64_t p, int64_t upto)
 {
-    const duck_load_spec *s = lc->s;
-    sb_add(b, "since AS (SELECT ");
+    const duck_dest_spec *s = lc->s;
+    fh_sql_buf_add(b, "since AS (SELECT ");
     key_list(b, s, "");
-    sb_add(b, ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
+    fh_sql_buf_add(b, ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
                "arg_max_null(_fh_row_hash, _fh_load_id) AS h FROM %s WHERE _fh_load_id > %" PRId64
                " AND _fh_load_id < %" PRId64 " AND ",
            lc->tq, lc->as_of, upto);
     pass_cond(b, lc, pl, p);
-    sb_add(b, " GROUP BY ALL), live AS (SELECT ");
+    fh_sql_buf_add(b, " GROUP BY ALL), live AS (SELECT ");
     key_list(b, s, "");
-    sb_add(b, ", m // 2 AS _fh_load_id, h AS _fh_row_hash FROM since WHERE m %% 2 = 0 "
+    fh_sql_buf_add(b, ", m // 2 AS _fh_load_id, h AS _fh_row_hash FROM since WHERE m %% 2 = 0 "
                "UNION ALL SELECT ");
     key_list(b, s, "c");
-    sb_add(b, ", c._fh_load_id, c._fh_row_hash FROM (SELECT * FROM %s WHERE ", lc->cq);
+    fh_sql_buf_add(b, ", c._fh_load_id, c._fh_row_hash FROM (SELECT * FROM %s WHERE ", lc->cq);
     pass_cond(b, lc, pl, p);
-    sb_add(b, ") c ANTI JOIN since ON ");
+    fh_sql_buf_add(b, ") c ANTI JOIN since ON ");
     key_match(b, s, "c", "since");
-    sb_add(b, ")");
+    fh_sql_buf_add(b, ")");
 }
 
 /* The current keys become the view as of this load (its rows included). A full load's view is its
  * own keys; a reconciliation's is built pass by pass. The new table replaces the old one. */
 static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     char next[200], q[160], sql[600];
     snprintf(next, sizeof next, "raw.%s", fh_sql_ident("_fh_current_next", q, sizeof q));
-    sqlbuf b = {0};
-    sb_add(&b, "CREATE OR REPLACE TABLE %s AS SELECT * FROM %s LIMIT 0", next, lc->cq);
+    fh_sql_buf b = {0};
+    fh_sql_buf_add(&b, "CREATE OR REPLACE TABLE %s AS SELECT * FROM %s LIMIT 0", next, lc->cq);
     int rc = run_sql(d, &b, NULL, err);
     if (full) {
-        sb_add(&b, "INSERT INTO %s SELECT ", next);
+        fh_sql_buf_add(&b, "INSERT INTO %s SELECT ", next);
         key_list(&b, s, "");
-        sb_add(&b, ", _fh_load_id, _fh_row_hash FROM %s WHERE _fh_load_id = %" PRId64
+        fh_sql_buf_add(&b, ", _fh_load_id, _fh_row_hash FROM %s WHERE _fh_load_id = %" PRId64
                    " AND _fh_op = 'upsert'",
                lc->tq, lc->id);
         if (rc == FH_OK)
@@ -847,15 +799,14 @@ static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
         if (rc == FH_OK)
             rc = plan_passes(d, lc, 0, lc->id + 1, 0, &pl, err);
         for (int64_t p = 0; p < pl.n && rc == FH_OK; p++) {
-            sb_add(&b, "INSERT INTO %s WITH ", next);
+            fh_sql_buf_add(&b, "INSERT INTO %s WITH ", next);
             live_cte(&b, lc, &pl, p, lc->id + 1);
-            sb_add(&b, " SELECT * FROM live");
+            fh_sql_buf_add(&b, " SELECT * FROM live");
             rc = run_sql(d, &b, NULL, err);
         }
         pass_plan_free(&pl);
     }
-    free(b.s);
-    b = (sqlbuf){0};
+    fh_sql_buf_reset(&b);
     /* The next table takes the old one's place. */
     if (rc == FH_OK) {
         snprintf(sql, sizeof sql, "DROP TABLE %s", lc->cq);
@@ -875,7 +826,8 @@ static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
 static int record_deletes(duck_dest *d, load_ctx *lc, uint64_t loaded, uint64_t *deleted,
                           fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
+    assert(s->full && s->nkey > 0);
     *deleted = 0;
     if (lc->cur_rows == 0 && lc->delta_rows == 0) /* nothing was live: a first load */
         return FH_OK;
@@ -886,18 +838,18 @@ static int record_deletes(duck_dest *d, load_ctx *lc, uint64_t loaded, uint64_t 
         /* An explicit ANTI JOIN, not a correlated NOT EXISTS: DuckDB plans the latter as a DELIM
          * join that first collects the distinct keys of the outer side — every live key at once,
          * whatever the passes (it ran out of 128MB at 10M keys). */
-        sqlbuf b = {0};
-        sb_add(&b, "INSERT INTO %s (", lc->tq);
+        fh_sql_buf b = {0};
+        fh_sql_buf_add(&b, "INSERT INTO %s (", lc->tq);
         key_list(&b, s, "");
-        sb_add(&b, ", _fh_load_id, _fh_loaded_at, _fh_op) WITH ");
+        fh_sql_buf_add(&b, ", _fh_load_id, _fh_loaded_at, _fh_op) WITH ");
         live_cte(&b, lc, &pl, p, lc->id);
-        sb_add(&b, " SELECT ");
+        fh_sql_buf_add(&b, " SELECT ");
         key_list(&b, s, "live");
-        sb_add(&b, ", %" PRId64 ", now(), 'delete' FROM live ANTI JOIN (SELECT ", lc->id);
+        fh_sql_buf_add(&b, ", %" PRId64 ", now(), 'delete' FROM live ANTI JOIN (SELECT ", lc->id);
         key_list(&b, s, "");
-        sb_add(&b, " FROM %s WHERE _fh_load_id = %" PRId64 " AND ", lc->tq, lc->id);
+        fh_sql_buf_add(&b, " FROM %s WHERE _fh_load_id = %" PRId64 " AND ", lc->tq, lc->id);
         pass_cond(&b, lc, &pl, p);
-        sb_add(&b, ") n ON ");
+        fh_sql_buf_add(&b, ") n ON ");
         key_match(&b, s, "n", "live");
         uint64_t n = 0;
         rc = run_sql(d, &b, &n, err);
@@ -913,7 +865,7 @@ static int record_deletes(duck_dest *d, load_ctx *lc, uint64_t loaded, uint64_t 
 static int check_deletes(const load_ctx *lc, const char *what, uint64_t kept, uint64_t deleted,
                          fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     double total = (double)kept + (double)deleted;
     if (deleted == 0 || (double)deleted * 100.0 <= (double)s->max_delete_pct * total)
         return FH_OK;
@@ -926,47 +878,33 @@ static int check_deletes(const load_ctx *lc, const char *what, uint64_t kept, ui
                         s->max_delete_pct);
 }
 
-/* Run an INSERT … SELECT … FROM fh_scan() with src as the producer; the producer's error, if it
- * raised one, wins over DuckDB's (it says what went wrong in the source). */
-static int scan_into(duck_dest *d, duck_scan_source *src, sqlbuf *b, uint64_t *rows, fh_error *err)
+/* Run an INSERT … SELECT … FROM fh_scan() with src as the producer (fh_duck_scan: the producer's
+ * error wins over DuckDB's). */
+static int scan_into(duck_dest *d, duck_scan_source *src, fh_sql_buf *b, uint64_t *rows, fh_error *err)
 {
     if (b->oom)
         return run_sql(d, b, NULL, err);
-    duckdb_result r;
-    duck_scan_arm(&d->slot, src);
-    int rc = query(d, b->s, &r, err);
-    free(b->s);
-    *b = (sqlbuf){0};
-    fh_error scan_err;
-    if (duck_scan_disarm(&d->slot, &scan_err) != FH_OK) {
-        if (rc == FH_OK)
-            duckdb_destroy_result(&r);
-        *err = scan_err;
-        return scan_err.code;
-    }
-    if (rc != FH_OK)
-        return rc;
-    *rows = duckdb_rows_changed(&r);
-    duckdb_destroy_result(&r);
-    return FH_OK;
+    int rc = fh_duck_scan(&d->duck, src, b->s, rows, err);
+    fh_sql_buf_reset(b);
+    return rc;
 }
 
 /* The rows of the scan, appended with this load's metadata. */
 static int insert_rows(duck_dest *d, load_ctx *lc, uint64_t *rows, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     char q[160];
-    sqlbuf b = {0};
-    sb_add(&b, "INSERT INTO %s (", lc->tq);
+    fh_sql_buf b = {0};
+    fh_sql_buf_add(&b, "INSERT INTO %s (", lc->tq);
     for (size_t c = 0; c < s->ncols; c++)
-        sb_add(&b, "%s, ", fh_sql_ident(s->cols[c].name, q, sizeof q));
-    sb_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) SELECT *, %s%" PRId64
+        fh_sql_buf_add(&b, "%s, ", fh_sql_ident(s->cols[c].name, q, sizeof q));
+    fh_sql_buf_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) SELECT *, %s%" PRId64
                ", now(), 'upsert' FROM fh_scan()",
            s->src->row_hash ? "" : "NULL, ", lc->id);
     return scan_into(d, s->src, &b, rows, err);
 }
 
-static int begin_load(duck_dest *d, load_ctx *lc, const duck_load_spec *s, int with_current,
+static int begin_load(duck_dest *d, load_ctx *lc, const duck_dest_spec *s, int with_current,
                       fh_error *err)
 {
     int rc = ensure_table(d, s, err);
@@ -979,10 +917,11 @@ static int begin_load(duck_dest *d, load_ctx *lc, const duck_load_spec *s, int w
     return rc;
 }
 
-static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_result *res,
+static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_dest_result *res,
                        int64_t started_us, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
+    assert(lc->id > 0 && lc->as_of <= lc->id);
     char sql[2048], l[160], wf[80], wt[80], st[80], fin[80];
     fh_sql_literal(s->table, l, sizeof l);
     ts_or_null(s->has_wm_from, s->wm_from, wf, sizeof wf);
@@ -996,8 +935,9 @@ static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_r
     else
         snprintf(as_of, sizeof as_of, "NULL");
     snprintf(sql, sizeof sql,
-             "INSERT INTO raw._fh_loads VALUES (%" PRId64 ", %s, '%s', %s, %s, %" PRIu64
-             ", %" PRIu64 ", %s, %s, 'ok');"
+             "INSERT INTO raw._fh_loads (load_id, table_name, mode, started_at, finished_at, "
+             "rows_loaded, rows_deleted, files, watermark_from, watermark_to, status) "
+             "VALUES (%" PRId64 ", %s, '%s', %s, %s, %" PRIu64 ", %" PRIu64 ", 0, %s, %s, 'ok');"
              "INSERT INTO raw._fh_state (table_name, watermark, last_load_id, updated_at, "
              "current_as_of) VALUES (%s, %s, %" PRId64 ", %s, %s) "
              "ON CONFLICT (table_name) DO UPDATE SET watermark = excluded.watermark, "
@@ -1007,7 +947,7 @@ static int finish_load(duck_dest *d, load_ctx *lc, const char *mode, duck_load_r
     return query(d, sql, NULL, err);
 }
 
-static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *res,
+static int load_in_txn(duck_dest *d, const duck_dest_spec *s, duck_dest_result *res,
                        int64_t started_us, fh_error *err)
 {
     load_ctx lc;
@@ -1042,9 +982,9 @@ static int load_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *
 }
 
 /* Run one load's statements in one transaction: all of it commits, or nothing. */
-static int in_transaction(duck_dest *d, int (*body)(duck_dest *, const duck_load_spec *,
-                                                    duck_load_result *, int64_t, fh_error *),
-                          const duck_load_spec *spec, duck_load_result *res, fh_error *err)
+static int in_transaction(duck_dest *d, int (*body)(duck_dest *, const duck_dest_spec *,
+                                                    duck_dest_result *, int64_t, fh_error *),
+                          const duck_dest_spec *spec, duck_dest_result *res, fh_error *err)
 {
     memset(res, 0, sizeof *res);
     int64_t started = fh_time_now_us();
@@ -1061,8 +1001,10 @@ static int in_transaction(duck_dest *d, int (*body)(duck_dest *, const duck_load
     return rc;
 }
 
-int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *res, fh_error *err)
+int duck_dest_load(duck_dest *d, const duck_dest_spec *spec, duck_dest_result *res, fh_error *err)
 {
+    assert(d && spec && spec->table && spec->src && res);
+    assert(!spec->full || spec->nkey == 0 || spec->key != NULL);
     return in_transaction(d, load_in_txn, spec, res, err);
 }
 
@@ -1074,36 +1016,36 @@ int duck_dest_load(duck_dest *d, const duck_load_spec *spec, duck_load_result *r
 static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, const pass_plan *pl,
                            int64_t p, fh_error *err)
 {
-    const duck_load_spec *s = lc->s;
+    const duck_dest_spec *s = lc->s;
     char q[160];
-    sqlbuf b = {0};
-    sb_add(&b, "INSERT INTO %s (", lc->tq);
+    fh_sql_buf b = {0};
+    fh_sql_buf_add(&b, "INSERT INTO %s (", lc->tq);
     for (size_t c = 0; c < s->ncols; c++)
-        sb_add(&b, "%s, ", fh_sql_ident(s->cols[c].name, q, sizeof q));
-    sb_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) WITH ");
+        fh_sql_buf_add(&b, "%s, ", fh_sql_ident(s->cols[c].name, q, sizeof q));
+    fh_sql_buf_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) WITH ");
     live_cte(&b, lc, pl, p, lc->id);
-    sb_add(&b, " SELECT ");
+    fh_sql_buf_add(&b, " SELECT ");
     for (size_t c = 0; c < s->ncols; c++) {
         int is_key = 0;
         for (int k = 0; k < s->nkey; k++)
             is_key |= !strcmp(s->key[k], s->cols[c].name);
         fh_sql_ident(s->cols[c].name, q, sizeof q);
         if (is_key)
-            sb_add(&b, "coalesce(s.%s, live.%s), ", q, q);
+            fh_sql_buf_add(&b, "coalesce(s.%s, live.%s), ", q, q);
         else
-            sb_add(&b, "s.%s, ", q);
+            fh_sql_buf_add(&b, "s.%s, ", q);
     }
-    sb_add(&b, "s._fh_row_hash, %" PRId64 ", now(), CASE WHEN s._fh_row_hash IS NULL THEN 'delete' "
+    fh_sql_buf_add(&b, "s._fh_row_hash, %" PRId64 ", now(), CASE WHEN s._fh_row_hash IS NULL THEN 'delete' "
                "ELSE 'upsert' END FROM fh_scan() s FULL OUTER JOIN live ON ",
            lc->id);
     key_match(&b, s, "s", "live");
-    sb_add(&b, " WHERE s._fh_row_hash IS NULL OR live._fh_load_id IS NULL "
+    fh_sql_buf_add(&b, " WHERE s._fh_row_hash IS NULL OR live._fh_load_id IS NULL "
                "OR s._fh_row_hash IS DISTINCT FROM live._fh_row_hash");
     uint64_t n;
     return scan_into(d, src, &b, &n, err);
 }
 
-static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_result *res,
+static int reconcile_in_txn(duck_dest *d, const duck_dest_spec *s, duck_dest_result *res,
                             int64_t started_us, fh_error *err)
 {
     assert(s->nkey > 0 && s->open_range && s->close_range);
@@ -1115,7 +1057,7 @@ static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_res
     res->load_id = lc.id;
     for (int64_t p = 0; p < pl.n && rc == FH_OK; p++) {
         /* the same key range, read by PostgreSQL and by DuckDB */
-        sqlbuf cond = {0};
+        fh_sql_buf cond = {0};
         pass_cond(&cond, &lc, &pl, p);
         duck_scan_source *src = NULL;
         rc = cond.oom ? fh_error_set(err, FH_EINTERNAL, "out of memory")
@@ -1158,7 +1100,7 @@ static int reconcile_in_txn(duck_dest *d, const duck_load_spec *s, duck_load_res
     return finish_load(d, &lc, "reconcile", res, started_us, err);
 }
 
-int duck_dest_reconcile(duck_dest *d, const duck_load_spec *spec, duck_load_result *res,
+int duck_dest_reconcile(duck_dest *d, const duck_dest_spec *spec, duck_dest_result *res,
                         fh_error *err)
 {
     return in_transaction(d, reconcile_in_txn, spec, res, err);

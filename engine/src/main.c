@@ -87,28 +87,28 @@ static void progress_stop(progress *p, uint64_t rows, int ok)
     pthread_cond_destroy(&p->cv);
 }
 
-/* ---- glue between pg_scan and the destinations ------------------------------------------------ */
+/* ---- glue between pg_source_scan and the destinations ------------------------------------------------ */
 
 static int scan_done(void *ctx, int *has, int64_t *max, fh_error *err)
 {
-    pg_scan *scan = ctx;
-    int rc = pg_scan_check_complete(scan, err);
+    pg_source_scan *scan = ctx;
+    int rc = pg_source_scan_check_complete(scan, err);
     if (rc != FH_OK)
         return rc;
-    *has = pg_scan_cursor_max(scan, max);
+    *has = pg_source_scan_cursor_max(scan, max);
     return FH_OK;
 }
 
-static uint64_t scan_rows(const void *scan) { return pg_scan_rows(scan); }
+static uint64_t scan_rows(const void *scan) { return pg_source_scan_rows(scan); }
 
 /* ---- reconciliation: one scan per key range ---------------------------------------------------- */
 
 typedef struct {
     pg_source *src;
-    const pg_table_desc *desc;
+    const pg_source_table_desc *desc;
     duck_scan_source dss;
     pthread_mutex_t mu;   /* guards scan and done_rows against the progress thread */
-    pg_scan *scan;        /* the open range's, or NULL */
+    pg_source_scan *scan;        /* the open range's, or NULL */
     uint64_t done_rows;   /* rows of the ranges already closed */
     uint64_t bytes;
 } range_ctx;
@@ -117,7 +117,7 @@ static uint64_t range_rows(const void *vctx)
 {
     range_ctx *rc = (range_ctx *)vctx;
     pthread_mutex_lock(&rc->mu);
-    uint64_t n = rc->done_rows + (rc->scan ? pg_scan_rows(rc->scan) : 0);
+    uint64_t n = rc->done_rows + (rc->scan ? pg_source_scan_rows(rc->scan) : 0);
     pthread_mutex_unlock(&rc->mu);
     return n;
 }
@@ -125,17 +125,17 @@ static uint64_t range_rows(const void *vctx)
 static int open_range(void *vctx, const char *where, duck_scan_source **out, fh_error *err)
 {
     range_ctx *rc = vctx;
-    pg_scan_opts so = {.cursor_col = -1, .row_hash = 1, .where = where};
-    pg_scan *scan;
-    int r = pg_scan_new(rc->src, rc->desc, &so, &scan, err);
+    pg_source_scan_opts so = {.cursor_col = -1, .row_hash = 1, .where = where};
+    pg_source_scan *scan;
+    int r = pg_source_scan_new(rc->src, rc->desc, &so, &scan, err);
     if (r != FH_OK)
         return r;
     /* The whole table's estimate, not the range's: the join must hash raw's side, never the
      * source's (see duck_scan.c). */
     uint64_t card = rc->desc->rows_estimate > 1000000 ? rc->desc->rows_estimate : 1000000;
     rc->dss = (duck_scan_source){.ctx = scan, .cols = rc->desc->cols, .ncols = rc->desc->ncols,
-                                 .row_hash = 1, .cardinality = card, .max_threads = pg_scan_parts(scan),
-                                 .fill = pg_scan_fill, .local_free = pg_scan_local_free};
+                                 .row_hash = 1, .cardinality = card, .max_threads = pg_source_scan_parts(scan),
+                                 .fill = pg_source_scan_fill, .local_free = pg_source_scan_local_free};
     pthread_mutex_lock(&rc->mu);
     rc->scan = scan;
     pthread_mutex_unlock(&rc->mu);
@@ -147,13 +147,13 @@ static int close_range(void *vctx, int ok, fh_error *err)
 {
     range_ctx *rc = vctx;
     pthread_mutex_lock(&rc->mu);
-    pg_scan *scan = rc->scan;
+    pg_source_scan *scan = rc->scan;
     rc->scan = NULL;
-    rc->done_rows += pg_scan_rows(scan);
+    rc->done_rows += pg_source_scan_rows(scan);
     pthread_mutex_unlock(&rc->mu);
-    int r = ok ? pg_scan_check_complete(scan, err) : FH_OK;
-    rc->bytes += pg_scan_bytes(scan);
-    pg_scan_free(scan);
+    int r = ok ? pg_source_scan_check_complete(scan, err) : FH_OK;
+    rc->bytes += pg_source_scan_bytes(scan);
+    pg_source_scan_free(scan);
     return r;
 }
 
@@ -176,20 +176,20 @@ typedef struct {
 } run_ctx;
 
 /* Reconcile one table that was loaded before: its source in key ranges against raw's current keys. */
-static int reconcile_table(run_ctx *ctx, const registry_table *t, const pg_table_desc *desc,
+static int reconcile_table(run_ctx *ctx, const registry_table *t, const pg_source_table_desc *desc,
                            const char *const *keys, int has_wm, int64_t wm, cli_result *res,
                            fh_error *err)
 {
     range_ctx rc = {.src = ctx->src, .desc = desc};
     pthread_mutex_init(&rc.mu, NULL);
-    duck_load_spec ls = {.table = desc->name, .cols = desc->cols, .ncols = desc->ncols,
+    duck_dest_spec ls = {.table = desc->name, .cols = desc->cols, .ncols = desc->ncols,
                          .key = keys, .nkey = t->nkey, .max_delete_pct = ctx->o->max_delete_pct,
                          .has_wm_from = has_wm, .wm_from = wm, .open_range = open_range,
                          .close_range = close_range, .range_ctx = &rc,
                          .compared = &rc.done_rows};
     progress prog;
     progress_start(&prog, ctx->show_progress, t->name, range_rows, &rc);
-    duck_load_result lr;
+    duck_dest_result lr;
     int r = duck_dest_reconcile(ctx->dest, &ls, &lr, err);
     progress_stop(&prog, rc.done_rows, r == FH_OK);
     res->mode = "reconcile";
@@ -211,7 +211,7 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
 {
     const cli_options *o = ctx->o;
     double t0 = fh_time_mono();
-    pg_table_desc desc;
+    pg_source_table_desc desc;
     int rc = pg_source_describe(ctx->src, t->name, registry_override, (void *)t, &desc, err);
     if (rc != FH_OK)
         return rc;
@@ -280,25 +280,25 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
     res->has_wm_from = has_wm;
     res->wm_from = wm;
 
-    pg_scan_opts so = {.cursor_col = cursor_col, .incremental = !full, .since_us = wm,
+    pg_source_scan_opts so = {.cursor_col = cursor_col, .incremental = !full, .since_us = wm,
                        .lookback_s = o->lookback_s, .allow_split = 1, .row_hash = 1};
-    pg_scan *scan = NULL;
-    rc = pg_scan_new(ctx->src, &desc, &so, &scan, err);
+    pg_source_scan *scan = NULL;
+    rc = pg_source_scan_new(ctx->src, &desc, &so, &scan, err);
     if (rc != FH_OK) {
         pg_source_desc_free(&desc);
         return rc;
     }
     duck_scan_source dss = {.ctx = scan, .cols = desc.cols, .ncols = desc.ncols, .row_hash = 1,
-                            .max_threads = pg_scan_parts(scan), .fill = pg_scan_fill,
-                            .local_free = pg_scan_local_free};
+                            .max_threads = pg_source_scan_parts(scan), .fill = pg_source_scan_fill,
+                            .local_free = pg_source_scan_local_free};
     progress prog;
     progress_start(&prog, ctx->show_progress, t->name, scan_rows, scan);
     if (ctx->dest) {
-        duck_load_spec ls = {.table = desc.name, .cols = desc.cols, .ncols = desc.ncols,
+        duck_dest_spec ls = {.table = desc.name, .cols = desc.cols, .ncols = desc.ncols,
                              .key = keys, .nkey = t->nkey, .full = full,
                              .max_delete_pct = o->max_delete_pct, .has_wm_from = has_wm,
                              .wm_from = wm, .src = &dss, .scan_done = scan_done, .scan_ctx = scan};
-        duck_load_result lr;
+        duck_dest_result lr;
         rc = duck_dest_load(ctx->dest, &ls, &lr, err);
         res->load_id = lr.load_id;
         res->rows = lr.rows;
@@ -306,12 +306,12 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
         res->has_wm_to = lr.has_wm_to;
         res->wm_to = lr.wm_to;
     } else {
-        stage_spec ss = {.table = desc.name, .group = t->group, .cursor = t->cursor,
+        stage_parquet_spec ss = {.table = desc.name, .group = t->group, .cursor = t->cursor,
                          .cols = desc.cols, .ncols = desc.ncols, .key = keys, .nkey = t->nkey,
                          .full = full, .load_id = o->load_id, .lookback_s = o->lookback_s,
                          .has_wm_from = has_wm, .wm_from = wm, .file_size = o->parquet_file_size,
                          .src = &dss, .scan_done = scan_done, .scan_ctx = scan};
-        stage_result sr;
+        stage_parquet_result sr;
         rc = stage_parquet_write(ctx->stage, &ss, &sr, err);
         res->load_id = o->load_id;
         res->rows = sr.rows;
@@ -319,10 +319,10 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
         res->has_wm_to = sr.has_wm_to;
         res->wm_to = sr.wm_to;
     }
-    res->bytes = pg_scan_bytes(scan);
+    res->bytes = pg_source_scan_bytes(scan);
     progress_stop(&prog, res->rows, rc == FH_OK);
     res->seconds = fh_time_mono() - t0;
-    pg_scan_free(scan);
+    pg_source_scan_free(scan);
     pg_source_desc_free(&desc);
     return rc;
 }
@@ -407,6 +407,19 @@ int main(int argc, char **argv)
     ctx.show_progress = !o.quiet && !o.json && isatty(STDERR_FILENO);
 
     rc = registry_load(o.registry, &reg, &err);
+    if (o.print_registry) {
+        /* Nothing else: no source, no warehouse. The registry's error is fhload's usual one line. */
+        if (rc == FH_OK) {
+            cli_print_registry(stdout, o.registry, &reg);
+            if (fflush(stdout) != 0 || ferror(stdout)) /* a reader must never get half a document */
+                rc = fh_error_set(&err, FH_EINTERNAL, "cannot write the registry to stdout");
+        }
+        if (rc != FH_OK)
+            fprintf(stderr, "fhload: %s\n", err.msg);
+        registry_free(&reg);
+        cli_free(&o);
+        return rc;
+    }
     if (rc == FH_OK) {
         sel = calloc(reg.ntables ? reg.ntables : 1, sizeof *sel);
         results = calloc(reg.ntables ? reg.ntables : 1, sizeof *results);

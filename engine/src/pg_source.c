@@ -49,7 +49,7 @@ struct pg_source {
     conn_slot slot[PG_SOURCE_MAX_WORKERS];
 };
 
-struct pg_scan {
+struct pg_source_scan {
     pg_source *src;
     int row_hash;
     char table[2 * CD_NAME_MAX + 2];
@@ -313,8 +313,8 @@ static void quote_qualified(const char *table, char *out, size_t outsz)
         snprintf(out, outsz, "\"%s\"", table);
 }
 
-int pg_source_describe(pg_source *src, const char *table, pg_column_override override,
-                       void *override_ctx, pg_table_desc *out, fh_error *err)
+int pg_source_describe(pg_source *src, const char *table, pg_source_column_override override,
+                       void *override_ctx, pg_source_table_desc *out, fh_error *err)
 {
     static const char *SQL =
         "SELECT a.attname, "
@@ -379,7 +379,7 @@ int pg_source_describe(pg_source *src, const char *table, pg_column_override ove
     return rc;
 }
 
-void pg_source_desc_free(pg_table_desc *desc)
+void pg_source_desc_free(pg_source_table_desc *desc)
 {
     if (!desc)
         return;
@@ -388,7 +388,7 @@ void pg_source_desc_free(pg_table_desc *desc)
     desc->ncols = 0;
 }
 
-int pg_source_column(const pg_table_desc *desc, const char *name)
+int pg_source_column(const pg_source_table_desc *desc, const char *name)
 {
     for (size_t i = 0; i < desc->ncols; i++)
         if (strcmp(desc->cols[i].name, name) == 0)
@@ -416,8 +416,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s)
     return 0;
 }
 
-int pg_scan_new(pg_source *src, const pg_table_desc *desc, const pg_scan_opts *opts, pg_scan **out,
-                fh_error *err)
+int pg_source_scan_new(pg_source *src, const pg_source_table_desc *desc,
+                        const pg_source_scan_opts *opts, pg_source_scan **out, fh_error *err)
 {
     *out = NULL;
     for (int i = 0; i < PG_SOURCE_MAX_WORKERS; i++)
@@ -425,7 +425,7 @@ int pg_scan_new(pg_source *src, const pg_table_desc *desc, const pg_scan_opts *o
             return fh_error_set(err, FH_EINTERNAL,
                                 "source connection left in the middle of a COPY by an earlier "
                                 "failure; start a new run");
-    pg_scan *s = calloc(1, sizeof *s);
+    pg_source_scan *s = calloc(1, sizeof *s);
     if (!s)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     s->src = src;
@@ -441,7 +441,7 @@ int pg_scan_new(pg_source *src, const pg_table_desc *desc, const pg_scan_opts *o
         s->nparts = (size_t)src->workers;
     s->sql = calloc(s->nparts, sizeof *s->sql);
     if (!s->cols || !s->sql) {
-        pg_scan_free(s);
+        pg_source_scan_free(s);
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     }
     memcpy(s->cols, desc->cols, desc->ncols * sizeof *s->cols);
@@ -512,7 +512,7 @@ int pg_scan_new(pg_source *src, const pg_table_desc *desc, const pg_scan_opts *o
     }
     free(head);
     if (oom) {
-        pg_scan_free(s);
+        pg_source_scan_free(s);
         return fh_error_set(err, FH_EINTERNAL, "out of memory building the COPY of %s",
                             desc->name);
     }
@@ -520,15 +520,15 @@ int pg_scan_new(pg_source *src, const pg_table_desc *desc, const pg_scan_opts *o
     return FH_OK;
 }
 
-size_t pg_scan_parts(const pg_scan *scan) { return scan->nparts; }
-const char *pg_scan_sql(const pg_scan *scan, size_t part)
+size_t pg_source_scan_parts(const pg_source_scan *scan) { return scan->nparts; }
+const char *pg_source_scan_sql(const pg_source_scan *scan, size_t part)
 {
     return part < scan->nparts ? scan->sql[part] : NULL;
 }
-uint64_t pg_scan_rows(const pg_scan *scan) { return atomic_load(&((pg_scan *)scan)->rows); }
-uint64_t pg_scan_bytes(const pg_scan *scan) { return atomic_load(&((pg_scan *)scan)->bytes); }
+uint64_t pg_source_scan_rows(const pg_source_scan *scan) { return atomic_load(&((pg_source_scan *)scan)->rows); }
+uint64_t pg_source_scan_bytes(const pg_source_scan *scan) { return atomic_load(&((pg_source_scan *)scan)->bytes); }
 
-int pg_scan_cursor_max(const pg_scan *scan, int64_t *out)
+int pg_source_scan_cursor_max(const pg_source_scan *scan, int64_t *out)
 {
     if (!scan->has_cursor)
         return 0;
@@ -536,16 +536,16 @@ int pg_scan_cursor_max(const pg_scan *scan, int64_t *out)
     return 1;
 }
 
-int pg_scan_check_complete(const pg_scan *scan, fh_error *err)
+int pg_source_scan_check_complete(const pg_source_scan *scan, fh_error *err)
 {
-    size_t done = atomic_load(&((pg_scan *)scan)->done_parts);
+    size_t done = atomic_load(&((pg_source_scan *)scan)->done_parts);
     if (done == scan->nparts)
         return FH_OK;
     return fh_error_set(err, FH_EINTERNAL, "table %s: %zu of %zu COPY ranges were read", scan->table,
                         done, scan->nparts);
 }
 
-void pg_scan_free(pg_scan *scan)
+void pg_source_scan_free(pg_source_scan *scan)
 {
     if (!scan)
         return;
@@ -600,7 +600,7 @@ static int claim_slot(pg_source *src, int *slot, fh_error *err)
     return rc;
 }
 
-static int copy_failed(pg_scan *s, PGconn *conn, const char *what, PGresult *r, fh_error *err)
+static int copy_failed(pg_source_scan *s, PGconn *conn, const char *what, PGresult *r, fh_error *err)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     int code = PQstatus(conn) != CONNECTION_OK ? FH_ECONN
@@ -612,10 +612,10 @@ static int copy_failed(pg_scan *s, PGconn *conn, const char *what, PGresult *r, 
     return scrubbed(s->src, err);
 }
 
-int pg_scan_fill(void *vscan, void **vlocal, duckdb_data_chunk chunk, size_t capacity, size_t *rows,
+int pg_source_scan_fill(void *vscan, void **vlocal, duckdb_data_chunk chunk, size_t capacity, size_t *rows,
                  fh_error *err)
 {
-    pg_scan *s = vscan;
+    pg_source_scan *s = vscan;
     scan_local *L = *vlocal;
     *rows = 0;
     int rc;
@@ -709,9 +709,9 @@ int pg_scan_fill(void *vscan, void **vlocal, duckdb_data_chunk chunk, size_t cap
     return FH_OK;
 }
 
-void pg_scan_local_free(void *vscan, void *vlocal)
+void pg_source_scan_local_free(void *vscan, void *vlocal)
 {
-    pg_scan *s = vscan;
+    pg_source_scan *s = vscan;
     scan_local *L = vlocal;
     if (!L)
         return;

@@ -11,6 +11,8 @@
  */
 #include "stage_parquet.h"
 
+#include <assert.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -20,31 +22,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fh_duck.h"
 #include "fh_json.h"
 #include "fh_sql.h"
 #include "fh_time.h"
 
 struct stage_parquet {
     char dir[1024];
-    duckdb_database db;
-    duckdb_connection con;
-    duck_scan_slot slot;
-    int slot_ready;
+    fh_duck duck; /* in memory, fh_scan() registered */
 };
-
-static int query(stage_parquet *sp, const char *sql, duckdb_result *res, fh_error *err)
-{
-    duckdb_result local;
-    duckdb_result *r = res ? res : &local;
-    if (duckdb_query(sp->con, sql, r) == DuckDBSuccess) {
-        if (!res)
-            duckdb_destroy_result(r);
-        return FH_OK;
-    }
-    fh_error_set(err, FH_EINTERNAL, "parquet staging in %s: %s", sp->dir, duckdb_result_error(r));
-    duckdb_destroy_result(r);
-    return FH_EINTERNAL;
-}
 
 static int mkdirs(const char *path, fh_error *err)
 {
@@ -94,30 +80,14 @@ int stage_parquet_open(const char *dir, int threads, const char *memory_limit, s
     if (!sp)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     snprintf(sp->dir, sizeof sp->dir, "%s", dir);
-    duckdb_config cfg;
-    char th[16], tmp[1100];
-    snprintf(th, sizeof th, "%d", threads < 1 ? 1 : threads);
+    char tmp[1100], what[1100];
     snprintf(tmp, sizeof tmp, "%s/.tmp", dir);
-    duckdb_create_config(&cfg);
-    duckdb_set_config(cfg, "threads", th);
-    duckdb_set_config(cfg, "memory_limit", memory_limit);
-    duckdb_set_config(cfg, "preserve_insertion_order", "false");
-    duckdb_set_config(cfg, "temp_directory", tmp);
-    char *oerr = NULL;
-    duckdb_state st = duckdb_open_ext(NULL, &sp->db, cfg, &oerr);
-    duckdb_destroy_config(&cfg);
-    if (st != DuckDBSuccess) {
-        fh_error_set(err, FH_EINTERNAL, "cannot start DuckDB for parquet staging: %s",
-                     oerr ? oerr : "?");
-        duckdb_free(oerr);
-        free(sp);
-        return FH_EINTERNAL;
-    }
-    duckdb_connect(sp->db, &sp->con);
-    rc = duck_scan_register(sp->con, &sp->slot, err);
-    sp->slot_ready = rc == FH_OK;
+    snprintf(what, sizeof what, "parquet staging in %s", dir);
+    const char *extra[] = {"temp_directory", tmp, NULL};
+    duckdb_config cfg = fh_duck_config(threads, memory_limit, extra);
+    rc = fh_duck_open(&sp->duck, NULL, what, &cfg, err);
     if (rc != FH_OK) {
-        stage_parquet_close(sp);
+        free(sp);
         return rc;
     }
     *out = sp;
@@ -128,11 +98,117 @@ void stage_parquet_close(stage_parquet *sp)
 {
     if (!sp)
         return;
-    duckdb_disconnect(&sp->con);
-    duckdb_close(&sp->db);
-    if (sp->slot_ready)
-        duck_scan_slot_destroy(&sp->slot);
+    fh_duck_close(&sp->duck);
     free(sp);
+}
+
+int stage_parquet_snowflake_type(const cd_column *col, char *buf, size_t bufsz)
+{
+    const char *t = NULL;
+    switch (col->kind) {
+    /* Snowflake's integers are all NUMBER(38,0): every BIGINT (and row hash) exact */
+    case CD_INT2:
+    case CD_INT4:
+    case CD_INT8: t = "NUMBER(38,0)"; break;
+    case CD_FLOAT4:
+    case CD_FLOAT8: t = "FLOAT"; break;
+    case CD_NUMERIC: snprintf(buf, bufsz, "NUMBER(%u,%u)", col->width, col->scale); return 1;
+    /* JSON and JSONB stay their text (raw keeps it unaltered; staging parses it); Snowflake has no
+     * UUID type, and the text form is what dbt and analysts read. */
+    case CD_TEXT:
+    case CD_JSON:
+    case CD_JSONB:
+    case CD_NUMERIC_TEXT:
+    case CD_UUID: t = "VARCHAR"; break;
+    case CD_BOOL: t = "BOOLEAN"; break;
+    case CD_DATE: t = "DATE"; break;
+    case CD_TIME: t = "TIME"; break;
+    case CD_TIMESTAMP: t = "TIMESTAMP_NTZ"; break;
+    case CD_TIMESTAMPTZ: t = "TIMESTAMP_TZ"; break;
+    case CD_BYTEA: t = "BINARY"; break;
+    case CD_INTERVAL: break; /* no equivalent */
+    }
+    snprintf(buf, bufsz, "%s", t ? t : "");
+    return t != NULL;
+}
+
+/* A column as the Snowflake loader names it: upper case, quoted (snowflake.py creates the raw tables'
+ * columns so). */
+static void sf_ident(const char *name, char *out, size_t outsz)
+{
+    char up[140];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof up; i++)
+        up[i] = (char)toupper((unsigned char)name[i]);
+    up[i] = '\0';
+    fh_sql_ident(up, out, outsz);
+}
+
+/* The raw view before this load: each key's latest row (by load id) among the loads before it. */
+static void sf_prev(fh_sql_buf *b, const stage_parquet_spec *s)
+{
+    char q[300];
+    fh_sql_buf_add(b, "(SELECT ");
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(b, "%s, ", q);
+    }
+    fh_sql_buf_add(b, "_FH_OP FROM {table} WHERE _FH_LOAD_ID < %" PRId64
+                      " QUALIFY ROW_NUMBER() OVER (PARTITION BY ", s->load_id);
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(b, "%s%s", k ? ", " : "", q);
+    }
+    fh_sql_buf_add(b, " ORDER BY _FH_LOAD_ID DESC) = 1) prev");
+}
+
+static void sf_match(fh_sql_buf *b, const stage_parquet_spec *s)
+{
+    char q[300];
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(b, "%scur.%s = prev.%s", k ? " AND " : "", q, q);
+    }
+}
+
+/* A full load's delete rows in Snowflake, the contract duck_dest keeps in DuckDB: every key whose
+ * latest raw row is not a delete and that this load did not bring gets a 'delete' row (its key, the
+ * load id, the time; the other columns NULL). `count`: the live keys and how many of them this load
+ * would mark deleted, for the delete guard; `insert`: those rows. {table} stands for the raw table's
+ * qualified name, which only the loader knows (its database and schema). */
+static void sf_deletes_sql(const stage_parquet_spec *s, fh_sql_buf *count, fh_sql_buf *insert)
+{
+    assert(s->full && s->nkey > 0);
+    char q[300];
+    fh_sql_buf_add(count, "SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM ");
+    sf_prev(count, s);
+    fh_sql_buf_add(count, " LEFT JOIN (SELECT DISTINCT ");
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(count, "%s, ", q);
+    }
+    fh_sql_buf_add(count, "1 AS _FH_SEEN FROM {table} WHERE _FH_LOAD_ID = %" PRId64 ") cur ON ",
+                   s->load_id);
+    sf_match(count, s);
+    fh_sql_buf_add(count, " WHERE prev._FH_OP <> 'delete'");
+
+    fh_sql_buf_add(insert, "INSERT INTO {table} (");
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(insert, "%s, ", q);
+    }
+    fh_sql_buf_add(insert, "_FH_LOAD_ID, _FH_LOADED_AT, _FH_OP) SELECT ");
+    for (int k = 0; k < s->nkey; k++) {
+        sf_ident(s->key[k], q, sizeof q);
+        fh_sql_buf_add(insert, "prev.%s, ", q);
+    }
+    fh_sql_buf_add(insert, "%" PRId64 ", CURRENT_TIMESTAMP(), 'delete' FROM ", s->load_id);
+    sf_prev(insert, s);
+    fh_sql_buf_add(insert, " WHERE prev._FH_OP <> 'delete' AND NOT EXISTS (SELECT 1 FROM {table} cur "
+                           "WHERE cur._FH_LOAD_ID = %" PRId64 " AND ",
+                   s->load_id);
+    sf_match(insert, s);
+    fh_sql_buf_add(insert, ")");
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -142,8 +218,8 @@ static int cmp_names(const void *a, const void *b)
     return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x, y);
 }
 
-static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tmpdir,
-                          stage_result *res, fh_error *err)
+static int write_manifest(stage_parquet *sp, const stage_parquet_spec *s, const char *tmpdir,
+                          stage_parquet_result *res, fh_error *err)
 {
     /* the Parquet files, in order */
     DIR *dh = opendir(tmpdir);
@@ -183,23 +259,49 @@ static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tm
             fputs(k ? ", " : "", f);
             fh_json_string(f, s->key[k]);
         }
-        fputs("],\n  \"columns\": [", f);
+        fputs("],\n  \"snowflake\": {", f);
+        if (s->full && s->nkey > 0) {
+            fh_sql_buf count = {0}, insert = {0};
+            sf_deletes_sql(s, &count, &insert);
+            if (count.oom || insert.oom)
+                rc = fh_error_set(err, FH_EINTERNAL, "out of memory");
+            else {
+                fputs("\n    \"count_deletes\": ", f);
+                fh_json_string(f, count.s);
+                fputs(",\n    \"insert_deletes\": ", f);
+                fh_json_string(f, insert.s);
+                fputs("\n  ", f);
+            }
+            fh_sql_buf_reset(&count);
+            fh_sql_buf_reset(&insert);
+        }
+        fputs("},\n  \"columns\": [", f);
         for (size_t c = 0; c < s->ncols; c++) {
-            char ty[64];
+            char ty[64], sf[64];
             copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
+            int known = stage_parquet_snowflake_type(&s->cols[c], sf, sizeof sf);
+            assert(known); /* stage_parquet_write checked every column first */
+            (void)known;
             fputs(c ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
             fh_json_string(f, s->cols[c].name);
             fputs(", \"type\": ", f);
             fh_json_string(f, ty);
+            fputs(", \"snowflake_type\": ", f);
+            fh_json_string(f, sf);
             fputs(", \"pg_type\": ", f);
             fh_json_string(f, s->cols[c].pg_type);
             fputs("}", f);
         }
         if (s->src->row_hash)
-            fputs(",\n    {\"name\": \"_fh_row_hash\", \"type\": \"BIGINT\"}", f);
-        fputs(",\n    {\"name\": \"_fh_load_id\", \"type\": \"BIGINT\"},"
-              "\n    {\"name\": \"_fh_loaded_at\", \"type\": \"TIMESTAMP WITH TIME ZONE\"},"
-              "\n    {\"name\": \"_fh_op\", \"type\": \"VARCHAR\"}\n  ],\n  \"files\": [",
+            fputs(",\n    {\"name\": \"_fh_row_hash\", \"type\": \"BIGINT\", "
+                  "\"snowflake_type\": \"NUMBER(38,0)\"}",
+                  f);
+        fputs(",\n    {\"name\": \"_fh_load_id\", \"type\": \"BIGINT\", \"snowflake_type\": "
+              "\"NUMBER(38,0)\"},"
+              "\n    {\"name\": \"_fh_loaded_at\", \"type\": \"TIMESTAMP WITH TIME ZONE\", "
+              "\"snowflake_type\": \"TIMESTAMP_TZ\"},"
+              "\n    {\"name\": \"_fh_op\", \"type\": \"VARCHAR\", \"snowflake_type\": "
+              "\"VARCHAR\"}\n  ],\n  \"files\": [",
               f);
         uint64_t total = 0;
         for (size_t i = 0; i < n && rc == FH_OK; i++) {
@@ -207,12 +309,10 @@ static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tm
             snprintf(fp, sizeof fp, "%s/%s", tmpdir, names[i]);
             snprintf(sql, sizeof sql, "SELECT count(*) FROM read_parquet(%s)",
                      fh_sql_literal(fp, lit, sizeof lit));
-            duckdb_result r;
-            rc = query(sp, sql, &r, err);
+            int64_t rows;
+            rc = fh_duck_scalar_i64(&sp->duck, sql, &rows, err);
             if (rc != FH_OK)
                 break;
-            int64_t rows = duckdb_value_int64(&r, 0, 0);
-            duckdb_destroy_result(&r);
             struct stat stt;
             uint64_t bytes = stat(fp, &stt) == 0 ? (uint64_t)stt.st_size : 0;
             res->bytes += bytes;
@@ -236,8 +336,20 @@ static int write_manifest(stage_parquet *sp, const stage_spec *s, const char *tm
     return rc;
 }
 
-int stage_parquet_write(stage_parquet *sp, const stage_spec *s, stage_result *res, fh_error *err)
+int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *s, stage_parquet_result *res, fh_error *err)
 {
+    assert(sp && s && s->table && s->src && res);
+    /* Every column must have a Snowflake type before anything is written. */
+    for (size_t c = 0; c < s->ncols; c++) {
+        char sf[64], ty[64];
+        if (!stage_parquet_snowflake_type(&s->cols[c], sf, sizeof sf)) {
+            copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
+            return fh_error_set(err, FH_ESCHEMA,
+                                "table %s, column %s: type %s (%s) has no Snowflake equivalent — cast it "
+                                "in the source or leave the column out",
+                                s->table, s->cols[c].name, s->cols[c].pg_type, ty);
+        }
+    }
     memset(res, 0, sizeof *res);
     char tmpdir[1200], final[1200];
     snprintf(tmpdir, sizeof tmpdir, "%s/.%s.tmp-%ld", sp->dir, s->table, (long)getpid());
@@ -251,33 +363,20 @@ int stage_parquet_write(stage_parquet *sp, const stage_spec *s, stage_result *re
                         sizeof size_lit))
         return fh_error_set(err, FH_EUSAGE, "--parquet directory or FINHOUSE_PARQUET_FILE_SIZE is "
                             "too long");
-    size_t cap = 4096;
-    char *sql = malloc(cap);
-    if (!sql)
-        return fh_error_set(err, FH_EINTERNAL, "out of memory");
-    snprintf(sql, cap,
-             "COPY (SELECT *, %" PRId64 "::BIGINT AS _fh_load_id, now() AS _fh_loaded_at, "
-             "'upsert' AS _fh_op FROM fh_scan()) TO %s (FORMAT parquet, FILE_SIZE_BYTES %s, "
-             "FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)",
-             s->load_id, dir_lit, size_lit);
-    duckdb_result r;
-    duck_scan_arm(&sp->slot, s->src);
-    int rc = query(sp, sql, &r, err);
-    free(sql);
-    fh_error scan_err;
-    if (duck_scan_disarm(&sp->slot, &scan_err) != FH_OK) {
-        if (rc == FH_OK)
-            duckdb_destroy_result(&r);
-        remove_dir(tmpdir);
-        *err = scan_err;
-        return scan_err.code;
-    }
+    /* room for both literals at their largest, so the statement is never cut */
+    char sql[sizeof dir_lit + sizeof size_lit + 400];
+    int n = snprintf(sql, sizeof sql,
+                     "COPY (SELECT *, %" PRId64 "::BIGINT AS _fh_load_id, now() AS _fh_loaded_at, "
+                     "'upsert' AS _fh_op FROM fh_scan()) TO %s (FORMAT parquet, FILE_SIZE_BYTES %s, "
+                     "FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)",
+                     s->load_id, dir_lit, size_lit);
+    assert(n > 0 && (size_t)n < sizeof sql);
+    (void)n;
+    int rc = fh_duck_scan(&sp->duck, s->src, sql, &res->rows, err);
     if (rc != FH_OK) {
         remove_dir(tmpdir);
         return rc;
     }
-    res->rows = (uint64_t)duckdb_value_int64(&r, 0, 0);
-    duckdb_destroy_result(&r);
     int has = 0;
     int64_t mx = 0;
     if (s->scan_done && (rc = s->scan_done(s->scan_ctx, &has, &mx, err)) != FH_OK) {

@@ -11,7 +11,8 @@
     pii_masking_hook()       post-hook of every staging model: on Snowflake, that statement for the model
                              (`this`); nothing on DuckDB, which has no masking policies (its marts carry no
                              PII at all and dashboards read only the marts); on the fakesnow emulator the
-                             statement is logged, not run, because the emulator has no masking policies -#}
+                             statement is logged, not run, because the emulator has no masking policies
+                             (macros/emulator/pii_masking.sql) -#}
 
 {% macro pii_columns() -%}
     {%- set found = [] -%}
@@ -71,11 +72,8 @@
     {%- if target.type != 'snowflake' or not execute -%}{{ return('') }}{%- endif -%}
     {%- set table = this.identifier | lower | replace('stg_oltp__', '', 1) -%}
     {%- set relation_type = 'view' if model.config.materialized == 'view' else 'table' -%}
-    {%- if target.name == 'fakesnow' -%}
-        {%- set sql = pii_masking_statements(this, table, relation_type) -%}
-        {%- if sql -%}{%- do log('pii masking (not run on the fakesnow emulator): ' ~ sql, info=True) -%}{%- endif -%}
-        {{ return('') }}
-    {%- endif -%}
+    {#- the emulator has no masking policies: macros/emulator/pii_masking.sql logs the statement instead -#}
+    {%- if target.name == 'fakesnow' -%}{{ return(emulator_pii_masking_hook(table, relation_type)) }}{%- endif -%}
     {%- set present = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {{ return(pii_masking_statements(this, table, relation_type, present)) }}
 {%- endmacro %}

@@ -55,7 +55,7 @@ raw_recon() { # raw_recon TABLE KEY COLUMN
 }
 src_recon() { sql -c "select count(*) || '|' || coalesce(sum($2), 0) from $1"; }
 state_of() { duck "select coalesce(watermark::varchar, 'NULL') || '|' || last_load_id from raw._fh_state where table_name = '$1'" 2>/dev/null || echo none; }
-loads_digest() { duck "select count(*) || '|' || coalesce(sum(rows), 0) from raw._fh_loads" 2>/dev/null || echo none; }
+loads_digest() { duck "select count(*) || '|' || coalesce(sum(rows_loaded), 0) from raw._fh_loads" 2>/dev/null || echo none; }
 # rows where raw._fh_current_TABLE and raw's latest non-deleted version of each key differ (0 = they
 # agree; the current keys are rebuilt by full loads and reconciliations, so check after one)
 cur_diff() { # cur_diff TABLE KEY
@@ -96,10 +96,10 @@ SQL
 cat > "$REG" <<'EOF2'
 # e2e registry
 loans     loans         id           updated_at  incremental
-branches  users         id           -           full
+branches  customers     id           -           full
 schedule  loans         loan_id,seq  -           full
 fees      payments      id           updated_at  incremental
-txns      transactions  id           updated_at  incremental
+txns      ledger        id           updated_at  incremental
 EOF2
 
 # ---- 1. first load: full, all tables -------------------------------------------------------------
@@ -335,9 +335,18 @@ eq "malformed registry: exit 2" "$RC" 2
 contains "malformed registry: file and line" "$ERR" "$TMP/bad.tsv:2: expected 5 fields"
 run --registry "$TMP/missing.tsv"
 eq "missing registry: exit 2" "$RC" 2
+# --print-registry: the registry as the platform's Python reads it; connects to nothing
+FINHOUSE_OLTP_URL="postgresql://nobody@127.0.0.1:1/none" run --print-registry
+eq "print registry: exit 0" "$RC" 0
+contains "print registry: groups in order" "$OUT" '"groups": ["customers", "savings", "loans", "payments", "ledger", "investments"]'
+contains "print registry: a table" "$OUT" '{"name": "schedule", "group": "loans", "key": ["loan_id", "seq"], "cursor": null, "mode": "full", "types": [], "line": 4}'
+run --registry "$TMP/bad.tsv" --print-registry
+eq "print malformed registry: exit 2" "$RC" 2
+eq "print malformed registry: one line" "$ERR" "fhload: $TMP/bad.tsv:2: expected 5 fields (table group primary_key cursor mode) and optional column types, found 3"
+eq "print malformed registry: nothing on stdout" "$OUT" ""
 run --since 2024-01-01
 eq "--since without --parquet: exit 2" "$RC" 2
-printf 'ghost users id - full\n' > "$TMP/ghost.tsv"
+printf 'ghost customers id - full\n' > "$TMP/ghost.tsv"
 run --registry "$TMP/ghost.tsv"
 eq "table missing in source: exit 4" "$RC" 4
 contains "table missing in source: message" "$ERR" "table ghost does not exist in source"
@@ -378,7 +387,7 @@ eq "reconcile: raw = source" "$(raw_recon txns id amount)" "$(src_recon txns amo
 eq "reconcile: late memo" "$(duck "select memo from raw.txns where id = 150000 order by _fh_load_id desc limit 1")" late
 eq "reconcile: watermark unchanged" "$(duck "select watermark from raw._fh_state where table_name = 'txns'")" "$before_wm"
 eq "reconcile: current keys agree" "$(cur_diff txns id)" 0
-eq "reconcile: logged" "$(duck "select mode || '|' || rows || '|' || deleted from raw._fh_loads order by load_id desc limit 1")" "reconcile|2|3"
+eq "reconcile: logged" "$(duck "select mode || '|' || rows_loaded || '|' || rows_deleted from raw._fh_loads order by load_id desc limit 1")" "reconcile|2|3"
 run --json --reconcile txns loans schedule
 eq "reconcile again: nothing to repair" "$(echo "$OUT" | grep -c '"rows": 0, "deleted": 0')" 3
 sql -c "CREATE TABLE txns_saved AS SELECT * FROM txns WHERE id > 1000" -c "DELETE FROM txns WHERE id > 1000"
@@ -387,7 +396,7 @@ eq "reconcile refuses a mass delete" "$RC" 5
 contains "reconcile mass delete: message" "$ERR" "this reconciliation would mark"
 sql -c "INSERT INTO txns SELECT * FROM txns_saved" -c "DROP TABLE txns_saved"
 sql -c "CREATE TABLE fresh (id int PRIMARY KEY, v text)" -c "INSERT INTO fresh VALUES (1, 'a')"
-printf 'fresh users id - full\n' >> "$REG"
+printf 'fresh customers id - full\n' >> "$REG"
 run --json --reconcile fresh
 eq "reconcile of a table never loaded loads it in full" "$(echo "$OUT" | grep -o '"mode": "[a-z]*"')" '"mode": "full"'
 
@@ -409,7 +418,7 @@ eq "after kills: loans reconcile" "$(raw_recon loans id principal)" "$(src_recon
 eq "after kills: every raw row belongs to a committed load" \
   "$(duck "select count(*) from raw.txns where _fh_load_id not in (select load_id from raw._fh_loads)")" 0
 eq "after kills: load counts match raw" \
-  "$(duck "select count(*) from (select l.load_id, l.rows + l.deleted as n, count(t.id) as c from raw._fh_loads l join raw.txns t on t._fh_load_id = l.load_id where l.table_name = 'txns' group by all having n <> c)")" 0
+  "$(duck "select count(*) from (select l.load_id, l.rows_loaded + l.rows_deleted as n, count(t.id) as c from raw._fh_loads l join raw.txns t on t._fh_load_id = l.load_id where l.table_name = 'txns' group by all having n <> c)")" 0
 eq "after kills: no key twice in one load" "$(duck "select count(*) from (select id, _fh_load_id from raw.txns group by all having count(*) > 1)")" 0
 run --json --reconcile txns loans
 eq "after kills: a reconciliation finds nothing to repair" "$(echo "$OUT" | grep -c '"rows": 0, "deleted": 0')" 2
@@ -440,6 +449,7 @@ test -f "$STAGE/loans/manifest.json" && ok || bad "no manifest"
 eq "parquet rows" "$("$CHECK" "$TMP/x.duckdb" "select count(*) from read_parquet('$STAGE/loans/*.parquet')")" "$(sql -c 'select count(*) from loans')"
 eq "parquet sum exact" "$("$CHECK" "$TMP/x.duckdb" "select sum(principal)::varchar from read_parquet('$STAGE/loans/*.parquet')")" "$(sql -c 'select sum(principal) from loans')"
 contains "manifest names the files" "$(cat "$STAGE/loans/manifest.json")" '"path": "part-0.parquet"'
+contains "manifest gives each column its Snowflake type" "$(cat "$STAGE/loans/manifest.json")" '"type": "DECIMAL(14,2)", "snowflake_type": "NUMBER(14,2)"'
 contains "manifest has types" "$(cat "$STAGE/loans/manifest.json")" '"type": "DECIMAL(14,2)"'
 contains "manifest lists the row hash" "$(cat "$STAGE/loans/manifest.json")" '"name": "_fh_row_hash", "type": "BIGINT"'
 eq "Parquet files are private" "$(stat -c %a "$STAGE/loans/part-0.parquet")|$(stat -c %a "$STAGE/loans/manifest.json")" "600|600"

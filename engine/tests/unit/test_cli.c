@@ -119,6 +119,9 @@ static void test_bad_options(void)
         {5, {"fhload", "--parquet", "/tmp/x", "--load-id", "0"}, "--load-id expects a whole number"},
         {3, {"fhload", "--max-delete-percent", "101"}, "--max-delete-percent expects"},
         {3, {"fhload", "--reconcile", "--full"}, "--reconcile cannot be combined with --full"},
+        {3, {"fhload", "--print-registry", "loans"}, "--print-registry prints the whole registry"},
+        {4, {"fhload", "--print-registry", "--group", "loans"}, "it takes no TABLE or --group"},
+        {3, {"fhload", "--group", "users"}, "use one of: customers, savings, loans, payments, ledger"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cli_options o;
@@ -201,6 +204,45 @@ static void test_redact(void)
     CHECK_STR(msg, "role \"u\" does not exist");
 }
 
+/* --print-registry: every field of a table, in file order, the groups in canonical order, as
+ * src/finhouse/registry.py reads them. */
+static void test_print_registry(void)
+{
+    cli_options o;
+    fh_error e;
+    const char *a[] = {"fhload", "--print-registry", "--registry=r.tsv"};
+    CHECK_EQ_INT(parse(&o, &e, 3, a), FH_OK);
+    CHECK(o.print_registry);
+    CHECK_STR(o.registry, "r.tsv");
+    cli_free(&o);
+
+    const char *text = "# r\nrates loans id - full ratio:DECIMAL(38,20),raw:VARCHAR\n"
+                       "txns ledger id,seq updated_at incremental\n";
+    registry reg;
+    CHECK_EQ_INT(registry_parse(text, strlen(text), "r\"1.tsv", &reg, &e), FH_OK);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cli_print_registry(f, "r\"1.tsv", &reg);
+    fclose(f);
+    CHECK_STR(buf, "{\"registry\": \"r\\\"1.tsv\", \"groups\": [\"customers\", \"savings\", "
+                   "\"loans\", \"payments\", \"ledger\", \"investments\"], \"tables\": [\n"
+                   "  {\"name\": \"rates\", \"group\": \"loans\", \"key\": [\"id\"], \"cursor\": null, "
+                   "\"mode\": \"full\", \"types\": [{\"column\": \"ratio\", \"type\": \"DECIMAL(38,20)\"}, "
+                   "{\"column\": \"raw\", \"type\": \"VARCHAR\"}], \"line\": 2},\n"
+                   "  {\"name\": \"txns\", \"group\": \"ledger\", \"key\": [\"id\", \"seq\"], "
+                   "\"cursor\": \"updated_at\", \"mode\": \"incremental\", \"types\": [], "
+                   "\"line\": 3}\n]}\n");
+    free(buf);
+    registry_free(&reg);
+
+    f = open_memstream(&buf, &len);
+    cli_print_registry(f, "empty.tsv", &reg); /* a registry of comments only */
+    fclose(f);
+    CHECK_CONTAINS(buf, "\"investments\"], \"tables\": []}\n");
+    free(buf);
+}
+
 static void test_outputs(void)
 {
     char *buf = NULL;
@@ -234,6 +276,8 @@ static void test_outputs(void)
     CHECK_CONTAINS(buf, "FINHOUSE_DUCKDB_PATH");
     CHECK_CONTAINS(buf, "FINHOUSE_REGISTRY");
     CHECK_CONTAINS(buf, "Examples:");
+    CHECK_CONTAINS(buf, "--print-registry");
+    CHECK_CONTAINS(buf, "customers, savings, loans, payments,\n                      ledger, investments");
     free(buf);
 
     fh_error err;
@@ -253,5 +297,6 @@ int main(void)
     test_redact();
     test_sizes();
     test_outputs();
+    test_print_registry();
     return check_done("test_cli");
 }

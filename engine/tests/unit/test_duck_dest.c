@@ -60,7 +60,7 @@ static int fake_fill(void *ctx, void **local, duckdb_data_chunk chunk, size_t ca
     int64_t *extra = f->ncols > 4 ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 4)) : NULL;
     int64_t *hash = f->row_hash ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, f->ncols)) : NULL;
     while (*rows < cap) {
-        if (l->pos >= l->end) { /* claim the next range, as pg_scan does */
+        if (l->pos >= l->end) { /* claim the next range, as pg_source_scan does */
             long p = atomic_fetch_add(&f->next, 1);
             if ((size_t)p >= f->parts)
                 break;
@@ -108,14 +108,14 @@ static int fake_done(void *ctx, int *has, int64_t *max, fh_error *err)
 
 static const char *KEY[] = {"id"};
 
-static int load(duck_dest *d, fake *f, int full, duck_load_result *res, fh_error *err)
+static int load(duck_dest *d, fake *f, int full, duck_dest_result *res, fh_error *err)
 {
     atomic_store(&f->next, 0);
     duck_scan_source src = {.ctx = f, .cols = f->cols, .ncols = f->ncols, .max_threads = f->parts,
                             .row_hash = f->row_hash, .fill = fake_fill, .local_free = fake_free};
     duck_dest_state st;
     duck_dest_read_state(d, "t", &st, err);
-    duck_load_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
+    duck_dest_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
                            .nkey = 1, .full = full,
                            .max_delete_pct = f->max_delete_pct ? f->max_delete_pct : 50,
                            .has_wm_from = st.has_watermark, .wm_from = st.watermark_us,
@@ -166,7 +166,7 @@ static int fake_close_range(void *ctx, int ok, fh_error *err)
     return FH_OK;
 }
 
-static int reconcile(duck_dest *d, fake *f, duck_load_result *res, fh_error *err)
+static int reconcile(duck_dest *d, fake *f, duck_dest_result *res, fh_error *err)
 {
     static uint64_t compared; /* the rows the fake source holds */
     compared = 0;
@@ -174,7 +174,7 @@ static int reconcile(duck_dest *d, fake *f, duck_load_result *res, fh_error *err
         compared += !(v >= f->gone_lo && v <= f->gone_hi);
     duck_dest_state st;
     duck_dest_read_state(d, "t", &st, err);
-    duck_load_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
+    duck_dest_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
                            .nkey = 1, .max_delete_pct = f->max_delete_pct ? f->max_delete_pct : 50,
                            .has_wm_from = st.has_watermark, .wm_from = st.watermark_us,
                            .open_range = fake_open_range, .close_range = fake_close_range,
@@ -203,7 +203,7 @@ static void test_current_guard_reconcile(const char *dir)
     mkcol(&f.cols[3], "updated_at", CD_OID_TIMESTAMPTZ, -1);
     duck_dest *d;
     fh_error err;
-    duck_load_result res;
+    duck_dest_result res;
     CHECK_EQ_INT(duck_dest_open(path, 2, "64MB", NULL, &d, &err), FH_OK);
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
     CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t"), "5000");
@@ -291,6 +291,55 @@ static void test_current_guard_reconcile(const char *dir)
     duck_dest_close(d);
 }
 
+/* A warehouse whose load log has the shape older fhloads wrote (rows, deleted, no files) is brought to
+ * the one shape when fhload opens it, its loads kept, and loads go on from them. */
+static void test_migrate_load_log(const char *dir)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/old.duckdb", dir);
+    duckdb_database db;
+    duckdb_connection con;
+    CHECK(duckdb_open(path, &db) == DuckDBSuccess);
+    CHECK(duckdb_connect(db, &con) == DuckDBSuccess);
+    duckdb_result r;
+    CHECK(duckdb_query(con,
+                       "CREATE SCHEMA raw;"
+                       "CREATE TABLE raw._fh_loads (load_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL,"
+                       " mode VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,"
+                       " rows BIGINT NOT NULL, deleted BIGINT NOT NULL, watermark_from TIMESTAMPTZ,"
+                       " watermark_to TIMESTAMPTZ, status VARCHAR NOT NULL);"
+                       "INSERT INTO raw._fh_loads VALUES (7, 'old', 'full', now(), now(), 12, 3, NULL, NULL, 'ok');",
+                       &r) == DuckDBSuccess);
+    duckdb_destroy_result(&r);
+    duckdb_disconnect(&con);
+    duckdb_close(&db);
+
+    duck_dest *d;
+    fh_error err;
+    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", NULL, &d, &err), FH_OK);
+    CHECK_STR(one(d, "SELECT string_agg(column_name, ',' ORDER BY column_index) FROM duckdb_columns() "
+                     "WHERE schema_name = 'raw' AND table_name = '_fh_loads'"),
+              "load_id,table_name,mode,started_at,finished_at,rows_loaded,rows_deleted,watermark_from,"
+              "watermark_to,status,files");
+    CHECK_STR(one(d, "SELECT rows_loaded || ' ' || rows_deleted || ' ' || files FROM raw._fh_loads"), "12 3 0");
+    fake f = {.ncols = 4, .first = 1, .n = 10, .parts = 1};
+    mkcol(&f.cols[0], "id", CD_OID_INT8, -1);
+    mkcol(&f.cols[1], "name", CD_OID_TEXT, -1);
+    mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((12 << 16) | 2) + 4);
+    mkcol(&f.cols[3], "updated_at", CD_OID_TIMESTAMPTZ, -1);
+    duck_dest_result res;
+    CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.load_id, 8);
+    CHECK_STR(one(d, "SELECT rows_loaded || ' ' || rows_deleted || ' ' || files FROM raw._fh_loads "
+                     "WHERE load_id = 8"),
+              "10 0 0");
+    duck_dest_close(d);
+    /* opened again: already in shape, nothing to do */
+    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", NULL, &d, &err), FH_OK);
+    CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_loads"), "2");
+    duck_dest_close(d);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/fhload-test-dest-XXXXXX";
@@ -313,7 +362,7 @@ int main(void)
     CHECK_EQ_INT(st.found, 0);
 
     /* 1: first load, parallel */
-    duck_load_result res;
+    duck_dest_result res;
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
     CHECK_EQ_INT(res.load_id, 1);
     CHECK_EQ_INT(res.rows, 10000);
@@ -351,8 +400,9 @@ int main(void)
     f.gone_hi = 299;
     CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
     CHECK_EQ_INT(res.deleted, 0);
-    CHECK_STR(one(d, "SELECT mode || ' ' || rows || ' ' || deleted || ' ' || status FROM raw._fh_loads WHERE load_id = 4"),
-              "incremental 9800 0 ok");
+    CHECK_STR(one(d, "SELECT mode || ' ' || rows_loaded || ' ' || rows_deleted || ' ' || files || ' ' || status "
+                     "FROM raw._fh_loads WHERE load_id = 4"),
+              "incremental 9800 0 0 ok");
     f.gone_lo = f.gone_hi = 0;
 
     /* 4: added column flows in; old rows have NULL */
@@ -504,11 +554,11 @@ int main(void)
     atomic_store(&f.next, 0);
     duck_scan_source src = {.ctx = &f, .cols = f.cols, .ncols = 4, .max_threads = f.parts,
                             .fill = fake_fill, .local_free = fake_free};
-    stage_spec ss = {.table = "t", .group = "loans", .cursor = "updated_at", .cols = f.cols,
+    stage_parquet_spec ss = {.table = "t", .group = "loans", .cursor = "updated_at", .cols = f.cols,
                      .ncols = 4, .key = KEY, .nkey = 1, .full = 0, .load_id = 42,
                      .lookback_s = 900, .has_wm_from = 1, .wm_from = 0, .file_size = "300KB",
                      .src = &src, .scan_done = fake_done, .scan_ctx = &f};
-    stage_result sr;
+    stage_parquet_result sr;
     CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
     CHECK_EQ_INT(sr.rows, 300000);
     CHECK(sr.nfiles >= 2);
@@ -528,7 +578,10 @@ int main(void)
     CHECK_CONTAINS(mbuf, "\"load_id\": 42");
     CHECK_CONTAINS(mbuf, "\"watermark_from\": \"1970-01-01T00:00:00.000000Z\"");
     CHECK_CONTAINS(mbuf, "\"primary_key\": [\"id\"]");
-    CHECK_CONTAINS(mbuf, "{\"name\": \"amount\", \"type\": \"DECIMAL(14,2)\"");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"amount\", \"type\": \"DECIMAL(14,2)\", \"snowflake_type\": \"NUMBER(14,2)\"");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"id\", \"type\": \"BIGINT\", \"snowflake_type\": \"NUMBER(38,0)\"");
+    CHECK_CONTAINS(mbuf, "\"type\": \"TIMESTAMP WITH TIME ZONE\", \"snowflake_type\": \"TIMESTAMP_TZ\"");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"_fh_op\", \"type\": \"VARCHAR\", \"snowflake_type\": \"VARCHAR\"}");
     CHECK_CONTAINS(mbuf, "\"path\": \"part-1.parquet\"");
     CHECK_CONTAINS(mbuf, "\"rows\": 300000\n}");
     /* again: replaces the previous files; a failing producer leaves the last good stage */
@@ -538,9 +591,44 @@ int main(void)
     f.fail_at = 0;
     struct stat stt;
     CHECK(stat(mpath, &stt) == 0);
+    /* a column Snowflake has no type for: refused before anything is written, naming it */
+    cd_column span;
+    mkcol(&span, "span", CD_OID_INTERVAL, -1);
+    strcpy(span.pg_type, "interval");
+    cd_column with_span[5];
+    memcpy(with_span, f.cols, 4 * sizeof f.cols[0]);
+    with_span[4] = span;
+    stage_parquet_spec bad = ss;
+    bad.cols = with_span;
+    bad.ncols = 5;
+    CHECK_EQ_INT(stage_parquet_write(sp, &bad, &sr, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg, "table t, column span: type interval (INTERVAL) has no Snowflake equivalent");
+    CHECK(stat(mpath, &stt) == 0);
+    char sft[64];
+    CHECK(stage_parquet_snowflake_type(&f.cols[1], sft, sizeof sft));
+    CHECK_STR(sft, "VARCHAR");
+    /* a full load: the manifest prescribes its delete rows in Snowflake (an incremental one: none) */
+    CHECK_CONTAINS(mbuf, "\"snowflake\": {},");
+    ss.full = 1;
+    f.n = 1000;
+    atomic_store(&f.next, 0);
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
+    mf = fopen(mpath, "r");
+    CHECK(mf != NULL);
+    if (mf) {
+        size_t got = fread(mbuf, 1, sizeof mbuf - 1, mf);
+        mbuf[got] = '\0';
+        fclose(mf);
+    }
+    CHECK_CONTAINS(mbuf, "\"count_deletes\": \"SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM "
+                         "(SELECT \\\"ID\\\", _FH_OP FROM {table} WHERE _FH_LOAD_ID < 42 QUALIFY");
+    CHECK_CONTAINS(mbuf, "\"insert_deletes\": \"INSERT INTO {table} (\\\"ID\\\", _FH_LOAD_ID, _FH_LOADED_AT, "
+                         "_FH_OP) SELECT prev.\\\"ID\\\", 42, CURRENT_TIMESTAMP(), 'delete' FROM");
+    CHECK_CONTAINS(mbuf, "WHERE cur._FH_LOAD_ID = 42 AND cur.\\\"ID\\\" = prev.\\\"ID\\\")\"");
     stage_parquet_close(sp);
 
     test_current_guard_reconcile(dir);
+    test_migrate_load_log(dir);
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

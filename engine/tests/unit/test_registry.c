@@ -17,7 +17,7 @@ static void test_valid(void)
 {
     const char *text = "# finhouse registry\n"
                        "\n"
-                       "customers      users         id           updated_at  incremental\n"
+                       "customers      customers     id           updated_at  incremental\n"
                        "public.loans\tloans\tid\tupdated_at\tincremental   # trailing comment\r\n"
                        "schedule  loans  loan_id,seq  -  full\n"
                        "   \t  \n"
@@ -27,7 +27,7 @@ static void test_valid(void)
     CHECK_EQ_INT(parse(text, &reg, &err), FH_OK);
     CHECK_EQ_INT(reg.ntables, 4);
     CHECK_STR(reg.tables[0].name, "customers");
-    CHECK_STR(reg.tables[0].group, "users");
+    CHECK_STR(reg.tables[0].group, "customers");
     CHECK_STR(reg.tables[0].cursor, "updated_at");
     CHECK_EQ_INT(reg.tables[0].mode, REGISTRY_INCREMENTAL);
     CHECK_EQ_INT(reg.tables[0].line, 3);
@@ -66,30 +66,30 @@ static void test_errors(void)
     struct {
         const char *text, *msg;
     } bad[] = {
-        {"a users id updated_at incremental\nb users id\n", "reg.tsv:2: expected 5 fields"},
-        {"a users id x full x:VARCHAR extra\n", "reg.tsv:1: expected 5 fields (table group primary_key cursor mode) and optional column types, found more than 6"},
-        {"a users id x full extra\n", "column type 'extra' of a is not column:TYPE"},
-        {"a users id x full amount:TEXT\n", "type 'TEXT' of a.amount is not VARCHAR or DECIMAL(p,s)"},
-        {"a users id x full amount:DECIMAL(39,2)\n", "is not VARCHAR or DECIMAL(p,s) with 1 <= p <= 38"},
-        {"a users id x full amount:DECIMAL(10,12)\n", "type 'DECIMAL(10,12)'"},
-        {"a users id x full amount:DECIMAL(10,2)x\n", "type 'DECIMAL(10,2)x'"},
-        {"a users id x full amount:VARCHAR,amount:DECIMAL(38,20)\n", "column amount of a has two types"},
-        {"a users id x full amount:VARCHAR,\n", "end with a comma"},
-        {"a users id x full 1x:VARCHAR\n", "column type '1x:VARCHAR' of a is not column:TYPE"},
+        {"a customers id updated_at incremental\nb customers id\n", "reg.tsv:2: expected 5 fields"},
+        {"a customers id x full x:VARCHAR extra\n", "reg.tsv:1: expected 5 fields (table group primary_key cursor mode) and optional column types, found more than 6"},
+        {"a customers id x full extra\n", "column type 'extra' of a is not column:TYPE"},
+        {"a customers id x full amount:TEXT\n", "type 'TEXT' of a.amount is not VARCHAR or DECIMAL(p,s)"},
+        {"a customers id x full amount:DECIMAL(39,2)\n", "is not VARCHAR or DECIMAL(p,s) with 1 <= p <= 38"},
+        {"a customers id x full amount:DECIMAL(10,12)\n", "type 'DECIMAL(10,12)'"},
+        {"a customers id x full amount:DECIMAL(10,2)x\n", "type 'DECIMAL(10,2)x'"},
+        {"a customers id x full amount:VARCHAR,amount:DECIMAL(38,20)\n", "column amount of a has two types"},
+        {"a customers id x full amount:VARCHAR,\n", "end with a comma"},
+        {"a customers id x full 1x:VARCHAR\n", "column type '1x:VARCHAR' of a is not column:TYPE"},
         {"a clients id - full\n", "reg.tsv:1: unknown group 'clients' for table a"},
-        {"a users id - sometimes\n", "mode 'sometimes' of a must be"},
-        {"a users id - incremental\n", "is incremental but has no cursor"},
-        {"1a users id - full\n", "table name '1a' is not a valid identifier"},
-        {"a.b.c users id - full\n", "is not a valid identifier"},
-        {"a users id,,x - full\n", "primary key 'id,,x' of a"},
-        {"a users id, - full\n", "primary key"},
-        {"a users id up-dated full\n", "cursor 'up-dated' of a is not a column name"},
-        {"a users id - full\n\n# c\na loans id - full\n", "reg.tsv:4: table a is already declared on line 1"},
-        {"a users id - full\nb\0 users id - full\n", "reg.tsv:2: NUL byte"},
-        {"caf\xc3\xa9 users id - full\n", "is not a valid identifier"},
-        {"a users k1,k2,k3,k4,k5,k6,k7,k8,k9,k10,k11,k12,k13,k14,k15,k16,k17 - full\n",
+        {"a customers id - sometimes\n", "mode 'sometimes' of a must be"},
+        {"a customers id - incremental\n", "is incremental but has no cursor"},
+        {"1a customers id - full\n", "table name '1a' is not a valid identifier"},
+        {"a.b.c customers id - full\n", "is not a valid identifier"},
+        {"a customers id,,x - full\n", "primary key 'id,,x' of a"},
+        {"a customers id, - full\n", "primary key"},
+        {"a customers id up-dated full\n", "cursor 'up-dated' of a is not a column name"},
+        {"a customers id - full\n\n# c\na loans id - full\n", "reg.tsv:4: table a is already declared on line 1"},
+        {"a loans id - full\nb\0 loans id - full\n", "reg.tsv:2: NUL byte"},
+        {"caf\xc3\xa9 customers id - full\n", "is not a valid identifier"},
+        {"a customers k1,k2,k3,k4,k5,k6,k7,k8,k9,k10,k11,k12,k13,k14,k15,k16,k17 - full\n",
          "more than 16 columns"},
-        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa users id - full\n",
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa customers id - full\n",
          "at most 63 bytes"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -121,8 +121,28 @@ static void test_file(void)
     CHECK_EQ_INT(registry_load(path, &reg, &err), FH_EUSAGE);
     CHECK_CONTAINS(err.msg, "cannot read registry /tmp/fhload-test-registry-");
     CHECK_CONTAINS(err.msg, "FINHOUSE_REGISTRY");
-    CHECK(registry_group_valid("transactions"));
-    CHECK(!registry_group_valid("Transactions"));
+    CHECK(registry_group_valid("ledger"));
+    CHECK(!registry_group_valid("Ledger"));
+}
+
+/* The groups are the Django apps' names, in one list: registry_groups() (for messages) spells the
+ * same list in the same order, and the old names are gone. */
+static void test_groups(void)
+{
+    const char *apps[] = {"customers", "savings", "loans", "payments", "ledger", "investments"};
+    CHECK_EQ_INT(registry_group_count(), 6);
+    char joined[256] = "";
+    for (size_t i = 0; i < registry_group_count(); i++) {
+        CHECK_STR(registry_group_name(i), apps[i]);
+        CHECK(registry_group_valid(apps[i]));
+        if (i)
+            strcat(joined, ", ");
+        strcat(joined, registry_group_name(i));
+    }
+    CHECK(registry_group_name(6) == NULL);
+    CHECK_STR(registry_groups(), joined);
+    CHECK(!registry_group_valid("users") && !registry_group_valid("accounts") &&
+          !registry_group_valid("transactions"));
 }
 
 int main(void)
@@ -130,5 +150,6 @@ int main(void)
     test_valid();
     test_errors();
     test_file();
+    test_groups();
     return check_done("test_registry");
 }

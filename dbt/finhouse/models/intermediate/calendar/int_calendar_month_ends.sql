@@ -34,14 +34,16 @@ spine as (
         ) as period_end,
         cast({{ dbt.dateadd('day', -1, 'bounded.month_start') }} as date) as previous_period_end,
         cast({{ dbt.last_day('bounded.month_start', 'month') }} as date) as month_end,
-        {{ dbt.datediff('bounded.month_start', 'least(cast(' ~ dbt.last_day('bounded.month_start', 'month') ~ ' as date), as_of.as_of_date)', 'day') }} + 1 as days_in_period,
-        {{ dbt.datediff('bounded.month_start', dbt.last_day('bounded.month_start', 'month'), 'day') }} + 1 as days_in_month
+        {%- set month_end = dbt.last_day('bounded.month_start', 'month') %}
+        {{ dbt.datediff('bounded.month_start', 'least(cast(' ~ month_end ~ ' as date), as_of.as_of_date)', 'day') }}
+            + 1 as days_in_period,
+        {{ dbt.datediff('bounded.month_start', month_end, 'day') }} + 1 as days_in_month
     from bounded
     cross join as_of
 )
 
 select
     spine.*,
-    -- the share of a month the period covers: flows are annualised × 12 / months_in_period (KPIS.md)
+    -- the share of a month the period covers: flows are annualised × 12 / months_in_period (docs/kpis.md)
     cast(spine.days_in_period as {{ dbt.type_numeric() }}) / spine.days_in_month as months_in_period
 from spine

@@ -91,7 +91,8 @@ punctuality as (
         loans.customer_id,
         sum(case when installments_aged.due_on < as_of.as_of_date then 1 else 0 end) as installments_fallen_due,
         sum(case when installments_aged.due_on < as_of.as_of_date
-                  and installments_aged.completed_on <= installments_aged.due_on then 1 else 0 end) as installments_paid_on_time
+                  and installments_aged.completed_on <= installments_aged.due_on then 1 else 0 end)
+            as installments_paid_on_time
     from installments_aged
     cross join as_of
     inner join loans on loans.loan_id = installments_aged.loan_id

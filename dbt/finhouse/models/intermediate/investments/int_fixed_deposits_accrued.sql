@@ -22,7 +22,8 @@ earned as (
     select
         deposit_periods.investment_id,
         deposit_periods.period_end,
-        sum(case when earnings.accrued_on <= deposit_periods.period_end then earnings.amount else 0 end) as accrued_to_date,
+        sum(case when earnings.accrued_on <= deposit_periods.period_end then earnings.amount else 0 end)
+            as accrued_to_date,
         sum(case when earnings.paid_on <= deposit_periods.period_end then earnings.amount else 0 end) as paid_to_date,
         sum(case when earnings.accrued_on between deposit_periods.month_start and deposit_periods.period_end
                  then earnings.amount else 0 end) as accrued_in_period

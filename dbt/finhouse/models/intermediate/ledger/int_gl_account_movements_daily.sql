@@ -23,7 +23,7 @@ touched_days as (
 ),
 {%- endif %}
 
-{#- Incremental: the entries of the touched days first, then their lines: the join reads a few days, not
+{# Incremental: the entries of the touched days first, then their lines: the join reads a few days, not
     the journal. -#}
 entries_to_sum as (
     select * from entries {{ restricted_to('posted_on', 'touched_days') }}

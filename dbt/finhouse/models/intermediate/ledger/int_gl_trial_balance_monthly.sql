@@ -19,8 +19,10 @@ monthly as (
         accounts.gl_account_id,
         period_ends.month_start,
         period_ends.period_end,
-        coalesce(sum(case when movements.posted_on >= period_ends.month_start then movements.debit end), 0) as period_debit,
-        coalesce(sum(case when movements.posted_on >= period_ends.month_start then movements.credit end), 0) as period_credit,
+        coalesce(sum(case when movements.posted_on >= period_ends.month_start then movements.debit end), 0)
+            as period_debit,
+        coalesce(sum(case when movements.posted_on >= period_ends.month_start then movements.credit end), 0)
+            as period_credit,
         coalesce(sum(movements.debit), 0) as cumulative_debit,
         coalesce(sum(movements.credit), 0) as cumulative_credit
     from accounts

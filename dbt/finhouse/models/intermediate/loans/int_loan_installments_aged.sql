@@ -97,6 +97,7 @@ select
     case when aged.is_overdue then aged.interest_due - aged.interest_paid else 0 end as overdue_interest,
     case when aged.is_overdue then aged.fee_due - aged.fee_paid else 0 end as overdue_fees,
     case when aged.is_overdue then aged.penalty_due - aged.penalty_paid else 0 end as overdue_penalties,
-    case when aged.is_overdue then {{ dbt.datediff('aged.due_on', 'aged.computed_as_of', 'day') }} else 0 end as days_late,
+    case when aged.is_overdue then {{ dbt.datediff('aged.due_on', 'aged.computed_as_of', 'day') }} else 0 end
+        as days_late,
     {{ transformed_at() }} as transformed_at
 from aged

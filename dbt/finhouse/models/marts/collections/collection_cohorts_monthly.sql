@@ -1,5 +1,5 @@
 -- Cumulative repayment rate per disbursement cohort (the month loans were disbursed) at every month-end:
--- cumulative scheduled amounts collected against dues / cumulative scheduled amounts fallen due (KPIS.md).
+-- cumulative scheduled amounts collected against dues / cumulative scheduled amounts fallen due (docs/kpis.md).
 --
 -- Incremental by period: a run recomputes the months int_loans_aged_monthly rewrote since, for every
 -- cohort. That model rewrites from the earliest date any input here changed on (a payment, a completed
@@ -59,14 +59,16 @@ collected as (
 )
 
 select
-    cast(fallen_due.cohort_month as {{ dbt.type_string() }}) || ':' || cast(fallen_due.month_start as {{ dbt.type_string() }}) as cohort_key,
+    cast(fallen_due.cohort_month as {{ dbt.type_string() }}) || ':'
+        || cast(fallen_due.month_start as {{ dbt.type_string() }}) as cohort_key,
     fallen_due.cohort_month,
     fallen_due.month_start,
     cohort_loans.loans_disbursed,
     cohort_loans.amount_disbursed,
     fallen_due.cumulative_due,
     coalesce(collected.cumulative_collected, 0) as cumulative_collected,
-    {{ safe_divide('coalesce(collected.cumulative_collected, 0)', 'fallen_due.cumulative_due') }} as cumulative_repayment_rate,
+    {{ safe_divide('coalesce(collected.cumulative_collected, 0)', 'fallen_due.cumulative_due') }}
+        as cumulative_repayment_rate,
     {{ transformed_at() }} as transformed_at
 from fallen_due
 inner join cohort_loans on cohort_loans.cohort_month = fallen_due.cohort_month

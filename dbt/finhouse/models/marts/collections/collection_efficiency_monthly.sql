@@ -1,5 +1,5 @@
 -- Collection efficiency per month, for the institution and by branch, loan officer and product (`grain`),
--- on scheduled amounts (principal + interest + fees; penalties apart), KPIS.md:
+-- on scheduled amounts (principal + interest + fees; penalties apart), docs/kpis.md:
 --   on-time repayment rate        = due in the period and paid in full by its due date / due in the period
 --   current collection efficiency = collected (by the period end) against amounts due in the period /
 --                                   due in the period — payments towards later installments (prepayments)
@@ -52,7 +52,8 @@ dues as (
         periods.month_start, installments.branch_id, installments.officer_id, installments.loan_product_id,
         installments.principal_due + installments.interest_due + installments.fee_due as amount_due,
         case when installments.completed_on <= installments.due_on
-             then installments.principal_due + installments.interest_due + installments.fee_due else 0 end as amount_paid_on_time,
+             then installments.principal_due + installments.interest_due + installments.fee_due else 0 end
+            as amount_paid_on_time,
         cast(0 as {{ dbt.type_numeric() }}) as current_collections,
         cast(0 as {{ dbt.type_numeric() }}) as arrears_collections,
         cast(0 as {{ dbt.type_numeric() }}) as prepayments,
@@ -131,7 +132,9 @@ rolled as (
 )
 
 select
-    rolled.grain || ':' || coalesce(cast(coalesce(rolled.branch_id, rolled.officer_id, rolled.product_id) as {{ dbt.type_string() }}), 'all')
+    rolled.grain
+        || ':' || coalesce(cast(coalesce(rolled.branch_id, rolled.officer_id, rolled.product_id)
+                                as {{ dbt.type_string() }}), 'all')
         || ':' || cast(rolled.month_start as {{ dbt.type_string() }}) as collection_key,
     rolled.grain,
     rolled.month_start,
@@ -147,7 +150,8 @@ select
     rolled.opening_arrears,
     {{ safe_divide('rolled.amount_paid_on_time', 'rolled.amount_due') }} as on_time_repayment_rate,
     {{ safe_divide('rolled.current_collections', 'rolled.amount_due') }} as current_collection_efficiency,
-    {{ safe_divide('rolled.current_collections + rolled.arrears_collections', 'rolled.amount_due + rolled.opening_arrears') }} as total_collection_efficiency,
+    {{ safe_divide('rolled.current_collections + rolled.arrears_collections',
+                   'rolled.amount_due + rolled.opening_arrears') }} as total_collection_efficiency,
     {{ transformed_at() }} as transformed_at
 from rolled
 inner join periods on periods.month_start = rolled.month_start

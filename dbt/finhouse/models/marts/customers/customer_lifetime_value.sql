@@ -64,5 +64,6 @@ valued as (
 select
     valued.*,
     valued.loan_income - valued.deposit_interest_expense as realised_income,
-    valued.loan_income - valued.deposit_interest_expense + valued.expected_income - valued.expected_loss as lifetime_value
+    valued.loan_income - valued.deposit_interest_expense + valued.expected_income - valued.expected_loss
+        as lifetime_value
 from valued

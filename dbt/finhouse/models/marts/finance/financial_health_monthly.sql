@@ -1,6 +1,6 @@
 -- The SEEP / CGAP financial-health ratio set, from the general ledger (int_gl_trial_balance_monthly) and
 -- the rebuilt portfolio, per month and per trailing 12 months (`period_type`). Flows are annualised
--- (× 12 / months); balance-only ratios are not. Averages are (opening + closing) / 2. KPIS.md:
+-- (× 12 / months); balance-only ratios are not. Averages are (opening + closing) / 2. docs/kpis.md:
 --   OSS  = financial revenue (4xxx) / (financial expense (5000-5020) + provision expense (5100) + operating expense (52xx))
 --   FSS  = financial revenue / (the same + inflation adjustment); finhouse's only adjustment is inflation:
 --          var('inflation_rate') × average equity (floored at 0), for the period's share of a year (no subsidy adjustment)
@@ -59,7 +59,7 @@ portfolio as (
 disbursed as (
     select disbursed_month as month_start, count(*) as loans_disbursed, sum(amount_disbursed) as amount_disbursed
     from {{ ref('fct_disbursements') }}
-    group by 1
+    group by disbursed_month
 ),
 
 deposits_due_soon as (
@@ -105,7 +105,8 @@ monthly as (
 windowed as (
     select
         monthly.*,
-        {%- for column in ['total_assets', 'total_equity', 'gross_loan_portfolio', 'funding_liabilities', 'active_borrowers'] %}
+        {%- for column in ['total_assets', 'total_equity', 'gross_loan_portfolio', 'funding_liabilities',
+                           'active_borrowers'] %}
         coalesce(lag({{ column }}) over (order by month_start), 0) as opening_{{ column }}_month,
         coalesce(lag({{ column }}, 12) over (order by month_start), 0) as opening_{{ column }}_12m,
         {%- endfor %}
@@ -118,7 +119,8 @@ windowed as (
 ),
 
 periods_out as (
-    {%- for period_type, suffix, months in [('month', 'month', 'months_in_period'), ('trailing_12_months', '12m', 'months_in_period_12m')] %}
+    {%- for period_type, suffix, months in [('month', 'month', 'months_in_period'),
+                                            ('trailing_12_months', '12m', 'months_in_period_12m')] %}
     select
         '{{ period_type }}' as period_type,
         {%- if suffix == 'month' %}
@@ -162,17 +164,23 @@ select
     -- Self-sufficiency over costs that are not positive (a month in progress whose provision release
     -- exceeds its expenses so far) means nothing: null, not a large negative ratio.
     {%- set costs = 'financial_expense + provision_expense + operating_expense' %}
-    {{ safe_divide('financial_revenue', 'case when ' ~ costs ~ ' > 0 then ' ~ costs ~ ' end') }} as operational_self_sufficiency,
-    {{ safe_divide('financial_revenue', 'case when ' ~ costs ~ ' + inflation_adjustment > 0 then ' ~ costs ~ ' + inflation_adjustment end') }} as financial_self_sufficiency,
+    {{ safe_divide('financial_revenue', 'case when ' ~ costs ~ ' > 0 then ' ~ costs ~ ' end') }}
+        as operational_self_sufficiency,
+    {{ safe_divide('financial_revenue',
+                   'case when ' ~ costs ~ ' + inflation_adjustment > 0 then ' ~ costs ~ ' + inflation_adjustment end') }}
+        as financial_self_sufficiency,
     {{ annualise(safe_divide('net_operating_income', 'average_total_assets'), 'months') }} as return_on_assets,
     {{ annualise(safe_divide('net_operating_income', 'average_total_equity'), 'months') }} as return_on_equity,
     {{ annualise(safe_divide('loan_revenue', 'average_gross_loan_portfolio'), 'months') }} as yield_on_gross_portfolio,
-    ({{ annualise(safe_divide('loan_revenue', 'average_gross_loan_portfolio'), 'months') }} - {{ inflation }}) / (1 + {{ inflation }}) as real_yield_on_gross_portfolio,
+    ({{ annualise(safe_divide('loan_revenue', 'average_gross_loan_portfolio'), 'months') }} - {{ inflation }})
+        / (1 + {{ inflation }}) as real_yield_on_gross_portfolio,
     {{ safe_divide('gross_loan_portfolio', 'total_assets') }} as portfolio_to_assets,
     {{ annualise(safe_divide('financial_expense', 'average_funding_liabilities'), 'months') }} as cost_of_funds,
     {{ safe_divide('total_liabilities', 'total_equity') }} as debt_to_equity,
-    {{ safe_divide('cash_and_bank', 'savings_deposits + fixed_deposits_due_90_days + interest_payable') }} as liquid_ratio,
-    {{ annualise(safe_divide('operating_expense', 'average_gross_loan_portfolio'), 'months') }} as operating_expense_ratio,
+    {{ safe_divide('cash_and_bank', 'savings_deposits + fixed_deposits_due_90_days + interest_payable') }}
+        as liquid_ratio,
+    {{ annualise(safe_divide('operating_expense', 'average_gross_loan_portfolio'), 'months') }}
+        as operating_expense_ratio,
     {{ money(annualise(safe_divide('operating_expense', 'average_active_borrowers'), 'months')) }} as cost_per_borrower,
     {{ safe_divide('active_borrowers', 'loan_officers') }} as borrowers_per_loan_officer,
     {{ money(safe_divide('gross_loan_portfolio', 'active_borrowers')) }} as average_outstanding_loan,

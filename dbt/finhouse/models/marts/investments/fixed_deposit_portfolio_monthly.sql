@@ -21,7 +21,8 @@ rolled as (
         sum(case when is_active then principal * annual_rate else 0 end) as principal_times_rate,
         sum(case when is_active and days_to_maturity <= 30 then principal else 0 end) as principal_maturing_30_days,
         sum(case when is_active and days_to_maturity <= 90 then principal else 0 end) as principal_maturing_90_days,
-        sum(case when start_on between month_start and period_end then principal else 0 end) as principal_placed_in_period
+        sum(case when start_on between month_start and period_end then principal else 0 end)
+            as principal_placed_in_period
     from deposits
     group by grouping sets ((month_start), (month_start, investment_product_id))
 )

@@ -1,5 +1,5 @@
 -- Loans disbursed per month, for the institution and by branch, loan officer and product (`grain`): count,
--- amount, average loan disbursed (amount / number, KPIS.md), first loans vs repeat loans, upfront fees.
+-- amount, average loan disbursed (amount / number, docs/kpis.md), first loans vs repeat loans, upfront fees.
 with disbursements as (
     select * from {{ ref('fct_disbursements') }}
 ),
@@ -37,7 +37,9 @@ rolled as (
 )
 
 select
-    rolled.grain || ':' || coalesce(cast(coalesce(rolled.branch_id, rolled.officer_id, rolled.product_id) as {{ dbt.type_string() }}), 'all')
+    rolled.grain
+        || ':' || coalesce(cast(coalesce(rolled.branch_id, rolled.officer_id, rolled.product_id)
+                                as {{ dbt.type_string() }}), 'all')
         || ':' || cast(rolled.month_start as {{ dbt.type_string() }}) as disbursement_key,
     rolled.*,
     {{ money(safe_divide('rolled.amount_disbursed', 'rolled.loans_disbursed')) }} as average_loan_disbursed

@@ -3,7 +3,7 @@
 -- of loans with DPD > N (DPD from the oldest unpaid installment) / GLP, published plain, including
 -- restructured loans (CGAP: + renegotiated portfolio) and excluding them; aging buckets; the arrears rate
 -- (overdue principal / GLP — a different, smaller number than PAR); installments missed; and, beside PAR,
--- the month's write-offs and the annualised write-off ratio on average GLP (KPIS.md).
+-- the month's write-offs and the annualised write-off ratio on average GLP (docs/kpis.md).
 --
 -- Incremental by period: a run recomputes the months int_loans_aged_monthly rewrote since (a write-off
 -- changes its loan's write-off date, so that model rewrites its month too); the opening GLP of the first
@@ -65,15 +65,18 @@ rolled as (
         sum(principal_outstanding) as gross_loan_portfolio,
         {%- for n in [1, 30, 60, 90, 180] %}
         sum(case when days_past_due > {{ n }} then principal_outstanding else 0 end) as par_{{ n }}_principal,
-        sum(case when days_past_due > {{ n }} or is_restructured then principal_outstanding else 0 end) as par_{{ n }}_incl_restructured_principal,
-        sum(case when days_past_due > {{ n }} and not is_restructured then principal_outstanding else 0 end) as par_{{ n }}_excl_restructured_principal,
+        sum(case when days_past_due > {{ n }} or is_restructured then principal_outstanding else 0 end)
+            as par_{{ n }}_incl_restructured_principal,
+        sum(case when days_past_due > {{ n }} and not is_restructured then principal_outstanding else 0 end)
+            as par_{{ n }}_excl_restructured_principal,
         sum(case when days_past_due > {{ n }} then is_loan else 0 end) as par_{{ n }}_loans,
         {%- endfor %}
         sum(case when is_restructured then principal_outstanding else 0 end) as restructured_principal,
         sum(case when is_restructured then is_loan else 0 end) as restructured_loans,
         {%- for bucket, label in [('current', 'current'), ('1-30', '1_30'), ('31-60', '31_60'), ('61-90', '61_90'),
                                   ('91-180', '91_180'), ('181-360', '181_360'), ('>360', 'over_360')] %}
-        sum(case when dpd_bucket = '{{ bucket }}' then principal_outstanding else 0 end) as bucket_{{ label }}_principal,
+        sum(case when dpd_bucket = '{{ bucket }}' then principal_outstanding else 0 end)
+            as bucket_{{ label }}_principal,
         sum(case when dpd_bucket = '{{ bucket }}' then is_loan else 0 end) as bucket_{{ label }}_loans,
         {%- endfor %}
         sum(overdue_principal) as overdue_principal,
@@ -117,7 +120,8 @@ glp_by_month as (
 openings as (
     select
         grain, member_id, month_start,
-        lag(gross_loan_portfolio) over (partition by grain, member_id order by month_start) as opening_gross_loan_portfolio
+        lag(gross_loan_portfolio) over (partition by grain, member_id order by month_start)
+            as opening_gross_loan_portfolio
     from glp_by_month
 ),
 
@@ -131,7 +135,9 @@ with_opening as (
 )
 
 select
-    with_opening.grain || ':' || coalesce(cast(coalesce(with_opening.branch_id, with_opening.officer_id, with_opening.product_id) as {{ dbt.type_string() }}), 'all')
+    with_opening.grain
+        || ':' || coalesce(cast(coalesce(with_opening.branch_id, with_opening.officer_id, with_opening.product_id)
+                                as {{ dbt.type_string() }}), 'all')
         || ':' || cast(with_opening.month_start as {{ dbt.type_string() }}) as par_key,
     with_opening.grain,
     with_opening.month_start,
@@ -146,8 +152,10 @@ select
     with_opening.par_{{ n }}_principal,
     with_opening.par_{{ n }}_loans,
     {{ safe_divide('with_opening.par_' ~ n ~ '_principal', 'with_opening.gross_loan_portfolio') }} as par_{{ n }}_ratio,
-    {{ safe_divide('with_opening.par_' ~ n ~ '_incl_restructured_principal', 'with_opening.gross_loan_portfolio') }} as par_{{ n }}_incl_restructured_ratio,
-    {{ safe_divide('with_opening.par_' ~ n ~ '_excl_restructured_principal', 'with_opening.gross_loan_portfolio') }} as par_{{ n }}_excl_restructured_ratio,
+    {{ safe_divide('with_opening.par_' ~ n ~ '_incl_restructured_principal', 'with_opening.gross_loan_portfolio') }}
+        as par_{{ n }}_incl_restructured_ratio,
+    {{ safe_divide('with_opening.par_' ~ n ~ '_excl_restructured_principal', 'with_opening.gross_loan_portfolio') }}
+        as par_{{ n }}_excl_restructured_ratio,
     {%- endfor %}
     with_opening.restructured_principal,
     with_opening.restructured_loans,
@@ -165,7 +173,8 @@ select
     with_opening.loans_missing_2_3_installments,
     with_opening.loans_missing_4_plus_installments,
     with_opening.written_off_principal,
-    {{ money('(coalesce(with_opening.opening_gross_loan_portfolio, 0) + with_opening.gross_loan_portfolio) / 2') }} as average_gross_loan_portfolio,
+    {{ money('(coalesce(with_opening.opening_gross_loan_portfolio, 0) + with_opening.gross_loan_portfolio) / 2') }}
+        as average_gross_loan_portfolio,
     {{ annualise(safe_divide('with_opening.written_off_principal',
         '(coalesce(with_opening.opening_gross_loan_portfolio, 0) + with_opening.gross_loan_portfolio) / 2'),
         'periods.months_in_period') }} as write_off_ratio_annualised,

@@ -36,7 +36,8 @@ snapshot_days as (
 
 select
     cast(as_of_date as {{ dbt.type_string() }}) || ':' || cast(branch_id as {{ dbt.type_string() }}) || ':'
-        || cast(officer_id as {{ dbt.type_string() }}) || ':' || cast(loan_product_id as {{ dbt.type_string() }}) as snapshot_key,
+        || cast(officer_id as {{ dbt.type_string() }}) || ':'
+        || cast(loan_product_id as {{ dbt.type_string() }}) as snapshot_key,
     as_of_date as snapshot_date,
     branch_id,
     officer_id,

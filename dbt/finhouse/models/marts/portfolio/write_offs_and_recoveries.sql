@@ -1,9 +1,9 @@
 -- Write-offs and recoveries per period — month, calendar year (to date for the current one) and trailing
--- 12 months — for the institution and by branch and product (`grain`), KPIS.md:
+-- 12 months — for the institution and by branch and product (`grain`), docs/kpis.md:
 --   write-off ratio     = value written off in the period / average GLP, annualised (× 12 / months)
 --   loan loss rate      = (write-offs − recoveries) / average GLP, annualised
 --   risk coverage ratio = loan-loss reserve (GL 1150, institution only) / PAR>30 principal
--- Average GLP = (opening + closing) / 2, opening being the GLP at the end of the previous period (KPIS.md's
+-- Average GLP = (opening + closing) / 2, opening being the GLP at the end of the previous period (docs/kpis.md's
 -- default); the mean of the period's month-end GLPs is published beside it, with the write-off ratio on it.
 {%- set grains = [('institution', []), ('branch', ['branch_id']), ('product', ['product_id'])] %}
 
@@ -86,7 +86,8 @@ monthly_{{ grain }} as (
         coalesce(sum(base.recovered_amount), 0) as recovered_amount
     from periods
     cross join (select distinct {{ (columns | join(', ')) if columns else '1 as all_rows' }} from base) as keys
-    left join base
+    -- base again: the subquery above reads it in its own scope
+    left join base  -- noqa: AL04
         on base.month_start = periods.month_start
         {%- for column in columns %} and base.{{ column }} = keys.{{ column }}{% endfor %}
     group by 1, 2, 3, 4, 5, 6, 7
@@ -112,12 +113,14 @@ windowed as (
                                      rows between 11 preceding and current row) as loans_written_off_12m,
         sum(months_in_period) over (partition by grain, branch_id, product_id order by month_start
                                     rows between 11 preceding and current row) as months_12m,
-        row_number() over (partition by grain, branch_id, product_id, year_start order by month_start desc) as month_rank_in_year,
+        row_number() over (partition by grain, branch_id, product_id, year_start order by month_start desc)
+            as month_rank_in_year,
         sum(written_off_principal) over (partition by grain, branch_id, product_id, year_start) as written_off_year,
         sum(recovered_amount) over (partition by grain, branch_id, product_id, year_start) as recovered_year,
         sum(loans_written_off) over (partition by grain, branch_id, product_id, year_start) as loans_written_off_year,
         sum(months_in_period) over (partition by grain, branch_id, product_id, year_start) as months_year,
-        first_value(glp) over (partition by grain, branch_id, product_id, year_start order by month_start) as first_glp_year,
+        first_value(glp) over (partition by grain, branch_id, product_id, year_start order by month_start)
+            as first_glp_year,
         avg(glp) over (partition by grain, branch_id, product_id order by month_start
                        rows between 11 preceding and current row) as mean_glp_12m,
         avg(glp) over (partition by grain, branch_id, product_id, year_start) as mean_glp_year
@@ -145,7 +148,8 @@ periods_out as (
            (coalesce(opening_glp_month, 0) + glp) / 2.0 as mean_month_end_glp
     from windowed
     union all
-    select 'trailing_12_months', grain, cast({{ dbt.dateadd('month', -11, 'month_start') }} as date), period_end, branch_id, product_id,
+    select 'trailing_12_months', grain, cast({{ dbt.dateadd('month', -11, 'month_start') }} as date), period_end,
+           branch_id, product_id,
            months_12m, opening_glp_12m, glp, par_30_principal,
            written_off_12m, loans_written_off_12m, recovered_12m, mean_glp_12m
     from windowed
@@ -183,9 +187,13 @@ select
     periods_out.loans_written_off,
     periods_out.recovered_amount,
     periods_out.written_off_principal - periods_out.recovered_amount as net_loan_loss,
-    {{ annualise(safe_divide('periods_out.written_off_principal', '(coalesce(periods_out.opening_glp, 0) + periods_out.closing_glp) / 2'), 'periods_out.months') }} as write_off_ratio_annualised,
-    {{ annualise(safe_divide('periods_out.written_off_principal', 'periods_out.mean_month_end_glp'), 'periods_out.months') }} as write_off_ratio_on_month_end_mean_annualised,
-    {{ annualise(safe_divide('periods_out.written_off_principal - periods_out.recovered_amount', '(coalesce(periods_out.opening_glp, 0) + periods_out.closing_glp) / 2'), 'periods_out.months') }} as loan_loss_rate_annualised,
+    {%- set average_glp = '(coalesce(periods_out.opening_glp, 0) + periods_out.closing_glp) / 2' %}
+    {{ annualise(safe_divide('periods_out.written_off_principal', average_glp), 'periods_out.months') }}
+        as write_off_ratio_annualised,
+    {{ annualise(safe_divide('periods_out.written_off_principal', 'periods_out.mean_month_end_glp'),
+                 'periods_out.months') }} as write_off_ratio_on_month_end_mean_annualised,
+    {{ annualise(safe_divide('periods_out.written_off_principal - periods_out.recovered_amount', average_glp),
+                 'periods_out.months') }} as loan_loss_rate_annualised,
     periods_out.par_30_principal,
     case when periods_out.grain = 'institution' then reserve.loan_loss_reserve end as loan_loss_reserve,
     case when periods_out.grain = 'institution'

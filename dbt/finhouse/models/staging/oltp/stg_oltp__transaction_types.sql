@@ -10,7 +10,7 @@ renamed as (
         updated_at,
         code as transaction_type_code,
         name as transaction_type_name,
-        direction as direction,
+        direction,
         (_fh_op = 'delete') as is_deleted,
         _fh_load_id as load_id,
         _fh_loaded_at as loaded_at

@@ -2,7 +2,7 @@
 the RAW database (PUT to a stage, COPY INTO) and moves the load state only once Snowflake has confirmed
 every file.
 
-    from finhouse import snowflake
+    from finhouse.ingest import snowflake
     loads = snowflake.load(["loans"], full=False)     # or groups=["loans"]; none: every registered table
 
 For each table:
@@ -15,7 +15,9 @@ For each table:
    released at the end; it expires after SNOWFLAKE_LOADER_LEASE_SECONDS (default 2 h, longer than the
    Airflow task timeout of 1 h), so a killed loader does not block the table for good; a holder on this
    machine whose process is gone is taken over at once.
-2. State. FH_LOADS is the log of loads (the mirror of DuckDB's raw._fh_loads) and FH_STATE a view of
+2. State. FH_LOADS is the log of loads, in the one shape DuckDB's raw._fh_loads has too (LOAD_ID,
+   TABLE_NAME, MODE, STARTED_AT, FINISHED_AT, ROWS_LOADED, ROWS_DELETED, FILES, WATERMARK_FROM/TO,
+   STATUS: engine/README.md, "The RAW-layer contract"), and FH_STATE a view of
    its latest committed ('ok') load per table (the mirror of raw._fh_state: watermark, last load id).
    The watermark is read there and handed to `fhload --parquet DIR --since`.
 3. Extract. Each fhload run gets its load id from the sequence FH_LOAD_ID_SEQ (`--load-id N`), never
@@ -25,9 +27,10 @@ For each table:
    _fh_load_id, _fh_loaded_at, _fh_op and _fh_row_hash (a hash of the source row). Tables that share a
    watermark (first loads, full tables) share one fhload run, hence one load id: a load is identified by
    (TABLE_NAME, LOAD_ID).
-4. Schema. The raw table is created from the manifest if missing; a new source or metadata column is
-   added with ALTER TABLE; a DECIMAL whose precision grew is widened; any other type change is a
-   SchemaError naming the table and column.
+4. Schema. The raw table is created from the manifest if missing, with the Snowflake type fhload gives
+   each column (the type mapping is fhload's alone: a column Snowflake has no type for fails there, exit
+   4, before anything is staged); a new source or metadata column is added with ALTER TABLE; a DECIMAL
+   whose precision grew is widened; any other type change is a SchemaError naming the table and column.
 5. Load. A 'pending' row goes into FH_LOADS, the files are PUT to @<stage>/<table>/<load id>/ and
    `COPY INTO … MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE` loads
    exactly that directory (no PATTERN or FILES: fakesnow lacks them, and a directory per load needs
@@ -35,7 +38,8 @@ For each table:
    the load id must add up to the manifest's total.
 6. Deletes. A full load of a table loaded before then appends a 'delete' row (key columns set, the other
    source columns NULL) for every key whose latest raw row is not a delete and that this load did not
-   contain — the contract of the DuckDB raw layer. First it counts them: if they are more than
+   contain — the contract of the DuckDB raw layer, and both statements are fhload's (the manifest's
+   "snowflake" statements; this module fills in the table's name). First it counts them: if they are more than
    FINHOUSE_MAX_DELETE_PERCENT (default 50) of the live keys, the load is refused and rolled back (a
    source pointed at an empty or wrong database would otherwise mark every row deleted), exit 5.
 7. Commit. One statement, `UPDATE FH_LOADS SET status = 'ok' … WHERE status = 'pending'` joined to this
@@ -91,8 +95,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from finhouse import ingest, registry
+from finhouse import config as fh_config
 from finhouse.config import ROOT
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 STATE_TABLE = "FH_LOADS"
@@ -296,34 +302,24 @@ class SfType:
         return self.ddl()
 
 
-INT = SfType("NUMBER", 38, 0)
-_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
-_FROM_MANIFEST = {
-    "SMALLINT": INT, "INTEGER": INT, "BIGINT": INT,
-    "FLOAT": SfType("FLOAT"), "DOUBLE": SfType("FLOAT"),
-    "VARCHAR": SfType("TEXT"), "BOOLEAN": SfType("BOOLEAN"), "DATE": SfType("DATE"),
-    "TIME": SfType("TIME"), "TIMESTAMP": SfType("TIMESTAMP_NTZ"),
-    "TIMESTAMP WITH TIME ZONE": SfType("TIMESTAMP_TZ"),
-    # Snowflake has no UUID type; the text form is what dbt and analysts read. JSON and JSONB arrive as
-    # VARCHAR already (raw keeps the text unaltered; staging parses it).
-    "UUID": SfType("TEXT"), "BLOB": SfType("BINARY"),
-}
+_NUMBER = re.compile(r"^NUMBER\((\d+),\s*(\d+)\)$")
 _FAMILY_ALIASES = {"VARCHAR": "TEXT", "STRING": "TEXT", "CHAR": "TEXT", "CHARACTER": "TEXT",
                    "DECIMAL": "NUMBER", "NUMERIC": "NUMBER", "DOUBLE": "FLOAT", "REAL": "FLOAT",
                    "TIMESTAMPNTZ": "TIMESTAMP_NTZ", "DATETIME": "TIMESTAMP_NTZ",
                    "TIMESTAMPTZ": "TIMESTAMP_TZ", "VARBINARY": "BINARY"}
 
 
-def snowflake_type(table: str, column: str, manifest_type: str) -> SfType:
-    """The Snowflake type for a column of the manifest (DuckDB's type names)."""
-    t = manifest_type.strip().upper()
-    if m := _DECIMAL.match(t):
+def manifest_type(table: str, column: str, text: str) -> SfType:
+    """A column's Snowflake type as the manifest gives it ("snowflake_type": "NUMBER(12,2)", "VARCHAR",
+    "TIMESTAMP_TZ", …). fhload owns the mapping from the source's types (stage_parquet_snowflake_type in
+    engine/src/stage_parquet.c) and refuses a column Snowflake has no type for; this only reads it."""
+    t = text.strip().upper()
+    if m := _NUMBER.match(t):
         return SfType("NUMBER", int(m.group(1)), int(m.group(2)))
-    if t in _FROM_MANIFEST:
-        return _FROM_MANIFEST[t]
-    raise SnowflakeSchemaError(
-        f"snowflake: table {table}, column {column}: type {manifest_type} has no Snowflake equivalent "
-        "— cast it in the source or leave the column out")
+    if not t or "(" in t:
+        raise SnowflakeLoadError(f"snowflake: table {table}, column {column}: fhload's manifest gives the "
+                                 f"Snowflake type {text!r}, which this loader does not read")
+    return reported_type(t, None, None)
 
 
 def reported_type(data_type: str, precision: Any, scale: Any) -> SfType:
@@ -346,9 +342,12 @@ class Manifest:
     watermark_from: str | None
     watermark_to: str | None
     primary_key: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), metadata columns included
+    columns: tuple[tuple[str, str], ...]  # (name, Snowflake type as fhload gives it), with metadata columns
     files: tuple[tuple[str, int], ...]  # (file name, rows)
     rows: int
+    # Statements fhload prescribes for this load ("count_deletes", "insert_deletes" for a full load of a
+    # keyed table), with {table} standing for the raw table's qualified name.
+    statements: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
@@ -363,10 +362,14 @@ class Manifest:
                 path=path, table=str(obj["table"]), mode=str(obj["mode"]), load_id=int(obj["load_id"]),
                 watermark_from=obj.get("watermark_from"), watermark_to=obj.get("watermark_to"),
                 primary_key=tuple(obj.get("primary_key") or ()),
-                columns=tuple((str(c["name"]), str(c["type"])) for c in obj["columns"]),
+                columns=tuple((str(c["name"]), str(c["snowflake_type"])) for c in obj["columns"]),
                 files=files, rows=int(obj["rows"]),
+                statements={str(k): str(v) for k, v in (obj.get("snowflake") or {}).items()},
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except KeyError as exc:
+            raise SnowflakeLoadError(f"snowflake: cannot read fhload's manifest {path}: it lacks {exc} "
+                                     "(written by an older fhload? rebuild it: make engine)") from None
+        except (OSError, ValueError, TypeError) as exc:
             raise SnowflakeLoadError(f"snowflake: cannot read fhload's manifest {path}: {exc}") from None
         if sum(rows for _, rows in files) != manifest.rows:
             raise SnowflakeLoadError(
@@ -742,7 +745,7 @@ class Loader:
 
     def ensure_table(self, m: Manifest) -> None:
         """Create the raw table, add new columns, widen a DECIMAL's precision; else a SchemaError."""
-        wanted = [(name.upper(), name, snowflake_type(m.table, name, ty)) for name, ty in m.columns]
+        wanted = [(name.upper(), name, manifest_type(m.table, name, ty)) for name, ty in m.columns]
         have = self.raw_columns().get(m.table.upper())
         target = self.s.qualified(m.table)
         if have is None:
@@ -851,18 +854,21 @@ class Loader:
                 f"{sorted(expected.items())}; the state did not move")
         return sum(seen.values())
 
+    @staticmethod
+    def prescribed(m: Manifest, name: str, table_sql: str) -> str:
+        """A statement fhload wrote into the manifest for this load, on this raw table."""
+        sql = m.statements.get(name)
+        if not sql:
+            raise SnowflakeLoadError(
+                f"snowflake: table {m.table}: fhload's manifest {m.path} prescribes no {name} for this full "
+                "load (written by an older fhload? rebuild it: make engine); the state did not move")
+        return sql.replace("{table}", table_sql)
+
     def check_deletes(self, m: Manifest, table_sql: str) -> None:
         """Refuse a full load that would mark more than max_delete_percent of the live keys deleted (the
-        keys whose latest raw row is not a delete): a source pointed at an empty or wrong database."""
-        keys = [_q(k) for k in m.primary_key]
-        cols = ", ".join(keys)
-        match = " AND ".join(f"cur.{k} = prev.{k}" for k in keys)
-        live, gone = self.execute(
-            f"SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM ("
-            f"  SELECT {cols}, _FH_OP FROM {table_sql} WHERE _FH_LOAD_ID < %s"
-            f"  QUALIFY ROW_NUMBER() OVER (PARTITION BY {cols} ORDER BY _FH_LOAD_ID DESC) = 1) prev"
-            f" LEFT JOIN (SELECT DISTINCT {cols}, 1 AS _FH_SEEN FROM {table_sql} WHERE _FH_LOAD_ID = %s) cur"
-            f"  ON {match} WHERE prev._FH_OP <> 'delete'", (m.load_id, m.load_id))[0]
+        keys whose latest raw row is not a delete): a source pointed at an empty or wrong database. fhload
+        prescribes the count (engine/src/stage_parquet.c, as duck_dest does it on DuckDB)."""
+        live, gone = self.execute(self.prescribed(m, "count_deletes", table_sql))[0]
         live, gone = int(live), int(gone)
         limit = self.max_delete_percent
         if gone and gone * 100 > limit * live:
@@ -873,17 +879,8 @@ class Loader:
                 "--max-delete-percent 100")
 
     def record_deletes(self, m: Manifest, table_sql: str) -> int:
-        keys = [_q(k) for k in m.primary_key]
-        cols = ", ".join(keys)
-        match = " AND ".join(f"cur.{k} = prev.{k}" for k in keys)
-        return self.rowcount(
-            f"INSERT INTO {table_sql} ({cols}, _FH_LOAD_ID, _FH_LOADED_AT, _FH_OP)"
-            f" SELECT {', '.join('prev.' + k for k in keys)}, %s, CURRENT_TIMESTAMP(), 'delete' FROM ("
-            f"  SELECT {cols}, _FH_OP FROM {table_sql} WHERE _FH_LOAD_ID < %s"
-            f"  QUALIFY ROW_NUMBER() OVER (PARTITION BY {cols} ORDER BY _FH_LOAD_ID DESC) = 1) prev"
-            f" WHERE prev._FH_OP <> 'delete' AND NOT EXISTS ("
-            f"  SELECT 1 FROM {table_sql} cur WHERE cur._FH_LOAD_ID = %s AND {match})",
-            (m.load_id, m.load_id, m.load_id))
+        """The delete rows of a full load, as fhload prescribes them."""
+        return self.rowcount(self.prescribed(m, "insert_deletes", table_sql))
 
     def commit(self, m: Manifest, loaded: int, deleted: int) -> None:
         """The commit point: one statement turns the pending load into the table's state — only while it
@@ -907,16 +904,17 @@ class Loader:
 
 
 def _select(tables: Sequence[str], groups: Sequence[str], env: Mapping[str, str]) -> list[registry.Table]:
-    reg = registry.load(ingest.registry_path(env))
+    parsed = registry.read(ingest.registry_path(env), env)
+    reg = list(parsed.tables)
     by_name = {t.name: t for t in reg}
     unknown = [t for t in tables if t not in by_name]
     if unknown:
         raise SnowflakeConfigError(
             f"snowflake: unknown table {unknown[0]!r} — not in {ingest.registry_path(env)}")
-    bad = [g for g in groups if g not in registry.GROUPS]
+    bad = [g for g in groups if g not in parsed.groups]
     if bad:
         raise SnowflakeConfigError(
-            f"snowflake: unknown group {bad[0]!r}; expected one of {', '.join(registry.GROUPS)}")
+            f"snowflake: unknown group {bad[0]!r}; expected one of {', '.join(parsed.groups)}")
     if not tables and not groups:
         return reg
     return [t for t in reg if t.name in tables or t.group in groups]
@@ -964,7 +962,7 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
 
     max_delete_percent: a full load that would mark more of a table's rows deleted is refused (None:
     FINHOUSE_MAX_DELETE_PERCENT, default 50; 100 allows any). Returns one SnowflakeLoad per table. Raises
-    SnowflakeError (one-line message; .exit_code) or, when fhload fails, the finhouse.ingest.IngestError
+    SnowflakeError (one-line message; .exit_code) or, when fhload fails, the fhload.IngestError
     of its exit code — after committing the tables fhload did stage, so the next run resumes from them.
     A table another loader is loading is left alone; the others load, then SnowflakeBusyError says which."""
     env = dict(os.environ if env is None else env)
@@ -978,7 +976,7 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
     selected = _select(list(tables), list(groups), env)
     conn = connection or connect(settings)
     loader = Loader(conn, settings, log, max_delete_percent=max_delete_percent)
-    stage_root = Path(env.get("FINHOUSE_HOME") or ROOT / ".finhouse") / "snowflake-stage"
+    stage_root = fh_config.home(env) / "snowflake-stage"
     stage_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_workdirs(stage_root)
     workdir = Path(tempfile.mkdtemp(prefix=f"load-{os.getpid()}-", dir=stage_root))
