@@ -22,7 +22,15 @@ UV_SETTINGS := $(FH)/uv-settings.compile-bytecode
 export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(FH)/venv
 export FINHOUSE_HOME := $(FH)
-export FINHOUSE_OLTP_URL ?= postgresql://postgres@127.0.0.1:5432/microfinance
+# The defaults of every setting (FINHOUSE_OLTP_URL, FINHOUSE_DUCKDB_PATH, …) come from .env.example, the one
+# file they are written in: as `NAME ?= value`, so that the environment and .env win. A default derived from
+# another (${FINHOUSE_HOME}/…) is not exported: a program (or a test) that moves FINHOUSE_HOME derives it
+# anew, as finhouse.config and scripts/defaults.sh do.
+include $(FH)/defaults.mk
+$(FH)/defaults.mk: .env.example
+	@mkdir -p $(@D) && awk 'match($$0, /^[A-Z][A-Z0-9_]*=./) { n = index($$0, "="); name = substr($$0, 1, n - 1); \
+	  value = substr($$0, n + 1); if (!index(value, "$${")) { print name " ?= " value; next } \
+	  print "ifeq ($$(origin " name "),undefined)\n" name " = " value "\nunexport " name "\nendif" }' $< > $@
 VENV_BIN    := $(FH)/venv/bin
 MANAGE      := $(VENV_BIN)/python backend/manage.py
 

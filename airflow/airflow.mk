@@ -13,7 +13,7 @@ AF_DIR    := airflow
 AF_VENV   := $(FH)/airflow-venv
 AF_RUN    := $(AF_DIR)/bin/with-env
 AF_SYNCED := $(AF_VENV)/.synced
-# finhouse's stdlib-only modules (finhouse.ingest, .registry, .config) are put on the environment's
+# finhouse's stdlib-only modules (finhouse.config, .ingest, .registry, .orchestration, …) are put on the environment's
 # path rather than installed: installing the package would pull Django and the platform's libraries.
 AF_PTH    := finhouse_src.pth
 

@@ -10,7 +10,7 @@
 #                    and on the fakesnow-emulated Snowflake)
 #
 # Needs $(VENV_BIN) and the platform environment (`make env`) from the top-level Makefile. The warehouse is
-# FINHOUSE_DUCKDB_PATH (default .finhouse/warehouse/finhouse.duckdb); DBT_TARGET picks another target.
+# FINHOUSE_DUCKDB_PATH (its default in .env.example); DBT_TARGET picks another target.
 
 DBT_DIR     := dbt/finhouse
 DBT_TARGET  ?= duckdb
@@ -19,7 +19,8 @@ DBT         := $(VENV_BIN)/dbt
 DBT_FLAGS   := --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR) --target $(DBT_TARGET)
 DBT_DOCS_PORT ?= 8081
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
-export FINHOUSE_DUCKDB_PATH ?= $(CURDIR)/.finhouse/warehouse/finhouse.duckdb
+# Absolute: dbt reads a relative path from its working directory, the rest of the platform from the root.
+export FINHOUSE_DUCKDB_PATH := $(abspath $(FINHOUSE_DUCKDB_PATH))
 
 .PHONY: dbt-build dbt-test dbt-docs dbt-docs-serve dbt-manifest test-dbt lint-sql
 

@@ -59,7 +59,15 @@ def admin_user() -> str:
 
 
 def admin_password() -> str:
-    return _stored_password("FINHOUSE_ADMIN_PASSWORD", "admin-password")
+    """The platform admin's, made by the platform (finhouse.config.admin_password) and handed over by Make
+    (superset.mk) or `finhouse demo`; never generated here."""
+    if os.environ.get("FINHOUSE_ADMIN_PASSWORD"):
+        return os.environ["FINHOUSE_ADMIN_PASSWORD"]
+    path = home() / "admin-password"
+    if not path.exists():
+        raise SystemExit("superset: no admin password: set FINHOUSE_ADMIN_PASSWORD, or run `make superset-db` "
+                         "(it has the platform make one)")
+    return path.read_text().strip()
 
 
 def viewer_password() -> str:
@@ -67,9 +75,10 @@ def viewer_password() -> str:
 
 
 def serving_path() -> Path:
-    if os.environ.get("FINHOUSE_SERVING_PATH"):
-        return Path(os.environ["FINHOUSE_SERVING_PATH"]).resolve()
-    return (home() / "warehouse" / "serving.duckdb").resolve()
+    # superset/bin/with-env fills it in from .env.example's default, the one place it is written.
+    if not os.environ.get("FINHOUSE_SERVING_PATH"):
+        raise SystemExit("superset: FINHOUSE_SERVING_PATH is not set; run this through superset/bin/with-env")
+    return Path(os.environ["FINHOUSE_SERVING_PATH"]).resolve()
 
 
 def warehouse_uri(env=os.environ) -> str:
@@ -102,15 +111,15 @@ def _superset(*args: str) -> None:
 
 
 def create_database() -> None:
-    """The metadata database and the role Superset connects as (finhouse.metadb: a plain login role that
+    """The metadata database and the role Superset connects as (finhouse.serve.metadb: a plain login role that
     owns this database only, never the OLTP's owner), created as the server's administrator
     (FINHOUSE_PG_ADMIN_URL, else FINHOUSE_OLTP_URL's user)."""
     import psycopg2
 
     from superset_config import SQLALCHEMY_DATABASE_URI
 
-    sys.path.insert(0, str(ROOT / "src"))  # finhouse.metadb, stdlib only: Superset's environment lacks finhouse
-    from finhouse import metadb
+    sys.path.insert(0, str(ROOT / "src"))  # finhouse.serve.metadb, stdlib only: Superset's environment lacks finhouse
+    from finhouse.serve import metadb
 
     url = urlsplit(SQLALCHEMY_DATABASE_URI)
     role = unquote(url.username or "postgres")

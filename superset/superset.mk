@@ -30,12 +30,12 @@ $(SS_SYNCED): $(UV) $(UV_SETTINGS) $(SS_DIR)/pyproject.toml $(SS_DIR)/uv.lock
 
 superset-env: $(SS_SYNCED)  ## create or update the Superset environment
 
-superset-db: superset-env  ## Superset's metadata database: create, upgrade, init, admin and read-only viewer
+superset-db: superset-env env  ## Superset's metadata database: create, upgrade, init, admin and read-only viewer
 	@scripts/ensure-postgres
-	@$(SS_RUN) python $(SS_DIR)/fh_superset.py setup-db
+	@FINHOUSE_ADMIN_PASSWORD="$$($(VENV_BIN)/finhouse admin-password)" $(SS_RUN) python $(SS_DIR)/fh_superset.py setup-db
 
-superset-publish: env  ## publish the DuckDB warehouse's serving copy (.finhouse/warehouse/serving.duckdb)
-	$(VENV_BIN)/python -m finhouse.serving publish
+superset-publish: env  ## publish the DuckDB warehouse's serving copy (FINHOUSE_SERVING_PATH)
+	$(VENV_BIN)/python -m finhouse.serve.serving publish
 
 superset-import: superset-env  ## import the dashboards kept as YAML in superset/dashboards/
 	@$(SS_RUN) python $(SS_DIR)/fh_superset.py import

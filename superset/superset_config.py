@@ -50,7 +50,11 @@ def _secret_key() -> str:
 def metadata_url(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
     if env.get("SUPERSET_DATABASE_URL"):
         return env["SUPERSET_DATABASE_URL"]
-    oltp = urlsplit(env.get("FINHOUSE_OLTP_URL", "postgresql://postgres@127.0.0.1:5432/microfinance"))
+    if not env.get("FINHOUSE_OLTP_URL"):
+        # superset/bin/with-env fills in every default of .env.example; this file keeps no copy of them.
+        raise RuntimeError("superset_config: FINHOUSE_OLTP_URL is not set; run Superset through "
+                           "superset/bin/with-env (or set it, or SUPERSET_DATABASE_URL)")
+    oltp = urlsplit(env["FINHOUSE_OLTP_URL"])
     db = env.get("SUPERSET_DATABASE_NAME", "superset")
     user = quote(env.get("SUPERSET_DATABASE_USER", "finhouse_superset"), safe="")
     if env.get("SUPERSET_DATABASE_PASSWORD"):

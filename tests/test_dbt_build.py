@@ -260,7 +260,7 @@ def test_what_superset_reads_holds_no_declared_pii(warehouse, tmp_path):
     """The serving copy — all Superset's DuckDB connection opens — holds the marts and nothing else: no
     staging or raw schema, no column named after a declared PII column, and none of the customers' national
     IDs, phone numbers or full names in any text column."""
-    from finhouse import serving
+    from finhouse.serve import serving
 
     path, _ = warehouse
     published = serving.publish(path, tmp_path / "serving.duckdb")
@@ -324,7 +324,7 @@ def _assert_an_incremental_build_equals_a_full_rebuild(env: dict, path, tmp_path
     --full-refresh of the same RAW builds, and rewrote only a part of them."""
     import shutil
 
-    from finhouse import warehouse_diff
+    from finhouse.transform import warehouse_diff
 
     _build(env, path, tmp_path)
     with duckdb.connect(str(path), read_only=True) as con:

@@ -66,13 +66,13 @@ def _keys(manifest) -> dict[str, list[str]]:
 
 def _differences(env: dict, built: str, rebuilt: str, keys: dict[str, list[str]]) -> tuple[int, list[str]]:
     """(tables compared, one message per table whose rows differ between the two databases), as
-    finhouse.warehouse_diff compares two DuckDB files, the columns that say when a row was loaded or written
+    warehouse_diff compares two DuckDB files, the columns that say when a row was loaded or written
     left out. Rows are matched on the model's key. The emulator sums DECIMALs in floating point, so a sum's
     last digits depend on the order of its rows: floats (those sums, and ratios of them) are compared to the
     half cent, as the project's cents_differ does, and amounts rounded from such sums (macro money) to the
     cent, since the rounding can go either way; every other column exactly. The daily snapshot is not
     compared: it keeps the days it recorded, which a backdated operation does not restate."""
-    from finhouse.warehouse_diff import WHEN_COLUMNS
+    from finhouse.transform.warehouse_diff import WHEN_COLUMNS
 
     tables = query(env, f"""select table_schema, table_name from {built}.information_schema.tables
                             where table_schema in ({", ".join(f"'{s}'" for s in SCHEMAS)})

@@ -9,8 +9,8 @@ import re
 
 import yaml
 
-from finhouse import registry
 from finhouse.config import ROOT
+from finhouse.ingest import registry
 
 PROJECT = ROOT / "dbt" / "finhouse"
 SOURCES = PROJECT / "models" / "staging" / "oltp" / "_oltp__sources.yml"

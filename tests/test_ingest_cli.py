@@ -1,4 +1,4 @@
-"""finhouse.ingest and `finhouse ingest`: the real fhload run against a throwaway OLTP database (migrated by
+"""ingest.fhload and `finhouse ingest`: the real fhload run against a throwaway OLTP database (migrated by
 the backend, filled by its simulator) into a DuckDB file; its JSON summaries become TableLoad values, its
 exit codes become the matching IngestError with fhload's own message, and the command passes a terminal
 through so fhload's progress line and summary table show.
@@ -20,8 +20,9 @@ import duckdb
 import psycopg
 import pytest
 
-from finhouse import ingest, registry
 from finhouse.config import ROOT
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 
 PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 DB = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_cli_{os.getpid()}"
@@ -82,7 +83,7 @@ def env(institution, tmp_path) -> dict[str, str]:
     return e
 
 
-# --- finhouse.ingest -----------------------------------------------------------------------------------
+# --- finhouse.ingest.fhload ---------------------------------------------------------------------------------
 
 
 def test_run_returns_one_summary_per_table_of_the_groups(env):

@@ -32,8 +32,8 @@ import duckdb
 import psycopg
 import pytest
 
-from finhouse import registry
 from finhouse.config import ROOT
+from finhouse.ingest import registry
 
 pytestmark = pytest.mark.slow
 

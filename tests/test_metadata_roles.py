@@ -1,4 +1,4 @@
-"""Airflow's and Superset's metadata databases belong to roles of their own (finhouse.metadb), never to the
+"""Airflow's and Superset's metadata databases belong to roles of their own (serve.metadb), never to the
 OLTP's owner: the role is a plain login role (no superuser, CREATEDB or CREATEROLE), owns its database and
 everything in it — also when an earlier version created the database and its tables as the administrator —
 and PUBLIC may not connect to that database. Both setups (airflow/bin/setup-db, superset/fh_superset.py
@@ -14,8 +14,8 @@ import subprocess
 import psycopg
 import pytest
 
-from finhouse import metadb
 from finhouse.config import ROOT
+from finhouse.serve import metadb
 
 PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 PREFIX = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_meta_{os.getpid()}"

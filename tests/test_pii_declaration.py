@@ -28,8 +28,8 @@ import yaml
 from django.apps import apps
 from django.db import models
 
-from finhouse import registry
 from finhouse.config import ROOT
+from finhouse.ingest import registry
 
 PROJECT = ROOT / "dbt" / "finhouse"
 SOURCES = PROJECT / "models" / "staging" / "oltp" / "_oltp__sources.yml"

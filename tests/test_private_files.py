@@ -2,7 +2,7 @@
 their creation, in directories made 700 — the platform's own under FINHOUSE_HOME (the warehouse's, the
 logs, AIRFLOW_HOME) narrowed to 700 even when an earlier version made them wider.
 
-Each test runs the real code path (the demo's helpers, finhouse.serving.publish on a DuckDB file,
+Each test runs the real code path (the demo's helpers, finhouse.serve.serving.publish on a DuckDB file,
 Superset's and Airflow's own scripts in their environments) in a temporary FINHOUSE_HOME and reads the
 modes it left. The C engine's warehouse file is fhload's business (engine/)."""
 
@@ -21,8 +21,9 @@ import psycopg
 import pytest
 
 from finhouse import config as fh_config
-from finhouse import demo, serving
+from finhouse import demo
 from finhouse.config import ROOT
+from finhouse.serve import serving
 
 PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 

@@ -11,8 +11,8 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from finhouse import registry
 from finhouse.config import ROOT
+from finhouse.ingest import registry
 
 PLATFORM_APPS = {"customers", "savings", "loans", "payments", "ledger", "investments", "audit", "access"}
 # tables whose rows never change after insert (a trigger refuses UPDATE and DELETE): the cursor is the

@@ -1,4 +1,4 @@
-"""The serving copy (src/finhouse/serving.py): atomic publish, readers undisturbed, failed builds
+"""The serving copy (src/finhouse/serve/serving.py): atomic publish, readers undisturbed, failed builds
 publish nothing."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finhouse import serving
+from finhouse.serve import serving
 
 
 def _warehouse(path: Path, value: int) -> Path:

@@ -1,6 +1,6 @@
 """The Snowflake leg end to end: a real PostgreSQL OLTP (migrated and simulated), the real fhload writing
-Parquet, and finhouse.snowflake loading it into fakesnow run as a server (snowflake/emulator/run) — the
-only Snowflake this machine can reach. Extraction runs as the SELECT-only role create_extract_role makes.
+Parquet, and finhouse.ingest.snowflake loading it into fakesnow run as a server (snowflake/emulator/run) — the
+only Snowflake this machine can reach. Extraction runs as the SELECT-only role `finhouse extract-role` makes.
 
 What this proves and what it does not: see snowflake/README.md. Nothing here is skipped: if PostgreSQL,
 fhload or the emulator is missing, the tests fail and say why."""
@@ -21,8 +21,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from finhouse import ingest, registry, snowflake
 from finhouse.config import ROOT
+from finhouse.ingest import registry, snowflake
+from finhouse.ingest.fhload import IngestError
 
 pytestmark = pytest.mark.slow
 
@@ -54,13 +55,12 @@ def oltp(tmp_path_factory):
     env = dict(os.environ, FINHOUSE_OLTP_URL=admin_url, DJANGO_SETTINGS_MODULE="config.settings",
                FINHOUSE_EXTRACT_PASSWORD=password)
     try:
-        for args in (["migrate", "--no-input", "-v", "0"],
-                     ["simulate", "--customers", "30", "--years", "1", "--seed", "1",
-                      "--until", "2025-06-30"],
-                     ["create_extract_role", "--name", role]):
-            proc = subprocess.run([PY, "backend/manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                                  text=True, timeout=600)
-            assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
+        for cmd in ([PY, "backend/manage.py", "migrate", "--no-input", "-v", "0"],
+                    [PY, "backend/manage.py", "simulate", "--customers", "30", "--years", "1", "--seed", "1",
+                     "--until", "2025-06-30"],
+                    [str(Path(PY).with_name("finhouse")), "extract-role", "--name", role]):
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, f"{cmd[1:3]} failed: {proc.stderr[-2000:]}"
         host = PG_ADMIN.split("@", 1)[1]
         yield {"admin": admin_url, "extract": f"postgresql://{role}:{password}@{host}/{db}", "role": role}
     finally:
@@ -361,7 +361,7 @@ def test_schema_evolution_and_incompatible_change(emulator, sf_env, oltp):
     # the source's text column is a BOOLEAN in raw: refused before anything is staged
     sf_query(env, f"ALTER TABLE {raw} DROP COLUMN REGION")
     sf_query(env, f"ALTER TABLE {raw} ADD COLUMN REGION BOOLEAN")
-    with pytest.raises(ingest.IngestError, match="table branches, column region: the source now has VARCHAR "
+    with pytest.raises(IngestError, match="table branches, column region: the source now has VARCHAR "
                                                  "but the Snowflake raw table holds BOOLEAN") as refused:
         snowflake.load(["branches"], env=env)
     assert refused.value.exit_code == 4

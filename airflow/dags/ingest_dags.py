@@ -10,7 +10,7 @@ repaired. Full tables need none: every load of theirs is a full snapshot with de
 
 This file only declares. At import it reads the registry (`fhload --print-registry`, once per file
 version); every task runs the C engine fhload
-for one table through `finhouse.ingest.load_table`, which returns fhload's JSON summary (the task's
+for one table through `finhouse.ingest.fhload.load_table`, which returns fhload's JSON summary (the task's
 return value) or raises the error of fhload's exit code. Each task marks the Asset of its raw table, on
 which the transform DAG is scheduled. DuckDB takes one writer at a time, so every task runs in the
 `warehouse_writer` pool (one slot, created by `make airflow-db`)."""
@@ -21,9 +21,11 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Asset, ExceptionRetryPolicy, RetryAction, RetryRule, task
 
-from finhouse import ingest, registry
+from finhouse import orchestration
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 
-POOL = "warehouse_writer"
+POOL = orchestration.POOL
 
 # When each entity group loads (the groups are fhload's, named after the Django apps). Money moves all
 # day: the ledger and payments every 15 minutes; loans and savings hourly; customers and branches, and
@@ -63,14 +65,11 @@ DEFAULT_ARGS = {
 
 def raw_asset(table: str) -> Asset:
     """The warehouse RAW table that loading `table` updates."""
-    return Asset(name=f"raw.{table}", uri=f"duckdb://raw/{table}", group="raw")
+    return Asset(**orchestration.raw_asset(table))
 
 
-def dag_id(group: str) -> str:
-    return f"ingest_oltp_{group}_to_raw"
-
-
-RECONCILE_DAG_ID = "reconcile_oltp_to_raw"
+dag_id = orchestration.ingest_dag_id
+RECONCILE_DAG_ID = orchestration.RECONCILE_DAG_ID
 RECONCILE_SCHEDULE = "30 3 * * *"  # daily, at a quiet hour, after the investments' nightly load
 
 

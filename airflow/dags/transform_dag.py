@@ -8,7 +8,7 @@ load, as dbt recommends) and reports each node's result from dbt's JSON log as i
 model, snapshot and set of tests then has its own task, which succeeds or fails with its node's result
 (TestBehavior.AFTER_EACH: a model's tests are the task after it). A failing test fails its task; dbt skips
 what depends on it, whose tasks never succeed; the run fails, and the serving copy is not published. When
-every dbt task succeeded, `publish_serving_copy` (finhouse.serving.publish) rebuilds the serving copy and
+every dbt task succeeded, `publish_serving_copy` (serving.publish) rebuilds the serving copy and
 atomically swaps it in.
 
 The graph is read from dbt's manifest (dbt/finhouse/target/manifest.json, written by `make dbt-manifest` —
@@ -29,15 +29,19 @@ from airflow.sdk import DAG, Asset, AssetAny, TriggerRule, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from finhouse import ingest, registry, serving
+from finhouse import config as fh_config
+from finhouse import orchestration
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
+from finhouse.serve import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "dbt" / "finhouse"
-FH = Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
+FH = fh_config.home()
 MANIFEST = PROJECT / "target" / "manifest.json"
-POOL = "warehouse_writer"
-DAG_ID = "transform_raw_to_marts"
-SERVING_ASSET = Asset(name="serving.marts", uri="duckdb://serving/marts", group="serving")
+POOL = orchestration.POOL
+DAG_ID = orchestration.TRANSFORM_DAG_ID
+SERVING_ASSET = Asset(**orchestration.SERVING_ASSET)
 
 # No Airflow retries for the dbt tasks. A retried watcher producer does not build again (cosmos skips it),
 # and a retried node task re-runs dbt for its node alone: a failed test would only fail again, and a build
@@ -51,13 +55,13 @@ DEFAULT_ARGS = {
 
 
 def raw_asset(table: str) -> Asset:
-    """The Asset the ingestion DAG marks on loading `table` (name and URI as ingest_dags.raw_asset)."""
-    return Asset(name=f"raw.{table}", uri=f"duckdb://raw/{table}", group="raw")
+    """The Asset the ingestion DAG marks on loading `table`."""
+    return Asset(**orchestration.raw_asset(table))
 
 
 @task(pool=POOL, outlets=[SERVING_ASSET], retries=2, retry_delay=timedelta(minutes=1))
 def publish_serving_copy() -> dict:
-    """Copy the marts into a new serving file and swap it in (finhouse.serving.publish)."""
+    """Copy the marts into a new serving file and swap it in (finhouse.serve.serving.publish)."""
     published = serving.publish()
     print(f"serving: published {published.tables} tables, {published.rows} rows to {published.path} "
           f"in {published.seconds:.1f} s")

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from finhouse import config as fh_config
+
 ROOT = Path(__file__).resolve().parents[2]
 TEST_DB = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_airflow"
-SERVER_URL = os.environ.get("FINHOUSE_OLTP_URL", "postgresql://postgres@127.0.0.1:5432/microfinance")
+SERVER_URL = fh_config.oltp_url()
 
 
 def _with_db(url: str, name: str, scheme: str | None = None) -> str:

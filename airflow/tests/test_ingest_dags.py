@@ -11,13 +11,12 @@ import duckdb
 import pytest
 
 from conftest import ROOT, free_loopback_port, pg_count
-from finhouse import registry
+from finhouse import orchestration
+from finhouse.ingest import registry
+from finhouse.orchestration import POOL, RECONCILE_DAG_ID
+from finhouse.orchestration import ingest_dag_id as dag_id
 
 TABLES = registry.by_group(registry.read())
-
-
-def dag_id(group: str) -> str:
-    return f"ingest_oltp_{group}_to_raw"
 
 
 # --- declaration ---------------------------------------------------------------------------------------
@@ -33,9 +32,9 @@ def test_dagbag_imports_six_ingestion_dags_whose_tasks_are_the_registry(dagbag):
         assert {"finhouse", "ingest", group} <= set(dag.tags)
         for task in dag.tasks:
             assert [(a.name, a.uri) for a in task.outlets] == [
-                (f"raw.{task.task_id}", f"duckdb://raw/{task.task_id}")
+                (orchestration.raw_asset(task.task_id)["name"], orchestration.raw_asset(task.task_id)["uri"])
             ]
-            assert task.pool == "warehouse_writer"
+            assert task.pool == POOL
             assert task.owner == "finhouse-data"
             assert task.retries >= 1 and task.retry_exponential_backoff > 1
             assert task.execution_timeout is not None
@@ -83,7 +82,7 @@ def test_dag_file_does_no_work_at_import(monkeypatch):
 def test_setup_created_the_single_writer_pool(airflow_db):
     from airflow.models.pool import Pool
 
-    pool = Pool.get_pool("warehouse_writer")
+    pool = Pool.get_pool(POOL)
     assert pool is not None and pool.slots == 1
 
 
@@ -216,12 +215,12 @@ def test_locked_warehouse_is_retried_then_loads(ingest_env, warehouse, capfd):
 
 
 def test_reconcile_dag_covers_the_incremental_tables_daily(dagbag):
-    dag = dagbag.dags["reconcile_oltp_to_raw"]
+    dag = dagbag.dags[RECONCILE_DAG_ID]
     incremental = {t.name for t in registry.load() if t.mode == "incremental"}
     assert set(dag.task_ids) == incremental
     assert dag.catchup is False and {"finhouse", "reconcile"} <= set(dag.tags)
     for task in dag.tasks:
-        assert task.pool == "warehouse_writer"
+        assert task.pool == POOL
         assert [a.name for a in task.outlets] == [f"raw.{task.task_id}"]
 
 
@@ -253,7 +252,7 @@ def test_reconcile_dag_repairs_what_incremental_loads_missed(dagbag, ingest_env,
         latest = con.execute(newest.format("_fh_op", "loan_collateral"), [deleted_id]).fetchone()[0]
         assert latest == "upsert"
 
-    run = dagbag.dags["reconcile_oltp_to_raw"].test()
+    run = dagbag.dags[RECONCILE_DAG_ID].test()
     assert run.state == "success", {ti.task_id: ti.state for ti in run.get_task_instances()}
     summaries = _summaries(run)
     assert {t: (s["rows"], s["deleted"]) for t, s in summaries.items() if s["rows"] or s["deleted"]} == {

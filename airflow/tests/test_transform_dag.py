@@ -18,9 +18,12 @@ import duckdb
 import pytest
 
 from conftest import ROOT
-from finhouse import ingest, registry
+from finhouse import orchestration
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
+from finhouse.orchestration import POOL
 
-DAG_ID = "transform_raw_to_marts"
+DAG_ID = orchestration.TRANSFORM_DAG_ID
 PRODUCER = "dbt.dbt_producer_watcher"
 MANIFEST = ROOT / "dbt" / "finhouse" / "target" / "manifest.json"
 # The test the broken run must fail on: a staff member's newest raw version has a role the platform
@@ -88,7 +91,7 @@ def test_dag_is_the_dbt_project_in_watcher_mode_then_the_serving_copy(dagbag, no
 
     producer = dag.get_task(PRODUCER)
     assert type(producer).__name__ == "DbtProducerWatcherOperator"
-    assert producer.pool == "warehouse_writer" and producer.retries == 0
+    assert producer.pool == POOL and producer.retries == 0
     assert [t.task_id for t in dag.roots] == [PRODUCER]  # the one dbt build comes first
 
     for model in nodes["model"]:
@@ -103,7 +106,7 @@ def test_dag_is_the_dbt_project_in_watcher_mode_then_the_serving_copy(dagbag, no
     assert "dbt.dim_branches.run" in dag.get_task("dbt.stg_oltp__branches.test").downstream_task_ids
 
     publish = dag.get_task("publish_serving_copy")
-    assert publish.pool == "warehouse_writer"
+    assert publish.pool == POOL
     assert [a.name for a in publish.outlets] == ["serving.marts"]
     # downstream of every dbt task (through the group's leaves), and of the build itself
     assert dag.get_task("dbt.dbt_producer_watcher_done").task_id in publish.upstream_task_ids

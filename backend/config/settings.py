@@ -2,6 +2,7 @@
 that serve the local demo (see .env.example for every variable)."""
 
 import os
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -9,6 +10,18 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ROOT_DIR = BASE_DIR.parent
+
+
+def env_defaults(path: Path = ROOT_DIR / ".env.example") -> dict[str, str]:
+    """The platform's defaults, from the one file they are written in: each `NAME=value` line with a value.
+    The backend does not import the platform package (finhouse.config reads the same file by the same
+    rule; tests/test_config.py holds the two to the same answers), so it reads it with these few lines."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.fullmatch(r"([A-Z][A-Z0-9_]*)=(.*)", line.strip())
+        if match and match[2]:
+            found[match[1]] = match[2]
+    return found
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -128,9 +141,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": _database_from_url(
-        os.environ.get("FINHOUSE_OLTP_URL", "postgresql://postgres@127.0.0.1:5432/microfinance")
-    )
+    "default": _database_from_url(os.environ.get("FINHOUSE_OLTP_URL") or env_defaults()["FINHOUSE_OLTP_URL"])
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

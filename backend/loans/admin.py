@@ -27,6 +27,7 @@ from core.admin_tools import (
     money,
     rate,
 )
+from loans import rules
 from loans.models import (
     Collateral,
     Loan,
@@ -39,17 +40,17 @@ from loans.models import (
     Restructure,
     WriteOff,
 )
+from loans.selectors import overdue_on
 from payments.models import Payment
 from savings.models import SavingsAccount
 
 
 def oldest_unpaid_due_on(as_of: dt.date) -> Subquery:
-    """The due date of a loan's oldest installment due before `as_of` and not fully paid: the arrears
-    rule of loans.selectors.loan_days_past_due (for today), as a subquery, so that a changelist of any
-    size can show, sort and filter by days past due in one query."""
+    """The due date of a loan's oldest installment due before `as_of` and not fully paid (the installments
+    of loans.selectors.overdue_on, whose oldest gives the days past due), as a subquery, so that a
+    changelist of any size can show, sort and filter by days past due in one query."""
     return Subquery(
-        LoanInstallment.objects.filter(loan=OuterRef("pk"), superseded=False, completed_on__isnull=True,
-                                       due_on__lt=as_of)
+        LoanInstallment.objects.filter(overdue_on(as_of), loan=OuterRef("pk"))
         .order_by("due_on")
         .values("due_on")[:1],
         output_field=DateField(),
@@ -329,8 +330,7 @@ class LoanAdmin(BranchScopedAdminMixin, OperationsAdminMixin, admin.ModelAdmin):
     def days_past_due(self, obj: Loan) -> int | str:
         if obj.status not in Loan.OUTSTANDING:
             return "—"
-        oldest = getattr(obj, "oldest_unpaid_due_on", None)
-        return (timezone.localdate() - oldest).days if oldest else 0
+        return rules.days_past_due(timezone.localdate(), getattr(obj, "oldest_unpaid_due_on", None))
 
     @admin.display(description="arrears")
     def arrears(self, obj: Loan) -> str:

@@ -1,64 +1,38 @@
 """Reads about loans that need care, in one place for the services, the admin and the API: days past
-due, arrears, what is owed, and the loan-loss provisioning policy.
-
-Days past due (DPD) of a loan on a date = that date − the due date of its OLDEST installment not fully
-paid by then (never measured from the final maturity); 0 when nothing is overdue."""
+due, arrears, what is owed, and the reserve the loan-loss provisioning policy requires — the rules
+themselves (what DPD is, the policy) are loans.rules, applied here to the installments in the database."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
 
 from core.clock import as_of_date
 from core.models import ZERO
-from core.money import CENT
+from loans import rules
 from loans.allocation import Owed
 from loans.models import Loan, LoanInstallment
 
-# The aging policy of loan-loss provisioning: (lowest DPD, highest DPD or None, share of the outstanding
-# principal to hold in reserve). The one place the policy is written; provision_post and the docs use it.
-PROVISION_POLICY: tuple[tuple[int, int | None, Decimal], ...] = (
-    (0, 0, Decimal("0.00")),  # current
-    (1, 30, Decimal("0.10")),
-    (31, 60, Decimal("0.25")),
-    (61, 90, Decimal("0.50")),
-    (91, None, Decimal("1.00")),
-)
 
-
-def provision_policy_text() -> str:
-    """The policy in words, as stored on each provisioning run."""
-    parts = []
-    for low, high, rate in PROVISION_POLICY:
-        days = "current" if high == 0 else f"{low}+ DPD" if high is None else f"{low}-{high} DPD"
-        parts.append(f"{rate * 100:g}% {days}")
-    return ", ".join(parts)
-
-
-def provision_rate(days_past_due: int) -> Decimal:
-    """The share of outstanding principal to reserve for a loan `days_past_due` days in arrears."""
-    for low, high, rate in PROVISION_POLICY:
-        if days_past_due >= low and (high is None or days_past_due <= high):
-            return rate
-    raise ValueError(f"days past due must not be negative, got {days_past_due}")
-
-
-def _open_by(as_of: dt.date) -> Q:
-    """Installments of the current schedule not fully paid by the end of `as_of`."""
-    return Q(superseded=False) & (Q(completed_on__isnull=True) | Q(completed_on__gt=as_of))
+def overdue_on(as_of: dt.date) -> Q:
+    """Installments due before `as_of` and not fully paid by the end of it: the oldest one's due date gives
+    the days past due (rules.days_past_due), their dues the arrears. An installment a restructure
+    superseded was closed on the restructure date (completed_on), so it counts until then, as in the dbt
+    aging (macro installment_overdue) and the simulator: a loan was in arrears before it was restructured."""
+    return Q(due_on__lt=as_of) & (Q(completed_on__isnull=True) | Q(completed_on__gt=as_of))
 
 
 def loan_days_past_due(loan: Loan, as_of: dt.date | None = None) -> int:
     """Days past due of `loan` on `as_of` (default today): as_of − due date of its oldest installment
     not fully paid by then, or 0 when none is overdue (an installment due on as_of is not yet late)."""
     as_of = as_of_date(as_of)
-    oldest = LoanInstallment.objects.filter(_open_by(as_of), loan=loan, due_on__lt=as_of).aggregate(
+    oldest = LoanInstallment.objects.filter(overdue_on(as_of), loan=loan).aggregate(
         oldest=Min("due_on")
     )["oldest"]
-    return (as_of - oldest).days if oldest else 0
+    return rules.days_past_due(as_of, oldest)
 
 
 def loans_days_past_due(loans: QuerySet[Loan], as_of: dt.date | None = None) -> dict[int, int]:
@@ -67,12 +41,12 @@ def loans_days_past_due(loans: QuerySet[Loan], as_of: dt.date | None = None) -> 
     as_of = as_of_date(as_of)
     result = dict.fromkeys(loans.values_list("id", flat=True), 0)
     rows = (
-        LoanInstallment.objects.filter(_open_by(as_of), loan__in=loans, due_on__lt=as_of)
+        LoanInstallment.objects.filter(overdue_on(as_of), loan__in=loans)
         .values("loan_id")
         .annotate(oldest=Min("due_on"))
     )
     for row in rows:
-        result[row["loan_id"]] = (as_of - row["oldest"]).days
+        result[row["loan_id"]] = rules.days_past_due(as_of, row["oldest"])
     return result
 
 
@@ -103,7 +77,7 @@ def loan_arrears_get(loan: Loan, as_of: dt.date | None = None) -> LoanArrears:
     penalties (due minus paid so far), the number of installments due before `as_of` and not fully
     paid, the oldest such due date and the days past due (`loan_days_past_due`)."""
     as_of = as_of_date(as_of)
-    overdue = LoanInstallment.objects.filter(_open_by(as_of), loan=loan, due_on__lt=as_of)
+    overdue = LoanInstallment.objects.filter(overdue_on(as_of), loan=loan)
     agg = overdue.aggregate(
         n=Count("id"),
         oldest=Min("due_on"),
@@ -115,7 +89,7 @@ def loan_arrears_get(loan: Loan, as_of: dt.date | None = None) -> LoanArrears:
     oldest = agg["oldest"]
     return LoanArrears(
         as_of=as_of,
-        days_past_due=(as_of - oldest).days if oldest else 0,
+        days_past_due=rules.days_past_due(as_of, oldest),
         installments_missed=agg["n"] or 0,
         oldest_due_on=oldest,
         principal=agg["principal"] or ZERO,
@@ -165,18 +139,16 @@ class ProvisionRequirement:
 
 
 def provision_required(as_of: dt.date | None = None) -> ProvisionRequirement:
-    """The loan-loss reserve the aging policy (PROVISION_POLICY) requires on `as_of`: over the
+    """The loan-loss reserve the aging policy (loans.rules.PROVISION_POLICY) requires on `as_of`: over the
     outstanding loans, Σ rate(DPD bucket) × principal outstanding, rounded half-up to the cent once
     per bucket."""
     as_of = as_of_date(as_of)
     loans = Loan.objects.filter(status__in=Loan.OUTSTANDING, principal_outstanding__gt=0)
     dpd = loans_days_past_due(loans, as_of)
-    buckets: dict[Decimal, tuple[int, Decimal]] = {rate: (0, ZERO) for _, _, rate in PROVISION_POLICY}
+    buckets: dict[Decimal, tuple[int, Decimal]] = {rate: (0, ZERO) for rate in rules.PROVISION_RATES}
     for loan_id, principal in loans.values_list("id", "principal_outstanding"):
-        rate = provision_rate(dpd[loan_id])
+        rate = rules.provision_rate(dpd[loan_id])
         count, total = buckets[rate]
         buckets[rate] = (count + 1, total + principal)
-    required = sum(
-        ((rate * total).quantize(CENT, rounding=ROUND_HALF_UP) for rate, (_, total) in buckets.items()), ZERO
-    )
+    required = rules.required_reserve((rate, total) for rate, (_, total) in buckets.items())
     return ProvisionRequirement(as_of=as_of, required_reserve=required, buckets=buckets)

@@ -34,11 +34,11 @@ from loans.models import (
     Restructure,
     WriteOff,
 )
+from loans.rules import provision_lines, provision_policy_text
 from loans.schedule import build_schedule
 from loans.selectors import (
     installment_owed,
     loan_open_installments,
-    provision_policy_text,
     provision_required,
 )
 from payments.models import Payment
@@ -658,7 +658,7 @@ def recovery_post(
 @transaction.atomic
 def provision_post(*, on: dt.date | None = None) -> LoanLossProvision:
     """Bring the loan-loss reserve (GL 1150's credit balance) to what the aging policy requires on `on`
-    (loans.selectors.PROVISION_POLICY over each outstanding loan's days past due): journal D 5100 / C 1150
+    (loans.rules.PROVISION_POLICY over each outstanding loan's days past due): journal D 5100 / C 1150
     for the difference, or D 1150 / C 5100 to release a surplus; no entry when nothing changes. Records
     the run in `loan_loss_provisions`.
 
@@ -676,18 +676,10 @@ def provision_post(*, on: dt.date | None = None) -> LoanLossProvision:
         policy=provision_policy_text()[:200],
     )
     if expense:
-        lines = (
-            [(chart.LOAN_LOSS_PROVISION_EXPENSE, expense, ZERO), (chart.LOAN_LOSS_RESERVE, ZERO, expense)]
-            if expense > 0
-            else [
-                (chart.LOAN_LOSS_RESERVE, -expense, ZERO),
-                (chart.LOAN_LOSS_PROVISION_EXPENSE, ZERO, -expense),
-            ]
-        )
         journal_post(
             kind=JournalEntry.Kind.PROVISION,
             posted_on=on,
-            lines=lines,
+            lines=provision_lines(expense, ZERO),
             description=f"Loan-loss provision to a reserve of {required}",
             source_type="loan_loss_provisions",
             source_id=provision.pk,

@@ -23,11 +23,13 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from core.actor import acting_as, system_user
+from loans.rules import days_past_due
 from simulator import engine, writer
 from simulator.institution import institution_books, world_copy_data
 from simulator.tables import BY_NAME, CHUNKED, TABLES, make_formatter
@@ -335,6 +337,7 @@ def _row_counts(cur) -> dict[str, int]:
 
 def _kpis(cur, w: World, s: Summary, aggregates: dict) -> None:
     as_of = w.cal.date(w.until)
+    # each outstanding loan with the oldest due date of its open installments; days past due by loans.rules
     cur.execute(
         """
         WITH oldest AS (
@@ -342,14 +345,15 @@ def _kpis(cur, w: World, s: Summary, aggregates: dict) -> None:
             WHERE NOT superseded AND (completed_on IS NULL OR completed_on > %(d)s)
             GROUP BY loan_id
         )
-        SELECT COALESCE(sum(l.principal_outstanding), 0),
-               COALESCE(sum(l.principal_outstanding) FILTER (WHERE %(d)s - o.due_on > 30), 0)
+        SELECT l.principal_outstanding, o.due_on
         FROM loans l LEFT JOIN oldest o ON o.loan_id = l.id
         WHERE l.status IN ('active', 'restructured') AND l.principal_outstanding > 0
         """,
         {"d": as_of},
     )
-    glp, par30 = cur.fetchone()
+    loans = cur.fetchall()
+    glp = sum((principal for principal, _ in loans), Decimal(0))
+    par30 = sum((principal for principal, due_on in loans if days_past_due(as_of, due_on) > 30), Decimal(0))
     s.glp = str(glp)
     s.par30 = float(par30 / glp) if glp else 0.0
     # write-offs of the last twelve months (annualised when the history is shorter) over the average

@@ -5,18 +5,17 @@ month-end loan-loss provisioning runs, operating expenses and funding — booked
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from ledger import chart
-from loans.selectors import PROVISION_POLICY, provision_policy_text
+from loans.rules import PROVISION_RATES, provision_lines, provision_policy_text, required_reserve
 from simulator import engine
-from simulator.engine import N_BUCKETS
+from simulator.context import N_BUCKETS
 from simulator.tables import SRC
 from simulator.world import INVESTMENT_PRODUCTS, LOAN_PRODUCTS, SAVINGS_PRODUCTS, World, rng_for
 
 SALARY = {"branch_manager": 9_000_000, "loan_officer": 4_500_000, "teller": 3_500_000}  # cents a month
-BUCKET_RATES = [rate for _lo, _hi, rate in PROVISION_POLICY]
-assert len(BUCKET_RATES) == N_BUCKETS, "the simulator's aging buckets follow loans.selectors.PROVISION_POLICY"
+assert len(PROVISION_RATES) == N_BUCKETS, "the simulator's aging buckets are loans.rules.PROVISION_POLICY's"
 
 
 def _c(cents: int) -> str:
@@ -303,27 +302,15 @@ def institution_books(w: World, agg: dict) -> tuple[Books, dict]:
             cash -= interest
         # the month-end provisioning run, after the day's write-offs
         reserve += -agg["write_offs"][m] + agg["recoveries"][m]
-        required = sum(
-            int(
-                (rate * Decimal(agg["aging"][m][b]) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-                * 100
-            )
-            for b, rate in enumerate(BUCKET_RATES)
-        )
+        # the books are in int cents here: the rule's reserve (Decimal, to the cent) back in cents
+        required = int(required_reserve(zip(PROVISION_RATES, (Decimal(c) / 100 for c in agg["aging"][m]),
+                                            strict=True)) * 100)
         expense = required - reserve
         tp = me * 1440 + 1320
         prov = books.rows["loan_loss_provisions"]
         prid = len(prov) + 1
         prov.append((prid, tp, tp, me, required, expense, policy))
         if expense:
-            lines = (
-                [(chart.LOAN_LOSS_PROVISION_EXPENSE, expense, 0), (chart.LOAN_LOSS_RESERVE, 0, expense)]
-                if expense > 0
-                else [
-                    (chart.LOAN_LOSS_RESERVE, -expense, 0),
-                    (chart.LOAN_LOSS_PROVISION_EXPENSE, 0, -expense),
-                ]
-            )
             books.journal(
                 "provision",
                 tp,
@@ -331,7 +318,7 @@ def institution_books(w: World, agg: dict) -> tuple[Books, dict]:
                 "loan_loss_provisions",
                 prid,
                 None,
-                lines,
+                provision_lines(expense, 0),
             )
         reserve = required
         stats["provision_runs"] += 1

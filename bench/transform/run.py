@@ -16,7 +16,7 @@ FINHOUSE_BENCH_TRANSFORM_URL (default postgresql://postgres@127.0.0.1:5432/fh_be
                       3. incremental: `dbt build` on it (kept aside as DIR/incremental.duckdb)
                       4. no-op: `dbt build` on it again, with no new data (the cost of any build)
                       5. rebuild: `dbt build --full-refresh` on it (the same RAW layer from scratch)
-                      6. finhouse.warehouse_diff: the incremental build and the rebuild hold the same rows
+                      6. warehouse_diff: the incremental build and the rebuild hold the same rows
                       and writes the figures into README.md and results.json
     run.py all        the three, with the activity running beside the full build (step 1 reads only
                       the DuckDB copy; step 2 waits for the activity to end)
@@ -314,7 +314,7 @@ def _copy(src: Path, dst: Path) -> None:
 
 def measure(url: str, out: Path, activity: Activity | None = None) -> dict:
     sys.path.insert(0, str(ROOT / "src"))
-    from finhouse import warehouse_diff
+    from finhouse.transform import warehouse_diff
 
     raw1 = out / "raw1.duckdb"
     if not raw1.exists():
@@ -419,7 +419,7 @@ def write_readme(result: dict) -> None:
             "own time over dbt's 4 threads (they exceed the wall time when nodes overlap).",
             "",
             f"Incremental build against the rebuild: {m['tables_compared']} tables compared "
-            "(finhouse.warehouse_diff), "
+            "(finhouse.transform.warehouse_diff), "
             f"{m['tables_differing']} differ.",
         ]
     )

@@ -43,7 +43,7 @@ CREATE STAGE IF NOT EXISTS RAW.OLTP.FH_STAGE
   COMMENT = 'fhload Parquet files; COPY INTO ... PURGE = TRUE empties it after each confirmed load';
 
 -- The loader creates its load log and state view on first run if they are missing; creating them here
--- lets SYSADMIN own them (same DDL as finhouse.snowflake.Loader.ensure_objects).
+-- lets SYSADMIN own them (same DDL as finhouse.ingest.snowflake.Loader.ensure_objects).
 CREATE TABLE IF NOT EXISTS RAW.OLTP.FH_LOADS (
   LOAD_ID NUMBER(38,0) NOT NULL, TABLE_NAME VARCHAR NOT NULL, MODE VARCHAR NOT NULL,
   STARTED_AT TIMESTAMP_TZ NOT NULL, FINISHED_AT TIMESTAMP_TZ,

@@ -3,6 +3,8 @@
     finhouse simulate …   write a simulated institution's history into the OLTP (Django's `simulate`)
     finhouse ingest …     load the OLTP into the warehouse's RAW layer (runs the C engine `fhload`)
     finhouse demo         the whole platform: migrate, simulate, ingest through Airflow, serve
+    finhouse extract-role the SELECT-only PostgreSQL role fhload extracts with
+    finhouse admin-password  print the platform admin's password (generated once when not configured)
 
 Each subcommand runs the part that owns the work (Django management commands, `fhload`, later dbt,
 Airflow); this module only wires them together and reports in one line when something is wrong."""
@@ -14,13 +16,14 @@ import os
 import subprocess
 import sys
 
-from finhouse import __version__, registry
+from finhouse import __version__
 from finhouse import config as fh_config
+from finhouse.ingest import registry
 
 
 def _manage(cfg: fh_config.Config, *args: str, check: bool = True) -> int:
     """Run `python backend/manage.py ARGS` in the platform's environment; its own messages go to the user."""
-    env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
+    env = dict(fh_config.environ(), FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
     code = subprocess.call([sys.executable, str(cfg.manage_py), *args], env=env, cwd=cfg.root)
     if check and code != 0:
         raise SystemExit(code)
@@ -34,7 +37,7 @@ def cmd_simulate(cfg: fh_config.Config, rest: list[str]) -> int:
 def cmd_ingest(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     """Run fhload for the named groups and tables (none named: every registered table), its output
     straight to the terminal; on failure, one line naming what the exit code means."""
-    from finhouse import ingest
+    from finhouse.ingest import fhload as ingest
 
     env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url)
     extra = [] if args.max_delete_percent is None else ["--max-delete-percent", str(args.max_delete_percent)]
@@ -98,7 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true", help="simulate anew even if the database holds data")
     demo.add_argument("--no-serve", action="store_true",
                       help="prepare everything, then exit instead of serving")
-    snow = sub.add_parser(  # the Snowflake leg (finhouse.snowflake); `ingest` loads DuckDB
+    role = sub.add_parser(
+        "extract-role",
+        help="create or update the SELECT-only PostgreSQL role fhload extracts with",
+        description="Creates the login role in the database at FINHOUSE_OLTP_URL (password from "
+        "FINHOUSE_EXTRACT_PASSWORD) with SELECT on the registry's tables only, read-only sessions; "
+        "idempotent. See finhouse/ingest/extract_role.py.",
+    )
+    role.add_argument("--name", default=fh_config.get("FINHOUSE_EXTRACT_ROLE"),
+                      help="role name [env FINHOUSE_EXTRACT_ROLE]")
+    role.add_argument("--schema", default="public", help="schema of the OLTP tables (default public)")
+    role.add_argument("--no-default-privileges", action="store_true",
+                      help="grant SELECT on the registry's tables only, not on future tables")
+    sub.add_parser(
+        "admin-password",
+        help="print the platform admin's password: FINHOUSE_ADMIN_PASSWORD, else the one generated once",
+        description="Prints FINHOUSE_ADMIN_PASSWORD, else the password kept in $FINHOUSE_HOME/admin-password "
+        "(generated there, mode 600, the first time). Make hands it to Superset's setup.",
+    )
+    snow = sub.add_parser(  # the Snowflake leg (finhouse.ingest.snowflake); `ingest` loads DuckDB
         "snowflake-load",
         help="load the OLTP into Snowflake's RAW layer (fhload --parquet, PUT, COPY INTO)",
         description="Runs fhload --parquet for the given entity groups (default: every registered table) "
@@ -121,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _groups_help() -> str:
     """The entity groups, as fhload knows them; without a built fhload, where they are listed."""
-    from finhouse import ingest
+    from finhouse.ingest import fhload as ingest
 
     try:
         return ", ".join(registry.groups())
@@ -131,7 +152,7 @@ def _groups_help() -> str:
 
 def _percent(value: str) -> int:
     """--max-delete-percent, read as fhload reads it (a whole number from 0 to 100)."""
-    from finhouse import snowflake
+    from finhouse.ingest import snowflake
 
     try:
         return snowflake.parse_max_delete_percent(value, "--max-delete-percent", empty_is_default=False)
@@ -147,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "ingest" and args.groups:
-        from finhouse import ingest
+        from finhouse.ingest import fhload as ingest
 
         try:
             known = registry.groups()
@@ -160,12 +181,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return cmd_demo(cfg, args)
         if args.command == "snowflake-load":
-            from finhouse import snowflake
+            from finhouse.ingest import snowflake
 
             return snowflake.run_cli(args.groups, args.table, full=args.full, json_output=args.json,
                                      max_delete_percent=args.max_delete_percent)
         if args.command == "ingest":
             return cmd_ingest(cfg, args)
+        if args.command == "admin-password":
+            password, generated = fh_config.admin_password(cfg)
+            if generated:
+                print(f"finhouse: generated the admin's password into {cfg.home / 'admin-password'}",
+                      file=sys.stderr)
+            print(password)
+            return 0
+        if args.command == "extract-role":
+            from finhouse.ingest import extract_role
+
+            return extract_role.run(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, not a traceback, for anything the steps did not report themselves

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -36,24 +35,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from finhouse import config as fh_config
-from finhouse import superset as fh_superset
+from finhouse import orchestration
+from finhouse.serve import superset as fh_superset
 
 
 def _step(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
-def admin_password(cfg: fh_config.Config) -> tuple[str, bool]:
-    """The admin's password, and whether it was generated just now (then it is shown once)."""
-    if cfg.admin_password:
-        return cfg.admin_password, False
-    path = cfg.home / "admin-password"
-    if not path.exists():
-        cfg.home.mkdir(parents=True, exist_ok=True)
-        password = secrets.token_urlsafe(12)
-        if fh_config.create_private(path, password + "\n"):
-            return password, True
-    return path.read_text().strip(), False
+admin_password = fh_config.admin_password
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
@@ -145,15 +135,10 @@ def prepare_database(cfg: fh_config.Config, env: dict[str, str], reset: bool) ->
     _run([*manage, "simulate", "--customers", str(cfg.demo_customers), "--years", str(cfg.demo_years),
           "--seed", str(cfg.demo_seed), *(["--reset"] if action == "resimulate" else [])], env, cfg.root)
     # A new institution gets a new warehouse: raw is append-only, it must not mix two histories.
-    warehouse = _warehouse_path(cfg, env)
+    warehouse = fh_config.warehouse_path(env)
     for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
         stale.unlink(missing_ok=True)
     return action
-
-
-def _warehouse_path(cfg: fh_config.Config, env: dict[str, str]) -> Path:
-    path = Path(env.get("FINHOUSE_DUCKDB_PATH") or cfg.home / "warehouse" / "finhouse.duckdb")
-    return path if path.is_absolute() else cfg.root / path
 
 
 def _wait_http(url: str, seconds: float) -> bool:
@@ -174,13 +159,14 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     manage = [python, str(cfg.manage_py)]
     with_airflow = [str(cfg.root / "airflow" / "bin" / "with-env")]
     dbt_project = cfg.root / "dbt" / "finhouse"
-    env = dict(os.environ, FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
+    # Every part is given every setting, defaults filled in (fh_config.environ): none needs its own.
+    env = dict(fh_config.environ(), FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
     root = cfg.root
 
     prepare_database(cfg, env, args.reset)
     # The warehouse holds the customers' data, and so do the WAL and spill files its writers create
     # beside it with their own modes: its directory is this user's only.
-    fh_config.private_dir(_warehouse_path(cfg, env).parent, cfg.home)
+    fh_config.private_dir(fh_config.warehouse_path(env).parent, cfg.home)
 
     password, generated = admin_password(cfg)
     env["FINHOUSE_ADMIN_PASSWORD"] = password
@@ -203,9 +189,9 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
 
     # The DAGs are created paused; in the demo they run from now on: ingestion on its schedules, the
     # transform whenever it has loaded a raw table.
+    ours = f"^({orchestration.INGEST_DAG_PREFIX}|{orchestration.TRANSFORM_DAG_ID}$)"
     subprocess.call([*with_airflow, "airflow", "dags", "unpause", "--treat-dag-id-as-regex", "-y",
-                     "-o", "plain", "^(ingest_oltp_|transform_raw_to_marts$)"], env=env, cwd=root,
-                    stdout=subprocess.DEVNULL)
+                     "-o", "plain", ours], env=env, cwd=root, stdout=subprocess.DEVNULL)
 
     if args.no_serve:
         _print_summary(cfg, password, generated, serving=False)

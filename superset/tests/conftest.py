@@ -2,7 +2,7 @@
 loopback port with the dashboards imported, and chromium driven by Playwright.
 
 The institution (100 customers, 1 year, seed 5, until 2025-06-30) goes through the real pipeline: a
-throwaway OLTP database, the simulator, fhload, dbt (models), and finhouse.serving.publish. Superset's
+throwaway OLTP database, the simulator, fhload, dbt (models), and finhouse.serve.serving.publish. Superset's
 metadata database is copied from a template built once per Superset version (`superset db upgrade` and
 `init` take about two minutes; a copy takes a second), then users, roles and the dashboards are set up
 as `make superset-db superset-import` would.
@@ -97,7 +97,7 @@ def build_serving_copy(tmp: Path) -> Path:
         # Models only: the dbt tests are the dbt suite's business (tests/test_dbt_build.py).
         _run([DBT, "run", "--project-dir", project, "--profiles-dir", project, "--target", "duckdb",
               "--target-path", tmp / "target", "--log-path", tmp / "logs"], env, 600, "dbt run")
-        _run([PLATFORM_PY, "-m", "finhouse.serving", "publish", "--warehouse", warehouse, "--serving", serving],
+        _run([PLATFORM_PY, "-m", "finhouse.serve.serving", "publish", "--warehouse", warehouse, "--serving", serving],
              env, 300, "publish")
     finally:
         _admin(f'DROP DATABASE IF EXISTS "{OLTP_DB}" WITH (FORCE)')

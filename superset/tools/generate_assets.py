@@ -19,8 +19,7 @@ import yaml
 OUT = Path(__file__).resolve().parents[1] / "dashboards"
 NS = uuid.UUID("5b0f3a52-7c1e-4d8a-9f39-0c8f2b1f6a11")
 DB_NAME = "finhouse warehouse"
-SERVING = Path(os.environ.get("FINHOUSE_SERVING_PATH",
-                              Path(__file__).resolve().parents[2] / ".finhouse/warehouse/serving.duckdb"))
+SERVING = Path(os.environ["FINHOUSE_SERVING_PATH"])  # run through superset/bin/with-env, which sets it
 
 
 def uid(kind: str, name: str) -> str:

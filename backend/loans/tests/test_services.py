@@ -12,13 +12,12 @@ from customers.services import group_create, group_member_add
 from ledger.models import JournalEntry, SavingsTransaction
 from ledger.selectors import gl_balance
 from loans.models import Loan, LoanInstallment, LoanLossProvision, Repayment
+from loans.rules import PROVISION_POLICY, provision_rate
 from loans.schedule import build_schedule
 from loans.selectors import (
-    PROVISION_POLICY,
     loan_arrears_get,
     loan_days_past_due,
     loan_owed_get,
-    provision_rate,
     provision_required,
 )
 from loans.services import (

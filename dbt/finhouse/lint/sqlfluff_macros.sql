@@ -25,6 +25,7 @@
 {% macro money(expression) %}cast(round({{ expression }}, 2) as decimal(18, 2)){% endmacro %}
 {% macro dpd_bucket(dpd) %}case when {{ dpd }} <= 0 then 'current' else '>360' end{% endmacro %}
 {% macro provision_rate(dpd) %}case when {{ dpd }} <= 0 then 0.00 else 1.00 end{% endmacro %}
+{% macro installment_overdue(installment, as_of) %}({{ installment }}.due_on < {{ as_of }}){% endmacro %}
 {% macro local_timestamp(column) %}timezone('UTC', {{ column }}){% endmacro %}
 {% macro iso_day_of_week(column) %}isodow({{ column }}){% endmacro %}
 {% macro pii_masking_hook() %}{% endmacro %}

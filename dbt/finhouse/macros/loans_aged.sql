@@ -5,8 +5,9 @@
     - outstanding principal = disbursed − principal repaid by the date; a loan is outstanding on a date
       when it was disbursed by then and neither closed nor written off by then (GLP, docs/kpis.md);
     - DPD = the date − the due date of the OLDEST installment due before the date and not fully paid by
-      it (completed_on null or later), never from the final maturity (docs/ledger.md). A superseded
-      installment (restructure) counts until the restructure date, when it was closed;
+      it, never from the final maturity (macros installment_overdue and days_past_due of loan_rules.sql,
+      docs/ledger.md). A superseded installment (restructure) counts until the restructure date, when it
+      was closed;
     - overdue principal/interest/fees/penalties = dues of those installments − what was allocated to
       them by the date (arrears, not PAR); installments_missed = how many there are.
     A superseded installment's dues were cut to what had been paid, so before its restructure its
@@ -76,9 +77,7 @@ overdue_installments as (
     from loan_dates
     inner join installments_for_aging
         on installments_for_aging.loan_id = loan_dates.loan_id
-        and installments_for_aging.due_on < loan_dates.as_of_date
-        and (installments_for_aging.completed_on is null
-             or installments_for_aging.completed_on > loan_dates.as_of_date)
+        and {{ installment_overdue('installments_for_aging', 'loan_dates.as_of_date') }}
 ),
 
 overdue_paid as (
@@ -125,7 +124,7 @@ loans_aged as (
         cast(loan_dates.amount_disbursed - coalesce(principal_repaid.principal_repaid, 0) as {{ dbt.type_numeric() }}) as principal_outstanding,
         coalesce(restructures_for_aging.first_restructured_on <= loan_dates.as_of_date, false) as is_restructured,
         overdue_by_loan.oldest_overdue_due_on,
-        coalesce({{ dbt.datediff('overdue_by_loan.oldest_overdue_due_on', 'loan_dates.as_of_date', 'day') }}, 0) as days_past_due,
+        {{ days_past_due('overdue_by_loan.oldest_overdue_due_on', 'loan_dates.as_of_date') }} as days_past_due,
         coalesce(overdue_by_loan.installments_missed, 0) as installments_missed,
         coalesce(overdue_by_loan.overdue_principal, 0) as overdue_principal,
         coalesce(overdue_by_loan.overdue_interest, 0) as overdue_interest,
@@ -139,27 +138,3 @@ loans_aged as (
     left join restructures_for_aging on restructures_for_aging.loan_id = loan_dates.loan_id
 )
 {% endmacro %}
-
-{#- The DPD aging bucket of docs/kpis.md for a days-past-due expression. -#}
-{% macro dpd_bucket(dpd) -%}
-    case
-        when {{ dpd }} <= 0 then 'current'
-        when {{ dpd }} <= 30 then '1-30'
-        when {{ dpd }} <= 60 then '31-60'
-        when {{ dpd }} <= 90 then '61-90'
-        when {{ dpd }} <= 180 then '91-180'
-        when {{ dpd }} <= 360 then '181-360'
-        else '>360'
-    end
-{%- endmacro %}
-
-{#- The reserve share of the provisioning policy (loans.selectors.PROVISION_POLICY) for a DPD. -#}
-{% macro provision_rate(dpd) -%}
-    case
-        when {{ dpd }} <= 0 then 0.00
-        when {{ dpd }} <= 30 then 0.10
-        when {{ dpd }} <= 60 then 0.25
-        when {{ dpd }} <= 90 then 0.50
-        else 1.00
-    end
-{%- endmacro %}

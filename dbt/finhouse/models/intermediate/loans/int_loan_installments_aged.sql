@@ -85,8 +85,7 @@ aged as (
         paid_by_as_of.last_paid_on,
         case when installments.completed_on <= as_of.as_of_date then installments.completed_on end as completed_on,
         (installments.completed_on is null or installments.completed_on > as_of.as_of_date) as is_open,
-        installments.due_on < as_of.as_of_date
-            and (installments.completed_on is null or installments.completed_on > as_of.as_of_date) as is_overdue
+        {{ installment_overdue('installments', 'as_of.as_of_date') }} as is_overdue
     from installments
     cross join as_of
     left join paid_by_as_of on paid_by_as_of.installment_id = installments.installment_id

@@ -23,28 +23,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from finhouse import config as fh_config
 from finhouse.config import ROOT
 
 DEFAULT_FHLOAD = ROOT / "engine" / "build" / "fhload"
-DEFAULT_WAREHOUSE = ".finhouse/warehouse/finhouse.duckdb"
-DEFAULT_REGISTRY = "ingest/registry.tsv"
+# What fhload reads, as the configuration resolves it (defaults in .env.example).
+registry_path = fh_config.registry_path
+warehouse_path = fh_config.warehouse_path
 
 
 def _under_root(path: str) -> Path:
     p = Path(path)
     return p if p.is_absolute() else ROOT / p
-
-
-def registry_path(env: Mapping[str, str] | None = None) -> Path:
-    """The registry fhload reads: $FINHOUSE_REGISTRY, else ingest/registry.tsv (relative to the root)."""
-    env = os.environ if env is None else env
-    return _under_root(env.get("FINHOUSE_REGISTRY") or DEFAULT_REGISTRY)
-
-
-def warehouse_path(env: Mapping[str, str] | None = None) -> Path:
-    """The DuckDB warehouse file fhload writes: $FINHOUSE_DUCKDB_PATH, else the demo's default."""
-    env = os.environ if env is None else env
-    return _under_root(env.get("FINHOUSE_DUCKDB_PATH") or DEFAULT_WAREHOUSE)
 
 
 # --- errors: one class per documented exit code --------------------------------------------------------
@@ -234,7 +224,8 @@ def command(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: boo
 
 
 def _env(env: Mapping[str, str] | None) -> dict[str, str]:
-    return dict(os.environ if env is None else env)
+    # fhload is given every setting, defaults filled in: it needs no defaults of its own.
+    return fh_config.environ(env)
 
 
 def run(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool = False,

@@ -3,7 +3,7 @@
 Superset lives in its own environment (.finhouse/superset-venv); everything runs through
 superset/bin/with-env, which sets its configuration. In order, after the warehouse is loaded:
 
-    serving.build_and_publish()  or  python -m finhouse.serving build-and-publish   (dbt build → serving copy)
+    serving.build_and_publish()  or  python -m finhouse.serve.serving build-and-publish  (build, publish)
     setup_db_command(root)       metadata database, `superset db upgrade` + `init`, admin and viewer
     import_command(root)         the dashboards kept as YAML in superset/dashboards/
     serve_command(root, host)    gunicorn on FINHOUSE_SUPERSET_PORT (default 8088); health at /health

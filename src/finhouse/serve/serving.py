@@ -12,8 +12,8 @@ mode 600 from their creation, and the published file keeps that mode), in a dire
 creates it (the platform's own .finhouse/warehouse is narrowed to 700 in any case). Whoever serves it must
 run as the same user.
 
-    python -m finhouse.serving publish [--warehouse W] [--serving S]
-    python -m finhouse.serving build-and-publish [-- dbt args…]   # dbt build, then publish if it passed
+    python -m finhouse.serve.serving publish [--warehouse W] [--serving S]
+    python -m finhouse.serve.serving build-and-publish [-- dbt args…]   # dbt build, then publish if it passed
 """
 
 from __future__ import annotations
@@ -28,21 +28,16 @@ from pathlib import Path
 
 from finhouse import config as fh_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = fh_config.ROOT
 SCHEMAS = ("marts",)
 
 
-def _home() -> Path:
-    return Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
-
-
 def warehouse_path() -> Path:
-    return Path(os.environ.get("FINHOUSE_DUCKDB_PATH", _home() / "warehouse" / "finhouse.duckdb")).resolve()
+    return fh_config.warehouse_path().resolve()
 
 
 def serving_path() -> Path:
-    default = _home() / "warehouse" / "serving.duckdb"
-    return Path(os.environ.get("FINHOUSE_SERVING_PATH", default)).resolve()
+    return fh_config.serving_path().resolve()
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ def publish(warehouse: Path | None = None, serving: Path | None = None,
     serving = Path(serving or serving_path()).resolve()
     if not warehouse.exists():
         raise FileNotFoundError(f"serving: no warehouse at {warehouse}")
-    fh_config.private_dir(serving.parent, _home())
+    fh_config.private_dir(serving.parent, fh_config.home())
     tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
@@ -127,7 +122,7 @@ def build_and_publish(dbt_args: list[str] | None = None, *, dbt: str | None = No
     dbt = dbt or str(Path(sys.executable).with_name("dbt"))
     project = ROOT / "dbt" / "finhouse"
     cmd = [dbt, "build", "--project-dir", str(project), "--profiles-dir", str(project), *(dbt_args or [])]
-    env = dict(os.environ)
+    env = fh_config.environ()
     if warehouse:
         env["FINHOUSE_DUCKDB_PATH"] = str(warehouse)
     if subprocess.call(cmd, env=env) != 0:
@@ -137,12 +132,11 @@ def build_and_publish(dbt_args: list[str] | None = None, *, dbt: str | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m finhouse.serving", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m finhouse.serve.serving", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["publish", "build-and-publish"])
     parser.add_argument("--warehouse", type=Path, help="default: FINHOUSE_DUCKDB_PATH")
-    parser.add_argument("--serving", type=Path, help="default: FINHOUSE_SERVING_PATH or "
-                        ".finhouse/warehouse/serving.duckdb")
+    parser.add_argument("--serving", type=Path, help="default: FINHOUSE_SERVING_PATH")
     parser.add_argument("dbt_args", nargs="*", help="extra dbt build arguments (after --)")
     args = parser.parse_args(argv)
     if args.command == "publish":

@@ -2,7 +2,7 @@
 the RAW database (PUT to a stage, COPY INTO) and moves the load state only once Snowflake has confirmed
 every file.
 
-    from finhouse import snowflake
+    from finhouse.ingest import snowflake
     loads = snowflake.load(["loans"], full=False)     # or groups=["loans"]; none: every registered table
 
 For each table:
@@ -98,8 +98,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from finhouse import ingest, registry
+from finhouse import config as fh_config
 from finhouse.config import ROOT
+from finhouse.ingest import fhload as ingest
+from finhouse.ingest import registry
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 STATE_TABLE = "FH_LOADS"
@@ -134,7 +136,8 @@ class SnowflakeConnectionError(SnowflakeError):
 
 class SnowflakeSchemaError(SnowflakeError):
     """A schema error of the Snowflake leg. fhload itself refuses an incompatible type change or a type
-    Snowflake lacks (exit 4: finhouse.ingest's IngestError of that code); kept for callers that catch it."""
+    Snowflake lacks (exit 4: finhouse.ingest.fhload's IngestError of that code); kept for callers that
+    catch it."""
 
     exit_code = 4
 
@@ -918,7 +921,7 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
 
     max_delete_percent: a full load that would mark more of a table's rows deleted is refused (None:
     FINHOUSE_MAX_DELETE_PERCENT, default 50; 100 allows any). Returns one SnowflakeLoad per table. Raises
-    SnowflakeError (one-line message; .exit_code) or, when fhload fails, the finhouse.ingest.IngestError
+    SnowflakeError (one-line message; .exit_code) or, when fhload fails, the fhload.IngestError
     of its exit code — after committing the tables fhload did stage, so the next run resumes from them.
     A table another loader is loading is left alone; the others load, then SnowflakeBusyError says which."""
     env = dict(os.environ if env is None else env)
@@ -932,7 +935,7 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
     selected = _select(list(tables), list(groups), env)
     conn = connection or connect(settings)
     loader = Loader(conn, settings, log, max_delete_percent=max_delete_percent)
-    stage_root = Path(env.get("FINHOUSE_HOME") or ROOT / ".finhouse") / "snowflake-stage"
+    stage_root = fh_config.home(env) / "snowflake-stage"
     stage_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_workdirs(stage_root)
     workdir = Path(tempfile.mkdtemp(prefix=f"load-{os.getpid()}-", dir=stage_root))

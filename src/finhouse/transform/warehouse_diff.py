@@ -7,7 +7,7 @@ when a row was loaded or written (they differ by design). The daily portfolio sn
 days the rebuild has: a full build backfills a window, an incremental one keeps the days it recorded
 before. Views are not compared (they are queries over the tables).
 
-    python -m finhouse.warehouse_diff BUILT.duckdb REBUILT.duckdb     # exit 1 and one line per difference
+    python -m finhouse.transform.warehouse_diff BUILT.duckdb REBUILT.duckdb  # exit 1, a line per difference
 """
 
 from __future__ import annotations

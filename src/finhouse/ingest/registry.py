@@ -15,10 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from finhouse import ingest
-from finhouse.config import ROOT
-
-DEFAULT_PATH = ROOT / "ingest" / "registry.tsv"
+from finhouse import config as fh_config
+from finhouse.ingest import fhload as ingest
 
 
 @dataclass(frozen=True)
@@ -45,10 +43,10 @@ class RegistryError(ValueError):
 _cache: dict[tuple, Registry] = {}
 
 
-def read(path: Path = DEFAULT_PATH, env: Mapping[str, str] | None = None) -> Registry:
-    """The registry at `path` as fhload reads it (fhload: $FHLOAD of `env`, else engine/build/fhload;
-    raises ingest.FhloadNotFound when it is not built)."""
-    path = Path(path).resolve()
+def read(path: Path | None = None, env: Mapping[str, str] | None = None) -> Registry:
+    """The registry at `path` (default: the configured one, FINHOUSE_REGISTRY) as fhload reads it (fhload:
+    $FHLOAD of `env`, else engine/build/fhload; raises ingest.FhloadNotFound when it is not built)."""
+    path = Path(path or fh_config.registry_path(env)).resolve()
     fhload = ingest.fhload_path(env)
     try:
         st = path.stat()
@@ -84,12 +82,12 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("FINHOUSE_", "FHLOAD"))}
 
 
-def load(path: Path = DEFAULT_PATH) -> list[Table]:
+def load(path: Path | None = None) -> list[Table]:
     """Every table of the registry at `path`, in file order."""
     return list(read(path).tables)
 
 
-def groups(path: Path = DEFAULT_PATH) -> tuple[str, ...]:
+def groups(path: Path | None = None) -> tuple[str, ...]:
     """The entity groups fhload knows, in their canonical order."""
     return read(path).groups
 

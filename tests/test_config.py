@@ -1,0 +1,175 @@
+"""Configuration once, dependencies one way (issue 17, items 3 and 5).
+
+- The defaults are written in one file, .env.example; finhouse.config, Make, the shell wrappers and Django
+  read it by the same rule, and the OLTP URL's default and the warehouse's path are written nowhere else.
+- The core banking backend does not import the platform package.
+- What Airflow imports from finhouse is standard library only: it runs in an environment of its own that
+  has neither Django nor the platform's libraries.
+- The names the DAGs share (DAG ids, the pool, the Assets) are written in finhouse.orchestration alone."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from finhouse import config as fh_config
+from finhouse.config import ROOT
+
+OLTP_DEFAULT = "postgresql://postgres@127.0.0.1:5432/microfinance"
+
+
+def _tracked(*suffixes: str) -> list[Path]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    return [ROOT / name for name in out.split("\0") if name and name.endswith(suffixes)]
+
+
+# --- the one file of defaults ---------------------------------------------------------------------------
+
+
+def test_the_defaults_file_gives_the_demos_settings():
+    d = fh_config.defaults()
+    assert d["FINHOUSE_OLTP_URL"] == OLTP_DEFAULT
+    assert "DJANGO_SECRET_KEY" not in d  # an empty NAME= is no default
+    env = {"FINHOUSE_HOME": "/srv/fh"}
+    assert fh_config.warehouse_path(env) == Path("/srv/fh/warehouse/finhouse.duckdb")
+    assert fh_config.serving_path(env) == Path("/srv/fh/warehouse/serving.duckdb")
+    assert fh_config.warehouse_path({}) == ROOT / ".finhouse" / "warehouse" / "finhouse.duckdb"
+    assert fh_config.warehouse_path({"FINHOUSE_DUCKDB_PATH": "w.duckdb"}) == ROOT / "w.duckdb"
+    assert fh_config.oltp_url({"FINHOUSE_OLTP_URL": ""}) == OLTP_DEFAULT  # empty is unset, as in Django
+    child = fh_config.environ({"FINHOUSE_OLTP_URL": "postgresql://x/y"})
+    assert child["FINHOUSE_OLTP_URL"] == "postgresql://x/y"
+    assert child["FINHOUSE_DUCKDB_PATH"] == str(ROOT / ".finhouse" / "warehouse" / "finhouse.duckdb")
+
+
+def test_django_reads_the_defaults_as_the_platform_does():
+    """backend/config/settings.py has its own few lines (it must not import finhouse): same answers."""
+    path = ROOT / "backend" / "config" / "settings.py"
+    tree = ast.parse(path.read_text())
+    [func] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "env_defaults"]
+    namespace: dict = {"Path": Path, "ROOT_DIR": ROOT, "re": re}
+    exec(compile(ast.Module(body=[func], type_ignores=[]), str(path), "exec"), namespace)
+    assert namespace["env_defaults"](fh_config.DEFAULTS_FILE) == fh_config.defaults()
+
+
+def test_the_shell_wrappers_read_the_defaults_as_the_platform_does():
+    env = {"PATH": os.environ["PATH"], "FINHOUSE_HOME": "/srv/fh", "FINHOUSE_OLTP_URL": "postgresql://x/y"}
+    code = f'set -euo pipefail; . scripts/defaults.sh "{ROOT}"; env -0'
+    out = subprocess.run(["bash", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    got = dict(line.split("=", 1) for line in out.stdout.split("\0") if line)
+    for name in fh_config.defaults():
+        assert got[name] == fh_config.get(name, env), name
+
+
+def test_make_reads_the_defaults_as_the_platform_does(tmp_path):
+    show = tmp_path / "show.mk"
+    show.write_text("show:\n"
+                    "\t@echo \"$(FINHOUSE_OLTP_URL) $(FINHOUSE_DUCKDB_PATH) $(FINHOUSE_SERVING_PATH)\"\n"
+                    "\t@echo \"$${FINHOUSE_SERVING_PATH:-unexported}\"\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINHOUSE_", "MAKE"))}
+    out = subprocess.run(["make", "-s", "-f", "Makefile", "-f", str(show), "show"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    home = {"FINHOUSE_HOME": str(ROOT / ".finhouse")}
+    assert out[0].split() == [OLTP_DEFAULT, str(fh_config.warehouse_path(home)),
+                              str(fh_config.serving_path(home))]
+    # derived from FINHOUSE_HOME: not exported, so that a program given another home derives it anew
+    assert out[1] == "unexported"
+
+
+def test_the_engine_defaults_are_the_platforms():
+    """fhload run by hand (outside make, finhouse and Airflow, which give it every setting) falls back on
+    defaults compiled in (engine/include/cli.h): they must be .env.example's."""
+    header = (ROOT / "engine" / "include" / "cli.h").read_text()
+    compiled = dict(re.findall(r'#define CLI_DEFAULT_(\w+) "([^"]*)"', header))
+    relative = {"FINHOUSE_HOME": ".finhouse"}
+    assert compiled["SOURCE"] == fh_config.get("FINHOUSE_OLTP_URL", relative)
+    assert compiled["WAREHOUSE"] == fh_config.get("FINHOUSE_DUCKDB_PATH", relative)
+    assert compiled["REGISTRY"] == fh_config.get("FINHOUSE_REGISTRY", relative)
+
+
+# Where a default may still be spelled out: the defaults file; the engine's compiled-in fallbacks (held to
+# it above) and their unit test; prose (README tables and the like).
+ALLOWED = {".env.example", "engine/include/cli.h", "engine/tests/unit/test_cli.c", "tests/test_config.py"}
+
+
+@pytest.mark.parametrize("needle", [OLTP_DEFAULT, "warehouse/finhouse.duckdb", "warehouse/serving.duckdb",
+                                    '"warehouse" / "finhouse.duckdb"', '"warehouse" / "serving.duckdb"'])
+def test_a_default_is_written_in_one_place(needle):
+    code = _tracked(".py", ".sh", ".mk", ".yml", ".yaml", ".toml", ".c", ".h", "Makefile", "with-env",
+                    "ensure-postgres", "setup-db", "run-dags", "run")
+    found = [str(p.relative_to(ROOT)) for p in code if p.is_file() and str(p.relative_to(ROOT)) not in ALLOWED
+             and needle in p.read_text(errors="replace")]
+    assert found == [], f"{needle!r} is written again in {found}: read it from finhouse.config (.env.example)"
+
+
+# --- dependencies one way -----------------------------------------------------------------------------------
+
+
+def test_the_backend_does_not_import_the_platform():
+    pattern = re.compile(r"^\s*(import\s+finhouse\b|from\s+finhouse\b)", re.MULTILINE)
+    found = [str(p.relative_to(ROOT)) for p in (ROOT / "backend").rglob("*.py")
+             if pattern.search(p.read_text())]
+    assert found == [], f"backend/ imports the platform package in {found}"
+
+
+# What the Airflow environment imports from finhouse (airflow/dags, airflow/bin): stdlib only.
+AIRFLOW_IMPORTS = ("finhouse.config", "finhouse.orchestration", "finhouse.ingest.fhload",
+                   "finhouse.ingest.registry", "finhouse.serve.serving", "finhouse.serve.metadb")
+
+
+def _airflow_python() -> list[Path]:
+    """The DAG files and the Python scripts of airflow/bin (with-env is bash)."""
+    scripts = [p for p in (ROOT / "airflow" / "bin").iterdir()
+               if "python" in p.read_text().partition("\n")[0]]
+    return [*(ROOT / "airflow" / "dags").glob("*.py"), *scripts]
+
+
+def test_what_airflow_imports_is_standard_library_only():
+    used = set()
+    for path in _airflow_python():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("finhouse"):
+                for alias in node.names:  # from finhouse.ingest import fhload: finhouse.ingest.fhload
+                    name = f"{node.module}.{alias.name}"
+                    is_module = (ROOT / "src" / Path(*name.split("."))).with_suffix(".py").exists()
+                    used.add(name if is_module else node.module)
+    assert used <= set(AIRFLOW_IMPORTS), f"the Airflow side imports {sorted(used - set(AIRFLOW_IMPORTS))} too"
+    guard = f"""
+import sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top not in sys.stdlib_module_names and top != "finhouse":
+            raise ImportError(f"{{name}} is not in the standard library")
+        return None
+sys.meta_path.insert(0, Refuse())
+sys.path.insert(0, {str(ROOT / "src")!r})
+import importlib
+for name in {AIRFLOW_IMPORTS!r}:
+    importlib.import_module(name)
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", guard], capture_output=True, text=True, cwd=ROOT)
+    assert proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_the_dags_names_are_written_once():
+    """DAG ids, the pool and the Assets' names come from finhouse.orchestration."""
+    files = [*_airflow_python(), *(ROOT / "airflow" / "tests").glob("*.py"),
+             ROOT / "src" / "finhouse" / "demo.py"]
+    needles = ("warehouse_writer", "ingest_oltp_", "reconcile_oltp_to_raw", "transform_raw_to_marts",
+               "duckdb://")
+    for path in files:
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                   and id(n) not in docstrings]  # a docstring may name them
+        assert [n for n in needles if any(n in s for s in strings)] == [], path
