@@ -11,8 +11,9 @@
  * 100–250 MB compressed per file for bulk loads; usually one file per table at our scale).
  * Rows carry the same metadata columns as the DuckDB raw layer (_fh_load_id, _fh_loaded_at,
  * _fh_op = 'upsert'). The manifest's "snowflake" object prescribes the load's statements in
- * Snowflake's SQL — the load log's row (pending, then its commit) and, for a full load of a keyed
- * table, the delete rows and their count — which the loading step (src/finhouse/snowflake.py) runs.
+ * Snowflake's SQL — the raw table's DDL (from --raw-columns), the load log's row (pending, then its
+ * commit) and, for a full load of a keyed table, the delete rows and their count — which the loading
+ * step (src/finhouse/ingest/snowflake.py) runs.
  */
 #ifndef STAGE_PARQUET_H
 #define STAGE_PARQUET_H
@@ -66,7 +67,7 @@ void stage_parquet_close(stage_parquet *sp);
 /* The Snowflake type of a source column (its DDL: "NUMBER(12,2)", "VARCHAR", "TIMESTAMP_TZ", …) into
  * buf; 0 (buf "") when Snowflake has none (an interval): stage_parquet_write then refuses the table
  * with FH_ESCHEMA before writing anything. The one place the mapping lives: the manifest carries it
- * per column ("snowflake_type") and the loading step (src/finhouse/snowflake.py) reads it there. */
+ * per column ("snowflake_type") and the loading step (src/finhouse/ingest/snowflake.py) reads it there. */
 int stage_parquet_snowflake_type(const cd_column *col, char *buf, size_t bufsz);
 
 /* What a load does to a Snowflake raw column reported as `have_type` (INFORMATION_SCHEMA's DATA_TYPE,
