@@ -196,8 +196,8 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                             "numbers its loads)");
     if (o->raw_columns && !o->parquet)
         return fh_error_set(err, FH_EUSAGE,
-                            "--raw-columns only applies with --parquet (DuckDB's raw tables are read "
-                            "from the warehouse)");
+                            "--raw-columns only applies with --parquet (DuckDB's raw tables "
+                            "are read from the warehouse)");
     if (o->print_registry && (o->ntables || o->ngroups))
         return fh_error_set(err, FH_EUSAGE,
                             "--print-registry prints the whole registry; it takes no TABLE or --group");
