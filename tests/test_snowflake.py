@@ -23,6 +23,7 @@ import pytest
 
 from finhouse.config import ROOT
 from finhouse.ingest import registry, snowflake
+from finhouse.ingest.fhload import IngestError
 
 pytestmark = pytest.mark.slow
 
@@ -333,33 +334,39 @@ def test_sigkill_at_random_points_then_rerun_loses_and_doubles_nothing(oltp, sf_
     print(f"{killed_pending} pending loads left by the kills were rolled back")
 
 
-def test_schema_evolution_and_incompatible_change(emulator, sf_env, tmp_path):
+def test_schema_evolution_and_incompatible_change(emulator, sf_env, oltp):
+    """fhload decides what a load does to the raw table from the columns Snowflake reports (the rule lives
+    in engine/src/stage_parquet.c, its cases in engine/tests/unit/test_duck_dest.c): a narrower NUMBER is
+    widened, missing columns are added; an incompatible change is refused, exit 4, naming table and
+    column, before anything is staged or committed."""
     env = sf_env("RAW_SCHEMA")
     settings = snowflake.Settings.from_env(env)
     conn = snowflake.connect(settings)
-    loader = snowflake.Loader(conn, settings)
-    loader.ensure_objects()
-
-    def manifest(columns):
-        return snowflake.Manifest(path=tmp_path / "m.json", table="fees", mode="full", load_id=1,
-                                  watermark_from=None, watermark_to=None, primary_key=("id",),
-                                  columns=tuple(columns), files=(), rows=0)
-
     try:
-        # the manifest's types are Snowflake's, as fhload maps them (a column with no Snowflake type,
-        # an interval, is refused by fhload itself: engine/tests/unit/test_duck_dest.c)
-        loader.ensure_table(manifest([("id", "NUMBER(38,0)"), ("amount", "NUMBER(12,2)")]))
-        loader.ensure_table(manifest([("id", "NUMBER(38,0)"), ("amount", "NUMBER(18,2)"),
-                                      ("note", "VARCHAR")]))
-        cols = loader.raw_columns(refresh=True)["FEES"]
-        assert cols["AMOUNT"] == snowflake.SfType("NUMBER", 18, 2) and cols["NOTE"].family == "TEXT"
-        with pytest.raises(snowflake.SnowflakeSchemaError,
-                           match=r"table fees, column amount: .*NUMBER\(18,3\)"):
-            loader.ensure_table(manifest([("id", "NUMBER(38,0)"), ("amount", "NUMBER(18,3)")]))
-        with pytest.raises(snowflake.SnowflakeSchemaError, match="table fees, column note"):
-            loader.ensure_table(manifest([("id", "NUMBER(38,0)"), ("note", "BOOLEAN")]))
+        snowflake.Loader(conn, settings).ensure_objects()
     finally:
         conn.close()
+    raw = "RAW_SCHEMA.OLTP.BRANCHES"
+    # a raw table from before: a narrower key, two source columns and no metadata columns yet
+    sf_query(env, f"CREATE TABLE {raw} (ID NUMBER(18,0), CODE VARCHAR, NAME VARCHAR)")
+    first = snowflake.load(["branches"], env=env)[0]
+    columns = {c: (p, s) for c, p, s in sf_query(
+        env, "SELECT COLUMN_NAME, NUMERIC_PRECISION, NUMERIC_SCALE FROM RAW_SCHEMA.INFORMATION_SCHEMA.COLUMNS"
+             " WHERE TABLE_SCHEMA = 'OLTP' AND TABLE_NAME = 'BRANCHES'")}
+    assert columns["ID"] == (38, 0)
+    assert {"REGION", "OPENED_ON", "UPDATED_AT", "_FH_LOAD_ID", "_FH_OP", "_FH_ROW_HASH"} <= set(columns)
+    assert raw_figures(oltp, env, "branches") == source_figures(oltp, "branches")
+    assert_raw_is_committed_loads(env, "branches")
+
+    # the source's text column is a BOOLEAN in raw: refused before anything is staged
+    sf_query(env, f"ALTER TABLE {raw} DROP COLUMN REGION")
+    sf_query(env, f"ALTER TABLE {raw} ADD COLUMN REGION BOOLEAN")
+    with pytest.raises(IngestError, match="table branches, column region: the source now has VARCHAR "
+                                                 "but the Snowflake raw table holds BOOLEAN") as refused:
+        snowflake.load(["branches"], env=env)
+    assert refused.value.exit_code == 4
+    assert sf_query(env, "SELECT MAX(LOAD_ID) FROM RAW_SCHEMA.OLTP.FH_LOADS")[0][0] == first.load_id
+    assert_raw_is_committed_loads(env, "branches")
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -502,7 +509,9 @@ def test_row_hash_column_joins_an_existing_raw_table(oltp, sf_env, tmp_path):
         loader.ensure_objects()
         assert loader.acquire(["branches"]) == {}
         load_id = loader.next_load_id()
-        staged, failure = snowflake._run_fhload(["branches"], None, False, tmp_path / "out", load_id, env)
+        columns = loader.write_raw_columns(tmp_path / "raw-columns.csv", ["branches"])
+        staged, failure = snowflake._run_fhload(["branches"], None, False, tmp_path / "out", load_id, env,
+                                                columns)
         assert failure is None and [t.table for t in staged] == ["branches"]
         out = tmp_path / "out" / "branches"
         manifest = json.loads((out / "manifest.json").read_text())
@@ -515,6 +524,9 @@ def test_row_hash_column_joins_an_existing_raw_table(oltp, sf_env, tmp_path):
                        f"TO '{part}.old' (FORMAT PARQUET)")
             (out / (f["path"] + ".old")).replace(part)
         manifest["columns"] = [c for c in manifest["columns"] if c["name"] != "_fh_row_hash"]
+        [create] = manifest["snowflake"]["schema"]
+        assert ', "_FH_ROW_HASH" NUMBER(38,0)' in create
+        manifest["snowflake"]["schema"] = [create.replace(', "_FH_ROW_HASH" NUMBER(38,0)', "")]
         (out / "manifest.json").write_text(json.dumps(manifest))
         first = loader.load_manifest(snowflake.Manifest.read(out / "manifest.json"), previous_load=None)
         assert "_FH_ROW_HASH" not in loader.raw_columns(refresh=True)["BRANCHES"]
@@ -526,7 +538,7 @@ def test_row_hash_column_joins_an_existing_raw_table(oltp, sf_env, tmp_path):
     columns = sf_query(env, "SELECT DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM "
                             "RAW_HASH.INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'BRANCHES' "
                             "AND COLUMN_NAME = '_FH_ROW_HASH'")
-    assert snowflake.reported_type(*columns[0]) == snowflake.SfType("NUMBER", 38, 0)
+    assert tuple(columns[0])[1:] == (38, 0)
     rows = sf_query(env, "SELECT _FH_LOAD_ID, ID, _FH_ROW_HASH FROM RAW_HASH.OLTP.BRANCHES")
     assert {i for load, i, h in rows if load == first.load_id and h is None} == set(hashes)
     assert {i: int(h) for load, i, h in rows if load == second.load_id} == hashes  # unchanged rows

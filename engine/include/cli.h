@@ -32,6 +32,7 @@ typedef struct cli_options {
     int print_registry;   /* --print-registry: print the parsed registry as JSON, load nothing */
     int reconcile;        /* --reconcile: compare with the source and load only what differs */
     int64_t load_id;      /* --load-id: with --parquet, the id the warehouse's sequence gave */
+    const char *raw_columns; /* --raw-columns: with --parquet, Snowflake's raw columns (CSV) */
     int max_delete_pct;   /* --max-delete-percent / FINHOUSE_MAX_DELETE_PERCENT (0..100) */
     int64_t lookback_s;
     int workers;

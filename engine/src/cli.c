@@ -119,7 +119,8 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
         }
         static const char *const WITH_VALUE[] = {"--source", "--warehouse", "--registry", "--group",
                                                  "--lookback", "--workers", "--parquet", "--since",
-                                                 "--load-id", "--max-delete-percent"};
+                                                 "--load-id", "--max-delete-percent",
+                                                 "--raw-columns"};
         int known = 0;
         for (size_t k = 0; k < sizeof WITH_VALUE / sizeof WITH_VALUE[0]; k++)
             known |= !strcmp(name, WITH_VALUE[k]);
@@ -140,6 +141,8 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
             o->parquet = val;
         else if (!strcmp(name, "--since"))
             since = val;
+        else if (!strcmp(name, "--raw-columns"))
+            o->raw_columns = val;
         else if (!strcmp(name, "--group")) {
             if (!registry_group_valid(val))
                 return fh_error_set(err, FH_EUSAGE, "unknown group '%s' — use one of: %s", val,
@@ -191,6 +194,10 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
         return fh_error_set(err, FH_EUSAGE,
                             "--load-id only applies with --parquet (in DuckDB mode the warehouse "
                             "numbers its loads)");
+    if (o->raw_columns && !o->parquet)
+        return fh_error_set(err, FH_EUSAGE,
+                            "--raw-columns only applies with --parquet (DuckDB's raw tables "
+                            "are read from the warehouse)");
     if (o->print_registry && (o->ntables || o->ngroups))
         return fh_error_set(err, FH_EUSAGE,
                             "--print-registry prints the whole registry; it takes no TABLE or --group");
@@ -256,6 +263,10 @@ void cli_help(FILE *f)
         "                      read rows newer than TIMESTAMP minus the lookback (none: full)\n"
         "  --load-id N         with --parquet (required): the load id the warehouse's sequence gave;\n"
         "                      every row carries it, and so does the manifest\n"
+        "  --raw-columns FILE  with --parquet: Snowflake's raw columns (CSV of INFORMATION_SCHEMA.\n"
+        "                      COLUMNS: table_name, column_name, data_type, numeric_precision,\n"
+        "                      numeric_scale); the manifest then prescribes the raw table's DDL, or\n"
+        "                      an incompatible type change is refused (exit 4)\n"
         "  --json              print one JSON object per table on stdout (no progress, no table)\n"
         "  --print-registry    check the registry and print it as one JSON document on stdout:\n"
         "                      {\"registry\", \"groups\": [...], \"tables\": [{\"name\", \"group\",\n"

@@ -310,7 +310,7 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
                          .cols = desc.cols, .ncols = desc.ncols, .key = keys, .nkey = t->nkey,
                          .full = full, .load_id = o->load_id, .lookback_s = o->lookback_s,
                          .has_wm_from = has_wm, .wm_from = wm, .file_size = o->parquet_file_size,
-                         .src = &dss, .scan_done = scan_done, .scan_ctx = scan};
+                         .raw_columns = o->raw_columns, .src = &dss, .scan_done = scan_done, .scan_ctx = scan};
         stage_parquet_result sr;
         rc = stage_parquet_write(ctx->stage, &ss, &sr, err);
         res->load_id = o->load_id;

@@ -466,6 +466,18 @@ nfiles=$(ls "$STAGE/txns/"*.parquet | wc -l)
 if [ "$nfiles" -ge 2 ]; then ok; else bad "expected several files at 1MB each, got $nfiles"; fi
 eq "parquet manifest rows = files" "$(grep -o '"rows": [0-9]*' "$STAGE/txns/manifest.json" | tail -1 | grep -o '[0-9]*$')" \
    "$("$CHECK" "$TMP/x.duckdb" "select count(*) from read_parquet('$STAGE/txns/*.parquet')")"
+# Snowflake's raw columns (--raw-columns): the manifest prescribes the raw table's DDL, or fhload refuses
+printf 'table_name,column_name,data_type,numeric_precision,numeric_scale\nLOANS,ID,NUMBER,38,0\nLOANS,PRINCIPAL,NUMBER,12,2\n' > "$TMP/cols.csv"
+run --json --parquet "$STAGE" --load-id 10 --raw-columns "$TMP/cols.csv" loans branches
+eq "raw columns: exit" "$RC" 0
+contains "raw columns: a narrower NUMBER widened" "$(cat "$STAGE/loans/manifest.json")" 'ALTER TABLE {table} ALTER COLUMN \"PRINCIPAL\" SET DATA TYPE NUMBER(14,2)'
+contains "raw columns: the load id column added" "$(cat "$STAGE/loans/manifest.json")" 'ALTER TABLE {table} ADD COLUMN \"_FH_LOAD_ID\" NUMBER(38,0)'
+contains "raw columns: a table Snowflake lacks created" "$(cat "$STAGE/branches/manifest.json")" '"schema": ["CREATE TABLE IF NOT EXISTS {table} (\"ID\" NUMBER(38,0), '
+printf 'table_name,column_name,data_type,numeric_precision,numeric_scale\nloans,principal,TEXT,,\n' > "$TMP/cols.csv"
+run --json --parquet "$STAGE" --load-id 11 --raw-columns "$TMP/cols.csv" loans
+eq "raw columns: an incompatible change is exit 4" "$RC" 4
+contains "raw columns: the refusal names table and column" "$ERR" "table loans, column principal: the source now has NUMBER(14,2) but the Snowflake raw table holds VARCHAR"
+contains "raw columns: the earlier stage stays" "$(cat "$STAGE/loans/manifest.json")" '"load_id": 10'
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -24,5 +24,15 @@ VG=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=def
 psql -X -q -d "$DB" -c "UPDATE loans SET amount = amount + 1, updated_at = now() WHERE id < 10"
 "${VG[@]}" "$FHLOAD" --quiet --warehouse "$TMP/w.duckdb"
 "${VG[@]}" "$FHLOAD" --quiet --parquet "$TMP/stage" --load-id 1
+# with Snowflake's raw columns: the schema statements (a widening, added columns), then a refusal
+printf 'table_name,column_name,data_type,numeric_precision,numeric_scale\nLOANS,ID,NUMBER,18,0\n' > "$TMP/cols.csv"
+"${VG[@]}" "$FHLOAD" --quiet --parquet "$TMP/stage" --load-id 2 --raw-columns "$TMP/cols.csv"
+grep -q 'SET DATA TYPE NUMBER(38,0)' "$TMP/stage/loans/manifest.json"
+printf 'table_name,column_name,data_type,numeric_precision,numeric_scale\nLOANS,ID,TEXT,,\n' > "$TMP/cols.csv"
+set +e
+"${VG[@]}" "$FHLOAD" --quiet --parquet "$TMP/stage" --load-id 3 --raw-columns "$TMP/cols.csv" 2>/dev/null
+rc=$?
+set -e
+[ "$rc" -eq 4 ] || { echo "valgrind load: --raw-columns refusal exited $rc, expected 4"; exit 1; }
 "${VG[@]}" "$FHLOAD" --quiet --source "postgresql://postgres@127.0.0.1:1/x" 2>/dev/null && exit 1 || true
 echo "valgrind load: clean"

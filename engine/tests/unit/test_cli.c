@@ -116,6 +116,7 @@ static void test_bad_options(void)
         {3, {"fhload", "--source", ""}, "--source is empty"},
         {3, {"fhload", "--parquet", "/tmp/x"}, "--parquet needs --load-id N"},
         {3, {"fhload", "--load-id", "5"}, "--load-id only applies with --parquet"},
+        {3, {"fhload", "--raw-columns", "/tmp/c.csv"}, "--raw-columns only applies with --parquet"},
         {5, {"fhload", "--parquet", "/tmp/x", "--load-id", "0"}, "--load-id expects a whole number"},
         {3, {"fhload", "--max-delete-percent", "101"}, "--max-delete-percent expects"},
         {3, {"fhload", "--reconcile", "--full"}, "--reconcile cannot be combined with --full"},
@@ -139,6 +140,12 @@ static void test_bad_options(void)
     CHECK_EQ_INT(o.load_id, 42);
     CHECK_EQ_INT(o.max_delete_pct, 50);
     CHECK_EQ_INT(o.since_us, INT64_C(1720698645000000));
+    CHECK(o.raw_columns == NULL);
+    cli_free(&o);
+    const char *cols[] = {"fhload",    "--parquet", "/tmp/x",
+                          "--load-id", "7",         "--raw-columns=/tmp/c.csv"};
+    CHECK_EQ_INT(parse(&o, &e, 6, cols), FH_OK);
+    CHECK_STR(o.raw_columns, "/tmp/c.csv");
     cli_free(&o);
 }
 

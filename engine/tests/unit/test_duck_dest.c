@@ -567,7 +567,7 @@ int main(void)
     snprintf(mpath, sizeof mpath, "%s/t/manifest.json", sdir);
     FILE *mf = fopen(mpath, "r");
     CHECK(mf != NULL);
-    char mbuf[8192] = "";
+    char mbuf[32768] = "";
     if (mf) {
         size_t got = fread(mbuf, 1, sizeof mbuf - 1, mf);
         mbuf[got] = '\0';
@@ -583,7 +583,19 @@ int main(void)
     CHECK_CONTAINS(mbuf, "\"type\": \"TIMESTAMP WITH TIME ZONE\", \"snowflake_type\": \"TIMESTAMP_TZ\"");
     CHECK_CONTAINS(mbuf, "{\"name\": \"_fh_op\", \"type\": \"VARCHAR\", \"snowflake_type\": \"VARCHAR\"}");
     CHECK_CONTAINS(mbuf, "\"path\": \"part-1.parquet\"");
-    CHECK_CONTAINS(mbuf, "\"rows\": 300000\n}");
+    CHECK_CONTAINS(mbuf, "\"rows\": 300000,\n  \"snowflake\": {");
+    /* the load log's row: pending before the upload, ok at the commit, under the loader's lease */
+    CHECK_CONTAINS(mbuf,
+                   "\"log_pending\": \"INSERT INTO {log} (LOAD_ID, TABLE_NAME, MODE, STARTED_AT, "
+                   "ROWS_LOADED, ROWS_DELETED, FILES, WATERMARK_FROM, WATERMARK_TO, STATUS) SELECT "
+                   "42, "
+                   "'t', 'incremental', CURRENT_TIMESTAMP(), 300000, 0, ");
+    CHECK_CONTAINS(mbuf, "CAST('1970-01-01T00:00:00.000000Z' AS TIMESTAMP_TZ), CAST('");
+    CHECK_CONTAINS(
+        mbuf, "\"log_commit\": \"UPDATE {log} l SET STATUS = 'ok', FINISHED_AT = "
+              "CURRENT_TIMESTAMP(), ROWS_LOADED = 300000, ROWS_DELETED = %(rows_deleted)s FROM "
+              "{leases} k WHERE l.TABLE_NAME = 't' AND l.LOAD_ID = 42 AND l.STATUS = 'pending' "
+              "AND k.TABLE_NAME = l.TABLE_NAME AND k.HOLDER = %(holder)s\"");
     /* again: replaces the previous files; a failing producer leaves the last good stage */
     atomic_store(&f.next, 0);
     f.fail_at = 200000;
@@ -608,7 +620,7 @@ int main(void)
     CHECK(stage_parquet_snowflake_type(&f.cols[1], sft, sizeof sft));
     CHECK_STR(sft, "VARCHAR");
     /* a full load: the manifest prescribes its delete rows in Snowflake (an incremental one: none) */
-    CHECK_CONTAINS(mbuf, "\"snowflake\": {},");
+    CHECK(strstr(mbuf, "count_deletes") == NULL);
     ss.full = 1;
     f.n = 1000;
     atomic_store(&f.next, 0);
@@ -625,6 +637,89 @@ int main(void)
     CHECK_CONTAINS(mbuf, "\"insert_deletes\": \"INSERT INTO {table} (\\\"ID\\\", _FH_LOAD_ID, _FH_LOADED_AT, "
                          "_FH_OP) SELECT prev.\\\"ID\\\", 42, CURRENT_TIMESTAMP(), 'delete' FROM");
     CHECK_CONTAINS(mbuf, "WHERE cur._FH_LOAD_ID = 42 AND cur.\\\"ID\\\" = prev.\\\"ID\\\")\"");
+
+    /* Snowflake's raw table: fhload decides from the columns the loader reads in Snowflake */
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 1, 12, 1, 2, "NUMBER(18,2)"),
+                 STAGE_PARQUET_SF_WIDEN);
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 1, 18, 1, 2, "NUMBER(12,2)"),
+                 STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 1, 18, 1, 2, "NUMBER(18,3)"),
+                 STAGE_PARQUET_SF_REFUSE);
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 0, 0, 0, 0, "NUMBER(38,0)"),
+                 STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("DECIMAL", 1, 38, 1, 0, "NUMBER(38,0)"),
+                 STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("TEXT", 0, 0, 0, 0, "VARCHAR"), STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("TIMESTAMPTZ", 0, 0, 0, 0, "TIMESTAMP_TZ"),
+                 STAGE_PARQUET_SF_SAME);
+    CHECK_EQ_INT(stage_parquet_sf_change("TEXT", 0, 0, 0, 0, "BOOLEAN"), STAGE_PARQUET_SF_REFUSE);
+    CHECK_EQ_INT(stage_parquet_sf_change("NUMBER", 1, 38, 1, 0, "VARCHAR"),
+                 STAGE_PARQUET_SF_REFUSE);
+    char cpath[300];
+    snprintf(cpath, sizeof cpath, "%s/raw-columns.csv", dir);
+    FILE *cf = fopen(cpath, "w");
+    CHECK(cf != NULL);
+    if (cf) { /* another table's columns, then t's: a narrower AMOUNT, no NAME, no metadata yet */
+        fputs("table_name,column_name,data_type,numeric_precision,numeric_scale\n"
+              "OTHER,ID,NUMBER,38,0\nT,ID,NUMBER,38,0\nT,AMOUNT,NUMBER,12,2\n",
+              cf);
+        fclose(cf);
+    }
+    ss.raw_columns = cpath;
+    atomic_store(&f.next, 0);
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
+    mf = fopen(mpath, "r");
+    if (mf) {
+        size_t got = fread(mbuf, 1, sizeof mbuf - 1, mf);
+        mbuf[got] = '\0';
+        fclose(mf);
+    }
+    CHECK_CONTAINS(mbuf,
+                   "\"schema\": [\"ALTER TABLE {table} ADD COLUMN \\\"NAME\\\" VARCHAR\", \"ALTER "
+                   "TABLE {table} ALTER COLUMN \\\"AMOUNT\\\" SET DATA TYPE NUMBER(14,2)\", ");
+    CHECK_CONTAINS(mbuf, "\"ALTER TABLE {table} ADD COLUMN \\\"_FH_LOAD_ID\\\" NUMBER(38,0)\"");
+    CHECK(strstr(mbuf, "COLUMN \\\"ID\\\"") == NULL);
+    /* a table Snowflake does not have yet: created with every column */
+    cf = fopen(cpath, "w");
+    if (cf) {
+        fputs("table_name,column_name,data_type,numeric_precision,numeric_scale\nOTHER,ID,NUMBER,"
+              "38,0\n",
+              cf);
+        fclose(cf);
+    }
+    atomic_store(&f.next, 0);
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
+    mf = fopen(mpath, "r");
+    if (mf) {
+        size_t got = fread(mbuf, 1, sizeof mbuf - 1, mf);
+        mbuf[got] = '\0';
+        fclose(mf);
+    }
+    CHECK_CONTAINS(mbuf,
+                   "\"schema\": [\"CREATE TABLE IF NOT EXISTS {table} (\\\"ID\\\" NUMBER(38,0), ");
+    CHECK_CONTAINS(mbuf, "\\\"AMOUNT\\\" NUMBER(14,2), ");
+    CHECK_CONTAINS(mbuf, "\\\"_FH_OP\\\" VARCHAR)\"],");
+    /* an incompatible change: refused before anything is written, naming table and column */
+    cf = fopen(cpath, "w");
+    if (cf) {
+        fputs("table_name,column_name,data_type,numeric_precision,numeric_scale\nt,amount,NUMBER,"
+              "14,3\n",
+              cf);
+        fclose(cf);
+    }
+    struct stat kept;
+    CHECK(stat(mpath, &kept) == 0);
+    atomic_store(&f.next, 0);
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg,
+                   "table t, column amount: the source now has NUMBER(14,2) but the Snowflake raw "
+                   "table holds NUMBER(14,3) — an incompatible type change");
+    CHECK(stat(mpath, &stt) == 0 && stt.st_mtim.tv_nsec == kept.st_mtim.tv_nsec &&
+          stt.st_ino == kept.st_ino);
+    ss.raw_columns = "/nonexistent/raw-columns.csv";
+    CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_EUSAGE);
+    CHECK_CONTAINS(err.msg, "table t: cannot read the raw columns /nonexistent/raw-columns.csv");
+    ss.raw_columns = NULL;
     stage_parquet_close(sp);
 
     test_current_guard_reconcile(dir);

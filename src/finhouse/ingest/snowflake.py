@@ -27,11 +27,13 @@ For each table:
    _fh_load_id, _fh_loaded_at, _fh_op and _fh_row_hash (a hash of the source row). Tables that share a
    watermark (first loads, full tables) share one fhload run, hence one load id: a load is identified by
    (TABLE_NAME, LOAD_ID).
-4. Schema. The raw table is created from the manifest if missing, with the Snowflake type fhload gives
-   each column (the type mapping is fhload's alone: a column Snowflake has no type for fails there, exit
-   4, before anything is staged); a new source or metadata column is added with ALTER TABLE; a DECIMAL
-   whose precision grew is widened; any other type change is a SchemaError naming the table and column.
-5. Load. A 'pending' row goes into FH_LOADS, the files are PUT to @<stage>/<table>/<load id>/ and
+4. Schema. Before fhload runs, the loader hands it the raw tables' columns as Snowflake reports them
+   (--raw-columns, a CSV of INFORMATION_SCHEMA.COLUMNS); fhload owns the types and the rule: its manifest
+   prescribes the raw table's CREATE TABLE, ADD COLUMN for a new source or metadata column, the widening
+   of a NUMBER whose precision grew, and this module runs them; any other type change, or a column
+   Snowflake has no type for, fhload refuses (exit 4, naming table and column) before anything is staged.
+5. Load. A 'pending' row goes into FH_LOADS (the manifest's log_pending: the load log's row is fhload's,
+   as are its shape and its commit, log_commit), the files are PUT to @<stage>/<table>/<load id>/ and
    `COPY INTO … MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE` loads
    exactly that directory (no PATTERN or FILES: fakesnow lacks them, and a directory per load needs
    neither). Every file of the manifest must come back LOADED with its row count, and the rows carrying
@@ -78,6 +80,7 @@ way (unset or empty: 50; else a whole number from 0 to 100)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -132,7 +135,9 @@ class SnowflakeConnectionError(SnowflakeError):
 
 
 class SnowflakeSchemaError(SnowflakeError):
-    """A source column does not fit the raw table (an incompatible type change), or a type Snowflake lacks."""
+    """A schema error of the Snowflake leg. fhload itself refuses an incompatible type change or a type
+    Snowflake lacks (exit 4: finhouse.ingest.fhload's IngestError of that code); kept for callers that
+    catch it."""
 
     exit_code = 4
 
@@ -282,54 +287,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(lines)[:400] or type(exc).__name__
 
 
-# --- types -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SfType:
-    """A Snowflake column type as information_schema reports it (NUMBER with precision and scale, TEXT…)."""
-
-    family: str
-    precision: int | None = None
-    scale: int | None = None
-
-    def ddl(self) -> str:
-        if self.family == "NUMBER":
-            return f"NUMBER({self.precision},{self.scale})"
-        return {"TEXT": "VARCHAR"}.get(self.family, self.family)
-
-    def __str__(self) -> str:
-        return self.ddl()
-
-
-_NUMBER = re.compile(r"^NUMBER\((\d+),\s*(\d+)\)$")
-_FAMILY_ALIASES = {"VARCHAR": "TEXT", "STRING": "TEXT", "CHAR": "TEXT", "CHARACTER": "TEXT",
-                   "DECIMAL": "NUMBER", "NUMERIC": "NUMBER", "DOUBLE": "FLOAT", "REAL": "FLOAT",
-                   "TIMESTAMPNTZ": "TIMESTAMP_NTZ", "DATETIME": "TIMESTAMP_NTZ",
-                   "TIMESTAMPTZ": "TIMESTAMP_TZ", "VARBINARY": "BINARY"}
-
-
-def manifest_type(table: str, column: str, text: str) -> SfType:
-    """A column's Snowflake type as the manifest gives it ("snowflake_type": "NUMBER(12,2)", "VARCHAR",
-    "TIMESTAMP_TZ", …). fhload owns the mapping from the source's types (stage_parquet_snowflake_type in
-    engine/src/stage_parquet.c) and refuses a column Snowflake has no type for; this only reads it."""
-    t = text.strip().upper()
-    if m := _NUMBER.match(t):
-        return SfType("NUMBER", int(m.group(1)), int(m.group(2)))
-    if not t or "(" in t:
-        raise SnowflakeLoadError(f"snowflake: table {table}, column {column}: fhload's manifest gives the "
-                                 f"Snowflake type {text!r}, which this loader does not read")
-    return reported_type(t, None, None)
-
-
-def reported_type(data_type: str, precision: Any, scale: Any) -> SfType:
-    family = str(data_type).upper()
-    family = _FAMILY_ALIASES.get(family, family)
-    if family == "NUMBER":
-        return SfType("NUMBER", int(precision if precision is not None else 38), int(scale or 0))
-    return SfType(family)
-
-
 # --- the manifest ------------------------------------------------------------------------------------------
 
 
@@ -345,9 +302,13 @@ class Manifest:
     columns: tuple[tuple[str, str], ...]  # (name, Snowflake type as fhload gives it), with metadata columns
     files: tuple[tuple[str, int], ...]  # (file name, rows)
     rows: int
-    # Statements fhload prescribes for this load ("count_deletes", "insert_deletes" for a full load of a
-    # keyed table), with {table} standing for the raw table's qualified name.
+    # Statements fhload prescribes for this load (the load log's "log_pending" and "log_commit";
+    # "count_deletes", "insert_deletes" for a full load of a keyed table), with {table}, {log} and
+    # {leases} standing for qualified names.
     statements: Mapping[str, str] = field(default_factory=dict)
+    # The raw table's DDL fhload prescribes (CREATE TABLE, ADD COLUMN, a widening; empty: it fits), from
+    # the raw columns the loader gave it (--raw-columns); None: fhload was not given them.
+    schema: tuple[str, ...] | None = None
 
     @property
     def directory(self) -> Path:
@@ -358,13 +319,15 @@ class Manifest:
         try:
             obj = json.loads(path.read_text(encoding="utf-8"))
             files = tuple((str(f["path"]), int(f["rows"])) for f in obj["files"])
+            prescribed = obj.get("snowflake") or {}
             manifest = cls(
                 path=path, table=str(obj["table"]), mode=str(obj["mode"]), load_id=int(obj["load_id"]),
                 watermark_from=obj.get("watermark_from"), watermark_to=obj.get("watermark_to"),
                 primary_key=tuple(obj.get("primary_key") or ()),
                 columns=tuple((str(c["name"]), str(c["snowflake_type"])) for c in obj["columns"]),
                 files=files, rows=int(obj["rows"]),
-                statements={str(k): str(v) for k, v in (obj.get("snowflake") or {}).items()},
+                statements={str(k): v for k, v in prescribed.items() if isinstance(v, str)},
+                schema=tuple(str(x) for x in prescribed["schema"]) if "schema" in prescribed else None,
             )
         except KeyError as exc:
             raise SnowflakeLoadError(f"snowflake: cannot read fhload's manifest {path}: it lacks {exc} "
@@ -451,10 +414,10 @@ class Loader:
         # see that a holder's process is gone; the run token tells two loads of one process apart.
         self.holder = f"{socket.gethostname()} pid {os.getpid()} run {uuid.uuid4().hex[:8]}"
         self.held: set[str] = set()
-        self._columns: dict[str, dict[str, SfType]] | None = None
+        self._columns: dict[str, dict[str, tuple[str, Any, Any]]] | None = None
 
     # SQL helpers
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple]:
         from snowflake.connector import errors as sf_errors
 
         cur = self.conn.cursor()
@@ -466,7 +429,7 @@ class Loader:
         finally:
             cur.close()
 
-    def rowcount(self, sql: str, params: Sequence[Any] | None = None) -> int:
+    def rowcount(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> int:
         from snowflake.connector import errors as sf_errors
 
         cur = self.conn.cursor()
@@ -682,19 +645,34 @@ class Loader:
                 self.log(f"{table}: could not release the lease, it expires by itself: {exc}")
         self.held.clear()
 
-    def raw_columns(self, refresh: bool = False) -> dict[str, dict[str, SfType]]:
-        """Every table of the RAW schema with its columns and types."""
+    def raw_columns(self, refresh: bool = False) -> dict[str, dict[str, tuple[str, Any, Any]]]:
+        """Every table of the RAW schema with its columns as INFORMATION_SCHEMA reports them (DATA_TYPE,
+        NUMERIC_PRECISION, NUMERIC_SCALE): what fhload compares the source with (write_raw_columns)."""
         if self._columns is None or refresh:
             rows = self.execute(
                 f"SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE"
                 f" FROM {_q(self.s.database)}.INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = %s"
                 " ORDER BY TABLE_NAME, ORDINAL_POSITION", (self.s.schema,))
-            columns: dict[str, dict[str, SfType]] = {}
+            columns: dict[str, dict[str, tuple[str, Any, Any]]] = {}
             for table, column, data_type, precision, scale in rows:
-                columns.setdefault(str(table).upper(), {})[str(column).upper()] = reported_type(
-                    data_type, precision, scale)
+                columns.setdefault(str(table).upper(), {})[str(column).upper()] = (
+                    str(data_type), precision, scale)
             self._columns = columns
         return self._columns
+
+    def write_raw_columns(self, path: Path, tables: Iterable[str]) -> Path:
+        """The raw columns of these tables, read now (under their leases: no other loader changes them
+        until this one is done), as the CSV fhload's --raw-columns reads. fhload decides from them what
+        the load does to each raw table (engine/src/stage_parquet.c: create, add, widen or refuse)."""
+        columns = self.raw_columns(refresh=True)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["table_name", "column_name", "data_type", "numeric_precision", "numeric_scale"])
+            for table in tables:
+                for column, (data_type, precision, scale) in columns.get(table.upper(), {}).items():
+                    out.writerow([table.upper(), column, data_type,
+                                  *("" if n is None else int(n) for n in (precision, scale))])
+        return path
 
     def state(self) -> dict[str, tuple[str | None, int]]:
         """table -> (watermark as fhload's --since wants it, last committed load id)."""
@@ -743,38 +721,18 @@ class Loader:
                      " WHERE TABLE_NAME = %s AND LOAD_ID = %s AND STATUS = 'rolled_back'", (table, load_id))
         return removed
 
-    def ensure_table(self, m: Manifest) -> None:
-        """Create the raw table, add new columns, widen a DECIMAL's precision; else a SchemaError."""
-        wanted = [(name.upper(), name, manifest_type(m.table, name, ty)) for name, ty in m.columns]
-        have = self.raw_columns().get(m.table.upper())
-        target = self.s.qualified(m.table)
-        if have is None:
-            cols = ", ".join(f"{_q(up)} {ty.ddl()}" for up, _, ty in wanted)
-            self.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
-            self.log(f"{m.table}: created {target}")
-            self.raw_columns(refresh=True)
-            return
-        changed = False
-        for up, name, ty in wanted:
-            old = have.get(up)
-            if old is None:
-                self.execute(f"ALTER TABLE {target} ADD COLUMN {_q(up)} {ty.ddl()}")
-                self.log(f"{m.table}: added column {name} {ty.ddl()}")
-                changed = True
-            elif old == ty:
-                continue
-            elif old.family == ty.family == "NUMBER" and old.scale == ty.scale:
-                if (old.precision or 38) < (ty.precision or 38):
-                    self.execute(f"ALTER TABLE {target} ALTER COLUMN {_q(up)} SET DATA TYPE {ty.ddl()}")
-                    self.log(f"{m.table}: widened column {name} from {old} to {ty}")
-                    changed = True
-            elif old.family == ty.family and ty.family != "NUMBER":
-                continue
-            else:
-                raise SnowflakeSchemaError(
-                    f"snowflake: table {m.table}, column {name}: the source now has {ty} but {target} holds "
-                    f"{old} — an incompatible type change; migrate the raw table (or rename the column)")
-        if changed:
+    def apply_schema(self, m: Manifest) -> None:
+        """Bring the raw table to this load's columns with the statements fhload prescribes (it compared
+        the source with the raw columns this loader gave it, and refused an incompatible change, exit 4,
+        before staging anything)."""
+        if m.schema is None:
+            raise SnowflakeLoadError(
+                f"snowflake: table {m.table}: fhload's manifest {m.path} prescribes no schema (fhload run "
+                "without --raw-columns, or an older fhload? rebuild it: make engine); the state did not move")
+        for sql in m.schema:
+            self.execute(sql.replace("{table}", self.s.qualified(m.table)))
+            self.log(f"{m.table}: {sql.replace('{table}', self.s.qualified(m.table))}")
+        if m.schema:
             self.raw_columns(refresh=True)
 
     def load_manifest(self, m: Manifest, *, previous_load: int | None) -> SnowflakeLoad:
@@ -782,14 +740,9 @@ class Loader:
         was committed."""
         t0 = time.monotonic()
         self.renew(m.table)
-        self.ensure_table(m)
-        table_sql, log_sql = self.s.qualified(m.table), self.s.qualified(STATE_TABLE)
-        self.execute(
-            f"INSERT INTO {log_sql} (LOAD_ID, TABLE_NAME, MODE, STARTED_AT, ROWS_LOADED, ROWS_DELETED, FILES,"
-            " WATERMARK_FROM, WATERMARK_TO, STATUS)"
-            " SELECT %s, %s, %s, CURRENT_TIMESTAMP(), %s, 0, %s,"
-            " CAST(%s AS TIMESTAMP_TZ), CAST(%s AS TIMESTAMP_TZ), 'pending'",
-            (m.load_id, m.table, m.mode, m.rows, len(m.files), m.watermark_from, m.watermark_to))
+        self.apply_schema(m)
+        table_sql = self.s.qualified(m.table)
+        self.execute(self.prescribed(m, "log_pending", table_sql))
         try:
             loaded = 0
             if m.files:
@@ -854,15 +807,18 @@ class Loader:
                 f"{sorted(expected.items())}; the state did not move")
         return sum(seen.values())
 
-    @staticmethod
-    def prescribed(m: Manifest, name: str, table_sql: str) -> str:
-        """A statement fhload wrote into the manifest for this load, on this raw table."""
+    def prescribed(self, m: Manifest, name: str, table_sql: str) -> str:
+        """A statement fhload wrote into the manifest for this load: {table} stands for the raw table's
+        qualified name, {log} and {leases} for FH_LOADS' and FH_LEASES' (the loader knows its database
+        and schema)."""
         sql = m.statements.get(name)
         if not sql:
             raise SnowflakeLoadError(
-                f"snowflake: table {m.table}: fhload's manifest {m.path} prescribes no {name} for this full "
-                "load (written by an older fhload? rebuild it: make engine); the state did not move")
-        return sql.replace("{table}", table_sql)
+                f"snowflake: table {m.table}: fhload's manifest {m.path} prescribes no {name} for this "
+                f"{m.mode} load (written by an older fhload? rebuild it: make engine); the state did not "
+                "move")
+        return (sql.replace("{table}", table_sql).replace("{log}", self.s.qualified(STATE_TABLE))
+                .replace("{leases}", self.s.qualified(LEASE_TABLE)))
 
     def check_deletes(self, m: Manifest, table_sql: str) -> None:
         """Refuse a full load that would mark more than max_delete_percent of the live keys deleted (the
@@ -885,14 +841,14 @@ class Loader:
     def commit(self, m: Manifest, loaded: int, deleted: int) -> None:
         """The commit point: one statement turns the pending load into the table's state — only while it
         is still pending (a roll-back claims a load by moving it out of 'pending') and only while this
-        loader holds the table's lease (the join)."""
+        loader holds the table's lease (the join). The statement is fhload's (the manifest's log_commit,
+        the load log's one shape); its ROWS_LOADED is the manifest's total, which COPY INTO confirmed."""
+        if loaded != m.rows:
+            raise SnowflakeLoadError(f"snowflake: table {m.table}, load {m.load_id}: {loaded} rows loaded, "
+                                     f"the manifest lists {m.rows}; the state did not move")
         self.renew(m.table)
-        n = self.rowcount(
-            f"UPDATE {self.s.qualified(STATE_TABLE)} l SET STATUS = 'ok', FINISHED_AT = CURRENT_TIMESTAMP(),"
-            f" ROWS_LOADED = %s, ROWS_DELETED = %s FROM {self.s.qualified(LEASE_TABLE)} k"
-            " WHERE l.TABLE_NAME = %s AND l.LOAD_ID = %s AND l.STATUS = 'pending'"
-            " AND k.TABLE_NAME = l.TABLE_NAME AND k.HOLDER = %s",
-            (loaded, deleted, m.table, m.load_id, self.holder))
+        n = self.rowcount(self.prescribed(m, "log_commit", self.s.qualified(m.table)),
+                          {"rows_deleted": deleted, "holder": self.holder})
         if not n:
             raise SnowflakeBusyError(
                 f"snowflake: table {m.table}, load {m.load_id}: another loader rolled this load back before "
@@ -921,8 +877,11 @@ def _select(tables: Sequence[str], groups: Sequence[str], env: Mapping[str, str]
 
 
 def _run_fhload(tables: Sequence[str], since: str | None, full: bool, directory: Path, load_id: int,
-                env: Mapping[str, str]) -> tuple[list[ingest.TableLoad], ingest.IngestError | None]:
+                env: Mapping[str, str], raw_columns: Path | None = None,
+                ) -> tuple[list[ingest.TableLoad], ingest.IngestError | None]:
     extra = ["--parquet", str(directory), "--load-id", str(load_id)] + (["--since", since] if since else [])
+    if raw_columns is not None:
+        extra += ["--raw-columns", str(raw_columns)]
     argv = ingest.command(tables, full=full, json_output=True, quiet=True, env=env, extra=extra)
     proc = subprocess.run(argv, cwd=ROOT, env=dict(env), capture_output=True, text=True, check=False)
     if proc.stderr:
@@ -997,7 +956,8 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
         for since, batch in batches.items():
             out = workdir / f"batch-{len(results)}-{time.monotonic_ns()}"
             load_id = loader.next_load_id()
-            staged, failure = _run_fhload(batch, since, full, out, load_id, env)
+            columns = loader.write_raw_columns(workdir / f"raw-columns-{load_id}.csv", batch)
+            staged, failure = _run_fhload(batch, since, full, out, load_id, env, columns)
             for summary in staged:
                 manifest = Manifest.read(out / summary.table / "manifest.json")
                 if manifest.load_id != load_id:
