@@ -70,7 +70,7 @@ api-fuzz: env  ## the API fuzz run alone (schemathesis as admin and teller); its
 	FINHOUSE_API_FUZZ_DOC=1 $(VENV_BIN)/pytest tests/test_api_fuzz.py -q -s
 
 # Lint, run by `make test` (and so by CI) before the tests; each says how to fix what it finds.
-lint: lint-python lint-sql  ## ruff on all our Python, sqlfluff on the dbt models
+lint: lint-python lint-sql format-check  ## ruff on all our Python, sqlfluff on the dbt models, clang-format on the engine
 
 # All our Python: every .py of the repository (ruff skips .gitignore'd paths, .finhouse and the migrations:
 # pyproject.toml) and the Python scripts without the suffix.

@@ -29,20 +29,20 @@ typedef struct cli_options {
     char **tables; /* positional TABLE arguments (point into argv) */
     int ntables;
     int full, json, quiet, help, version;
-    int print_registry;   /* --print-registry: print the parsed registry as JSON, load nothing */
-    int reconcile;        /* --reconcile: compare with the source and load only what differs */
-    int64_t load_id;      /* --load-id: with --parquet, the id the warehouse's sequence gave */
+    int print_registry;      /* --print-registry: print the parsed registry as JSON, load nothing */
+    int reconcile;           /* --reconcile: compare with the source and load only what differs */
+    int64_t load_id;         /* --load-id: with --parquet, the id the warehouse's sequence gave */
     const char *raw_columns; /* --raw-columns: with --parquet, Snowflake's raw columns (CSV) */
-    int max_delete_pct;   /* --max-delete-percent / FINHOUSE_MAX_DELETE_PERCENT (0..100) */
+    int max_delete_pct;      /* --max-delete-percent / FINHOUSE_MAX_DELETE_PERCENT (0..100) */
     int64_t lookback_s;
     int workers;
     int has_since;
     int64_t since_us;
-    const char *memory_limit;      /* FINHOUSE_DUCKDB_MEMORY_LIMIT */
+    const char *memory_limit;         /* FINHOUSE_DUCKDB_MEMORY_LIMIT */
     const char *disabled_compression; /* FINHOUSE_DUCKDB_DISABLED_COMPRESSION, "" = none */
-    const char *parquet_file_size; /* FINHOUSE_PARQUET_FILE_SIZE */
-    int64_t keys_per_pass;         /* FINHOUSE_KEYS_PER_PASS, 0 = from the memory limit */
-    int trace_sql;                 /* FHLOAD_TRACE_SQL set and not empty */
+    const char *parquet_file_size;    /* FINHOUSE_PARQUET_FILE_SIZE */
+    int64_t keys_per_pass;            /* FINHOUSE_KEYS_PER_PASS, 0 = from the memory limit */
+    int trace_sql;                    /* FHLOAD_TRACE_SQL set and not empty */
 } cli_options;
 
 /* Parse argv (and FINHOUSE_* variables from the environment). FH_EUSAGE with a one-line message

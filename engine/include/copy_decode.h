@@ -24,17 +24,47 @@
 
 /* PostgreSQL type OIDs fhload decodes (from pg_type.dat; stable across versions). */
 enum {
-    CD_OID_BOOL = 16, CD_OID_BYTEA = 17, CD_OID_NAME = 19, CD_OID_INT8 = 20, CD_OID_INT2 = 21,
-    CD_OID_INT4 = 23, CD_OID_TEXT = 25, CD_OID_JSON = 114, CD_OID_FLOAT4 = 700,
-    CD_OID_FLOAT8 = 701, CD_OID_BPCHAR = 1042, CD_OID_VARCHAR = 1043, CD_OID_DATE = 1082,
-    CD_OID_TIME = 1083, CD_OID_TIMESTAMP = 1114, CD_OID_TIMESTAMPTZ = 1184,
-    CD_OID_INTERVAL = 1186, CD_OID_NUMERIC = 1700, CD_OID_UUID = 2950, CD_OID_JSONB = 3802
+    CD_OID_BOOL = 16,
+    CD_OID_BYTEA = 17,
+    CD_OID_NAME = 19,
+    CD_OID_INT8 = 20,
+    CD_OID_INT2 = 21,
+    CD_OID_INT4 = 23,
+    CD_OID_TEXT = 25,
+    CD_OID_JSON = 114,
+    CD_OID_FLOAT4 = 700,
+    CD_OID_FLOAT8 = 701,
+    CD_OID_BPCHAR = 1042,
+    CD_OID_VARCHAR = 1043,
+    CD_OID_DATE = 1082,
+    CD_OID_TIME = 1083,
+    CD_OID_TIMESTAMP = 1114,
+    CD_OID_TIMESTAMPTZ = 1184,
+    CD_OID_INTERVAL = 1186,
+    CD_OID_NUMERIC = 1700,
+    CD_OID_UUID = 2950,
+    CD_OID_JSONB = 3802
 };
 
 /* How a column is decoded (the DuckDB type follows from it). */
 typedef enum {
-    CD_INT2, CD_INT4, CD_INT8, CD_FLOAT4, CD_FLOAT8, CD_NUMERIC, CD_TEXT, CD_BOOL, CD_DATE,
-    CD_TIME, CD_TIMESTAMP, CD_TIMESTAMPTZ, CD_INTERVAL, CD_UUID, CD_JSON, CD_JSONB, CD_BYTEA,
+    CD_INT2,
+    CD_INT4,
+    CD_INT8,
+    CD_FLOAT4,
+    CD_FLOAT8,
+    CD_NUMERIC,
+    CD_TEXT,
+    CD_BOOL,
+    CD_DATE,
+    CD_TIME,
+    CD_TIMESTAMP,
+    CD_TIMESTAMPTZ,
+    CD_INTERVAL,
+    CD_UUID,
+    CD_JSON,
+    CD_JSONB,
+    CD_BYTEA,
     CD_NUMERIC_TEXT /* numeric kept as its exact decimal text (VARCHAR), by the registry's choice */
 } cd_kind;
 

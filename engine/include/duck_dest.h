@@ -32,8 +32,7 @@ typedef struct duck_dest duck_dest;
  * tables. `disabled_compression` (NULL or "" for none) lists DuckDB compression methods to skip, e.g.
  * "fsst,dictionary": a faster load into a bigger file. A locked or unreadable file is FH_ECONN. */
 int duck_dest_open(const char *path, int threads, const char *memory_limit,
-                   const char *disabled_compression, duck_dest **out,
-                   fh_error *err);
+                   const char *disabled_compression, duck_dest **out, fh_error *err);
 
 /* Cut the statements over a table's keys into passes of at most keys_per_pass keys (> 0), instead of
  * the size the memory limit gives: for tests, or for keys wider than BIGINTs. */
@@ -43,7 +42,7 @@ void duck_dest_set_keys_per_pass(duck_dest *d, int64_t keys_per_pass);
 void duck_dest_set_trace(duck_dest *d, int on);
 
 typedef struct duck_dest_state {
-    int found;            /* the table has committed state */
+    int found; /* the table has committed state */
     int has_watermark;
     int64_t watermark_us; /* µs since epoch, UTC */
     int64_t last_load_id;
@@ -57,11 +56,11 @@ typedef struct duck_dest_spec {
     size_t ncols;
     const char *const *key; /* primary key columns, for delete detection */
     int nkey;
-    int full;               /* full load: record deletes of keys no longer present */
-    int max_delete_pct;     /* refuse to record deletes of more than this share of the live keys */
+    int full;           /* full load: record deletes of keys no longer present */
+    int max_delete_pct; /* refuse to record deletes of more than this share of the live keys */
     int has_wm_from;
     int64_t wm_from;
-    duck_scan_source *src;  /* the rows */
+    duck_scan_source *src; /* the rows */
     /* Called after the rows are in (same transaction): check the producer finished and give the
      * largest cursor value it read (*has = 0 if none). */
     int (*scan_done)(void *ctx, int *has, int64_t *max, fh_error *err);

@@ -24,8 +24,8 @@ typedef struct duck_scan_source {
     void *ctx;
     const cd_column *cols; /* output columns: names and types */
     size_t ncols;
-    int row_hash;          /* one more output column, _fh_row_hash BIGINT, after cols */
-    uint64_t cardinality;  /* rows expected, for DuckDB's planner (0: unknown) */
+    int row_hash;         /* one more output column, _fh_row_hash BIGINT, after cols */
+    uint64_t cardinality; /* rows expected, for DuckDB's planner (0: unknown) */
     size_t max_threads;
     /* Fill chunk with up to capacity rows; *local starts NULL per thread. *rows = 0: done. */
     int (*fill)(void *ctx, void **local, duckdb_data_chunk chunk, size_t capacity, size_t *rows,

@@ -27,7 +27,7 @@ typedef struct fh_duck {
     duckdb_connection con;
     duck_scan_slot slot;
     int db_open, con_open, slot_ready;
-    int trace;      /* every statement on stderr first (FHLOAD_TRACE_SQL) */
+    int trace;       /* every statement on stderr first (FHLOAD_TRACE_SQL) */
     char what[1100]; /* how messages name it */
 } fh_duck;
 

@@ -24,8 +24,8 @@ enum {
 #define FH_ERROR_MAX 1024
 
 typedef struct fh_error {
-    int code;                 /* FH_OK when no error was recorded */
-    char msg[FH_ERROR_MAX];   /* one line, no trailing newline */
+    int code;               /* FH_OK when no error was recorded */
+    char msg[FH_ERROR_MAX]; /* one line, no trailing newline */
 } fh_error;
 
 /* Reset err to "no error". */

@@ -30,7 +30,7 @@ typedef struct pg_source_table_desc {
     char name[CD_NAME_MAX];
     cd_column *cols;
     size_t ncols;
-    uint64_t pages; /* size in 8 kB blocks when described, to decide on splitting */
+    uint64_t pages;         /* size in 8 kB blocks when described, to decide on splitting */
     uint64_t rows_estimate; /* pg_class.reltuples (0 when never analyzed) */
 } pg_source_table_desc;
 
@@ -52,7 +52,7 @@ int pg_source_workers(const pg_source *src);
 /* Map a column instead of the default mapping (the registry's column types): set *done when it
  * did, return an error to stop. */
 typedef int (*pg_source_column_override)(void *ctx, const char *table, cd_column *col, int *done,
-                                  fh_error *err);
+                                         fh_error *err);
 
 /* Discover the columns of `table` ("name" or "schema.name") from the catalog and map their types
  * (through `override` first, when given). A missing table or an unsupported type is FH_ESCHEMA.
@@ -77,7 +77,7 @@ typedef struct pg_source_scan_opts {
 } pg_source_scan_opts;
 
 int pg_source_scan_new(pg_source *src, const pg_source_table_desc *desc,
-                        const pg_source_scan_opts *opts, pg_source_scan **out, fh_error *err);
+                       const pg_source_scan_opts *opts, pg_source_scan **out, fh_error *err);
 
 /* How many DuckDB threads may call pg_source_scan_fill in parallel (= number of ranges). */
 size_t pg_source_scan_parts(const pg_source_scan *scan);
@@ -85,8 +85,8 @@ size_t pg_source_scan_parts(const pg_source_scan *scan);
 /* Fill `chunk` with up to `capacity` rows. *local is the calling thread's state (NULL on its first
  * call; free it with pg_source_scan_local_free). *rows = 0 means this thread has nothing more to read.
  * Thread-safe across distinct *local. */
-int pg_source_scan_fill(void *scan, void **local, duckdb_data_chunk chunk, size_t capacity, size_t *rows,
-                 fh_error *err);
+int pg_source_scan_fill(void *scan, void **local, duckdb_data_chunk chunk, size_t capacity,
+                        size_t *rows, fh_error *err);
 void pg_source_scan_local_free(void *scan, void *local);
 
 /* Progress and totals (safe to read from another thread while the scan runs). */

@@ -30,8 +30,8 @@
 
 #include "fh_error.h"
 
-#define REGISTRY_NAME_MAX 64 /* 63 bytes + NUL, PostgreSQL's NAMEDATALEN */
-#define REGISTRY_KEY_MAX 16  /* columns in a primary key */
+#define REGISTRY_NAME_MAX 64  /* 63 bytes + NUL, PostgreSQL's NAMEDATALEN */
+#define REGISTRY_KEY_MAX 16   /* columns in a primary key */
 #define REGISTRY_TYPES_MAX 16 /* columns with a warehouse type of their own */
 
 /* A column's warehouse type, given by the registry instead of the default mapping. */

@@ -59,8 +59,8 @@ typedef struct stage_parquet_result {
     int64_t wm_to;
 } stage_parquet_result;
 
-int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *spec, stage_parquet_result *res,
-                        fh_error *err);
+int stage_parquet_write(stage_parquet *sp, const stage_parquet_spec *spec,
+                        stage_parquet_result *res, fh_error *err);
 
 void stage_parquet_close(stage_parquet *sp);
 

@@ -31,8 +31,10 @@ static int parse_int(const char *opt, const char *v, int64_t lo, int64_t hi, int
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (errno || end == v || *end || x < lo || x > hi)
-        return fh_error_set(err, FH_EUSAGE, "%s expects a whole number from %" PRId64 " to %" PRId64
-                            ", got '%s' — see fhload --help", opt, lo, hi, v);
+        return fh_error_set(err, FH_EUSAGE,
+                            "%s expects a whole number from %" PRId64 " to %" PRId64
+                            ", got '%s' — see fhload --help",
+                            opt, lo, hi, v);
     *out = x;
     return FH_OK;
 }
@@ -47,7 +49,8 @@ static int is_size(const char *v)
         p++;
     while (*p == ' ')
         p++;
-    static const char *const UNITS[] = {"", "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib"};
+    static const char *const UNITS[] = {"",   "b",   "kb",  "mb",  "gb",
+                                        "tb", "kib", "mib", "gib", "tib"};
     for (size_t i = 0; i < sizeof UNITS / sizeof UNITS[0]; i++)
         if (!strcasecmp(p, UNITS[i]))
             return 1;
@@ -69,11 +72,11 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                        INT64_C(315360000), &o->lookback_s, err);
     if (rc == FH_OK)
         rc = parse_int("FINHOUSE_MAX_DELETE_PERCENT",
-                       env_or("FINHOUSE_MAX_DELETE_PERCENT", CLI_DEFAULT_MAX_DELETE_PCT), 0, 100, &v,
-                       err);
+                       env_or("FINHOUSE_MAX_DELETE_PERCENT", CLI_DEFAULT_MAX_DELETE_PCT), 0, 100,
+                       &v, err);
     if (rc == FH_OK && env_or("FINHOUSE_KEYS_PER_PASS", NULL))
-        rc = parse_int("FINHOUSE_KEYS_PER_PASS", env_or("FINHOUSE_KEYS_PER_PASS", NULL), 1, INT64_MAX,
-                       &o->keys_per_pass, err);
+        rc = parse_int("FINHOUSE_KEYS_PER_PASS", env_or("FINHOUSE_KEYS_PER_PASS", NULL), 1,
+                       INT64_MAX, &o->keys_per_pass, err);
     if (rc != FH_OK)
         return rc;
     o->max_delete_pct = (int)v;
@@ -103,23 +106,25 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
             snprintf(name, sizeof name, "%s", a);
         }
         /* flags */
-        int *flag = !strcmp(name, "--full")      ? &o->full
-                    : !strcmp(name, "--json")    ? &o->json
-                    : !strcmp(name, "--reconcile") ? &o->reconcile
+        int *flag = !strcmp(name, "--full")                           ? &o->full
+                    : !strcmp(name, "--json")                         ? &o->json
+                    : !strcmp(name, "--reconcile")                    ? &o->reconcile
                     : !strcmp(name, "--quiet") || !strcmp(name, "-q") ? &o->quiet
                     : !strcmp(name, "--help") || !strcmp(name, "-h")  ? &o->help
-                    : !strcmp(name, "--version") ? &o->version
-                    : !strcmp(name, "--print-registry") ? &o->print_registry
-                                                 : NULL;
+                    : !strcmp(name, "--version")                      ? &o->version
+                    : !strcmp(name, "--print-registry")               ? &o->print_registry
+                                                                      : NULL;
         if (flag) {
             if (val)
                 return fh_error_set(err, FH_EUSAGE, "%s takes no value — see fhload --help", name);
             *flag = 1;
             continue;
         }
-        static const char *const WITH_VALUE[] = {"--source", "--warehouse", "--registry", "--group",
-                                                 "--lookback", "--workers", "--parquet", "--since",
-                                                 "--load-id", "--max-delete-percent",
+        static const char *const WITH_VALUE[] = {"--source",     "--warehouse",
+                                                 "--registry",   "--group",
+                                                 "--lookback",   "--workers",
+                                                 "--parquet",    "--since",
+                                                 "--load-id",    "--max-delete-percent",
                                                  "--raw-columns"};
         int known = 0;
         for (size_t k = 0; k < sizeof WITH_VALUE / sizeof WITH_VALUE[0]; k++)
@@ -188,7 +193,8 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                             o->memory_limit);
     if (o->parquet && !o->load_id)
         return fh_error_set(err, FH_EUSAGE,
-                            "--parquet needs --load-id N, the load id the warehouse's sequence gave "
+                            "--parquet needs --load-id N, the load id the warehouse's sequence "
+                            "gave "
                             "(finhouse snowflake-load passes it)");
     if (o->load_id && !o->parquet)
         return fh_error_set(err, FH_EUSAGE,
@@ -200,7 +206,8 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                             "are read from the warehouse)");
     if (o->print_registry && (o->ntables || o->ngroups))
         return fh_error_set(err, FH_EUSAGE,
-                            "--print-registry prints the whole registry; it takes no TABLE or --group");
+                            "--print-registry prints the whole registry; it takes no TABLE or "
+                            "--group");
     if (o->reconcile && (o->parquet || o->full))
         return fh_error_set(err, FH_EUSAGE, "--reconcile cannot be combined with %s",
                             o->parquet ? "--parquet" : "--full");
@@ -224,32 +231,37 @@ void cli_help(FILE *f)
         "Usage: fhload [OPTIONS] [TABLE ...]\n"
         "\n"
         "Reads every selected table of the registry from one consistent PostgreSQL snapshot with\n"
-        "binary COPY and appends it to raw.<table> in the DuckDB warehouse, together with the load's\n"
+        "binary COPY and appends it to raw.<table> in the DuckDB warehouse, together with the "
+        "load's\n"
         "state (watermark, load id, row counts) in the same transaction: a crash leaves all of a\n"
         "table's load or none of it. Incremental tables read the rows whose cursor is newer than\n"
         "the stored watermark minus the lookback; full tables (and --full, and a table's first\n"
         "load) read everything and also record keys that disappeared as 'delete' rows.\n"
         "With --parquet, the rows go to Parquet files plus manifest.json for Snowflake instead.\n"
         "\n"
-        "Tables: TABLE arguments and --group options select tables (their union); none selects all.\n"
+        "Tables: TABLE arguments and --group options select tables (their union); none selects "
+        "all.\n"
         "\n"
         "Options:\n"
         "  --source URL        PostgreSQL to read      [env FINHOUSE_OLTP_URL, default\n"
         "                      " CLI_DEFAULT_SOURCE "]\n"
         "  --warehouse PATH    DuckDB file to write    [env FINHOUSE_DUCKDB_PATH, default\n"
         "                      " CLI_DEFAULT_WAREHOUSE "; its directory is created]\n"
-        "  --registry FILE     table registry          [env FINHOUSE_REGISTRY, default " CLI_DEFAULT_REGISTRY "]\n"
+        "  --registry FILE     table registry          [env FINHOUSE_REGISTRY, "
+        "default " CLI_DEFAULT_REGISTRY "]\n"
         "  --group NAME        tables of an entity group: customers, savings, loans, payments,\n"
         "                      ledger, investments (repeatable)\n"
         "  --full              full load of incremental tables too (with delete detection)\n"
         "  --max-delete-percent P\n"
         "                      refuse a full load or reconciliation that would mark more than P%\n"
         "                      of a table's rows deleted (a source pointed at an empty or wrong\n"
-        "                      database); 100 allows any [env FINHOUSE_MAX_DELETE_PERCENT, default\n"
+        "                      database); 100 allows any [env FINHOUSE_MAX_DELETE_PERCENT, "
+        "default\n"
         "                      " CLI_DEFAULT_MAX_DELETE_PCT "]\n"
         "  --reconcile         compare every selected table with the source, key by key and row\n"
         "                      hash by row hash, and load only what differs: rows raw lacks or\n"
-        "                      holds in another version, and deletes raw has not recorded (what an\n"
+        "                      holds in another version, and deletes raw has not recorded (what "
+        "an\n"
         "                      incremental load misses: hard deletes, commits older than the\n"
         "                      lookback); the watermark does not move\n"
         "  --lookback SECONDS  re-read this much before the watermark, so that a transaction that\n"
@@ -259,31 +271,40 @@ void cli_help(FILE *f)
         "                      ranges of one exported snapshot) and DuckDB threads [default 2]\n"
         "  --parquet DIR       Snowflake staging: write DIR/<table>/part-N.parquet and\n"
         "                      DIR/<table>/manifest.json instead of loading DuckDB\n"
-        "  --since TIMESTAMP   with --parquet: the watermark kept in Snowflake; incremental tables\n"
+        "  --since TIMESTAMP   with --parquet: the watermark kept in Snowflake; incremental "
+        "tables\n"
         "                      read rows newer than TIMESTAMP minus the lookback (none: full)\n"
-        "  --load-id N         with --parquet (required): the load id the warehouse's sequence gave;\n"
+        "  --load-id N         with --parquet (required): the load id the warehouse's sequence "
+        "gave;\n"
         "                      every row carries it, and so does the manifest\n"
-        "  --raw-columns FILE  with --parquet: Snowflake's raw columns (CSV of INFORMATION_SCHEMA.\n"
+        "  --raw-columns FILE  with --parquet: Snowflake's raw columns (CSV of "
+        "INFORMATION_SCHEMA.\n"
         "                      COLUMNS: table_name, column_name, data_type, numeric_precision,\n"
-        "                      numeric_scale); the manifest then prescribes the raw table's DDL, or\n"
+        "                      numeric_scale); the manifest then prescribes the raw table's DDL, "
+        "or\n"
         "                      an incompatible type change is refused (exit 4)\n"
         "  --json              print one JSON object per table on stdout (no progress, no table)\n"
         "  --print-registry    check the registry and print it as one JSON document on stdout:\n"
-        "                      {\"registry\", \"groups\": [...], \"tables\": [{\"name\", \"group\",\n"
-        "                      \"key\": [...], \"cursor\", \"mode\", \"types\", \"line\"}, ...]}; loads\n"
-        "                      nothing and connects to nothing (exit 2 and one line on a bad registry)\n"
+        "                      {\"registry\", \"groups\": [...], \"tables\": [{\"name\", "
+        "\"group\",\n"
+        "                      \"key\": [...], \"cursor\", \"mode\", \"types\", \"line\"}, ...]}; "
+        "loads\n"
+        "                      nothing and connects to nothing (exit 2 and one line on a bad "
+        "registry)\n"
         "  --quiet, -q         no progress and no summary; errors only\n"
         "  --help, -h          this text\n"
         "  --version           print the version\n"
         "\n"
         "Environment (besides the defaults above):\n"
         "  FINHOUSE_DUCKDB_MEMORY_LIMIT  DuckDB memory_limit while loading; fhload's peak RSS is\n"
-        "                                about this plus 130MB [default " CLI_DEFAULT_MEMORY_LIMIT "]\n"
+        "                                about this plus 130MB [default " CLI_DEFAULT_MEMORY_LIMIT
+        "]\n"
         "  FINHOUSE_KEYS_PER_PASS        keys per pass of the statements over a table's keys\n"
         "                                [default: the memory limit / 384 bytes]\n"
         "  FHLOAD_TRACE_SQL=1            print every DuckDB statement on stderr\n"
         "  FINHOUSE_PARQUET_FILE_SIZE    target size of one Parquet file [default 200MB]\n"
-        "  FINHOUSE_DUCKDB_DISABLED_COMPRESSION  DuckDB compressions to skip for a faster load and a\n"
+        "  FINHOUSE_DUCKDB_DISABLED_COMPRESSION  DuckDB compressions to skip for a faster load and "
+        "a\n"
         "                                bigger file, e.g. fsst,dictionary [default: none]\n"
         "\n"
         "Registry file: one table per line, 5 fields separated by whitespace, '#' comments:\n"
@@ -324,8 +345,9 @@ void cli_print_json(FILE *f, const cli_result *r)
     else
         fputs("null", f);
     if (r->code != FH_OK) {
-        fprintf(f, ", \"status\": \"failed\", \"error\": {\"code\": %d, \"kind\": \"%s\", "
-                   "\"message\": ",
+        fprintf(f,
+                ", \"status\": \"failed\", \"error\": {\"code\": %d, \"kind\": \"%s\", "
+                "\"message\": ",
                 r->code, fh_error_kind(r->code));
         fh_json_string(f, r->message ? r->message : "");
         fputs("}}\n", f);

@@ -63,7 +63,7 @@ struct copy_decoder {
     char *carry;
     size_t carry_len, carry_off, carry_cap;
 
-    char *text;      /* numeric as text: grows to the longest value, reused */
+    char *text; /* numeric as text: grows to the longest value, reused */
     size_t text_cap;
 
     uint64_t rows;     /* rows decoded since reset */
@@ -137,7 +137,8 @@ int copy_decode_override(const char *table, cd_column *col, int as_text, int wid
 {
     if (col->type_oid != CD_OID_NUMERIC)
         return fh_error_set(err, FH_ESCHEMA,
-                            "table %s, column %s: the registry gives it a warehouse type, but it is "
+                            "table %s, column %s: the registry gives it a warehouse type, but it "
+                            "is "
                             "%s — only numeric columns take one; remove it from the registry line",
                             table, col->name, col->pg_type[0] ? col->pg_type : "not numeric");
     assert(as_text || (width >= 1 && width <= 38 && scale >= 0 && scale <= width));
@@ -234,14 +235,26 @@ static int utf8_valid(const unsigned char *s, size_t n)
         }
         size_t need;
         unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c == 0xE0) { need = 2; lo = 0xA0; }
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) need = 2;
-        else if (c == 0xED) { need = 2; hi = 0x9F; }
-        else if (c == 0xF0) { need = 3; lo = 0x90; }
-        else if (c >= 0xF1 && c <= 0xF3) need = 3;
-        else if (c == 0xF4) { need = 3; hi = 0x8F; }
-        else return 0;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1;
+        else if (c == 0xE0) {
+            need = 2;
+            lo = 0xA0;
+        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+            need = 2;
+        else if (c == 0xED) {
+            need = 2;
+            hi = 0x9F;
+        } else if (c == 0xF0) {
+            need = 3;
+            lo = 0x90;
+        } else if (c >= 0xF1 && c <= 0xF3)
+            need = 3;
+        else if (c == 0xF4) {
+            need = 3;
+            hi = 0x8F;
+        } else
+            return 0;
         if (n - i - 1 < need)
             return 0;
         if (s[i + 1] < lo || s[i + 1] > hi)
@@ -309,14 +322,14 @@ static void numeric_text(const unsigned char *p, char *buf, size_t bufsz)
 {
     int ndigits = (int16_t)be16(p), weight = (int16_t)be16(p + 2);
     size_t o = 0;
-#define PUT(...)                                                                                   \
-    do {                                                                                           \
-        if (o + 12 < bufsz)                                                                        \
-            o += (size_t)snprintf(buf + o, bufsz - o, __VA_ARGS__);                                \
-        else if (o + 4 <= bufsz) {                                                                 \
-            memcpy(buf + o, "...", 4);                                                             \
-            return;                                                                                \
-        }                                                                                          \
+#define PUT(...)                                                    \
+    do {                                                            \
+        if (o + 12 < bufsz)                                         \
+            o += (size_t)snprintf(buf + o, bufsz - o, __VA_ARGS__); \
+        else if (o + 4 <= bufsz) {                                  \
+            memcpy(buf + o, "...", 4);                              \
+            return;                                                 \
+        }                                                           \
     } while (0)
     buf[0] = '\0';
     if (be16(p + 4) == 0x4000)
@@ -346,8 +359,10 @@ static long numeric_exact_text(copy_decoder *d, const unsigned char *p, uint32_t
     uint16_t sign = be16(p + 4), dscale = be16(p + 6);
     if (ndigits < 0 || len != 8 + 2 * (uint32_t)ndigits || (dscale & 0xC000))
         return -1;
-    const char *special = sign == 0xC000 ? "NaN" : sign == 0xD000 ? "Infinity"
-                          : sign == 0xF000 ? "-Infinity" : NULL;
+    const char *special = sign == 0xC000   ? "NaN"
+                          : sign == 0xD000 ? "Infinity"
+                          : sign == 0xF000 ? "-Infinity"
+                                           : NULL;
     if (!special && sign != 0 && sign != 0x4000)
         return -1;
     /* sign + up to 4 digits per integer group (at least one) + point + dscale decimals */
@@ -454,8 +469,8 @@ void copy_decode_bind_chunk(copy_decoder *d, duckdb_data_chunk chunk, size_t cap
         d->out[c].data = duckdb_vector_get_data(d->out[c].vec);
         d->out[c].validity = NULL;
     }
-    d->hash_out = d->seeds ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, d->ncols))
-                           : NULL;
+    d->hash_out =
+        d->seeds ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, d->ncols)) : NULL;
 }
 
 size_t copy_decode_finish_chunk(copy_decoder *d)
@@ -497,8 +512,8 @@ static int field_error(copy_decoder *d, fh_error *err, size_t c, uint64_t off, c
     return fh_error_set(err, FH_EDATA,
                         "table %s, column %s (%s), row %" PRIu64 " (byte offset %" PRIu64
                         " of the COPY stream): %s",
-                        d->table, d->cols[c].name,
-                        d->cols[c].pg_type[0] ? d->cols[c].pg_type : "?", d->rows + 1, off, what);
+                        d->table, d->cols[c].name, d->cols[c].pg_type[0] ? d->cols[c].pg_type : "?",
+                        d->rows + 1, off, what);
 }
 
 static inline void set_null(copy_decoder *d, size_t c, size_t row)
@@ -526,12 +541,12 @@ static int decode_field(copy_decoder *d, size_t c, size_t row, const unsigned ch
     const cd_column *col = &d->cols[c];
     out_col *o = &d->out[c];
     char lenmsg[64];
-#define WANT_LEN(k)                                                                                \
-    do {                                                                                           \
-        if (n != (k)) {                                                                            \
-            snprintf(lenmsg, sizeof lenmsg, "%u bytes, expected %u", n, (unsigned)(k));            \
-            return field_error(d, err, c, off, "malformed value: %s", lenmsg);                     \
-        }                                                                                          \
+#define WANT_LEN(k)                                                                     \
+    do {                                                                                \
+        if (n != (k)) {                                                                 \
+            snprintf(lenmsg, sizeof lenmsg, "%u bytes, expected %u", n, (unsigned)(k)); \
+            return field_error(d, err, c, off, "malformed value: %s", lenmsg);          \
+        }                                                                               \
     } while (0)
 
     switch (col->kind) {
@@ -644,8 +659,7 @@ static int decode_field(copy_decoder *d, size_t c, size_t row, const unsigned ch
                                    "decimals, or column:VARCHAR for the exact text, as the sixth "
                                    "field of the table's line",
                                    msg);
-            default:
-                return field_error(d, err, c, off, "malformed numeric value%s", "");
+            default: return field_error(d, err, c, off, "malformed numeric value%s", "");
             }
         }
         if (col->width <= 4)
@@ -879,7 +893,8 @@ int copy_decode_finish(copy_decoder *d, fh_error *err)
     if (d->state == ST_END)
         return FH_OK;
     return fh_error_set(err, FH_EDATA,
-                        "table %s: the COPY stream ended after %" PRIu64 " rows (byte offset %" PRIu64
+                        "table %s: the COPY stream ended after %" PRIu64
+                        " rows (byte offset %" PRIu64
                         ") without its trailer — connection lost or server error?",
                         d->table, d->rows, d->consumed + (d->carry_len - d->carry_off));
 }

@@ -94,7 +94,8 @@ static const char INIT_SQL[] =
     "ALTER TABLE raw._fh_state ADD COLUMN IF NOT EXISTS current_as_of BIGINT;"
     "COMMIT;";
 
-static duckdb_config make_config(int threads, const char *memory_limit, const char *disabled_compression)
+static duckdb_config make_config(int threads, const char *memory_limit,
+                                 const char *disabled_compression)
 {
     /* Trading file size for load speed: DuckDB's string compressions (fsst, dictionary) are most of
      * its insert cost on text columns (bench/ingest/README.md). */
@@ -190,13 +191,13 @@ static int create_whole(const char *path, int threads, const char *memory_limit,
     fh_duck_close(&h);
     if (ok && chmod(tmp, 0600) != 0) {
         ok = 0;
-        snprintf(msg, sizeof msg, "cannot create warehouse %s: cannot make %s private: %s", path, tmp,
-                 strerror(errno));
+        snprintf(msg, sizeof msg, "cannot create warehouse %s: cannot make %s private: %s", path,
+                 tmp, strerror(errno));
     }
     if (ok && link(tmp, path) != 0 && errno != EEXIST) {
         ok = 0;
-        snprintf(msg, sizeof msg, "cannot create warehouse %s: cannot link %s into place: %s", path, tmp,
-                 strerror(errno));
+        snprintf(msg, sizeof msg, "cannot create warehouse %s: cannot link %s into place: %s", path,
+                 tmp, strerror(errno));
     }
     remove(tmp);
     remove(wal);
@@ -214,10 +215,12 @@ static int check_catalog_name(const char *path, fh_error *err)
     base = base ? base + 1 : path;
     size_t n = strcspn(base, ".");
     if (n == 3 && strncasecmp(base, "raw", 3) == 0)
-        return fh_error_set(err, FH_EUSAGE, "warehouse %s: DuckDB names the database after the file, "
-                            "\"%.*s\", which is also the name of the RAW layer's schema raw, so raw.<table> "
-                            "would be ambiguous — give the file another name (e.g. warehouse.duckdb)",
-                            path, (int)n, base);
+        return fh_error_set(
+            err, FH_EUSAGE,
+            "warehouse %s: DuckDB names the database after the file, "
+            "\"%.*s\", which is also the name of the RAW layer's schema raw, so raw.<table> "
+            "would be ambiguous — give the file another name (e.g. warehouse.duckdb)",
+            path, (int)n, base);
     return FH_OK;
 }
 
@@ -266,9 +269,11 @@ static int64_t parse_bytes(const char *text)
     static const struct {
         const char *unit;
         double factor;
-    } UNITS[] = {{"", 1},        {"b", 1},        {"kb", 1e3},          {"kib", 1024.0},
-                 {"mb", 1e6},    {"mib", 1048576.0}, {"gb", 1e9},       {"gib", 1073741824.0},
-                 {"tb", 1e12},   {"tib", 1099511627776.0}};
+    } UNITS[] = {{"", 1},      {"b", 1},
+                 {"kb", 1e3},  {"kib", 1024.0},
+                 {"mb", 1e6},  {"mib", 1048576.0},
+                 {"gb", 1e9},  {"gib", 1073741824.0},
+                 {"tb", 1e12}, {"tib", 1099511627776.0}};
     for (size_t i = 0; i < sizeof UNITS / sizeof UNITS[0]; i++)
         if (!strcasecmp(end, UNITS[i].unit))
             return (int64_t)(v * UNITS[i].factor);
@@ -284,8 +289,7 @@ static int64_t parse_bytes(const char *text)
 #define MIN_KEYS_PER_PASS 16384
 
 int duck_dest_open(const char *path, int threads, const char *memory_limit,
-                   const char *disabled_compression, duck_dest **out,
-                   fh_error *err)
+                   const char *disabled_compression, duck_dest **out, fh_error *err)
 {
     *out = NULL;
     if (check_catalog_name(path, err) != FH_OK)
@@ -434,7 +438,7 @@ static int ensure_table(duck_dest *d, const duck_dest_spec *s, fh_error *err)
             fh_sql_buf_add(&b, "%s %s, ", fh_sql_ident(s->cols[c].name, q, sizeof q), ty);
         }
         fh_sql_buf_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_loaded_at TIMESTAMPTZ NOT NULL, "
-                   "_fh_op VARCHAR NOT NULL, _fh_row_hash BIGINT)");
+                           "_fh_op VARCHAR NOT NULL, _fh_row_hash BIGINT)");
     } else {
         /* Raw tables written before row hashes existed get the column (NULL for their rows). */
         int has_hash = 0;
@@ -445,7 +449,7 @@ static int ensure_table(duck_dest *d, const duck_dest_spec *s, fh_error *err)
         }
         if (!has_hash)
             fh_sql_buf_add(&b, "ALTER TABLE raw.%s ADD COLUMN _fh_row_hash BIGINT;",
-                   fh_sql_ident(s->table, q, sizeof q));
+                           fh_sql_ident(s->table, q, sizeof q));
         /* Check everything first, then add what is new. */
         for (size_t c = 0; c < s->ncols && rc == FH_OK; c++) {
             char ty[64];
@@ -459,8 +463,8 @@ static int ensure_table(duck_dest *d, const duck_dest_spec *s, fh_error *err)
                     int how = rty ? compatible(rty, ty, &s->cols[c]) : INCOMPATIBLE;
                     if (how == WIDEN)
                         fh_sql_buf_add(&b, "ALTER TABLE raw.%s ALTER COLUMN %s TYPE %s;",
-                               fh_sql_ident(s->table, q, sizeof q),
-                               fh_sql_ident(name, q2, sizeof q2), ty);
+                                       fh_sql_ident(s->table, q, sizeof q),
+                                       fh_sql_ident(name, q2, sizeof q2), ty);
                     if (how == INCOMPATIBLE)
                         rc = fh_error_set(
                             err, FH_ESCHEMA,
@@ -475,8 +479,8 @@ static int ensure_table(duck_dest *d, const duck_dest_spec *s, fh_error *err)
             }
             if (!found)
                 fh_sql_buf_add(&b, "ALTER TABLE raw.%s ADD COLUMN %s %s;",
-                       fh_sql_ident(s->table, q, sizeof q),
-                       fh_sql_ident(s->cols[c].name, q2, sizeof q2), ty);
+                               fh_sql_ident(s->table, q, sizeof q),
+                               fh_sql_ident(s->cols[c].name, q2, sizeof q2), ty);
         }
     }
     duckdb_destroy_result(&r);
@@ -510,11 +514,11 @@ static void ts_or_null(int has, int64_t us, char *buf, size_t bufsz)
  * keys stand. */
 typedef struct {
     const duck_dest_spec *s;
-    char tq[160];   /* raw."t" */
-    char cq[200];   /* raw."_fh_current_t" */
-    char cname[140]; /* _fh_current_t */
-    int64_t id;     /* this load's id */
-    int64_t as_of;  /* the current keys hold every load up to this id (0: none yet) */
+    char tq[160];                 /* raw."t" */
+    char cq[200];                 /* raw."_fh_current_t" */
+    char cname[140];              /* _fh_current_t */
+    int64_t id;                   /* this load's id */
+    int64_t as_of;                /* the current keys hold every load up to this id (0: none yet) */
     int64_t cur_rows, delta_rows; /* rows of the current keys, and of raw after as_of */
 } load_ctx;
 
@@ -535,8 +539,8 @@ static void key_match(fh_sql_buf *b, const duck_dest_spec *s, const char *a, con
     assert(s->nkey > 0); /* only keyed tables have deletes, current keys and reconciliation */
     char q[160];
     for (int i = 0; i < s->nkey; i++)
-        fh_sql_buf_add(b, "%s%s.%s = %s.%s", i ? " AND " : "", a, fh_sql_ident(s->key[i], q, sizeof q), bb,
-               q);
+        fh_sql_buf_add(b, "%s%s.%s = %s.%s", i ? " AND " : "", a,
+                       fh_sql_ident(s->key[i], q, sizeof q), bb, q);
 }
 
 /* "a.k1, a.k2" (prefix "" for bare names) */
@@ -546,7 +550,7 @@ static void key_list(fh_sql_buf *b, const duck_dest_spec *s, const char *a)
     char q[160];
     for (int i = 0; i < s->nkey; i++)
         fh_sql_buf_add(b, "%s%s%s%s", i ? ", " : "", a, a[0] ? "." : "",
-               fh_sql_ident(s->key[i], q, sizeof q));
+                       fh_sql_ident(s->key[i], q, sizeof q));
 }
 
 static int64_t ceil_div(int64_t a, int64_t b)
@@ -669,7 +673,8 @@ static int ensure_current(duck_dest *d, load_ctx *lc, fh_error *err)
     rc = scalar_i64(d, sql, &lc->cur_rows, err);
     if (rc == FH_OK) {
         snprintf(sql, sizeof sql,
-                 "SELECT count(*) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id < %" PRId64,
+                 "SELECT count(*) FROM %s WHERE _fh_load_id > %" PRId64
+                 " AND _fh_load_id < %" PRId64,
                  lc->tq, lc->as_of, lc->id);
         rc = scalar_i64(d, sql, &lc->delta_rows, err);
     }
@@ -693,8 +698,8 @@ static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int
     if (groups > d->groups_per_pass) { /* many versions of few keys, or many keys: count them */
         fh_sql_buf_add(&b, "SELECT approx_count_distinct(hash(");
         key_list(&b, s, "");
-        fh_sql_buf_add(&b, ")) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id < %" PRId64, lc->tq,
-               lc->as_of, upto);
+        fh_sql_buf_add(&b, ")) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id < %" PRId64,
+                       lc->tq, lc->as_of, upto);
         if (b.oom)
             return run_sql(d, &b, NULL, err);
         rc = scalar_i64(d, b.s, &groups, err);
@@ -720,9 +725,11 @@ static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int
     fh_sql_buf_add(&b, "SELECT DISTINCT unnest(approx_quantile(k, [");
     for (int64_t p = 1; p < n; p++)
         fh_sql_buf_add(&b, "%s%.6f", p > 1 ? ", " : "", (double)p / (double)n);
-    fh_sql_buf_add(&b, "]))::BIGINT AS b FROM (SELECT %s AS k FROM %s UNION ALL SELECT %s FROM %s WHERE "
-               "_fh_load_id > %" PRId64 " AND _fh_load_id <= %" PRId64 ") ORDER BY b",
-           pl->k0, lc->cq, pl->k0, lc->tq, lc->as_of, lc->id);
+    fh_sql_buf_add(&b,
+                   "]))::BIGINT AS b FROM (SELECT %s AS k FROM %s UNION ALL SELECT %s FROM %s "
+                   "WHERE "
+                   "_fh_load_id > %" PRId64 " AND _fh_load_id <= %" PRId64 ") ORDER BY b",
+                   pl->k0, lc->cq, pl->k0, lc->tq, lc->as_of, lc->id);
     if (b.oom)
         return run_sql(d, &b, NULL, err);
     duckdb_result r;
@@ -748,20 +755,22 @@ static int plan_passes(duck_dest *d, const load_ctx *lc, int64_t extra_keys, int
  * max(load id * 2 + is_delete) finds that row and its op; arg_max_null keeps its hash even when
  * NULL), and the current keys' entry of every other key. Its columns: the keys, _fh_load_id,
  * _fh_row_hash. */
-static void live_cte(fh_sql_buf *b, const load_ctx *lc, const pass_plan *pl, int64_t p, int64_t upto)
+static void live_cte(fh_sql_buf *b, const load_ctx *lc, const pass_plan *pl, int64_t p,
+                     int64_t upto)
 {
     const duck_dest_spec *s = lc->s;
     fh_sql_buf_add(b, "since AS (SELECT ");
     key_list(b, s, "");
-    fh_sql_buf_add(b, ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
-               "arg_max_null(_fh_row_hash, _fh_load_id) AS h FROM %s WHERE _fh_load_id > %" PRId64
-               " AND _fh_load_id < %" PRId64 " AND ",
-           lc->tq, lc->as_of, upto);
+    fh_sql_buf_add(b,
+                   ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
+                   "arg_max_null(_fh_row_hash, _fh_load_id) AS h FROM %s WHERE _fh_load_id > "
+                   "%" PRId64 " AND _fh_load_id < %" PRId64 " AND ",
+                   lc->tq, lc->as_of, upto);
     pass_cond(b, lc, pl, p);
     fh_sql_buf_add(b, " GROUP BY ALL), live AS (SELECT ");
     key_list(b, s, "");
     fh_sql_buf_add(b, ", m // 2 AS _fh_load_id, h AS _fh_row_hash FROM since WHERE m %% 2 = 0 "
-               "UNION ALL SELECT ");
+                      "UNION ALL SELECT ");
     key_list(b, s, "c");
     fh_sql_buf_add(b, ", c._fh_load_id, c._fh_row_hash FROM (SELECT * FROM %s WHERE ", lc->cq);
     pass_cond(b, lc, pl, p);
@@ -783,15 +792,17 @@ static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
     if (full) {
         fh_sql_buf_add(&b, "INSERT INTO %s SELECT ", next);
         key_list(&b, s, "");
-        fh_sql_buf_add(&b, ", _fh_load_id, _fh_row_hash FROM %s WHERE _fh_load_id = %" PRId64
-                   " AND _fh_op = 'upsert'",
-               lc->tq, lc->id);
+        fh_sql_buf_add(&b,
+                       ", _fh_load_id, _fh_row_hash FROM %s WHERE _fh_load_id = %" PRId64
+                       " AND _fh_op = 'upsert'",
+                       lc->tq, lc->id);
         if (rc == FH_OK)
             rc = run_sql(d, &b, NULL, err);
     } else {
         /* the view now includes this load's rows: count them in the passes' size */
         snprintf(sql, sizeof sql,
-                 "SELECT count(*) FROM %s WHERE _fh_load_id > %" PRId64 " AND _fh_load_id <= %" PRId64,
+                 "SELECT count(*) FROM %s WHERE _fh_load_id > %" PRId64
+                 " AND _fh_load_id <= %" PRId64,
                  lc->tq, lc->as_of, lc->id);
         if (rc == FH_OK)
             rc = scalar_i64(d, sql, &lc->delta_rows, err);
@@ -880,7 +891,8 @@ static int check_deletes(const load_ctx *lc, const char *what, uint64_t kept, ui
 
 /* Run an INSERT … SELECT … FROM fh_scan() with src as the producer (fh_duck_scan: the producer's
  * error wins over DuckDB's). */
-static int scan_into(duck_dest *d, duck_scan_source *src, fh_sql_buf *b, uint64_t *rows, fh_error *err)
+static int scan_into(duck_dest *d, duck_scan_source *src, fh_sql_buf *b, uint64_t *rows,
+                     fh_error *err)
 {
     if (b->oom)
         return run_sql(d, b, NULL, err);
@@ -898,9 +910,10 @@ static int insert_rows(duck_dest *d, load_ctx *lc, uint64_t *rows, fh_error *err
     fh_sql_buf_add(&b, "INSERT INTO %s (", lc->tq);
     for (size_t c = 0; c < s->ncols; c++)
         fh_sql_buf_add(&b, "%s, ", fh_sql_ident(s->cols[c].name, q, sizeof q));
-    fh_sql_buf_add(&b, "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) SELECT *, %s%" PRId64
-               ", now(), 'upsert' FROM fh_scan()",
-           s->src->row_hash ? "" : "NULL, ", lc->id);
+    fh_sql_buf_add(&b,
+                   "_fh_row_hash, _fh_load_id, _fh_loaded_at, _fh_op) SELECT *, %s%" PRId64
+                   ", now(), 'upsert' FROM fh_scan()",
+                   s->src->row_hash ? "" : "NULL, ", lc->id);
     return scan_into(d, s->src, &b, rows, err);
 }
 
@@ -982,8 +995,9 @@ static int load_in_txn(duck_dest *d, const duck_dest_spec *s, duck_dest_result *
 }
 
 /* Run one load's statements in one transaction: all of it commits, or nothing. */
-static int in_transaction(duck_dest *d, int (*body)(duck_dest *, const duck_dest_spec *,
-                                                    duck_dest_result *, int64_t, fh_error *),
+static int in_transaction(duck_dest *d,
+                          int (*body)(duck_dest *, const duck_dest_spec *, duck_dest_result *,
+                                      int64_t, fh_error *),
                           const duck_dest_spec *spec, duck_dest_result *res, fh_error *err)
 {
     memset(res, 0, sizeof *res);
@@ -1035,12 +1049,14 @@ static int reconcile_range(duck_dest *d, load_ctx *lc, duck_scan_source *src, co
         else
             fh_sql_buf_add(&b, "s.%s, ", q);
     }
-    fh_sql_buf_add(&b, "s._fh_row_hash, %" PRId64 ", now(), CASE WHEN s._fh_row_hash IS NULL THEN 'delete' "
-               "ELSE 'upsert' END FROM fh_scan() s FULL OUTER JOIN live ON ",
-           lc->id);
+    fh_sql_buf_add(&b,
+                   "s._fh_row_hash, %" PRId64
+                   ", now(), CASE WHEN s._fh_row_hash IS NULL THEN 'delete' "
+                   "ELSE 'upsert' END FROM fh_scan() s FULL OUTER JOIN live ON ",
+                   lc->id);
     key_match(&b, s, "s", "live");
     fh_sql_buf_add(&b, " WHERE s._fh_row_hash IS NULL OR live._fh_load_id IS NULL "
-               "OR s._fh_row_hash IS DISTINCT FROM live._fh_row_hash");
+                       "OR s._fh_row_hash IS DISTINCT FROM live._fh_row_hash");
     uint64_t n;
     return scan_into(d, src, &b, &n, err);
 }

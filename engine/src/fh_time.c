@@ -71,8 +71,8 @@ void fh_time_format_sql(int64_t us, char *buf, size_t bufsz)
     int64_t y, f;
     int mo, d, h, mi, s;
     split(us, &y, &mo, &d, &h, &mi, &s, &f);
-    snprintf(buf, bufsz, "%04lld-%02d-%02d %02d:%02d:%02d.%06lld+00", (long long)y, mo, d, h, mi,
-             s, (long long)f);
+    snprintf(buf, bufsz, "%04lld-%02d-%02d %02d:%02d:%02d.%06lld+00", (long long)y, mo, d, h, mi, s,
+             (long long)f);
 }
 
 void fh_time_format_iso(int64_t us, char *buf, size_t bufsz)
@@ -148,7 +148,7 @@ int fh_time_parse(const char *s, int64_t *us)
     }
     if (*p != '\0')
         return -1;
-    *us = days_from_civil(y, mo, d) * US_PER_DAY +
-          ((int64_t)h * 3600 + mi * 60 + sec) * 1000000 + frac - off;
+    *us = days_from_civil(y, mo, d) * US_PER_DAY + ((int64_t)h * 3600 + mi * 60 + sec) * 1000000 +
+          frac - off;
     return 0;
 }

@@ -108,7 +108,7 @@ typedef struct {
     const pg_source_table_desc *desc;
     duck_scan_source dss;
     pthread_mutex_t mu;   /* guards scan and done_rows against the progress thread */
-    pg_source_scan *scan;        /* the open range's, or NULL */
+    pg_source_scan *scan; /* the open range's, or NULL */
     uint64_t done_rows;   /* rows of the ranges already closed */
     uint64_t bytes;
 } range_ctx;
@@ -133,9 +133,14 @@ static int open_range(void *vctx, const char *where, duck_scan_source **out, fh_
     /* The whole table's estimate, not the range's: the join must hash raw's side, never the
      * source's (see duck_scan.c). */
     uint64_t card = rc->desc->rows_estimate > 1000000 ? rc->desc->rows_estimate : 1000000;
-    rc->dss = (duck_scan_source){.ctx = scan, .cols = rc->desc->cols, .ncols = rc->desc->ncols,
-                                 .row_hash = 1, .cardinality = card, .max_threads = pg_source_scan_parts(scan),
-                                 .fill = pg_source_scan_fill, .local_free = pg_source_scan_local_free};
+    rc->dss = (duck_scan_source){.ctx = scan,
+                                 .cols = rc->desc->cols,
+                                 .ncols = rc->desc->ncols,
+                                 .row_hash = 1,
+                                 .cardinality = card,
+                                 .max_threads = pg_source_scan_parts(scan),
+                                 .fill = pg_source_scan_fill,
+                                 .local_free = pg_source_scan_local_free};
     pthread_mutex_lock(&rc->mu);
     rc->scan = scan;
     pthread_mutex_unlock(&rc->mu);
@@ -182,10 +187,17 @@ static int reconcile_table(run_ctx *ctx, const registry_table *t, const pg_sourc
 {
     range_ctx rc = {.src = ctx->src, .desc = desc};
     pthread_mutex_init(&rc.mu, NULL);
-    duck_dest_spec ls = {.table = desc->name, .cols = desc->cols, .ncols = desc->ncols,
-                         .key = keys, .nkey = t->nkey, .max_delete_pct = ctx->o->max_delete_pct,
-                         .has_wm_from = has_wm, .wm_from = wm, .open_range = open_range,
-                         .close_range = close_range, .range_ctx = &rc,
+    duck_dest_spec ls = {.table = desc->name,
+                         .cols = desc->cols,
+                         .ncols = desc->ncols,
+                         .key = keys,
+                         .nkey = t->nkey,
+                         .max_delete_pct = ctx->o->max_delete_pct,
+                         .has_wm_from = has_wm,
+                         .wm_from = wm,
+                         .open_range = open_range,
+                         .close_range = close_range,
+                         .range_ctx = &rc,
                          .compared = &rc.done_rows};
     progress prog;
     progress_start(&prog, ctx->show_progress, t->name, range_rows, &rc);
@@ -217,10 +229,11 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
         return rc;
     for (int k = 0; k < t->ntypes && rc == FH_OK; k++)
         if (pg_source_column(&desc, t->types[k].column) < 0)
-            rc = fh_error_set(err, FH_ESCHEMA,
-                              "table %s: column %s, given a type on registry line %d, is not in the "
-                              "source table — fix the registry",
-                              t->name, t->types[k].column, t->line);
+            rc =
+                fh_error_set(err, FH_ESCHEMA,
+                             "table %s: column %s, given a type on registry line %d, is not in the "
+                             "source table — fix the registry",
+                             t->name, t->types[k].column, t->line);
 
     const char *keys[REGISTRY_KEY_MAX];
     for (int k = 0; k < t->nkey && rc == FH_OK; k++) {
@@ -240,7 +253,8 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
                               "table — fix the registry",
                               t->name, t->cursor, t->line);
         else if (desc.cols[cursor_col].kind != CD_TIMESTAMPTZ &&
-                 desc.cols[cursor_col].kind != CD_TIMESTAMP && desc.cols[cursor_col].kind != CD_DATE)
+                 desc.cols[cursor_col].kind != CD_TIMESTAMP &&
+                 desc.cols[cursor_col].kind != CD_DATE)
             rc = fh_error_set(err, FH_ESCHEMA,
                               "table %s: cursor column %s is %s; a cursor must be timestamptz, "
                               "timestamp or date — fix the registry",
@@ -280,24 +294,40 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
     res->has_wm_from = has_wm;
     res->wm_from = wm;
 
-    pg_source_scan_opts so = {.cursor_col = cursor_col, .incremental = !full, .since_us = wm,
-                       .lookback_s = o->lookback_s, .allow_split = 1, .row_hash = 1};
+    pg_source_scan_opts so = {.cursor_col = cursor_col,
+                              .incremental = !full,
+                              .since_us = wm,
+                              .lookback_s = o->lookback_s,
+                              .allow_split = 1,
+                              .row_hash = 1};
     pg_source_scan *scan = NULL;
     rc = pg_source_scan_new(ctx->src, &desc, &so, &scan, err);
     if (rc != FH_OK) {
         pg_source_desc_free(&desc);
         return rc;
     }
-    duck_scan_source dss = {.ctx = scan, .cols = desc.cols, .ncols = desc.ncols, .row_hash = 1,
-                            .max_threads = pg_source_scan_parts(scan), .fill = pg_source_scan_fill,
+    duck_scan_source dss = {.ctx = scan,
+                            .cols = desc.cols,
+                            .ncols = desc.ncols,
+                            .row_hash = 1,
+                            .max_threads = pg_source_scan_parts(scan),
+                            .fill = pg_source_scan_fill,
                             .local_free = pg_source_scan_local_free};
     progress prog;
     progress_start(&prog, ctx->show_progress, t->name, scan_rows, scan);
     if (ctx->dest) {
-        duck_dest_spec ls = {.table = desc.name, .cols = desc.cols, .ncols = desc.ncols,
-                             .key = keys, .nkey = t->nkey, .full = full,
-                             .max_delete_pct = o->max_delete_pct, .has_wm_from = has_wm,
-                             .wm_from = wm, .src = &dss, .scan_done = scan_done, .scan_ctx = scan};
+        duck_dest_spec ls = {.table = desc.name,
+                             .cols = desc.cols,
+                             .ncols = desc.ncols,
+                             .key = keys,
+                             .nkey = t->nkey,
+                             .full = full,
+                             .max_delete_pct = o->max_delete_pct,
+                             .has_wm_from = has_wm,
+                             .wm_from = wm,
+                             .src = &dss,
+                             .scan_done = scan_done,
+                             .scan_ctx = scan};
         duck_dest_result lr;
         rc = duck_dest_load(ctx->dest, &ls, &lr, err);
         res->load_id = lr.load_id;
@@ -306,11 +336,23 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
         res->has_wm_to = lr.has_wm_to;
         res->wm_to = lr.wm_to;
     } else {
-        stage_parquet_spec ss = {.table = desc.name, .group = t->group, .cursor = t->cursor,
-                         .cols = desc.cols, .ncols = desc.ncols, .key = keys, .nkey = t->nkey,
-                         .full = full, .load_id = o->load_id, .lookback_s = o->lookback_s,
-                         .has_wm_from = has_wm, .wm_from = wm, .file_size = o->parquet_file_size,
-                         .raw_columns = o->raw_columns, .src = &dss, .scan_done = scan_done, .scan_ctx = scan};
+        stage_parquet_spec ss = {.table = desc.name,
+                                 .group = t->group,
+                                 .cursor = t->cursor,
+                                 .cols = desc.cols,
+                                 .ncols = desc.ncols,
+                                 .key = keys,
+                                 .nkey = t->nkey,
+                                 .full = full,
+                                 .load_id = o->load_id,
+                                 .lookback_s = o->lookback_s,
+                                 .has_wm_from = has_wm,
+                                 .wm_from = wm,
+                                 .file_size = o->parquet_file_size,
+                                 .raw_columns = o->raw_columns,
+                                 .src = &dss,
+                                 .scan_done = scan_done,
+                                 .scan_ctx = scan};
         stage_parquet_result sr;
         rc = stage_parquet_write(ctx->stage, &ss, &sr, err);
         res->load_id = o->load_id;
@@ -366,8 +408,10 @@ static void report_error(const cli_options *o, const registry_table *t, const fh
 {
     fprintf(stderr, "fhload: %s\n", err->msg);
     if (o && o->json) {
-        cli_result r = {.table = t ? t->name : NULL, .group = t ? t->group : NULL,
-                        .code = err->code, .message = err->msg};
+        cli_result r = {.table = t ? t->name : NULL,
+                        .group = t ? t->group : NULL,
+                        .code = err->code,
+                        .message = err->msg};
         cli_print_json(stdout, &r);
         fflush(stdout);
     }

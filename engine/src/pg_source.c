@@ -263,10 +263,13 @@ int pg_source_open(const char *url, int workers, pg_source **out, fh_error *err)
     pthread_mutex_init(&src->mu, NULL);
     pg_source_redact_url(url, src->shown, sizeof src->shown);
     pg_source_scrub(url, src->shown, sizeof src->shown);
-    src->workers = workers < 1 ? 1 : workers > PG_SOURCE_MAX_WORKERS ? PG_SOURCE_MAX_WORKERS : workers;
+    src->workers = workers < 1                       ? 1
+                   : workers > PG_SOURCE_MAX_WORKERS ? PG_SOURCE_MAX_WORKERS
+                                                     : workers;
     int rc = connect_one(src, &src->slot[0].conn, err);
     if (rc == FH_OK)
-        rc = exec_cmd(src, src->slot[0].conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+        rc = exec_cmd(src, src->slot[0].conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                      err);
     if (rc == FH_OK && src->workers > 1) {
         PGresult *r = PQexec(src->slot[0].conn, "SELECT pg_export_snapshot()");
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
@@ -346,7 +349,8 @@ int pg_source_describe(pg_source *src, const char *table, pg_source_column_overr
     if (n == 0) {
         PQclear(r);
         return fh_error_set(err, FH_ESCHEMA,
-                            "table %s does not exist in source %s (or is not visible to its user) — "
+                            "table %s does not exist in source %s (or is not visible to its user) "
+                            "— "
                             "fix the registry or the source's search_path",
                             table, src->shown);
     }
@@ -417,7 +421,7 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s)
 }
 
 int pg_source_scan_new(pg_source *src, const pg_source_table_desc *desc,
-                        const pg_source_scan_opts *opts, pg_source_scan **out, fh_error *err)
+                       const pg_source_scan_opts *opts, pg_source_scan **out, fh_error *err)
 {
     *out = NULL;
     for (int i = 0; i < PG_SOURCE_MAX_WORKERS; i++)
@@ -472,8 +476,8 @@ int pg_source_scan_new(pg_source *src, const pg_source_table_desc *desc,
         oom = !qc;
         if (qc) {
             char bound[200];
-            snprintf(bound, sizeof bound, "(TIMESTAMPTZ '%s' - INTERVAL '%" PRId64 " seconds')", lit,
-                     opts->lookback_s);
+            snprintf(bound, sizeof bound, "(TIMESTAMPTZ '%s' - INTERVAL '%" PRId64 " seconds')",
+                     lit, opts->lookback_s);
             if (cc->kind == CD_TIMESTAMPTZ)
                 snprintf(cond, sizeof cond, "%s > %s", qc, bound);
             else if (cc->kind == CD_TIMESTAMP)
@@ -494,7 +498,8 @@ int pg_source_scan_new(pg_source *src, const pg_source_table_desc *desc,
                 snprintf(range, sizeof range, "ctid >= '(%" PRIu64 ",0)'::tid", lo);
             else
                 snprintf(range, sizeof range,
-                         "ctid >= '(%" PRIu64 ",0)'::tid AND ctid < '(%" PRIu64 ",0)'::tid", lo, hi);
+                         "ctid >= '(%" PRIu64 ",0)'::tid AND ctid < '(%" PRIu64 ",0)'::tid", lo,
+                         hi);
         }
         oom = append(&tail, &len, &cap, head);
         const char *conds[3] = {cond, range, opts->where ? opts->where : ""};
@@ -513,8 +518,7 @@ int pg_source_scan_new(pg_source *src, const pg_source_table_desc *desc,
     free(head);
     if (oom) {
         pg_source_scan_free(s);
-        return fh_error_set(err, FH_EINTERNAL, "out of memory building the COPY of %s",
-                            desc->name);
+        return fh_error_set(err, FH_EINTERNAL, "out of memory building the COPY of %s", desc->name);
     }
     *out = s;
     return FH_OK;
@@ -525,8 +529,14 @@ const char *pg_source_scan_sql(const pg_source_scan *scan, size_t part)
 {
     return part < scan->nparts ? scan->sql[part] : NULL;
 }
-uint64_t pg_source_scan_rows(const pg_source_scan *scan) { return atomic_load(&((pg_source_scan *)scan)->rows); }
-uint64_t pg_source_scan_bytes(const pg_source_scan *scan) { return atomic_load(&((pg_source_scan *)scan)->bytes); }
+uint64_t pg_source_scan_rows(const pg_source_scan *scan)
+{
+    return atomic_load(&((pg_source_scan *)scan)->rows);
+}
+uint64_t pg_source_scan_bytes(const pg_source_scan *scan)
+{
+    return atomic_load(&((pg_source_scan *)scan)->bytes);
+}
 
 int pg_source_scan_cursor_max(const pg_source_scan *scan, int64_t *out)
 {
@@ -541,8 +551,8 @@ int pg_source_scan_check_complete(const pg_source_scan *scan, fh_error *err)
     size_t done = atomic_load(&((pg_source_scan *)scan)->done_parts);
     if (done == scan->nparts)
         return FH_OK;
-    return fh_error_set(err, FH_EINTERNAL, "table %s: %zu of %zu COPY ranges were read", scan->table,
-                        done, scan->nparts);
+    return fh_error_set(err, FH_EINTERNAL, "table %s: %zu of %zu COPY ranges were read",
+                        scan->table, done, scan->nparts);
 }
 
 void pg_source_scan_free(pg_source_scan *scan)
@@ -600,20 +610,21 @@ static int claim_slot(pg_source *src, int *slot, fh_error *err)
     return rc;
 }
 
-static int copy_failed(pg_source_scan *s, PGconn *conn, const char *what, PGresult *r, fh_error *err)
+static int copy_failed(pg_source_scan *s, PGconn *conn, const char *what, PGresult *r,
+                       fh_error *err)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    int code = PQstatus(conn) != CONNECTION_OK ? FH_ECONN
+    int code = PQstatus(conn) != CONNECTION_OK           ? FH_ECONN
                : (state && strncmp(state, "42", 2) == 0) ? FH_ESCHEMA
                : (state && strncmp(state, "22", 2) == 0) ? FH_EDATA
-                                                          : FH_EINTERNAL;
+                                                         : FH_EINTERNAL;
     fh_error_set(err, code, "table %s: %s: %s", s->table, what,
                  r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
     return scrubbed(s->src, err);
 }
 
-int pg_source_scan_fill(void *vscan, void **vlocal, duckdb_data_chunk chunk, size_t capacity, size_t *rows,
-                 fh_error *err)
+int pg_source_scan_fill(void *vscan, void **vlocal, duckdb_data_chunk chunk, size_t capacity,
+                        size_t *rows, fh_error *err)
 {
     pg_source_scan *s = vscan;
     scan_local *L = *vlocal;

@@ -17,23 +17,17 @@
 
 /* The one list of entity groups: the names of the Django apps that own the tables (backend/). The
  * Python side reads it from fhload --print-registry; test_registry holds registry_groups() to it. */
-static const char *const GROUPS[] = {"customers", "savings", "loans", "payments", "ledger",
-                                     "investments"};
+static const char *const GROUPS[] = {"customers", "savings", "loans",
+                                     "payments",  "ledger",  "investments"};
 
 const char *registry_groups(void)
 {
     return "customers, savings, loans, payments, ledger, investments";
 }
 
-size_t registry_group_count(void)
-{
-    return sizeof GROUPS / sizeof GROUPS[0];
-}
+size_t registry_group_count(void) { return sizeof GROUPS / sizeof GROUPS[0]; }
 
-const char *registry_group_name(size_t i)
-{
-    return i < registry_group_count() ? GROUPS[i] : NULL;
-}
+const char *registry_group_name(size_t i) { return i < registry_group_count() ? GROUPS[i] : NULL; }
 
 int registry_group_valid(const char *group)
 {
@@ -72,10 +66,7 @@ static int copy_ident(const char *p, size_t n, char *out, size_t outsz)
     return 0;
 }
 
-static int field_is(field f, const char *s)
-{
-    return strlen(s) == f.n && memcmp(f.p, s, f.n) == 0;
-}
+static int field_is(field f, const char *s) { return strlen(s) == f.n && memcmp(f.p, s, f.n) == 0; }
 
 /* Print a field into a message safely (non-printable bytes shown as '?', long ones cut). */
 static const char *shown(field f, char *buf, size_t bufsz)
@@ -179,13 +170,15 @@ static int parse_line(field *f, int nf, const char *file, int line, registry_tab
     }
     if (bad)
         return fh_error_set(err, FH_EUSAGE,
-                            "%s:%d: table name '%s' is not a valid identifier — use letters, digits "
+                            "%s:%d: table name '%s' is not a valid identifier — use letters, "
+                            "digits "
                             "and '_' (at most 63 bytes), optionally schema-qualified",
                             file, line, shown(f[0], show, sizeof show));
 
     if (copy_ident(f[1].p, f[1].n, t->group, sizeof t->group) || !registry_group_valid(t->group))
-        return fh_error_set(err, FH_EUSAGE, "%s:%d: unknown group '%s' for table %s — use one of: %s",
-                            file, line, shown(f[1], show, sizeof show), t->name, registry_groups());
+        return fh_error_set(err, FH_EUSAGE,
+                            "%s:%d: unknown group '%s' for table %s — use one of: %s", file, line,
+                            shown(f[1], show, sizeof show), t->name, registry_groups());
 
     /* primary key: name[,name...] */
     const char *p = f[2].p, *end = f[2].p + f[2].n;
@@ -210,7 +203,8 @@ static int parse_line(field *f, int nf, const char *file, int line, registry_tab
         t->cursor[0] = '\0';
     } else if (copy_ident(f[3].p, f[3].n, t->cursor, sizeof t->cursor)) {
         return fh_error_set(err, FH_EUSAGE,
-                            "%s:%d: cursor '%s' of %s is not a column name — write a column such as "
+                            "%s:%d: cursor '%s' of %s is not a column name — write a column such "
+                            "as "
                             "updated_at, or '-' for none",
                             file, line, shown(f[3], show, sizeof show), t->name);
     }
@@ -220,8 +214,9 @@ static int parse_line(field *f, int nf, const char *file, int line, registry_tab
     else if (field_is(f[4], "full"))
         t->mode = REGISTRY_FULL;
     else
-        return fh_error_set(err, FH_EUSAGE, "%s:%d: mode '%s' of %s must be 'incremental' or 'full'",
-                            file, line, shown(f[4], show, sizeof show), t->name);
+        return fh_error_set(err, FH_EUSAGE,
+                            "%s:%d: mode '%s' of %s must be 'incremental' or 'full'", file, line,
+                            shown(f[4], show, sizeof show), t->name);
     if (t->mode == REGISTRY_INCREMENTAL && t->cursor[0] == '\0')
         return fh_error_set(err, FH_EUSAGE,
                             "%s:%d: %s is incremental but has no cursor ('-') — name its cursor "
@@ -261,8 +256,8 @@ int registry_parse(const char *buf, size_t len, const char *file, registry *out,
         pos = nl ? lend + 1 : len;
 
         if (memchr(s, '\0', n)) {
-            rc = fh_error_set(err, FH_EUSAGE, "%s:%d: NUL byte in line — is this a text file?", file,
-                              line);
+            rc = fh_error_set(err, FH_EUSAGE, "%s:%d: NUL byte in line — is this a text file?",
+                              file, line);
             break;
         }
         const char *hash = memchr(s, '#', n);
@@ -320,8 +315,8 @@ int registry_load(const char *path, registry *out, fh_error *err)
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return fh_error_set(err, FH_EUSAGE,
-                            "cannot read registry %s: %s — set --registry or FINHOUSE_REGISTRY", path,
-                            strerror(errno));
+                            "cannot read registry %s: %s — set --registry or FINHOUSE_REGISTRY",
+                            path, strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = FH_OK;

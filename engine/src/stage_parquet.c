@@ -348,8 +348,10 @@ static void sf_prev(fh_sql_buf *b, const stage_parquet_spec *s)
         sf_ident(s->key[k], q, sizeof q);
         fh_sql_buf_add(b, "%s, ", q);
     }
-    fh_sql_buf_add(b, "_FH_OP FROM {table} WHERE _FH_LOAD_ID < %" PRId64
-                      " QUALIFY ROW_NUMBER() OVER (PARTITION BY ", s->load_id);
+    fh_sql_buf_add(b,
+                   "_FH_OP FROM {table} WHERE _FH_LOAD_ID < %" PRId64
+                   " QUALIFY ROW_NUMBER() OVER (PARTITION BY ",
+                   s->load_id);
     for (int k = 0; k < s->nkey; k++) {
         sf_ident(s->key[k], q, sizeof q);
         fh_sql_buf_add(b, "%s%s", k ? ", " : "", q);
@@ -399,8 +401,9 @@ static void sf_deletes_sql(const stage_parquet_spec *s, fh_sql_buf *count, fh_sq
     }
     fh_sql_buf_add(insert, "%" PRId64 ", CURRENT_TIMESTAMP(), 'delete' FROM ", s->load_id);
     sf_prev(insert, s);
-    fh_sql_buf_add(insert, " WHERE prev._FH_OP <> 'delete' AND NOT EXISTS (SELECT 1 FROM {table} cur "
-                           "WHERE cur._FH_LOAD_ID = %" PRId64 " AND ",
+    fh_sql_buf_add(insert,
+                   " WHERE prev._FH_OP <> 'delete' AND NOT EXISTS (SELECT 1 FROM {table} cur "
+                   "WHERE cur._FH_LOAD_ID = %" PRId64 " AND ",
                    s->load_id);
     sf_match(insert, s);
     fh_sql_buf_add(insert, ")");
@@ -616,15 +619,17 @@ static int write_files(stage_parquet *sp, const stage_parquet_spec *s, const fh_
     if (!fh_sql_literal(tmpdir, dir_lit, sizeof dir_lit) ||
         !fh_sql_literal(s->file_size && s->file_size[0] ? s->file_size : "200MB", size_lit,
                         sizeof size_lit))
-        return fh_error_set(err, FH_EUSAGE, "--parquet directory or FINHOUSE_PARQUET_FILE_SIZE is "
+        return fh_error_set(err, FH_EUSAGE,
+                            "--parquet directory or FINHOUSE_PARQUET_FILE_SIZE is "
                             "too long");
     /* room for both literals at their largest, so the statement is never cut */
     char sql[sizeof dir_lit + sizeof size_lit + 400];
-    int n = snprintf(sql, sizeof sql,
-                     "COPY (SELECT *, %" PRId64 "::BIGINT AS _fh_load_id, now() AS _fh_loaded_at, "
-                     "'upsert' AS _fh_op FROM fh_scan()) TO %s (FORMAT parquet, FILE_SIZE_BYTES %s, "
-                     "FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)",
-                     s->load_id, dir_lit, size_lit);
+    int n =
+        snprintf(sql, sizeof sql,
+                 "COPY (SELECT *, %" PRId64 "::BIGINT AS _fh_load_id, now() AS _fh_loaded_at, "
+                 "'upsert' AS _fh_op FROM fh_scan()) TO %s (FORMAT parquet, FILE_SIZE_BYTES %s, "
+                 "FILENAME_PATTERN 'part-{i}', COMPRESSION snappy)",
+                 s->load_id, dir_lit, size_lit);
     assert(n > 0 && (size_t)n < sizeof sql);
     (void)n;
     int rc = fh_duck_scan(&sp->duck, s->src, sql, &res->rows, err);

@@ -14,50 +14,50 @@
 
 static int check_passed, check_failed;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            check_passed++;                                                                        \
-        } else {                                                                                   \
-            check_failed++;                                                                        \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
-        }                                                                                          \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            check_passed++;                                                          \
+        } else {                                                                     \
+            check_failed++;                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                         \
-    do {                                                                                           \
-        long long _a = (long long)(a), _b = (long long)(b);                                        \
-        if (_a == _b) {                                                                            \
-            check_passed++;                                                                        \
-        } else {                                                                                   \
-            check_failed++;                                                                        \
-            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b,  \
-                    _a, _b);                                                                       \
-        }                                                                                          \
+#define CHECK_EQ_INT(a, b)                                                                        \
+    do {                                                                                          \
+        long long _a = (long long)(a), _b = (long long)(b);                                       \
+        if (_a == _b) {                                                                           \
+            check_passed++;                                                                       \
+        } else {                                                                                  \
+            check_failed++;                                                                       \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b, \
+                    _a, _b);                                                                      \
+        }                                                                                         \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                            \
-    do {                                                                                           \
-        const char *_a = (a), *_b = (b);                                                           \
-        if (_a && _b && strcmp(_a, _b) == 0) {                                                     \
-            check_passed++;                                                                        \
-        } else {                                                                                   \
-            check_failed++;                                                                        \
-            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__, __LINE__, #a,  \
-                    #b, _a ? _a : "(null)", _b ? _b : "(null)");                                   \
-        }                                                                                          \
+#define CHECK_STR(a, b)                                                                           \
+    do {                                                                                          \
+        const char *_a = (a), *_b = (b);                                                          \
+        if (_a && _b && strcmp(_a, _b) == 0) {                                                    \
+            check_passed++;                                                                       \
+        } else {                                                                                  \
+            check_failed++;                                                                       \
+            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", __FILE__, __LINE__, #a, \
+                    #b, _a ? _a : "(null)", _b ? _b : "(null)");                                  \
+        }                                                                                         \
     } while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                                                \
-    do {                                                                                           \
-        const char *_h = (hay), *_n = (needle);                                                    \
-        if (_h && _n && strstr(_h, _n)) {                                                          \
-            check_passed++;                                                                        \
-        } else {                                                                                   \
-            check_failed++;                                                                        \
-            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,         \
-                    _h ? _h : "(null)", _n ? _n : "(null)");                                       \
-        }                                                                                          \
+#define CHECK_CONTAINS(hay, needle)                                                        \
+    do {                                                                                   \
+        const char *_h = (hay), *_n = (needle);                                            \
+        if (_h && _n && strstr(_h, _n)) {                                                  \
+            check_passed++;                                                                \
+        } else {                                                                           \
+            check_failed++;                                                                \
+            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
+                    _h ? _h : "(null)", _n ? _n : "(null)");                               \
+        }                                                                                  \
     } while (0)
 
 static int check_done(const char *prog)

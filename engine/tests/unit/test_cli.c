@@ -42,9 +42,21 @@ static void test_defaults_and_env(void)
     CHECK_EQ_INT(o.lookback_s, 60);
     cli_free(&o);
     /* options win over the environment */
-    const char *b[] = {"fhload", "--source", "postgresql://opt@h/db", "--lookback=5", "loans",
-                       "--group", "loans", "--group=payments", "--full", "--json", "--workers",
-                       "4", "payments", "--", "--odd-table"};
+    const char *b[] = {"fhload",
+                       "--source",
+                       "postgresql://opt@h/db",
+                       "--lookback=5",
+                       "loans",
+                       "--group",
+                       "loans",
+                       "--group=payments",
+                       "--full",
+                       "--json",
+                       "--workers",
+                       "4",
+                       "payments",
+                       "--",
+                       "--odd-table"};
     CHECK_EQ_INT(parse(&o, &e, 15, b), FH_OK);
     CHECK_STR(o.source, "postgresql://opt@h/db");
     CHECK_EQ_INT(o.lookback_s, 5);
@@ -117,12 +129,16 @@ static void test_bad_options(void)
         {3, {"fhload", "--parquet", "/tmp/x"}, "--parquet needs --load-id N"},
         {3, {"fhload", "--load-id", "5"}, "--load-id only applies with --parquet"},
         {3, {"fhload", "--raw-columns", "/tmp/c.csv"}, "--raw-columns only applies with --parquet"},
-        {5, {"fhload", "--parquet", "/tmp/x", "--load-id", "0"}, "--load-id expects a whole number"},
+        {5,
+         {"fhload", "--parquet", "/tmp/x", "--load-id", "0"},
+         "--load-id expects a whole number"},
         {3, {"fhload", "--max-delete-percent", "101"}, "--max-delete-percent expects"},
         {3, {"fhload", "--reconcile", "--full"}, "--reconcile cannot be combined with --full"},
         {3, {"fhload", "--print-registry", "loans"}, "--print-registry prints the whole registry"},
         {4, {"fhload", "--print-registry", "--group", "loans"}, "it takes no TABLE or --group"},
-        {3, {"fhload", "--group", "users"}, "use one of: customers, savings, loans, payments, ledger"},
+        {3,
+         {"fhload", "--group", "users"},
+         "use one of: customers, savings, loans, payments, ledger"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cli_options o;
@@ -133,7 +149,7 @@ static void test_bad_options(void)
     }
     cli_options o;
     fh_error e;
-    const char *ok[] = {"fhload", "--parquet", "/tmp/x", "--since", "2024-07-11T11:50:45Z",
+    const char *ok[] = {"fhload",      "--parquet", "/tmp/x", "--since", "2024-07-11T11:50:45Z",
                         "--load-id=42"};
     CHECK_EQ_INT(parse(&o, &e, 6, ok), FH_OK);
     CHECK(o.has_since);
@@ -232,14 +248,16 @@ static void test_print_registry(void)
     FILE *f = open_memstream(&buf, &len);
     cli_print_registry(f, "r\"1.tsv", &reg);
     fclose(f);
-    CHECK_STR(buf, "{\"registry\": \"r\\\"1.tsv\", \"groups\": [\"customers\", \"savings\", "
-                   "\"loans\", \"payments\", \"ledger\", \"investments\"], \"tables\": [\n"
-                   "  {\"name\": \"rates\", \"group\": \"loans\", \"key\": [\"id\"], \"cursor\": null, "
-                   "\"mode\": \"full\", \"types\": [{\"column\": \"ratio\", \"type\": \"DECIMAL(38,20)\"}, "
-                   "{\"column\": \"raw\", \"type\": \"VARCHAR\"}], \"line\": 2},\n"
-                   "  {\"name\": \"txns\", \"group\": \"ledger\", \"key\": [\"id\", \"seq\"], "
-                   "\"cursor\": \"updated_at\", \"mode\": \"incremental\", \"types\": [], "
-                   "\"line\": 3}\n]}\n");
+    CHECK_STR(buf,
+              "{\"registry\": \"r\\\"1.tsv\", \"groups\": [\"customers\", \"savings\", "
+              "\"loans\", \"payments\", \"ledger\", \"investments\"], \"tables\": [\n"
+              "  {\"name\": \"rates\", \"group\": \"loans\", \"key\": [\"id\"], \"cursor\": null, "
+              "\"mode\": \"full\", \"types\": [{\"column\": \"ratio\", \"type\": "
+              "\"DECIMAL(38,20)\"}, "
+              "{\"column\": \"raw\", \"type\": \"VARCHAR\"}], \"line\": 2},\n"
+              "  {\"name\": \"txns\", \"group\": \"ledger\", \"key\": [\"id\", \"seq\"], "
+              "\"cursor\": \"updated_at\", \"mode\": \"incremental\", \"types\": [], "
+              "\"line\": 3}\n]}\n");
     free(buf);
     registry_free(&reg);
 
@@ -255,11 +273,20 @@ static void test_outputs(void)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cli_result r = {.table = "loans", .group = "loans", .mode = "incremental", .rows = 12,
-                    .deleted = 1, .bytes = 345, .seconds = 0.5, .load_id = 7, .has_wm_to = 1,
+    cli_result r = {.table = "loans",
+                    .group = "loans",
+                    .mode = "incremental",
+                    .rows = 12,
+                    .deleted = 1,
+                    .bytes = 345,
+                    .seconds = 0.5,
+                    .load_id = 7,
+                    .has_wm_to = 1,
                     .wm_to = INT64_C(1720698645123456)};
     cli_print_json(f, &r);
-    cli_result e = {.table = "odd", .group = "payments", .code = FH_EDATA,
+    cli_result e = {.table = "odd",
+                    .group = "payments",
+                    .code = FH_EDATA,
                     .message = "value \"x\"\tdoes not fit"};
     cli_print_json(f, &e);
     fclose(f);
@@ -284,7 +311,8 @@ static void test_outputs(void)
     CHECK_CONTAINS(buf, "FINHOUSE_REGISTRY");
     CHECK_CONTAINS(buf, "Examples:");
     CHECK_CONTAINS(buf, "--print-registry");
-    CHECK_CONTAINS(buf, "customers, savings, loans, payments,\n                      ledger, investments");
+    CHECK_CONTAINS(buf, "customers, savings, loans, payments,\n                      ledger, "
+                        "investments");
     free(buf);
 
     fh_error err;

@@ -33,8 +33,8 @@ static void put16(sb *s, int v)
 static void put32(sb *s, int64_t v)
 {
     uint32_t u = (uint32_t)v;
-    unsigned char b[4] = {(unsigned char)(u >> 24), (unsigned char)(u >> 16), (unsigned char)(u >> 8),
-                          (unsigned char)u};
+    unsigned char b[4] = {(unsigned char)(u >> 24), (unsigned char)(u >> 16),
+                          (unsigned char)(u >> 8), (unsigned char)u};
     put(s, b, 4);
 }
 static void put64(sb *s, int64_t v)
@@ -51,10 +51,26 @@ static void header(sb *s)
 static void trailer(sb *s) { put16(s, -1); }
 static void tuple(sb *s, int n) { put16(s, n); }
 static void f_null(sb *s) { put32(s, -1); }
-static void f_i16(sb *s, int v) { put32(s, 2); put16(s, v); }
-static void f_i32(sb *s, int64_t v) { put32(s, 4); put32(s, v); }
-static void f_i64(sb *s, int64_t v) { put32(s, 8); put64(s, v); }
-static void f_bytes(sb *s, const void *p, size_t n) { put32(s, (int64_t)n); put(s, p, n); }
+static void f_i16(sb *s, int v)
+{
+    put32(s, 2);
+    put16(s, v);
+}
+static void f_i32(sb *s, int64_t v)
+{
+    put32(s, 4);
+    put32(s, v);
+}
+static void f_i64(sb *s, int64_t v)
+{
+    put32(s, 8);
+    put64(s, v);
+}
+static void f_bytes(sb *s, const void *p, size_t n)
+{
+    put32(s, (int64_t)n);
+    put(s, p, n);
+}
 static void f_text(sb *s, const char *t) { f_bytes(s, t, strlen(t)); }
 
 /* numeric from decimal text ("-12.34", "NaN", "Infinity", "-Infinity"), as numeric_send does. */
@@ -79,26 +95,36 @@ static void f_numeric(sb *s, const char *txt)
     size_t ipad = (4 - il % 4) % 4, fpad = (4 - fl % 4) % 4;
     char all[256];
     size_t n = 0;
-    for (size_t i = 0; i < ipad; i++) all[n++] = '0';
-    memcpy(all + n, txt, il); n += il;
-    memcpy(all + n, frac, fl); n += fl;
-    for (size_t i = 0; i < fpad; i++) all[n++] = '0';
+    for (size_t i = 0; i < ipad; i++)
+        all[n++] = '0';
+    memcpy(all + n, txt, il);
+    n += il;
+    memcpy(all + n, frac, fl);
+    n += fl;
+    for (size_t i = 0; i < fpad; i++)
+        all[n++] = '0';
     int ngroups = (int)(n / 4), weight = (int)((il + ipad) / 4) - 1;
     int groups[64];
     for (int g = 0; g < ngroups; g++)
         groups[g] = (all[4 * g] - '0') * 1000 + (all[4 * g + 1] - '0') * 100 +
                     (all[4 * g + 2] - '0') * 10 + (all[4 * g + 3] - '0');
     int first = 0, last = ngroups;
-    while (first < last && groups[first] == 0) { first++; weight--; }
-    while (last > first && groups[last - 1] == 0) last--;
+    while (first < last && groups[first] == 0) {
+        first++;
+        weight--;
+    }
+    while (last > first && groups[last - 1] == 0)
+        last--;
     int nd = last - first;
-    if (nd == 0) weight = 0;
+    if (nd == 0)
+        weight = 0;
     put32(s, 8 + 2 * nd);
     put16(s, nd);
     put16(s, weight);
     put16(s, neg && nd ? 0x4000 : 0);
     put16(s, (int)fl);
-    for (int g = first; g < last; g++) put16(s, groups[g]);
+    for (int g = first; g < last; g++)
+        put16(s, groups[g]);
 }
 
 /* ---- decode and read back through DuckDB ---------------------------------------------------- */
@@ -201,7 +227,8 @@ static int run(const cd_column *cols, size_t ncols, const sb *s, size_t step, si
     for (size_t i = 0; i < got_rows && i < MAXR; i++)
         for (size_t c = 0; c < ncols; c++) {
             char *v = duckdb_value_varchar(&r, c, i);
-            snprintf(got[i][c], sizeof got[i][c], "%s", (duckdb_value_is_null(&r, c, i) || !v) ? "NULL" : v);
+            snprintf(got[i][c], sizeof got[i][c], "%s",
+                     (duckdb_value_is_null(&r, c, i) || !v) ? "NULL" : v);
             duckdb_free(v);
         }
     duckdb_destroy_result(&r);
@@ -218,9 +245,18 @@ static void test_integers_and_nulls(void)
     col(&c[2], "c", CD_OID_INT8, -1);
     sb s = {0};
     header(&s);
-    tuple(&s, 3); f_i16(&s, -32768); f_i32(&s, 2147483647); f_i64(&s, INT64_MIN);
-    tuple(&s, 3); f_null(&s); f_null(&s); f_null(&s);
-    tuple(&s, 3); f_i16(&s, 7); f_i32(&s, -1); f_i64(&s, 1234567890123LL);
+    tuple(&s, 3);
+    f_i16(&s, -32768);
+    f_i32(&s, 2147483647);
+    f_i64(&s, INT64_MIN);
+    tuple(&s, 3);
+    f_null(&s);
+    f_null(&s);
+    f_null(&s);
+    tuple(&s, 3);
+    f_i16(&s, 7);
+    f_i32(&s, -1);
+    f_i64(&s, 1234567890123LL);
     trailer(&s);
     fh_error e;
     for (size_t step = 0; step < 4; step++) {
@@ -254,7 +290,10 @@ static void test_text_family(void)
     f_text(&s, "{\"a\": [1, 2]}");
     tuple(&s, 5);
     f_text(&s, "Kwame Nkrumah — Accra, ₵ 1 000");
-    f_null(&s); f_null(&s); f_null(&s); f_null(&s);
+    f_null(&s);
+    f_null(&s);
+    f_null(&s);
+    f_null(&s);
     trailer(&s);
     fh_error e;
     CHECK_EQ_INT(run(c, 5, &s, 0, 2048, &e), FH_OK);
@@ -292,9 +331,17 @@ static void test_text_family(void)
     sb s4 = {0};
     header(&s4);
     tuple(&s4, 5);
-    f_text(&s4, "ok"); f_text(&s4, "ok"); f_text(&s4, "ok"); f_text(&s4, "ok"); f_text(&s4, "{}");
+    f_text(&s4, "ok");
+    f_text(&s4, "ok");
+    f_text(&s4, "ok");
+    f_text(&s4, "ok");
+    f_text(&s4, "{}");
     tuple(&s4, 5);
-    f_text(&s4, "ok"); f_bytes(&s4, "bad \xc3\x28", 6); f_null(&s4); f_null(&s4); f_null(&s4);
+    f_text(&s4, "ok");
+    f_bytes(&s4, "bad \xc3\x28", 6);
+    f_null(&s4);
+    f_null(&s4);
+    f_null(&s4);
     trailer(&s4);
     CHECK_EQ_INT(run(c, 5, &s4, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "column v");
@@ -315,22 +362,25 @@ static void test_bool_dates_times(void)
     header(&s);
     tuple(&s, 6);
     f_bytes(&s, "\001", 1);
-    f_i32(&s, 0);                                   /* 2000-01-01 */
-    f_i64(&s, 0);                                   /* 2000-01-01 00:00:00 */
-    f_i64(&s, 774013845123456LL);                   /* 2024-07-11 11:50:45.123456+00 */
+    f_i32(&s, 0);                                    /* 2000-01-01 */
+    f_i64(&s, 0);                                    /* 2000-01-01 00:00:00 */
+    f_i64(&s, 774013845123456LL);                    /* 2024-07-11 11:50:45.123456+00 */
     f_i64(&s, (13LL * 3600 + 5 * 60 + 7) * 1000000); /* 13:05:07 */
-    put32(&s, 16); put64(&s, 3723000000LL); put32(&s, 4); put32(&s, 14); /* 1 year 2 months 4 days 01:02:03 */
+    put32(&s, 16);
+    put64(&s, 3723000000LL);
+    put32(&s, 4);
+    put32(&s, 14); /* 1 year 2 months 4 days 01:02:03 */
     tuple(&s, 6);
     f_bytes(&s, "\000", 1);
-    f_i32(&s, -1);               /* 1999-12-31 */
-    f_i64(&s, -1);               /* 1999-12-31 23:59:59.999999 */
-    f_i64(&s, INT64_MAX);        /* infinity */
+    f_i32(&s, -1);        /* 1999-12-31 */
+    f_i64(&s, -1);        /* 1999-12-31 23:59:59.999999 */
+    f_i64(&s, INT64_MAX); /* infinity */
     f_null(&s);
     f_null(&s);
     tuple(&s, 6);
     f_null(&s);
-    f_i32(&s, INT32_MAX);        /* infinity */
-    f_i64(&s, INT64_MIN);        /* -infinity */
+    f_i32(&s, INT32_MAX); /* infinity */
+    f_i64(&s, INT64_MIN); /* -infinity */
     f_null(&s);
     f_null(&s);
     f_null(&s);
@@ -355,14 +405,24 @@ static void test_bool_dates_times(void)
     sb s2 = {0};
     header(&s2);
     tuple(&s2, 6);
-    f_bytes(&s2, "\002", 1); f_null(&s2); f_null(&s2); f_null(&s2); f_null(&s2); f_null(&s2);
+    f_bytes(&s2, "\002", 1);
+    f_null(&s2);
+    f_null(&s2);
+    f_null(&s2);
+    f_null(&s2);
+    f_null(&s2);
     trailer(&s2);
     CHECK_EQ_INT(run(c, 6, &s2, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "column ok");
     sb s3 = {0};
     header(&s3);
     tuple(&s3, 6);
-    f_null(&s3); f_i16(&s3, 1); f_null(&s3); f_null(&s3); f_null(&s3); f_null(&s3);
+    f_null(&s3);
+    f_i16(&s3, 1);
+    f_null(&s3);
+    f_null(&s3);
+    f_null(&s3);
+    f_null(&s3);
     trailer(&s3);
     CHECK_EQ_INT(run(c, 6, &s3, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "column d");
@@ -371,7 +431,12 @@ static void test_bool_dates_times(void)
     sb s4 = {0};
     header(&s4);
     tuple(&s4, 6);
-    f_null(&s4); f_null(&s4); f_i64(&s4, INT64_MAX - 5); f_null(&s4); f_null(&s4); f_null(&s4);
+    f_null(&s4);
+    f_null(&s4);
+    f_i64(&s4, INT64_MAX - 5);
+    f_null(&s4);
+    f_null(&s4);
+    f_null(&s4);
     trailer(&s4);
     CHECK_EQ_INT(run(c, 6, &s4, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "out of DuckDB's range");
@@ -388,12 +453,16 @@ static void test_uuid_float_bytea(void)
     header(&s);
     tuple(&s, 4);
     f_bytes(&s, "\x55\x0e\x84\x00\xe2\x9b\x41\xd4\xa7\x16\x44\x66\x55\x44\x00\x00", 16);
-    put32(&s, 4); put32(&s, 0x3fc00000); /* 1.5f */
-    put32(&s, 8); put64(&s, (int64_t)0xc004000000000000ULL); /* -2.5 */
+    put32(&s, 4);
+    put32(&s, 0x3fc00000); /* 1.5f */
+    put32(&s, 8);
+    put64(&s, (int64_t)0xc004000000000000ULL); /* -2.5 */
     f_bytes(&s, "\x00\x01\xff", 3);
     tuple(&s, 4);
     f_bytes(&s, "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 16);
-    f_null(&s); f_null(&s); f_null(&s);
+    f_null(&s);
+    f_null(&s);
+    f_null(&s);
     trailer(&s);
     fh_error e;
     CHECK_EQ_INT(run(c, 4, &s, 0, 2048, &e), FH_OK);
@@ -426,24 +495,30 @@ static int num1(int p, int sc, const char *txt, fh_error *e)
 static void test_numeric(void)
 {
     fh_error e;
-    struct { int p, s; const char *in, *out; } ok[] = {
+    struct {
+        int p, s;
+        const char *in, *out;
+    } ok[] = {
         {12, 2, "0", "0.00"},
         {12, 2, "-12.34", "-12.34"},
         {12, 2, "1000000.5", "1000000.50"},
-        {4, 2, "-99.99", "-99.99"},                       /* int16 storage */
-        {9, 3, "123456.789", "123456.789"},               /* int32 storage */
-        {20, 12, "0.000000000123", "0.000000000123"},     /* large scale */
+        {4, 2, "-99.99", "-99.99"},                   /* int16 storage */
+        {9, 3, "123456.789", "123456.789"},           /* int32 storage */
+        {20, 12, "0.000000000123", "0.000000000123"}, /* large scale */
         {20, 12, "-0.000000000001", "-0.000000000001"},
-        {18, 0, "123456789012345678", "123456789012345678"},        /* 18 digits */
+        {18, 0, "123456789012345678", "123456789012345678"}, /* 18 digits */
         {18, 2, "-1234567890123456.78", "-1234567890123456.78"},
-        {19, 0, "1234567890123456789", "1234567890123456789"},      /* hugeint from here */
+        {19, 0, "1234567890123456789", "1234567890123456789"}, /* hugeint from here */
         {38, 0, "12345678901234567890123456789012345678", "12345678901234567890123456789012345678"},
-        {38, 0, "-99999999999999999999999999999999999999", "-99999999999999999999999999999999999999"},
-        {38, 10, "1234567890123456789012345678.0123456789", "1234567890123456789012345678.0123456789"},
-        {38, 38, "0.12345678901234567890123456789012345678", ".12345678901234567890123456789012345678"}, /* DuckDB prints no leading 0 when width == scale */
-        {10, 4, "10000", "10000.0000"},                   /* weight > 0, trailing zero groups */
-        {10, 2, "1.5000", "1.50"},                        /* zeros beyond the scale are fine */
-        {0, 0, "3.1415926535", "3.1415926535"},           /* no typmod → DECIMAL(38,10) */
+        {38, 0, "-99999999999999999999999999999999999999",
+         "-99999999999999999999999999999999999999"},
+        {38, 10, "1234567890123456789012345678.0123456789",
+         "1234567890123456789012345678.0123456789"},
+        {38, 38, "0.12345678901234567890123456789012345678",
+         ".12345678901234567890123456789012345678"}, /* DuckDB prints no leading 0 when width == scale */
+        {10, 4, "10000", "10000.0000"},              /* weight > 0, trailing zero groups */
+        {10, 2, "1.5000", "1.50"},                   /* zeros beyond the scale are fine */
+        {0, 0, "3.1415926535", "3.1415926535"},      /* no typmod → DECIMAL(38,10) */
         {5, 5, "0.00001", ".00001"},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -454,7 +529,10 @@ static void test_numeric(void)
         else
             fprintf(stderr, "  case %s: %s\n", ok[i].in, e.msg);
     }
-    struct { int p, s; const char *in, *msg; } bad[] = {
+    struct {
+        int p, s;
+        const char *in, *msg;
+    } bad[] = {
         {5, 2, "1234.5", "does not fit DECIMAL(5,2)"},
         {10, 2, "1.234", "does not fit DECIMAL(10,2) without rounding"},
         {10, 2, "0.001", "without rounding"},
@@ -490,10 +568,19 @@ static void test_numeric_types_from_registry(void)
 {
     fh_error e;
     /* VARCHAR: numeric_out's text, scale included, whatever the size */
-    const char *same[] = {"0", "0.00", "-12.34", "1.50", "10000", "0.0001", "-0.000000000001",
+    const char *same[] = {"0",
+                          "0.00",
+                          "-12.34",
+                          "1.50",
+                          "10000",
+                          "0.0001",
+                          "-0.000000000001",
                           "123456789012345678901234567890123456789012345678901234567890.25",
                           "3.141592653589793238462643383279502884197169399375105820974944",
-                          "NaN", "Infinity", "-Infinity", "99990000.00010000"};
+                          "NaN",
+                          "Infinity",
+                          "-Infinity",
+                          "99990000.00010000"};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         CHECK_EQ_INT(num_as(1, 0, 0, same[i], &e), FH_OK);
         CHECK_STR(got[0][0], same[i]);
@@ -518,7 +605,11 @@ static void test_numeric_types_from_registry(void)
     header(&s);
     tuple(&s, 1);
     put32(&s, 10);
-    put16(&s, 1); put16(&s, 0); put16(&s, 0); put16(&s, 0); put16(&s, 12345);
+    put16(&s, 1);
+    put16(&s, 0);
+    put16(&s, 0);
+    put16(&s, 0);
+    put16(&s, 12345);
     trailer(&s);
     col(&c, "amount", CD_OID_NUMERIC, -1);
     copy_decode_override("t", &c, 1, 0, 0, &e);
@@ -565,41 +656,67 @@ static void test_stream_validation(void)
     sb s;
 
     memset(&s, 0, sizeof s);
-    put(&s, "PGCOPY\n\377\n\n\0", 11); put32(&s, 0); put32(&s, 0); trailer(&s);
+    put(&s, "PGCOPY\n\377\n\n\0", 11);
+    put32(&s, 0);
+    put32(&s, 0);
+    trailer(&s);
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "signature");
 
     memset(&s, 0, sizeof s);
-    put(&s, "PGCOPY\n\377\r\n\0", 11); put32(&s, 1 << 16); put32(&s, 0); trailer(&s);
+    put(&s, "PGCOPY\n\377\r\n\0", 11);
+    put32(&s, 1 << 16);
+    put32(&s, 0);
+    trailer(&s);
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "OIDs");
 
     memset(&s, 0, sizeof s);
-    put(&s, "PGCOPY\n\377\r\n\0", 11); put32(&s, 1 << 20); put32(&s, 0); trailer(&s);
+    put(&s, "PGCOPY\n\377\r\n\0", 11);
+    put32(&s, 1 << 20);
+    put32(&s, 0);
+    trailer(&s);
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "critical flags");
 
     /* non-critical flag bits and a header extension are skipped */
     memset(&s, 0, sizeof s);
-    put(&s, "PGCOPY\n\377\r\n\0", 11); put32(&s, 0x5); put32(&s, 3); put(&s, "xyz", 3);
-    tuple(&s, 2); f_i32(&s, 1); f_text(&s, "one");
+    put(&s, "PGCOPY\n\377\r\n\0", 11);
+    put32(&s, 0x5);
+    put32(&s, 3);
+    put(&s, "xyz", 3);
+    tuple(&s, 2);
+    f_i32(&s, 1);
+    f_text(&s, "one");
     trailer(&s);
     CHECK_EQ_INT(run(c, 2, &s, 1, 2048, &e), FH_OK);
     CHECK_STR(got[0][1], "one");
 
     memset(&s, 0, sizeof s);
-    header(&s); tuple(&s, 3); f_i32(&s, 1); f_text(&s, "x"); f_null(&s); trailer(&s);
+    header(&s);
+    tuple(&s, 3);
+    f_i32(&s, 1);
+    f_text(&s, "x");
+    f_null(&s);
+    trailer(&s);
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "3 fields, expected 2");
 
     memset(&s, 0, sizeof s);
-    header(&s); tuple(&s, 2); f_i32(&s, 1); put32(&s, -7); trailer(&s);
+    header(&s);
+    tuple(&s, 2);
+    f_i32(&s, 1);
+    put32(&s, -7);
+    trailer(&s);
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "negative field length");
 
     /* truncated: no trailer, or a row cut in the middle */
     memset(&s, 0, sizeof s);
-    header(&s); tuple(&s, 2); f_i32(&s, 1); f_text(&s, "x");
+    header(&s);
+    tuple(&s, 2);
+    f_i32(&s, 1);
+    f_text(&s, "x");
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "without its trailer");
     s.n -= 3;
@@ -608,19 +725,26 @@ static void test_stream_validation(void)
 
     /* a field length pointing past the end of the data */
     memset(&s, 0, sizeof s);
-    header(&s); tuple(&s, 2); f_i32(&s, 1); put32(&s, 1000000); put(&s, "ab", 2);
+    header(&s);
+    tuple(&s, 2);
+    f_i32(&s, 1);
+    put32(&s, 1000000);
+    put(&s, "ab", 2);
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_EDATA);
 
     /* bytes after the trailer */
     memset(&s, 0, sizeof s);
-    header(&s); trailer(&s); put(&s, "zz", 2);
+    header(&s);
+    trailer(&s);
+    put(&s, "zz", 2);
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_EDATA);
     CHECK_CONTAINS(e.msg, "after the COPY trailer");
     CHECK_EQ_INT(run(c, 2, &s, 1, 2048, &e), FH_EDATA);
 
     /* empty table: header then trailer */
     memset(&s, 0, sizeof s);
-    header(&s); trailer(&s);
+    header(&s);
+    trailer(&s);
     CHECK_EQ_INT(run(c, 2, &s, 0, 2048, &e), FH_OK);
     CHECK_EQ_INT(got_rows, 0);
 
@@ -642,7 +766,10 @@ static void test_splits_and_chunks(void)
         snprintf(t, sizeof t, "row %d with some padding text", i);
         tuple(&s, 2);
         f_i64(&s, i);
-        if (i % 7 == 3) f_null(&s); else f_text(&s, t);
+        if (i % 7 == 3)
+            f_null(&s);
+        else
+            f_text(&s, t);
     }
     trailer(&s);
     fh_error e;
@@ -667,10 +794,18 @@ static void test_cursor_and_counters(void)
     col(&c[1], "updated_at", CD_OID_TIMESTAMPTZ, -1);
     sb s = {0};
     header(&s);
-    tuple(&s, 2); f_i32(&s, 1); f_i64(&s, 100);
-    tuple(&s, 2); f_i32(&s, 2); f_i64(&s, 900);
-    tuple(&s, 2); f_i32(&s, 3); f_null(&s);
-    tuple(&s, 2); f_i32(&s, 4); f_i64(&s, INT64_MAX); /* infinity is not a watermark */
+    tuple(&s, 2);
+    f_i32(&s, 1);
+    f_i64(&s, 100);
+    tuple(&s, 2);
+    f_i32(&s, 2);
+    f_i64(&s, 900);
+    tuple(&s, 2);
+    f_i32(&s, 3);
+    f_null(&s);
+    tuple(&s, 2);
+    f_i32(&s, 4);
+    f_i64(&s, INT64_MAX); /* infinity is not a watermark */
     trailer(&s);
     fh_error e;
     copy_decoder *d;
@@ -722,7 +857,8 @@ static uint64_t row_hash_of(const cd_column *cols, size_t ncols, const sb *s)
         cd_status st;
         if (copy_decode_feed(d, (const char *)s->b, s->n, &used, &st, &e) == FH_OK &&
             copy_decode_finish_chunk(d) == 1)
-            h = (uint64_t)((int64_t *)duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, ncols)))[0];
+            h = (uint64_t)((int64_t *)duckdb_vector_get_data(
+                duckdb_data_chunk_get_vector(chunk, ncols)))[0];
         copy_decode_free(d);
     }
     duckdb_destroy_data_chunk(&chunk);
@@ -743,11 +879,34 @@ static void test_row_hash(void)
     col(&ba[0], "amount", CD_OID_NUMERIC, numtm(12, 2));
     col(&ba[1], "id", CD_OID_INT8, -1);
     sb s1 = {.n = 0}, s2 = {.n = 0}, s3 = {.n = 0}, s4 = {.n = 0}, s5 = {.n = 0};
-    header(&s1); tuple(&s1, 3); f_i64(&s1, 42); f_numeric(&s1, "10.50"); f_null(&s1); trailer(&s1);
-    header(&s2); tuple(&s2, 2); f_numeric(&s2, "10.50"); f_i64(&s2, 42); trailer(&s2);
-    header(&s3); tuple(&s3, 3); f_i64(&s3, 42); f_numeric(&s3, "10.51"); f_null(&s3); trailer(&s3);
-    header(&s4); tuple(&s4, 3); f_i64(&s4, 42); f_numeric(&s4, "10.50"); f_text(&s4, ""); trailer(&s4);
-    header(&s5); tuple(&s5, 2); f_numeric(&s5, "42"); f_i64(&s5, 10); trailer(&s5);
+    header(&s1);
+    tuple(&s1, 3);
+    f_i64(&s1, 42);
+    f_numeric(&s1, "10.50");
+    f_null(&s1);
+    trailer(&s1);
+    header(&s2);
+    tuple(&s2, 2);
+    f_numeric(&s2, "10.50");
+    f_i64(&s2, 42);
+    trailer(&s2);
+    header(&s3);
+    tuple(&s3, 3);
+    f_i64(&s3, 42);
+    f_numeric(&s3, "10.51");
+    f_null(&s3);
+    trailer(&s3);
+    header(&s4);
+    tuple(&s4, 3);
+    f_i64(&s4, 42);
+    f_numeric(&s4, "10.50");
+    f_text(&s4, "");
+    trailer(&s4);
+    header(&s5);
+    tuple(&s5, 2);
+    f_numeric(&s5, "42");
+    f_i64(&s5, 10);
+    trailer(&s5);
     uint64_t h1 = row_hash_of(ab, 3, &s1), h2 = row_hash_of(ba, 2, &s2);
     CHECK(h1 != 0);
     CHECK(h1 == h2);

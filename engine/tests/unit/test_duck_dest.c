@@ -23,9 +23,9 @@ typedef struct {
     size_t parts;
     atomic_long next;
     int64_t amount_add;
-    int row_hash;       /* also fill a row-hash column after the others */
+    int row_hash;                                /* also fill a row-hash column after the others */
     int64_t changed_lo, changed_hi, changed_add; /* ids whose amount differs by changed_add */
-    int max_delete_pct; /* 0: the default, 50 */
+    int max_delete_pct;                          /* 0: the default, 50 */
 } fake;
 
 typedef struct {
@@ -57,8 +57,10 @@ static int fake_fill(void *ctx, void **local, duckdb_data_chunk chunk, size_t ca
     duckdb_vector name = duckdb_data_chunk_get_vector(chunk, 1);
     int64_t *amount = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 2));
     int64_t *ts = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 3));
-    int64_t *extra = f->ncols > 4 ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 4)) : NULL;
-    int64_t *hash = f->row_hash ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, f->ncols)) : NULL;
+    int64_t *extra =
+        f->ncols > 4 ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 4)) : NULL;
+    int64_t *hash =
+        f->row_hash ? duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, f->ncols)) : NULL;
     while (*rows < cap) {
         if (l->pos >= l->end) { /* claim the next range, as pg_source_scan does */
             long p = atomic_fetch_add(&f->next, 1);
@@ -111,15 +113,27 @@ static const char *KEY[] = {"id"};
 static int load(duck_dest *d, fake *f, int full, duck_dest_result *res, fh_error *err)
 {
     atomic_store(&f->next, 0);
-    duck_scan_source src = {.ctx = f, .cols = f->cols, .ncols = f->ncols, .max_threads = f->parts,
-                            .row_hash = f->row_hash, .fill = fake_fill, .local_free = fake_free};
+    duck_scan_source src = {.ctx = f,
+                            .cols = f->cols,
+                            .ncols = f->ncols,
+                            .max_threads = f->parts,
+                            .row_hash = f->row_hash,
+                            .fill = fake_fill,
+                            .local_free = fake_free};
     duck_dest_state st;
     duck_dest_read_state(d, "t", &st, err);
-    duck_dest_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
-                           .nkey = 1, .full = full,
+    duck_dest_spec spec = {.table = "t",
+                           .cols = f->cols,
+                           .ncols = f->ncols,
+                           .key = KEY,
+                           .nkey = 1,
+                           .full = full,
                            .max_delete_pct = f->max_delete_pct ? f->max_delete_pct : 50,
-                           .has_wm_from = st.has_watermark, .wm_from = st.watermark_us,
-                           .src = &src, .scan_done = fake_done, .scan_ctx = f};
+                           .has_wm_from = st.has_watermark,
+                           .wm_from = st.watermark_us,
+                           .src = &src,
+                           .scan_done = fake_done,
+                           .scan_ctx = f};
     return duck_dest_load(d, &spec, res, err);
 }
 
@@ -150,8 +164,12 @@ static int fake_open_range(void *ctx, const char *where, duck_scan_source **out,
     fake *f = ctx;
     CHECK(where == NULL);
     atomic_store(&f->next, 0);
-    range_src = (duck_scan_source){.ctx = f, .cols = f->cols, .ncols = f->ncols,
-                                   .max_threads = f->parts, .row_hash = 1, .fill = fake_fill,
+    range_src = (duck_scan_source){.ctx = f,
+                                   .cols = f->cols,
+                                   .ncols = f->ncols,
+                                   .max_threads = f->parts,
+                                   .row_hash = 1,
+                                   .fill = fake_fill,
                                    .local_free = fake_free};
     ranges_opened++;
     *out = &range_src;
@@ -174,20 +192,29 @@ static int reconcile(duck_dest *d, fake *f, duck_dest_result *res, fh_error *err
         compared += !(v >= f->gone_lo && v <= f->gone_hi);
     duck_dest_state st;
     duck_dest_read_state(d, "t", &st, err);
-    duck_dest_spec spec = {.table = "t", .cols = f->cols, .ncols = f->ncols, .key = KEY,
-                           .nkey = 1, .max_delete_pct = f->max_delete_pct ? f->max_delete_pct : 50,
-                           .has_wm_from = st.has_watermark, .wm_from = st.watermark_us,
-                           .open_range = fake_open_range, .close_range = fake_close_range,
-                           .range_ctx = f, .compared = &compared};
+    duck_dest_spec spec = {.table = "t",
+                           .cols = f->cols,
+                           .ncols = f->ncols,
+                           .key = KEY,
+                           .nkey = 1,
+                           .max_delete_pct = f->max_delete_pct ? f->max_delete_pct : 50,
+                           .has_wm_from = st.has_watermark,
+                           .wm_from = st.watermark_us,
+                           .open_range = fake_open_range,
+                           .close_range = fake_close_range,
+                           .range_ctx = f,
+                           .compared = &compared};
     return duck_dest_reconcile(d, &spec, res, err);
 }
 
 /* Rows where the current-keys table and raw's latest non-deleted versions differ. */
 #define CUR_DIFF                                                                                   \
-    "SELECT (SELECT count(*) FROM (SELECT id, _fh_load_id, _fh_row_hash FROM (SELECT * FROM raw.t " \
+    "SELECT (SELECT count(*) FROM (SELECT id, _fh_load_id, _fh_row_hash FROM (SELECT * FROM "      \
+    "raw.t "                                                                                       \
     "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _fh_load_id DESC) = 1) WHERE _fh_op <> "  \
     "'delete' EXCEPT SELECT id, _fh_load_id, _fh_row_hash FROM raw._fh_current_t)) + (SELECT "     \
-    "count(*) FROM (SELECT id, _fh_load_id, _fh_row_hash FROM raw._fh_current_t EXCEPT SELECT id, " \
+    "count(*) FROM (SELECT id, _fh_load_id, _fh_row_hash FROM raw._fh_current_t EXCEPT SELECT "    \
+    "id, "                                                                                         \
     "_fh_load_id, _fh_row_hash FROM (SELECT * FROM raw.t QUALIFY row_number() OVER (PARTITION BY " \
     "id ORDER BY _fh_load_id DESC) = 1) WHERE _fh_op <> 'delete'))"
 
@@ -208,7 +235,8 @@ static void test_current_guard_reconcile(const char *dir)
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
     CHECK_STR(one(d, "SELECT count(*) FROM raw._fh_current_t"), "5000");
     CHECK_STR(one(d, CUR_DIFF), "0");
-    CHECK_STR(one(d, "SELECT count(*) FROM raw.t WHERE _fh_row_hash = id * 1000003 + amount * 100"), "5000");
+    CHECK_STR(one(d, "SELECT count(*) FROM raw.t WHERE _fh_row_hash = id * 1000003 + amount * 100"),
+              "5000");
 
     CHECK_STR(one(d, "SELECT current_as_of FROM raw._fh_state"), "1");
     /* an incremental load leaves the current keys as they were (as of load 1): the view is them
@@ -227,9 +255,11 @@ static void test_current_guard_reconcile(const char *dir)
     f.gone_lo = 2001;
     f.gone_hi = 5000;
     char before[64];
-    snprintf(before, sizeof before, "%s", one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"));
+    snprintf(before, sizeof before, "%s",
+             one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"));
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_EDATA);
-    CHECK_CONTAINS(err.msg, "table t: this full load would mark 3000 of 5000 rows (60%) deleted, above the 50% limit");
+    CHECK_CONTAINS(err.msg, "table t: this full load would mark 3000 of 5000 rows (60%) deleted, "
+                            "above the 50% limit");
     CHECK_STR(one(d, "SELECT current_as_of FROM raw._fh_state"), "1");
     CHECK_CONTAINS(err.msg, "--max-delete-percent 100");
     CHECK_STR(one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"), before);
@@ -270,7 +300,10 @@ static void test_current_guard_reconcile(const char *dir)
     CHECK_EQ_INT(res.deleted, 0);
     CHECK_STR(one(d, CUR_DIFF), "0");
     /* a warehouse from before the current keys: they are built from raw's whole history */
-    CHECK(duckdb_query(duck_dest_connection(d), "DROP TABLE raw._fh_current_t; UPDATE raw._fh_state SET current_as_of = NULL", NULL) == DuckDBSuccess);
+    CHECK(
+        duckdb_query(duck_dest_connection(d),
+                     "DROP TABLE raw._fh_current_t; UPDATE raw._fh_state SET current_as_of = NULL",
+                     NULL) == DuckDBSuccess);
     f.changed_lo = 1;
     f.changed_hi = 1;
     f.changed_add = 99;
@@ -304,11 +337,14 @@ static void test_migrate_load_log(const char *dir)
     duckdb_result r;
     CHECK(duckdb_query(con,
                        "CREATE SCHEMA raw;"
-                       "CREATE TABLE raw._fh_loads (load_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL,"
-                       " mode VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,"
+                       "CREATE TABLE raw._fh_loads (load_id BIGINT PRIMARY KEY, table_name VARCHAR "
+                       "NOT NULL,"
+                       " mode VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL, finished_at "
+                       "TIMESTAMPTZ NOT NULL,"
                        " rows BIGINT NOT NULL, deleted BIGINT NOT NULL, watermark_from TIMESTAMPTZ,"
                        " watermark_to TIMESTAMPTZ, status VARCHAR NOT NULL);"
-                       "INSERT INTO raw._fh_loads VALUES (7, 'old', 'full', now(), now(), 12, 3, NULL, NULL, 'ok');",
+                       "INSERT INTO raw._fh_loads VALUES (7, 'old', 'full', now(), now(), 12, 3, "
+                       "NULL, NULL, 'ok');",
                        &r) == DuckDBSuccess);
     duckdb_destroy_result(&r);
     duckdb_disconnect(&con);
@@ -317,11 +353,14 @@ static void test_migrate_load_log(const char *dir)
     duck_dest *d;
     fh_error err;
     CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", NULL, &d, &err), FH_OK);
-    CHECK_STR(one(d, "SELECT string_agg(column_name, ',' ORDER BY column_index) FROM duckdb_columns() "
-                     "WHERE schema_name = 'raw' AND table_name = '_fh_loads'"),
-              "load_id,table_name,mode,started_at,finished_at,rows_loaded,rows_deleted,watermark_from,"
-              "watermark_to,status,files");
-    CHECK_STR(one(d, "SELECT rows_loaded || ' ' || rows_deleted || ' ' || files FROM raw._fh_loads"), "12 3 0");
+    CHECK_STR(
+        one(d, "SELECT string_agg(column_name, ',' ORDER BY column_index) FROM duckdb_columns() "
+               "WHERE schema_name = 'raw' AND table_name = '_fh_loads'"),
+        "load_id,table_name,mode,started_at,finished_at,rows_loaded,rows_deleted,watermark_from,"
+        "watermark_to,status,files");
+    CHECK_STR(one(d,
+                  "SELECT rows_loaded || ' ' || rows_deleted || ' ' || files FROM raw._fh_loads"),
+              "12 3 0");
     fake f = {.ncols = 4, .first = 1, .n = 10, .parts = 1};
     mkcol(&f.cols[0], "id", CD_OID_INT8, -1);
     mkcol(&f.cols[1], "name", CD_OID_TEXT, -1);
@@ -371,7 +410,8 @@ int main(void)
     CHECK_STR(one(d, "SELECT sum(amount) FROM raw.t"), "50005000.00");
     CHECK_STR(one(d, "SELECT name FROM raw.t WHERE id = 4321"), "name 4321");
     CHECK_STR(one(d, "SELECT count(DISTINCT _fh_loaded_at) FROM raw.t"), "1");
-    CHECK_STR(one(d, "SELECT data_type FROM duckdb_columns() WHERE table_name = 't' AND column_name = '_fh_loaded_at'"),
+    CHECK_STR(one(d, "SELECT data_type FROM duckdb_columns() WHERE table_name = 't' AND "
+                     "column_name = '_fh_loaded_at'"),
               "TIMESTAMP WITH TIME ZONE");
     CHECK_EQ_INT(duck_dest_read_state(d, "t", &st, &err), FH_OK);
     CHECK(st.found && st.has_watermark);
@@ -393,14 +433,17 @@ int main(void)
     CHECK_EQ_INT(res.load_id, 2);
     CHECK_EQ_INT(res.rows, 9900);
     CHECK_EQ_INT(res.deleted, 100);
-    CHECK_STR(one(d, "SELECT count(*) FROM raw.t WHERE _fh_op = 'delete' AND name IS NULL AND _fh_load_id = 2"), "100");
+    CHECK_STR(one(d, "SELECT count(*) FROM raw.t WHERE _fh_op = 'delete' AND name IS NULL AND "
+                     "_fh_load_id = 2"),
+              "100");
     CHECK_EQ_INT(load(d, &f, 1, &res, &err), FH_OK);
     CHECK_EQ_INT(res.deleted, 0);
     /* an incremental load never records deletes */
     f.gone_hi = 299;
     CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
     CHECK_EQ_INT(res.deleted, 0);
-    CHECK_STR(one(d, "SELECT mode || ' ' || rows_loaded || ' ' || rows_deleted || ' ' || files || ' ' || status "
+    CHECK_STR(one(d, "SELECT mode || ' ' || rows_loaded || ' ' || rows_deleted || ' ' || files || "
+                     "' ' || status "
                      "FROM raw._fh_loads WHERE load_id = 4"),
               "incremental 9800 0 0 ok");
     f.gone_lo = f.gone_hi = 0;
@@ -415,12 +458,14 @@ int main(void)
     /* 5: widening: INTEGER source into BIGINT raw holds; DECIMAL(14,2) widens DECIMAL(12,2) */
     mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((14 << 16) | 2) + 4);
     CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_OK);
-    CHECK_STR(one(d, "SELECT data_type FROM duckdb_columns() WHERE table_name = 't' AND column_name = 'amount'"),
+    CHECK_STR(one(d, "SELECT data_type FROM duckdb_columns() WHERE table_name = 't' AND "
+                     "column_name = 'amount'"),
               "DECIMAL(14,2)");
 
     /* 6: incompatible: scale change, text → integer; nothing committed */
     char before[64];
-    snprintf(before, sizeof before, "%s", one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"));
+    snprintf(before, sizeof before, "%s",
+             one(d, "SELECT count(*) || '/' || max(load_id) FROM raw._fh_loads"));
     mkcol(&f.cols[2], "amount", CD_OID_NUMERIC, ((14 << 16) | 1) + 4);
     CHECK_EQ_INT(load(d, &f, 0, &res, &err), FH_ESCHEMA);
     CHECK_CONTAINS(err.msg, "table t, column amount");
@@ -510,7 +555,9 @@ int main(void)
         }
         CHECK(ok2);
         CHECK_EQ_INT(duck_dest_open(racy, 1, "64MB", "", &dn, &err), FH_OK);
-        CHECK_STR(one(dn, "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('kid0', 'kid1')"), "2");
+        CHECK_STR(one(dn,
+                      "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('kid0', 'kid1')"),
+                  "2");
         duck_dest_close(dn);
     }
 
@@ -552,12 +599,28 @@ int main(void)
     f.ncols = 4;
     f.n = 300000;
     atomic_store(&f.next, 0);
-    duck_scan_source src = {.ctx = &f, .cols = f.cols, .ncols = 4, .max_threads = f.parts,
-                            .fill = fake_fill, .local_free = fake_free};
-    stage_parquet_spec ss = {.table = "t", .group = "loans", .cursor = "updated_at", .cols = f.cols,
-                     .ncols = 4, .key = KEY, .nkey = 1, .full = 0, .load_id = 42,
-                     .lookback_s = 900, .has_wm_from = 1, .wm_from = 0, .file_size = "300KB",
-                     .src = &src, .scan_done = fake_done, .scan_ctx = &f};
+    duck_scan_source src = {.ctx = &f,
+                            .cols = f.cols,
+                            .ncols = 4,
+                            .max_threads = f.parts,
+                            .fill = fake_fill,
+                            .local_free = fake_free};
+    stage_parquet_spec ss = {.table = "t",
+                             .group = "loans",
+                             .cursor = "updated_at",
+                             .cols = f.cols,
+                             .ncols = 4,
+                             .key = KEY,
+                             .nkey = 1,
+                             .full = 0,
+                             .load_id = 42,
+                             .lookback_s = 900,
+                             .has_wm_from = 1,
+                             .wm_from = 0,
+                             .file_size = "300KB",
+                             .src = &src,
+                             .scan_done = fake_done,
+                             .scan_ctx = &f};
     stage_parquet_result sr;
     CHECK_EQ_INT(stage_parquet_write(sp, &ss, &sr, &err), FH_OK);
     CHECK_EQ_INT(sr.rows, 300000);
@@ -578,10 +641,14 @@ int main(void)
     CHECK_CONTAINS(mbuf, "\"load_id\": 42");
     CHECK_CONTAINS(mbuf, "\"watermark_from\": \"1970-01-01T00:00:00.000000Z\"");
     CHECK_CONTAINS(mbuf, "\"primary_key\": [\"id\"]");
-    CHECK_CONTAINS(mbuf, "{\"name\": \"amount\", \"type\": \"DECIMAL(14,2)\", \"snowflake_type\": \"NUMBER(14,2)\"");
-    CHECK_CONTAINS(mbuf, "{\"name\": \"id\", \"type\": \"BIGINT\", \"snowflake_type\": \"NUMBER(38,0)\"");
-    CHECK_CONTAINS(mbuf, "\"type\": \"TIMESTAMP WITH TIME ZONE\", \"snowflake_type\": \"TIMESTAMP_TZ\"");
-    CHECK_CONTAINS(mbuf, "{\"name\": \"_fh_op\", \"type\": \"VARCHAR\", \"snowflake_type\": \"VARCHAR\"}");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"amount\", \"type\": \"DECIMAL(14,2)\", \"snowflake_type\": "
+                         "\"NUMBER(14,2)\"");
+    CHECK_CONTAINS(mbuf,
+                   "{\"name\": \"id\", \"type\": \"BIGINT\", \"snowflake_type\": \"NUMBER(38,0)\"");
+    CHECK_CONTAINS(mbuf,
+                   "\"type\": \"TIMESTAMP WITH TIME ZONE\", \"snowflake_type\": \"TIMESTAMP_TZ\"");
+    CHECK_CONTAINS(mbuf, "{\"name\": \"_fh_op\", \"type\": \"VARCHAR\", \"snowflake_type\": "
+                         "\"VARCHAR\"}");
     CHECK_CONTAINS(mbuf, "\"path\": \"part-1.parquet\"");
     CHECK_CONTAINS(mbuf, "\"rows\": 300000,\n  \"snowflake\": {");
     /* the load log's row: pending before the upload, ok at the commit, under the loader's lease */
@@ -614,7 +681,8 @@ int main(void)
     bad.cols = with_span;
     bad.ncols = 5;
     CHECK_EQ_INT(stage_parquet_write(sp, &bad, &sr, &err), FH_ESCHEMA);
-    CHECK_CONTAINS(err.msg, "table t, column span: type interval (INTERVAL) has no Snowflake equivalent");
+    CHECK_CONTAINS(err.msg,
+                   "table t, column span: type interval (INTERVAL) has no Snowflake equivalent");
     CHECK(stat(mpath, &stt) == 0);
     char sft[64];
     CHECK(stage_parquet_snowflake_type(&f.cols[1], sft, sizeof sft));
@@ -632,9 +700,11 @@ int main(void)
         mbuf[got] = '\0';
         fclose(mf);
     }
-    CHECK_CONTAINS(mbuf, "\"count_deletes\": \"SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM "
-                         "(SELECT \\\"ID\\\", _FH_OP FROM {table} WHERE _FH_LOAD_ID < 42 QUALIFY");
-    CHECK_CONTAINS(mbuf, "\"insert_deletes\": \"INSERT INTO {table} (\\\"ID\\\", _FH_LOAD_ID, _FH_LOADED_AT, "
+    CHECK_CONTAINS(mbuf,
+                   "\"count_deletes\": \"SELECT COUNT(*), COUNT(*) - COUNT(cur._FH_SEEN) FROM "
+                   "(SELECT \\\"ID\\\", _FH_OP FROM {table} WHERE _FH_LOAD_ID < 42 QUALIFY");
+    CHECK_CONTAINS(mbuf, "\"insert_deletes\": \"INSERT INTO {table} (\\\"ID\\\", _FH_LOAD_ID, "
+                         "_FH_LOADED_AT, "
                          "_FH_OP) SELECT prev.\\\"ID\\\", 42, CURRENT_TIMESTAMP(), 'delete' FROM");
     CHECK_CONTAINS(mbuf, "WHERE cur._FH_LOAD_ID = 42 AND cur.\\\"ID\\\" = prev.\\\"ID\\\")\"");
 

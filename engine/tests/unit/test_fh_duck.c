@@ -32,7 +32,8 @@ static int counter_fill(void *ctx, void **local, duckdb_data_chunk chunk, size_t
     while (*rows < cap && *pos < c->n) {
         int64_t x = ++*pos;
         if (x == c->fail_at)
-            return fh_error_set(err, FH_EDATA, "table t, column id, row %lld: injected", (long long)x);
+            return fh_error_set(err, FH_EDATA, "table t, column id, row %lld: injected",
+                                (long long)x);
         v[(*rows)++] = x;
     }
     return FH_OK;
@@ -77,7 +78,8 @@ static void test_duck(const char *dir)
     int64_t v = -1;
     CHECK_EQ_INT(fh_duck_scalar_i64(&h, "SELECT current_setting('threads')", &v, &err), FH_OK);
     CHECK_EQ_INT(v, 1);
-    CHECK_EQ_INT(fh_duck_scalar_i64(&h, "SELECT current_setting('preserve_insertion_order')::INT", &v, &err),
+    CHECK_EQ_INT(fh_duck_scalar_i64(&h, "SELECT current_setting('preserve_insertion_order')::INT",
+                                    &v, &err),
                  FH_OK);
     CHECK_EQ_INT(v, 0);
     CHECK_EQ_INT(fh_duck_scalar_i64(&h, "SELECT NULL::BIGINT", &v, &err), FH_OK);
@@ -98,17 +100,23 @@ static void test_duck(const char *dir)
     c.col.type_oid = CD_OID_INT8;
     c.col.typmod = -1;
     CHECK_EQ_INT(copy_decode_map_type("t", &c.col, &err), FH_OK);
-    duck_scan_source src = {.ctx = &c, .cols = &c.col, .ncols = 1, .max_threads = 1,
-                            .fill = counter_fill, .local_free = counter_free};
+    duck_scan_source src = {.ctx = &c,
+                            .cols = &c.col,
+                            .ncols = 1,
+                            .max_threads = 1,
+                            .fill = counter_fill,
+                            .local_free = counter_free};
     CHECK_EQ_INT(fh_duck_query(&h, "CREATE TABLE t (id BIGINT)", NULL, &err), FH_OK);
     uint64_t changed = 0;
-    CHECK_EQ_INT(fh_duck_scan(&h, &src, "INSERT INTO t SELECT * FROM fh_scan()", &changed, &err), FH_OK);
+    CHECK_EQ_INT(fh_duck_scan(&h, &src, "INSERT INTO t SELECT * FROM fh_scan()", &changed, &err),
+                 FH_OK);
     CHECK_EQ_INT(changed, 5000);
     CHECK_EQ_INT(fh_duck_scalar_i64(&h, "SELECT sum(id) FROM t", &v, &err), FH_OK);
     CHECK_EQ_INT(v, 5000 * 5001 / 2);
     /* the producer's error wins over DuckDB's, code included; nothing is inserted */
     c.fail_at = 4321;
-    CHECK_EQ_INT(fh_duck_scan(&h, &src, "INSERT INTO t SELECT * FROM fh_scan()", NULL, &err), FH_EDATA);
+    CHECK_EQ_INT(fh_duck_scan(&h, &src, "INSERT INTO t SELECT * FROM fh_scan()", NULL, &err),
+                 FH_EDATA);
     CHECK_CONTAINS(err.msg, "row 4321: injected");
     CHECK_EQ_INT(fh_duck_scalar_i64(&h, "SELECT count(*) FROM t", &v, &err), FH_OK);
     CHECK_EQ_INT(v, 5000);

@@ -33,7 +33,8 @@ int main(void)
     }
     /* columns are seeded by name: the same bytes in two columns hash differently */
     CHECK(fh_hash_column_seed("amount") != fh_hash_column_seed("fee"));
-    CHECK(fh_hash64("1", 1, fh_hash_column_seed("amount")) != fh_hash64("1", 1, fh_hash_column_seed("fee")));
+    CHECK(fh_hash64("1", 1, fh_hash_column_seed("amount")) !=
+          fh_hash64("1", 1, fh_hash_column_seed("fee")));
     CHECK(fh_hash_column_seed("amount") == fh_hash_column_seed("amount"));
     return check_done("test_hash");
 }

@@ -48,8 +48,10 @@ static void test_valid(void)
     registry_free(&reg);
 
     /* column types: VARCHAR and DECIMAL(p,s), commas inside the parentheses belong to them */
-    CHECK_EQ_INT(parse("rates loans id - full ratio:DECIMAL(38,20),raw_amount:VARCHAR,b:DECIMAL(5,0)\n",
-                       &reg, &err), FH_OK);
+    CHECK_EQ_INT(parse("rates loans id - full "
+                       "ratio:DECIMAL(38,20),raw_amount:VARCHAR,b:DECIMAL(5,0)\n",
+                       &reg, &err),
+                 FH_OK);
     CHECK_EQ_INT(reg.tables[0].ntypes, 3);
     const registry_column_type *ct = registry_column(&reg.tables[0], "ratio");
     CHECK(ct && !ct->as_text && ct->width == 38 && ct->scale == 20);
@@ -67,13 +69,18 @@ static void test_errors(void)
         const char *text, *msg;
     } bad[] = {
         {"a customers id updated_at incremental\nb customers id\n", "reg.tsv:2: expected 5 fields"},
-        {"a customers id x full x:VARCHAR extra\n", "reg.tsv:1: expected 5 fields (table group primary_key cursor mode) and optional column types, found more than 6"},
+        {"a customers id x full x:VARCHAR extra\n",
+         "reg.tsv:1: expected 5 fields (table group primary_key cursor mode) and optional column "
+         "types, found more than 6"},
         {"a customers id x full extra\n", "column type 'extra' of a is not column:TYPE"},
-        {"a customers id x full amount:TEXT\n", "type 'TEXT' of a.amount is not VARCHAR or DECIMAL(p,s)"},
-        {"a customers id x full amount:DECIMAL(39,2)\n", "is not VARCHAR or DECIMAL(p,s) with 1 <= p <= 38"},
+        {"a customers id x full amount:TEXT\n",
+         "type 'TEXT' of a.amount is not VARCHAR or DECIMAL(p,s)"},
+        {"a customers id x full amount:DECIMAL(39,2)\n",
+         "is not VARCHAR or DECIMAL(p,s) with 1 <= p <= 38"},
         {"a customers id x full amount:DECIMAL(10,12)\n", "type 'DECIMAL(10,12)'"},
         {"a customers id x full amount:DECIMAL(10,2)x\n", "type 'DECIMAL(10,2)x'"},
-        {"a customers id x full amount:VARCHAR,amount:DECIMAL(38,20)\n", "column amount of a has two types"},
+        {"a customers id x full amount:VARCHAR,amount:DECIMAL(38,20)\n",
+         "column amount of a has two types"},
         {"a customers id x full amount:VARCHAR,\n", "end with a comma"},
         {"a customers id x full 1x:VARCHAR\n", "column type '1x:VARCHAR' of a is not column:TYPE"},
         {"a clients id - full\n", "reg.tsv:1: unknown group 'clients' for table a"},
@@ -84,12 +91,14 @@ static void test_errors(void)
         {"a customers id,,x - full\n", "primary key 'id,,x' of a"},
         {"a customers id, - full\n", "primary key"},
         {"a customers id up-dated full\n", "cursor 'up-dated' of a is not a column name"},
-        {"a customers id - full\n\n# c\na loans id - full\n", "reg.tsv:4: table a is already declared on line 1"},
+        {"a customers id - full\n\n# c\na loans id - full\n",
+         "reg.tsv:4: table a is already declared on line 1"},
         {"a loans id - full\nb\0 loans id - full\n", "reg.tsv:2: NUL byte"},
         {"caf\xc3\xa9 customers id - full\n", "is not a valid identifier"},
         {"a customers k1,k2,k3,k4,k5,k6,k7,k8,k9,k10,k11,k12,k13,k14,k15,k16,k17 - full\n",
          "more than 16 columns"},
-        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa customers id - full\n",
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa customers id - "
+         "full\n",
          "at most 63 bytes"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
