@@ -1,15 +1,15 @@
-# airflow/airflow.mk — Airflow 3 in its own uv project, included by the top-level Makefile.
+# orchestrate/airflow.mk — Airflow 3 in its own uv project, included by the top-level Makefile.
 #
-#   make airflow-env    the environment .finhouse/airflow-venv from airflow/uv.lock (+ src/ on its path)
+#   make airflow-env    the environment .finhouse/airflow-venv from orchestrate/uv.lock (+ src/ on its path)
 #   make airflow-db     create the metadata database `airflow` on the OLTP's server, migrate, pool
-#   make test-airflow   airflow/tests: DagBag, every DAG through dag.test() on real databases
+#   make test-airflow   orchestrate/tests: DagBag, every DAG through dag.test() on real databases
 #   make airflow-demo   run the six ingestion DAGs, then the transform DAG, once through Airflow
 #
 # Needs $(UV), $(FH) and $(PYTHON) from the top-level Makefile. Every Airflow command runs through
-# airflow/bin/with-env, the one place that sets AIRFLOW_HOME (.finhouse/airflow), the dags folder and
+# orchestrate/bin/with-env, the one place that sets AIRFLOW_HOME (.finhouse/airflow), the dags folder and
 # the metadata database (see that file).
 
-AF_DIR    := airflow
+AF_DIR    := orchestrate
 AF_VENV   := $(FH)/airflow-venv
 AF_RUN    := $(AF_DIR)/bin/with-env
 AF_SYNCED := $(AF_VENV)/.synced

@@ -1,14 +1,14 @@
 """finhouse's Superset glue: metadata database, users and roles, dashboards as code.
 
-Run through `superset/bin/with-env python superset/fh_superset.py COMMAND` (the make targets do):
+Run through `serve/bin/with-env python serve/fh_superset.py COMMAND` (the make targets do):
 
   setup-db        create the metadata database, `superset db upgrade`, `superset init`, the admin
                   (FINHOUSE_ADMIN_USER, password FINHOUSE_ADMIN_PASSWORD or .finhouse/admin-password) and
                   the read-only `viewer` role and user (password SUPERSET_VIEWER_PASSWORD or
                   .finhouse/superset-viewer-password)
-  import          zip superset/dashboards/ (database URI filled from the environment) and import it
-  export-check    export the dashboards and compare with superset/dashboards/ (volatile fields normalised)
-  export          write the export over superset/dashboards/ (after editing in the UI)
+  import          zip serve/dashboards/ (database URI filled from the environment) and import it
+  export-check    export the dashboards and compare with serve/dashboards/ (volatile fields normalised)
+  export          write the export over serve/dashboards/ (after editing in the UI)
 
 The database URI: SUPERSET_WAREHOUSE_URI if set; else Snowflake when FINHOUSE_WAREHOUSE=snowflake
 (SNOWFLAKE_* variables); else the DuckDB serving copy, read-only and sandboxed (DUCKDB_SANDBOX).
@@ -75,9 +75,9 @@ def viewer_password() -> str:
 
 
 def serving_path() -> Path:
-    # superset/bin/with-env fills it in from .env.example's default, the one place it is written.
+    # serve/bin/with-env fills it in from .env.example's default, the one place it is written.
     if not os.environ.get("FINHOUSE_SERVING_PATH"):
-        raise SystemExit("superset: FINHOUSE_SERVING_PATH is not set; run this through superset/bin/with-env")
+        raise SystemExit("superset: FINHOUSE_SERVING_PATH is not set; run this through serve/bin/with-env")
     return Path(os.environ["FINHOUSE_SERVING_PATH"]).resolve()
 
 
@@ -334,7 +334,7 @@ def export_check() -> int:
     for p in problems:
         print(f"superset export-check: {p}", file=sys.stderr)
     if not problems:
-        print(f"superset export-check: the export equals superset/dashboards/ ({len(repo)} files)")
+        print(f"superset export-check: the export equals serve/dashboards/ ({len(repo)} files)")
     return 1 if problems else 0
 
 

@@ -1,4 +1,4 @@
-"""finhouse's Superset configuration: everything comes from the environment (see superset/README.md).
+"""finhouse's Superset configuration: everything comes from the environment (see serve/README.md).
 
 SUPERSET_SECRET_KEY      the session/encryption key; when unset, one is generated once into
                          $FINHOUSE_HOME/superset-secret-key (mode 600) and reused.
@@ -51,9 +51,9 @@ def metadata_url(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
     if env.get("SUPERSET_DATABASE_URL"):
         return env["SUPERSET_DATABASE_URL"]
     if not env.get("FINHOUSE_OLTP_URL"):
-        # superset/bin/with-env fills in every default of .env.example; this file keeps no copy of them.
+        # serve/bin/with-env fills in every default of .env.example; this file keeps no copy of them.
         raise RuntimeError("superset_config: FINHOUSE_OLTP_URL is not set; run Superset through "
-                           "superset/bin/with-env (or set it, or SUPERSET_DATABASE_URL)")
+                           "serve/bin/with-env (or set it, or SUPERSET_DATABASE_URL)")
     oltp = urlsplit(env["FINHOUSE_OLTP_URL"])
     db = env.get("SUPERSET_DATABASE_NAME", "superset")
     user = quote(env.get("SUPERSET_DATABASE_USER", "finhouse_superset"), safe="")

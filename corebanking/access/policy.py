@@ -168,7 +168,7 @@ def render_markdown() -> str:
     lines = [
         "# Roles and permissions",
         "",
-        "Generated from `backend/access/policy.py` by `python backend/manage.py permissions_table`;",
+        "Generated from `corebanking/access/policy.py` by `python corebanking/manage.py permissions_table`;",
         "a test fails when this file and the table differ. Branch roles act on their own branch only;",
         "head-office roles on every branch. ✓ may perform; ☑ may perform, and a different user must",
         "approve (maker-checker); ◆ approves others' requests.",

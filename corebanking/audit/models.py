@@ -10,7 +10,7 @@ Differences from auditlog's own LogEntry, and why:
 - `timestamp` is the column `created_at`, set by the database (the transaction's time, like every
   table's created_at/updated_at): it is fhload's incremental cursor, so it must not depend on an
   application server's clock; and `timestamp` is a keyword in the warehouses' SQL.
-- `remote_addr` is text, not inet: fhload decodes text, not inet (engine/README.md, Type mapping).
+- `remote_addr` is text, not inet: fhload decodes text, not inet (ingest/engine/README.md, Type mapping).
 - `actor` and `content_type` hold no database constraint and no cascade: deleting a user (the
   simulator's --reset deletes its staff users) or a content type must neither fail on the audit trail
   nor rewrite it. The table is append-only (core/triggers.py: UPDATE and DELETE raise).

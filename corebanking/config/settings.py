@@ -186,7 +186,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = ROOT_DIR / ".finhouse" / "static"
 
-# The audit trail (backend/audit): django-auditlog writing into audit.AuditLogEntry (table audit_log).
+# The audit trail (corebanking/audit): django-auditlog writing into audit.AuditLogEntry (table audit_log).
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
 
 # The institution's one currency (ISO 4217), used on payments and in the admin.

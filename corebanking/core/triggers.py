@@ -5,7 +5,7 @@
 - `journal_lines`: lines are immutable (corrections are reversing entries), and every INSERT statement
   must leave each entry it touches balanced (debits = credits). The check is statement-level, over the
   statement's transition table, so a bulk COPY of millions of lines is checked in one pass.
-- `audit_log` (backend/audit): append-only; an UPDATE or DELETE raises, whoever sends it (the ORM, the
+- `audit_log` (corebanking/audit): append-only; an UPDATE or DELETE raises, whoever sends it (the ORM, the
   admin, raw SQL). TRUNCATE is not refused: Django's test flush uses it; keeping the table owner's
   TRUNCATE from the application's role is a matter of database roles.
 - `journal_entries`: no entry may be inserted, changed or deleted on a date within a closed accounting

@@ -3,7 +3,7 @@ past due, the loan-loss provisioning policy and the journal lines of a provision
 
 Pure functions of plain values (no ORM, no database), so that the simulator, which works in integer days
 and cents, runs the very same rules as the services. The SQL side has one implementation of each too, the
-dbt macros of dbt/finhouse/macros/loan_rules.sql; tests/test_loan_rules_parity.py holds the two to the
+dbt macros of transform/finhouse/macros/loan_rules.sql; tests/test_loan_rules_parity.py holds the two to the
 same answers on the same loans.
 
 Days past due (DPD) of a loan on a date = that date − the due date of its OLDEST installment due before the

@@ -1,10 +1,10 @@
-# engine/engine.mk — build and test rules of fhload, included by the top-level Makefile.
+# ingest/engine/engine.mk — build and test rules of fhload, included by the top-level Makefile.
 #
-#   make engine           build engine/build/fhload (fetches DuckDB 1.4.4 for C first)
+#   make engine           build ingest/engine/build/fhload (fetches DuckDB 1.4.4 for C first)
 #   make engine-test      unit tests (plain and ASan+UBSan), short fuzz runs, C end-to-end tests
 #   make engine-fuzz      longer fuzz runs (FUZZ_SECONDS per target, default 120)
 #   make engine-valgrind  two unit tests and small loads under valgrind
-#   make format-check     clang-format --dry-run --Werror on the engine's C (engine/.clang-format)
+#   make format-check     clang-format --dry-run --Werror on the engine's C (ingest/engine/.clang-format)
 #   make format           clang-format -i: rewrite them in that style
 #
 # DuckDB's library and header come from npm packages into .finhouse/cache/duckdb-1.4.4/ (never
@@ -12,7 +12,7 @@
 # on purpose, hence -Wno-format-truncation. Paths are relative to the
 # repository root, where the top-level Makefile runs. All rules are safe under make -j.
 
-ENG            := engine
+ENG            := ingest/engine
 EB             := $(ENG)/build
 DUCKDB_VERSION := 1.4.4
 DUCKDB_NPM_LIB := @duckdb/node-bindings-linux-x64@1.4.4-r.4
@@ -106,7 +106,7 @@ engine-unit: $(ENGINE_UNIT) $(ENGINE_UNIT_AS)
 	$(engine_run_unit)
 
 # Short fuzz budget for engine-test; engine-fuzz runs longer. The committed corpus is the seed;
-# inputs the fuzzer finds go under engine/build/fuzz/, so a test run never edits the repository.
+# inputs the fuzzer finds go under ingest/engine/build/fuzz/, so a test run never edits the repository.
 engine-fuzz: $(ENGINE_FUZZ)
 	@$(ENG)/tests/fuzz/run-fuzz $(FUZZ_SECONDS) $(ENGINE_FUZZ)
 
@@ -125,15 +125,15 @@ engine-valgrind: $(EB)/test_copy_decode $(EB)/test_fh_duck $(EB)/fhload $(EB)/fh
 	  $(EB)/test_fh_duck
 	@$(ENG)/tests/e2e/valgrind-load.sh
 
-# The engine's C in one style (engine/.clang-format, found by clang-format next to the files).
+# The engine's C in one style (ingest/engine/.clang-format, found by clang-format next to the files).
 ENGINE_FORMAT_FILES = $(wildcard $(ENG)/src/*.c $(ENG)/include/*.h $(ENG)/tests/*.c $(ENG)/tests/unit/*.[ch] \
                       $(ENG)/tests/fuzz/*.c)
 .PHONY: format-check format
-format-check:  ## clang-format --dry-run --Werror on the engine's C (engine/.clang-format)
+format-check:  ## clang-format --dry-run --Werror on the engine's C (ingest/engine/.clang-format)
 	@scripts/system-deps
 	@clang-format --dry-run --Werror $(ENGINE_FORMAT_FILES) \
-	  || { echo "format-check: the engine's C differs from engine/.clang-format: run \`make format\` and commit the result" >&2; exit 1; }
+	  || { echo "format-check: the engine's C differs from ingest/engine/.clang-format: run \`make format\` and commit the result" >&2; exit 1; }
 
-format:  ## clang-format -i on the engine's C: rewrite it in engine/.clang-format's style
+format:  ## clang-format -i on the engine's C: rewrite it in ingest/engine/.clang-format's style
 	@scripts/system-deps
 	clang-format -i $(ENGINE_FORMAT_FILES)

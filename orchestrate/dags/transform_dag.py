@@ -11,8 +11,8 @@ what depends on it, whose tasks never succeed; the run fails, and the serving co
 every dbt task succeeded, `publish_serving_copy` (serving.publish) rebuilds the serving copy and
 atomically swaps it in.
 
-The graph is read from dbt's manifest (dbt/finhouse/target/manifest.json, written by `make dbt-manifest` —
-dbt parse — or any dbt command), so nothing runs dbt at import; without a manifest the DAG is not declared.
+The graph is read from dbt's manifest (transform/finhouse/target/manifest.json, written by `make dbt-manifest`
+— dbt parse — or any dbt command), so nothing runs dbt at import; without a manifest the DAG is not declared.
 dbt is the platform environment's (.finhouse/venv/bin/dbt: dbt-core, dbt-duckdb, dbt-snowflake), run as a
 subprocess. The DAG is scheduled on the Assets of the raw tables the ingestion DAGs mark (any of them
 updated → one run; one run at a time). DuckDB has one writer at a time: the dbt build and the publication
@@ -36,7 +36,7 @@ from finhouse.ingest import registry
 from finhouse.serve import serving
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ROOT / "dbt" / "finhouse"
+PROJECT = ROOT / "transform" / "finhouse"
 FH = fh_config.home()
 MANIFEST = PROJECT / "target" / "manifest.json"
 POOL = orchestration.POOL

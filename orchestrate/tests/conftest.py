@@ -1,8 +1,8 @@
 """Fixtures of the Airflow tests: real PostgreSQL, real DuckDB, the real fhload.
 
-Run through airflow/bin/with-env (`make test-airflow`). Before Airflow is imported, this points it at a
+Run through orchestrate/bin/with-env (`make test-airflow`). Before Airflow is imported, this points it at a
 metadata database of its own (`<base>_airflow_meta`, kept between runs and migrated by
-airflow/bin/setup-db) so test runs never appear in the demo's Airflow. The OLTP is a throwaway database
+orchestrate/bin/setup-db) so test runs never appear in the demo's Airflow. The OLTP is a throwaway database
 `<base>_airflow` on FINHOUSE_OLTP_URL's server, created anew each session, migrated by the backend's
 Django, filled by its simulator, and dropped at the end; the warehouse is a DuckDB file in a temporary
 directory. <base> is FINHOUSE_TEST_DB (set it per session to keep parallel runs apart), default
@@ -37,7 +37,7 @@ OLTP_URL = _with_db(SERVER_URL, TEST_DB)
 META_URL = _with_db(SERVER_URL, f"{TEST_DB}_meta", "postgresql+psycopg2")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = META_URL
 os.environ["AIRFLOW_HOME"] = str(ROOT / ".finhouse" / "airflow-test")
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "airflow" / "dags")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "orchestrate" / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # The tasks must find fhload and the source through the same variables as in production.
 os.environ.pop("FHLOAD", None)
@@ -57,7 +57,7 @@ def _psql(sql: str) -> None:
 
 
 def _setup_airflow_db() -> None:
-    subprocess.run([sys.executable, str(ROOT / "airflow" / "bin" / "setup-db")], check=True)
+    subprocess.run([sys.executable, str(ROOT / "orchestrate" / "bin" / "setup-db")], check=True)
 
 
 def _create_oltp() -> None:
@@ -65,7 +65,7 @@ def _create_oltp() -> None:
     _psql(f'CREATE DATABASE "{TEST_DB}"')
     env = dict(os.environ, FINHOUSE_OLTP_URL=OLTP_URL, DJANGO_SETTINGS_MODULE="config.settings")
     python = str(ROOT / ".finhouse" / "venv" / "bin" / "python")
-    manage = str(ROOT / "backend" / "manage.py")
+    manage = str(ROOT / "corebanking" / "manage.py")
     subprocess.run([python, manage, "migrate", "--no-input", "-v", "0"], env=env, cwd=ROOT, check=True)
     simulate = ["simulate", "--customers", "30", "--years", "1", "--seed", "1", "--until", "2025-06-30"]
     subprocess.run([python, manage, *simulate], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -119,7 +119,7 @@ def ingest_env(airflow_db, oltp, warehouse):
 def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=ROOT / "airflow" / "dags")
+    return DagBag(dag_folder=ROOT / "orchestrate" / "dags")
 
 
 def pg_count(url: str, table: str) -> int:

@@ -72,7 +72,7 @@ def test_dag_file_does_no_work_at_import(monkeypatch):
     monkeypatch.setattr(subprocess, "run", run)
     monkeypatch.setattr(registry, "_cache", {})
     monkeypatch.setenv("FINHOUSE_OLTP_URL", f"postgresql://nobody@127.0.0.1:{free_loopback_port()}/none")
-    bag = DagBag(dag_folder=ROOT / "airflow" / "dags")
+    bag = DagBag(dag_folder=ROOT / "orchestrate" / "dags")
     assert bag.import_errors == {}
     assert len([d for d in bag.dag_ids if d.startswith("ingest_")]) == 6
     fhload_runs = [argv[1:] for argv in runs if Path(argv[0]).name == "fhload"]
@@ -151,7 +151,7 @@ def test_unreachable_source_fails_the_task_with_fhloads_message(ingest_env, ware
     before = _loads_recorded(warehouse)
     port = free_loopback_port()
     monkeypatch.setenv("FINHOUSE_OLTP_URL", f"postgresql://postgres@127.0.0.1:{port}/microfinance")
-    dag = DagBag(dag_folder=ROOT / "airflow" / "dags").dags[dag_id("payments")]
+    dag = DagBag(dag_folder=ROOT / "orchestrate" / "dags").dags[dag_id("payments")]
     for task in dag.tasks:  # a connection error is retried with backoff; don't wait for it here
         task.retries = 0
     run = dag.test()
@@ -173,7 +173,7 @@ def test_schema_error_fails_at_once_despite_retries(ingest_env, warehouse, tmp_p
     with reg.open("a") as f:
         f.write("no_such_table   payments   id   updated_at   incremental\n")
     monkeypatch.setenv("FINHOUSE_REGISTRY", str(reg))
-    dag = DagBag(dag_folder=ROOT / "airflow" / "dags").dags[dag_id("payments")]
+    dag = DagBag(dag_folder=ROOT / "orchestrate" / "dags").dags[dag_id("payments")]
     assert dag.get_task("no_such_table").retries >= 1
     started = datetime.now()
     run = dag.test()
@@ -192,7 +192,7 @@ def test_locked_warehouse_is_retried_then_loads(ingest_env, warehouse, capfd):
     backoff instead of failing, and loads once the lock is gone."""
     from airflow.dag_processing.dagbag import DagBag
 
-    dag = DagBag(dag_folder=ROOT / "airflow" / "dags").dags[dag_id("payments")]
+    dag = DagBag(dag_folder=ROOT / "orchestrate" / "dags").dags[dag_id("payments")]
     holder = duckdb.connect(str(warehouse))  # this process now holds DuckDB's write lock on the file
 
     def release(context):

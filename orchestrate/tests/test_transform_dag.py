@@ -25,7 +25,7 @@ from finhouse.orchestration import POOL
 
 DAG_ID = orchestration.TRANSFORM_DAG_ID
 PRODUCER = "dbt.dbt_producer_watcher"
-MANIFEST = ROOT / "dbt" / "finhouse" / "target" / "manifest.json"
+MANIFEST = ROOT / "transform" / "finhouse" / "target" / "manifest.json"
 # The test the broken run must fail on: a staff member's newest raw version has a role the platform
 # does not know. The raw sources' own tests (keys, _fh_op) still pass, so it is staging's test that fails.
 BROKEN_TEST = "stg_oltp__staff_column_rules"
@@ -118,9 +118,10 @@ def test_without_a_manifest_the_dag_is_not_declared(tmp_path):
     """Rendering without a manifest would run dbt at every parse: the file declares nothing instead."""
     from airflow.dag_processing.dagbag import DagBag
 
-    dags = tmp_path / "airflow" / "dags"
+    dags = tmp_path / "orchestrate" / "dags"
     dags.mkdir(parents=True)
-    shutil.copy(ROOT / "airflow" / "dags" / "transform_dag.py", dags)  # its dbt/ would be tmp_path/dbt
+    # its transform/ would be tmp_path/transform
+    shutil.copy(ROOT / "orchestrate" / "dags" / "transform_dag.py", dags)
     bag = DagBag(dag_folder=dags)
     assert bag.import_errors == {}
     assert bag.dag_ids == []
@@ -196,7 +197,7 @@ def test_failing_test_fails_the_run_stops_downstream_and_publishes_nothing(dagba
     after = serving.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
-    # The producer recorded which tests failed and dbt's message (what airflow/bin/run-dags prints): the
+    # The producer recorded which tests failed and dbt's message (what orchestrate/bin/run-dags prints): the
     # model's tests as a whole, and the test's last event, dbt's RunResultError.
     xcoms = _producer_xcoms(run)
     assert xcoms["model__finhouse__stg_oltp__staff_tests_status"] == "fail"

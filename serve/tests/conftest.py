@@ -31,7 +31,7 @@ ROOT = SS_DIR.parent
 FH = Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
 PLATFORM_PY = FH / "venv" / "bin" / "python"
 DBT = FH / "venv" / "bin" / "dbt"
-FHLOAD = ROOT / "engine" / "build" / "fhload"
+FHLOAD = ROOT / "ingest" / "engine" / "build" / "fhload"
 WITH_ENV = SS_DIR / "bin" / "with-env"
 ARTIFACTS = Path(os.environ.get("FINHOUSE_ARTIFACTS", FH / "artifacts")) / "screenshots"
 
@@ -89,11 +89,11 @@ def build_serving_copy(tmp: Path) -> Path:
                FINHOUSE_DUCKDB_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                PYTHONPATH=str(ROOT / "src"))
     try:
-        _run([PLATFORM_PY, "backend/manage.py", "migrate", "--no-input", "-v", "0"], env, 600, "migrate")
-        _run([PLATFORM_PY, "backend/manage.py", "simulate", "--customers", "100", "--years", "1", "--seed", "5",
+        _run([PLATFORM_PY, "corebanking/manage.py", "migrate", "--no-input", "-v", "0"], env, 600, "migrate")
+        _run([PLATFORM_PY, "corebanking/manage.py", "simulate", "--customers", "100", "--years", "1", "--seed", "5",
               "--until", "2025-06-30", "--reset", "-v", "0"], env, 600, "simulate")
         _run([FHLOAD, "--source", url, "--warehouse", warehouse, "--quiet"], env, 300, "fhload")
-        project = ROOT / "dbt" / "finhouse"
+        project = ROOT / "transform" / "finhouse"
         # Models only: the dbt tests are the dbt suite's business (tests/test_dbt_build.py).
         _run([DBT, "run", "--project-dir", project, "--profiles-dir", project, "--target", "duckdb",
               "--target-path", tmp / "target", "--log-path", tmp / "logs"], env, 600, "dbt run")

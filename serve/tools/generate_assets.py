@@ -1,10 +1,10 @@
-"""Write finhouse's Superset assets (superset/dashboards/**.yaml) from the definitions below.
+"""Write finhouse's Superset assets (serve/dashboards/**.yaml) from the definitions below.
 
-The YAML in superset/dashboards/ is what gets imported and what the export check compares with. To change
+The YAML in serve/dashboards/ is what gets imported and what the export check compares with. To change
 a dashboard: edit this file, run it, `make superset-import`, then `make superset-export` (rewrites the YAML
 in Superset's own export form), and commit both. UUIDs are derived from names (uuid5), so they are stable.
 
-    superset/bin/with-env python superset/tools/generate_assets.py
+    serve/bin/with-env python serve/tools/generate_assets.py
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 OUT = Path(__file__).resolve().parents[1] / "dashboards"
 NS = uuid.UUID("5b0f3a52-7c1e-4d8a-9f39-0c8f2b1f6a11")
 DB_NAME = "finhouse warehouse"
-SERVING = Path(os.environ["FINHOUSE_SERVING_PATH"])  # run through superset/bin/with-env, which sets it
+SERVING = Path(os.environ["FINHOUSE_SERVING_PATH"])  # run through serve/bin/with-env, which sets it
 
 
 def uid(kind: str, name: str) -> str:

@@ -1,5 +1,5 @@
 """A national ID registered to another customer is refused without saying so, in the admin as in the
-service and the API (backend/api/tests/test_api.py): no holder, no "already exists", no server error."""
+service and the API (corebanking/api/tests/test_api.py): no holder, no "already exists", no server error."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The Python and SQL versions of the loan domain rules give the same answers on the same loans.
 
 Days past due and the provisioning policy are written once in Python (loans.rules, applied to the
-database by loans.selectors) and once in SQL (dbt/finhouse/macros/loan_rules.sql, applied by the dbt
+database by loans.selectors) and once in SQL (transform/finhouse/macros/loan_rules.sql, applied by the dbt
 aging macro loans_aged). Small hand-made loans are booked through the services (never paid, partly
 paid, paid late, closed, written off, restructured, current), each looked at on dates that put it exactly
 on the policy's bucket boundaries; their rows are copied into DuckDB under the relation names dbt gives
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 D = Decimal
 ROOT = Path(__file__).resolve().parents[3]
-PROJECT = ROOT / "dbt" / "finhouse"
+PROJECT = ROOT / "transform" / "finhouse"
 DBT = ROOT / ".finhouse" / "venv" / "bin" / "dbt"
 FIRST_DUE = dt.date(2025, 2, 6)  # make_loan disburses on 2025-01-06, monthly: due the 6th from February
 BOUNDARIES = (0, 1, 30, 31, 60, 61, 90, 91, 180, 181)  # DPD on each side of every bucket bound

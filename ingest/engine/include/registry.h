@@ -9,7 +9,7 @@
  *
  * table        an identifier, optionally schema-qualified (public.loans)
  * group        customers | savings | loans | payments | ledger | investments  (the Django apps of
- *              backend/ that own the tables; each group is one ingestion DAG)
+ *              corebanking/ that own the tables; each group is one ingestion DAG)
  * primary_key  a column name or a comma-separated list of names (loan_id,seq)
  * cursor       a column name (typically updated_at) or '-' for none
  * mode         incremental | full

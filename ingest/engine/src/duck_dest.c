@@ -78,7 +78,7 @@ static int mkdir_parents(const char *path, fh_error *err)
 static const char INIT_SQL[] =
     "BEGIN;"
     "CREATE SCHEMA IF NOT EXISTS raw;"
-    /* The load log's shape is the one Snowflake's RAW.<schema>.FH_LOADS has (engine/README.md, "The
+    /* The load log's shape is the one Snowflake's RAW.<schema>.FH_LOADS has (ingest/engine/README.md, "The
      * load log"): the same columns, the same meaning. `files` is the Parquet files a load was staged
      * in, 0 here (DuckDB loads straight from the producer); `status` is always 'ok' here (a load
      * that fails leaves no row), Snowflake's loader also writes 'pending' and 'rolled_back'. */
@@ -283,7 +283,7 @@ static int64_t parse_bytes(const char *text)
 /* Keys per pass. Measured on 2 threads with a 128MB limit: one hash join over 1M BIGINT keys fit, and
  * an aggregate over 256k groups; a pass of delete detection (an aggregate of raw's rows since the
  * current keys, and two joins, in one statement) over 1M keys did not. A third of that (333k at
- * 128MB) leaves room at any limit (24MB included: engine/tests/e2e/run.sh). */
+ * 128MB) leaves room at any limit (24MB included: ingest/engine/tests/e2e/run.sh). */
 #define BYTES_PER_JOIN_KEY 384
 #define BYTES_PER_GROUP 1024
 #define MIN_KEYS_PER_PASS 16384

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The one list of entity groups: the names of the Django apps that own the tables (backend/). The
+/* The one list of entity groups: the names of the Django apps that own the tables (corebanking/). The
  * Python side reads it from fhload --print-registry; test_registry holds registry_groups() to it. */
 static const char *const GROUPS[] = {"customers", "savings", "loans",
                                      "payments",  "ledger",  "investments"};

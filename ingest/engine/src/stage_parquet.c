@@ -409,7 +409,7 @@ static void sf_deletes_sql(const stage_parquet_spec *s, fh_sql_buf *count, fh_sq
     fh_sql_buf_add(insert, ")");
 }
 
-/* The load log's row for this load in Snowflake (FH_LOADS, the shape of raw._fh_loads: engine/README.md,
+/* The load log's row for this load in Snowflake (FH_LOADS, the shape of raw._fh_loads: ingest/engine/README.md,
  * "The RAW-layer contract"). `pending`: the row the loader inserts before it uploads anything;
  * `commit`: the one statement that makes the load the table's state — only while it is still pending
  * (a roll-back claims a load by moving it out of 'pending') and only while the loader holds the table's

@@ -2,9 +2,9 @@
 
     python serve.py --port-file FILE [--port N]
 
-Started by `snowflake/emulator/run start` inside the emulator's own environment (.finhouse/fakesnow-venv).
-It binds 127.0.0.1 only (port 0 = a free one), writes the port to FILE once the server answers, and
-runs until SIGTERM or SIGINT.
+Started by `ingest/snowflake/emulator/run start` inside the emulator's own environment
+(.finhouse/fakesnow-venv). It binds 127.0.0.1 only (port 0 = a free one), writes the port to FILE once the
+server answers, and runs until SIGTERM or SIGINT.
 
 One addition to fakesnow: fakesnow accepts any user and password, while real Snowflake refuses wrong
 credentials with error 390100. So the login request is checked here against FAKESNOW_USER and

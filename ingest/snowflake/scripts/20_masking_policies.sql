@@ -1,5 +1,5 @@
 -- finhouse on Snowflake, step 2: masking policies for PII, one per kind of personal data the dbt project
--- declares (dbt/finhouse/models/staging/oltp/_oltp__sources.yml, `meta: {pii: <kind>}`; the kind → policy map
+-- declares (transform/finhouse/models/staging/oltp/_oltp__sources.yml, `meta: {pii: <kind>}`; the kind → policy map
 -- is dbt_project.yml's vars.pii_masking_policies). Masking policies need Snowflake Enterprise edition or
 -- above. Run as GOVERNOR after 10_roles_and_grants.sql. Idempotent, and it upgrades: each policy is created if
 -- missing (with a placeholder body: nothing uses a new policy yet), then its body and comment are SET, which

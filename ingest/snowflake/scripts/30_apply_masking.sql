@@ -1,11 +1,11 @@
 -- finhouse on Snowflake, step 3: set the masking policies on the PII columns of RAW. Run as GOVERNOR after
 -- the first load (the loader creates the raw tables on its first run), and again whenever the declaration
--- changes: these statements are the declaration in dbt/finhouse/models/staging/oltp/_oltp__sources.yml
+-- changes: these statements are the declaration in transform/finhouse/models/staging/oltp/_oltp__sources.yml
 -- (`meta: {pii: <kind>}`) with dbt_project.yml's policy per kind, and tests/test_pii_declaration.py fails
 -- when they differ. FORCE replaces a policy already set, so the script can be rerun.
 -- The staging models get the same policies from dbt itself (macros/pii.sql, a post-hook of every staging
 -- model: dbt recreates its views and tables, and a policy goes with the object). Nothing downstream of
--- staging carries PII (dbt/finhouse/tests/privacy/assert_no_pii_in_marts.sql).
+-- staging carries PII (transform/finhouse/tests/privacy/assert_no_pii_in_marts.sql).
 USE ROLE GOVERNOR;
 
 ALTER TABLE IF EXISTS RAW.OLTP.CUSTOMERS MODIFY

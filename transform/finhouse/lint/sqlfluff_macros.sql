@@ -1,4 +1,4 @@
-{#- The project's macros as sqlfluff's jinja templater sees them (`make lint-sql`; dbt/finhouse/.sqlfluff):
+{#- The project's macros as sqlfluff's jinja templater sees them (`make lint-sql`; transform/finhouse/.sqlfluff):
     sqlfluff renders the models without dbt, and the real macros (macros/) call dbt's adapter, run queries
     and read the graph. Each stub renders SQL of the same shape as the real macro, so that the models' own
     SQL is what gets linted; the macros themselves are not linted. Not used by dbt (outside its paths).

@@ -1,5 +1,5 @@
 {#- The loan domain rules in SQL, each written once: which installments are overdue on a date, days past
-    due, the KPI aging bucket and the provisioning policy's rate. The Python side is backend/loans/rules.py;
+    due, the KPI aging bucket and the provisioning policy's rate. The Python side is corebanking/loans/rules.py;
     tests/test_loan_rules_parity.py renders these macros through dbt and holds them to the same answers as
     the Python rules on the same loans. -#}
 

@@ -1,5 +1,5 @@
 {#- THE TESTS OF A `dbt build` READ ONLY THE ROWS THAT BUILD WROTE, on the incremental models (a project-wide
-    override of dbt's get_where_subquery; dbt/finhouse/README.md, first section, says it to every reader).
+    override of dbt's get_where_subquery; transform/finhouse/README.md, first section, says it to every reader).
 
     Why: a test of an incremental model re-reading its ten million stored rows on every load costs more than
     the load; the stored rows were tested when they were written and an incremental run does not change them.

@@ -34,7 +34,7 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(
                     f"admin: {username} (existing; its password was printed when it was created — "
-                    f"reset it with: python backend/manage.py changepassword {username})"
+                    f"reset it with: python corebanking/manage.py changepassword {username})"
                 )
             return
         generated = password is None

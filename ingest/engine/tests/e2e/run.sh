@@ -5,9 +5,9 @@
 # column, incompatible type changes, data errors, connection/config failures (one line, exit code,
 # untouched state), Parquet staging, ctid-split workers, and SIGKILL at random points.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-FHLOAD=$ROOT/engine/build/fhload
-CHECK=$ROOT/engine/build/fhcheck
+ROOT=$(cd "$(dirname "$0")/../../../.." && pwd)
+FHLOAD=$ROOT/ingest/engine/build/fhload
+CHECK=$ROOT/ingest/engine/build/fhcheck
 PGHOST=127.0.0.1 PGPORT=${FHLOAD_TEST_PGPORT:-5432} PGUSER=postgres
 export PGHOST PGPORT PGUSER
 DB=fhload_test_$$

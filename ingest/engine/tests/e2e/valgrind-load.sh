@@ -2,8 +2,8 @@
 # valgrind-load.sh — a small fhload load (full, then incremental, then Parquet) under valgrind:
 # no invalid reads/writes, no use of uninitialised values, no definite leaks.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-FHLOAD=$ROOT/engine/build/fhload
+ROOT=$(cd "$(dirname "$0")/../../../.." && pwd)
+FHLOAD=$ROOT/ingest/engine/build/fhload
 PGHOST=127.0.0.1 PGPORT=${FHLOAD_TEST_PGPORT:-5432} PGUSER=postgres
 export PGHOST PGPORT PGUSER
 DB=fhload_vg_$$
@@ -19,7 +19,7 @@ SQL
 printf 'loans loans id updated_at incremental\n' > "$TMP/reg.tsv"
 export FINHOUSE_OLTP_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB" FINHOUSE_REGISTRY=$TMP/reg.tsv
 VG=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
-    --suppressions="$ROOT/engine/tests/valgrind.supp")
+    --suppressions="$ROOT/ingest/engine/tests/valgrind.supp")
 "${VG[@]}" "$FHLOAD" --quiet --warehouse "$TMP/w.duckdb"
 psql -X -q -d "$DB" -c "UPDATE loans SET amount = amount + 1, updated_at = now() WHERE id < 10"
 "${VG[@]}" "$FHLOAD" --quiet --warehouse "$TMP/w.duckdb"

@@ -1,4 +1,4 @@
-"""`dbt.*` cross-database macros for sqlfluff's jinja templater (`make lint-sql`; dbt/finhouse/.sqlfluff).
+"""`dbt.*` cross-database macros for sqlfluff's jinja templater (make lint-sql; transform/finhouse/.sqlfluff).
 
 sqlfluff lints the models without dbt (no warehouse connection, no manifest), so each macro the models call
 renders here as the SQL dbt-snowflake renders (the lint's dialect), enough for the parser to see the

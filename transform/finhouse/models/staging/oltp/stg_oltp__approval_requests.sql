@@ -1,4 +1,4 @@
--- approval_requests: maker-checker requests (backend/access) — an operation that needs a second user
+-- approval_requests: maker-checker requests (corebanking/access) — an operation that needs a second user
 -- (write-off, restructure, reversal, KYC verification), who asked, who decided and how. Left out: params
 -- and summary (free text that may name a customer).
 with source as (

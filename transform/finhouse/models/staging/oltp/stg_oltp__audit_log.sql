@@ -1,4 +1,4 @@
--- audit_log: the audit trail (backend/audit), one row per recorded change; append-only in the OLTP, so the
+-- audit_log: the audit trail (corebanking/audit), one row per recorded change; append-only in the OLTP, so the
 -- latest version of a row is its only one. The action is named, not numbered. Left out: object_repr and
 -- changes (they carry customers' names and identifiers verbatim; RAW keeps them for whoever may read it).
 with source as (
