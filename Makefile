@@ -32,7 +32,7 @@ $(FH)/defaults.mk: .env.example
 	  value = substr($$0, n + 1); if (!index(value, "$${")) { print name " ?= " value; next } \
 	  print "ifeq ($$(origin " name "),undefined)\n" name " = " value "\nunexport " name "\nendif" }' $< > $@
 VENV_BIN    := $(FH)/venv/bin
-MANAGE      := $(VENV_BIN)/python backend/manage.py
+MANAGE      := $(VENV_BIN)/python corebanking/manage.py
 
 .PHONY: all env db test test-python demo clean help lint lint-python api-fuzz bench-simulator bench-transform
 
@@ -61,7 +61,7 @@ db: env  ## make sure PostgreSQL answers at FINHOUSE_OLTP_URL, create the databa
 
 test: env lint engine-test db test-python test-airflow test-superset  ## everything the project checks
 
-test-python: env engine db fakesnow-env airflow-env superset-env  ## pytest: backend, platform, ingest end to end, Snowflake leg
+test-python: env engine db fakesnow-env airflow-env superset-env  ## pytest: core banking, platform, ingest end to end, Snowflake leg
 	@scripts/system-deps
 	$(VENV_BIN)/pytest
 
@@ -74,7 +74,7 @@ lint: lint-python lint-sql format-check  ## ruff on all our Python, sqlfluff on 
 
 # All our Python: every .py of the repository (ruff skips .gitignore'd paths, .finhouse and the migrations:
 # pyproject.toml) and the Python scripts without the suffix.
-PY_SCRIPTS := airflow/bin/run-dags airflow/bin/setup-db
+PY_SCRIPTS := orchestrate/bin/run-dags orchestrate/bin/setup-db
 lint-python: env  ## ruff on all our Python (pyproject.toml [tool.ruff])
 	@$(VENV_BIN)/ruff check . $(PY_SCRIPTS) || { echo "lint-python: fix with \`$(VENV_BIN)/ruff check --fix . $(PY_SCRIPTS)\`, then by hand what it leaves" >&2; exit 1; }
 
@@ -88,7 +88,7 @@ BENCH_TRANSFORM_ARGS ?= all
 bench-transform: env engine db  ## dbt benchmark: full vs incremental build after 1% new activity (bench/transform)
 	$(VENV_BIN)/python bench/transform/run.py $(BENCH_TRANSFORM_ARGS)
 
-FAKESNOW := snowflake/emulator/run
+FAKESNOW := ingest/snowflake/emulator/run
 .PHONY: fakesnow-env fakesnow-start fakesnow-stop snowflake-load
 fakesnow-env: $(UV)  ## the Snowflake emulator's own environment (.finhouse/fakesnow-venv)
 	@$(FAKESNOW) env
@@ -100,10 +100,10 @@ snowflake-load: env engine  ## load the OLTP into Snowflake's RAW layer (SNOWFLA
 	$(VENV_BIN)/finhouse snowflake-load
 
 clean:  ## remove build outputs (keeps .finhouse caches and the database)
-	rm -rf engine/build
+	rm -rf ingest/engine/build
 
-include engine/engine.mk
-include airflow/airflow.mk
-include dbt/dbt.mk
-include superset/superset.mk
+include ingest/engine/engine.mk
+include orchestrate/airflow.mk
+include transform/dbt.mk
+include serve/superset.mk
 include bench/ingest/bench.mk

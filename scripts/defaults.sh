@@ -1,4 +1,4 @@
-# Sourced by the shell wrappers (airflow/bin/with-env, superset/bin/with-env, scripts/ensure-postgres):
+# Sourced by the shell wrappers (orchestrate/bin/with-env, serve/bin/with-env, scripts/ensure-postgres):
 # export the defaults of .env.example — the one file of defaults, read as src/finhouse/config.py reads it —
 # for every variable the environment leaves unset or empty. ${NAME} in a default is NAME's value; a
 # relative path stays relative (to the repository root, where the wrappers run their commands).

@@ -1,8 +1,8 @@
 """A simulated institution loaded into the Snowflake emulator, for the tests that build dbt on it
 (test_dbt_fakesnow.py, test_dbt_fakesnow_incremental.py): a throwaway OLTP (60 customers over a year, fixed
-seed) on FINHOUSE_TEST_PG's server, fakesnow started by snowflake/emulator/run, and the platform's own upload
-step (`finhouse snowflake-load`: fhload --parquet, PUT, COPY INTO) into RAW.OLTP. Everything is real; the
-emulator is stopped and the database dropped when the `institution` context ends."""
+seed) on FINHOUSE_TEST_PG's server, fakesnow started by ingest/snowflake/emulator/run, and the platform's own
+upload step (`finhouse snowflake-load`: fhload --parquet, PUT, COPY INTO) into RAW.OLTP. Everything is real;
+the emulator is stopped and the database dropped when the `institution` context ends."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ import psycopg
 from finhouse.config import ROOT
 
 PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-PROJECT = ROOT / "dbt" / "finhouse"
+PROJECT = ROOT / "transform" / "finhouse"
 VENV = ROOT / ".finhouse" / "venv" / "bin"
-EMULATOR = ROOT / "snowflake" / "emulator" / "run"
-FHLOAD = ROOT / "engine" / "build" / "fhload"
+EMULATOR = ROOT / "ingest" / "snowflake" / "emulator" / "run"
+FHLOAD = ROOT / "ingest" / "engine" / "build" / "fhload"
 UNTIL = dt.date(2026, 6, 30)
 
 
@@ -85,7 +85,7 @@ def institution(url: str, tmp: Path) -> Iterator[dict]:
         for args in (["migrate", "--no-input", "-v", "0"],
                      ["simulate", "--customers", "60", "--years", "1", "--seed", "11",
                       "--until", UNTIL.isoformat(), "--reset", "-v", "0"]):
-            proc = run([sys.executable, "backend/manage.py", *args], env, 600)
+            proc = run([sys.executable, "corebanking/manage.py", *args], env, 600)
             assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
         load(env, tmp)
         yield env

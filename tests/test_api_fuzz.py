@@ -84,7 +84,7 @@ def _env(url: str, home: Path) -> dict[str, str]:
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
-    proc = subprocess.run([sys.executable, "backend/manage.py", *args], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "corebanking/manage.py", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
 
@@ -128,7 +128,7 @@ def server(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     port = _free_port()
     log = tmp / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "backend/manage.py", "runserver", "--noreload",
+        proc = subprocess.Popen([sys.executable, "corebanking/manage.py", "runserver", "--noreload",
                                  f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     try:

@@ -49,8 +49,8 @@ def test_the_defaults_file_gives_the_demos_settings():
 
 
 def test_django_reads_the_defaults_as_the_platform_does():
-    """backend/config/settings.py has its own few lines (it must not import finhouse): same answers."""
-    path = ROOT / "backend" / "config" / "settings.py"
+    """corebanking/config/settings.py has its own few lines (it must not import finhouse): same answers."""
+    path = ROOT / "corebanking" / "config" / "settings.py"
     tree = ast.parse(path.read_text())
     [func] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "env_defaults"]
     namespace: dict = {"Path": Path, "ROOT_DIR": ROOT, "re": re}
@@ -84,8 +84,8 @@ def test_make_reads_the_defaults_as_the_platform_does(tmp_path):
 
 def test_the_engine_defaults_are_the_platforms():
     """fhload run by hand (outside make, finhouse and Airflow, which give it every setting) falls back on
-    defaults compiled in (engine/include/cli.h): they must be .env.example's."""
-    header = (ROOT / "engine" / "include" / "cli.h").read_text()
+    defaults compiled in (ingest/engine/include/cli.h): they must be .env.example's."""
+    header = (ROOT / "ingest" / "engine" / "include" / "cli.h").read_text()
     compiled = dict(re.findall(r'#define CLI_DEFAULT_(\w+) "([^"]*)"', header))
     relative = {"FINHOUSE_HOME": ".finhouse"}
     assert compiled["SOURCE"] == fh_config.get("FINHOUSE_OLTP_URL", relative)
@@ -95,7 +95,8 @@ def test_the_engine_defaults_are_the_platforms():
 
 # Where a default may still be spelled out: the defaults file; the engine's compiled-in fallbacks (held to
 # it above) and their unit test; prose (README tables and the like).
-ALLOWED = {".env.example", "engine/include/cli.h", "engine/tests/unit/test_cli.c", "tests/test_config.py"}
+ALLOWED = {".env.example", "ingest/engine/include/cli.h", "ingest/engine/tests/unit/test_cli.c",
+           "tests/test_config.py"}
 
 
 @pytest.mark.parametrize("needle", [OLTP_DEFAULT, "warehouse/finhouse.duckdb", "warehouse/serving.duckdb",
@@ -113,21 +114,21 @@ def test_a_default_is_written_in_one_place(needle):
 
 def test_the_backend_does_not_import_the_platform():
     pattern = re.compile(r"^\s*(import\s+finhouse\b|from\s+finhouse\b)", re.MULTILINE)
-    found = [str(p.relative_to(ROOT)) for p in (ROOT / "backend").rglob("*.py")
+    found = [str(p.relative_to(ROOT)) for p in (ROOT / "corebanking").rglob("*.py")
              if pattern.search(p.read_text())]
-    assert found == [], f"backend/ imports the platform package in {found}"
+    assert found == [], f"corebanking/ imports the platform package in {found}"
 
 
-# What the Airflow environment imports from finhouse (airflow/dags, airflow/bin): stdlib only.
+# What the Airflow environment imports from finhouse (orchestrate/dags, orchestrate/bin): stdlib only.
 AIRFLOW_IMPORTS = ("finhouse.config", "finhouse.orchestration", "finhouse.ingest.fhload",
                    "finhouse.ingest.registry", "finhouse.serve.serving", "finhouse.serve.metadb")
 
 
 def _airflow_python() -> list[Path]:
-    """The DAG files and the Python scripts of airflow/bin (with-env is bash)."""
-    scripts = [p for p in (ROOT / "airflow" / "bin").iterdir()
+    """The DAG files and the Python scripts of orchestrate/bin (with-env is bash)."""
+    scripts = [p for p in (ROOT / "orchestrate" / "bin").iterdir()
                if "python" in p.read_text().partition("\n")[0]]
-    return [*(ROOT / "airflow" / "dags").glob("*.py"), *scripts]
+    return [*(ROOT / "orchestrate" / "dags").glob("*.py"), *scripts]
 
 
 def test_what_airflow_imports_is_standard_library_only():
@@ -161,7 +162,7 @@ print("ok")
 
 def test_the_dags_names_are_written_once():
     """DAG ids, the pool and the Assets' names come from finhouse.orchestration."""
-    files = [*_airflow_python(), *(ROOT / "airflow" / "tests").glob("*.py"),
+    files = [*_airflow_python(), *(ROOT / "orchestrate" / "tests").glob("*.py"),
              ROOT / "src" / "finhouse" / "demo.py"]
     needles = ("warehouse_writer", "ingest_oltp_", "reconcile_oltp_to_raw", "transform_raw_to_marts",
                "duckdb://")

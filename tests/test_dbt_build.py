@@ -30,8 +30,8 @@ pytestmark = pytest.mark.slow
 PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 DB = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_dbt_{os.getpid()}"
 URL = f"{PG_ADMIN}/{DB}"
-FHLOAD = ROOT / "engine" / "build" / "fhload"
-PROJECT = ROOT / "dbt" / "finhouse"
+FHLOAD = ROOT / "ingest" / "engine" / "build" / "fhload"
+PROJECT = ROOT / "transform" / "finhouse"
 DBT = ROOT / ".finhouse" / "venv" / "bin" / "dbt"
 UNTIL = dt.date(2026, 6, 30)
 TOLERANCE = Decimal("0.000001")
@@ -61,7 +61,7 @@ def warehouse(tmp_path_factory):
         for args in (["migrate", "--no-input", "-v", "0"],
                      ["simulate", "--customers", "150", "--years", "2", "--seed", "7",
                       "--until", UNTIL.isoformat(), "--reset", "-v", "0"]):
-            proc = _run([sys.executable, "backend/manage.py", *args], env, 600)
+            proc = _run([sys.executable, "corebanking/manage.py", *args], env, 600)
             assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
         proc = _run([str(FHLOAD), "--source", URL, "--warehouse", str(path), "--quiet"], env, 300)
         assert proc.returncode == 0, f"fhload failed: {proc.stderr[-2000:]}"
@@ -302,12 +302,12 @@ def _env(path) -> dict:
 def _add_activity(env: dict, seed: int) -> None:
     """New activity through the services, some of it backdated into closed months (the period-end models
     must recompute from them) and some moving dimensions."""
-    proc = _run([sys.executable, "backend/manage.py", "simulate", "--live", "--rate", "1000",
+    proc = _run([sys.executable, "corebanking/manage.py", "simulate", "--live", "--rate", "1000",
                  "--operations", "60", "--seed", str(seed)], env, 300)
     assert proc.returncode == 0, f"simulate --live failed: {proc.stderr[-2000:]}"
     with open(ROOT / "tests" / "backdated_activity.py") as script:
-        proc = subprocess.run([sys.executable, "backend/manage.py", "shell"], cwd=ROOT, env=env, stdin=script,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run([sys.executable, "corebanking/manage.py", "shell"], cwd=ROOT, env=env,
+                              stdin=script, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"the backdated activity failed: {proc.stderr[-2000:]}"
 
 

@@ -1,9 +1,10 @@
 """The same dbt project builds on Snowflake — as emulated by fakesnow, run as a server by
-snowflake/emulator/run. A throwaway OLTP (60 customers over a year, fixed seed) is loaded into the emulator's
-RAW.OLTP by the platform's own upload step (`finhouse snowflake-load`: fhload --parquet, PUT, COPY INTO), then
-`dbt build --target fakesnow` runs every model and data test. Excluded, because the emulator cannot run them:
-the dbt unit tests (they need temporary tables; they run on DuckDB in test_dbt_build.py) and the SCD2 snapshot
-(fakesnow cannot bind dbt-snowflake's snapshot MERGE). The GLP of the PAR mart equals the OLTP's.
+ingest/snowflake/emulator/run. A throwaway OLTP (60 customers over a year, fixed seed) is loaded into the
+emulator's RAW.OLTP by the platform's own upload step (`finhouse snowflake-load`: fhload --parquet, PUT, COPY
+INTO), then `dbt build --target fakesnow` runs every model and data test. Excluded, because the emulator
+cannot run them: the dbt unit tests (they need temporary tables; they run on DuckDB in test_dbt_build.py) and
+the SCD2 snapshot (fakesnow cannot bind dbt-snowflake's snapshot MERGE). The GLP of the PAR mart equals the
+OLTP's.
 
 Nothing is mocked: without PostgreSQL, a built fhload or the emulator's environment the test fails and says
 why. Databases and the emulator are dropped and stopped at the end."""

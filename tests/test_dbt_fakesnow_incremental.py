@@ -110,11 +110,11 @@ def _differences(env: dict, built: str, rebuilt: str, keys: dict[str, list[str]]
 def test_an_incremental_build_after_a_load_under_a_clock_set_back_equals_a_full_rebuild(emulator):
     env, tmp = emulator
     ((last_load,),) = query(env, "select max(_fh_load_id) from RAW.OLTP.JOURNAL_LINES")
-    proc = run([sys.executable, "backend/manage.py", "simulate", "--live", "--rate", "1000",
+    proc = run([sys.executable, "corebanking/manage.py", "simulate", "--live", "--rate", "1000",
                 "--operations", "40", "--seed", "5"], env, 300)
     assert proc.returncode == 0, f"simulate --live failed: {proc.stderr[-2000:]}"
     with open(ROOT / "tests" / "backdated_activity.py") as script:
-        proc = run([sys.executable, "backend/manage.py", "shell"], env, 300, stdin=script)
+        proc = run([sys.executable, "corebanking/manage.py", "shell"], env, 300, stdin=script)
     assert proc.returncode == 0, f"the backdated activity failed: {proc.stderr[-2000:]}"
 
     # the whole loader a day in the past: the upload step (which draws the load id) and fhload

@@ -1,6 +1,6 @@
-"""dbt's sources (dbt/finhouse/models/staging/oltp/_oltp__sources.yml) agree with the table registry: one
-source table per registry table and nothing else, with the registry's group, key, cursor and load mode in its
-meta and its description; one staging model per source table; freshness measured on the load timestamp.
+"""dbt's sources (transform/finhouse/models/staging/oltp/_oltp__sources.yml) agree with the table registry:
+one source table per registry table and nothing else, with the registry's group, key, cursor and load mode in
+its meta and its description; one staging model per source table; freshness measured on the load timestamp.
 The registry is the source of truth (read through fhload): this test holds the yml's copy to it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import yaml
 from finhouse.config import ROOT
 from finhouse.ingest import registry
 
-PROJECT = ROOT / "dbt" / "finhouse"
+PROJECT = ROOT / "transform" / "finhouse"
 SOURCES = PROJECT / "models" / "staging" / "oltp" / "_oltp__sources.yml"
 
 

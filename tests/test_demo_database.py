@@ -80,7 +80,7 @@ def _cfg(url: str, tmp_path: Path) -> fh_config.Config:
 
 def _manage(url: str, *args: str) -> None:
     env = dict(os.environ, FINHOUSE_OLTP_URL=url, DJANGO_SETTINGS_MODULE="config.settings")
-    proc = subprocess.run([sys.executable, "backend/manage.py", *args], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "corebanking/manage.py", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
 

@@ -66,7 +66,7 @@ def institution():
             ["migrate", "--no-input", "-v", "0"],
             ["simulate", "--customers", "20", "--years", "1", "--seed", "5", "--until", "2025-06-30"],
         ):
-            proc = subprocess.run([sys.executable, "backend/manage.py", *args], cwd=ROOT, env=env,
+            proc = subprocess.run([sys.executable, "corebanking/manage.py", *args], cwd=ROOT, env=env,
                                   capture_output=True, text=True, timeout=300)
             assert proc.returncode == 0, f"manage.py {args[0]} failed: {proc.stderr[-2000:]}"
         yield URL

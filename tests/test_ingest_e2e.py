@@ -40,7 +40,7 @@ pytestmark = pytest.mark.slow
 PG_ADMIN = os.environ.get("FINHOUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 DB = f"{os.environ.get('FINHOUSE_TEST_DB') or 'test_finhouse'}_ingest_{os.getpid()}"
 URL = f"{PG_ADMIN}/{DB}"
-FHLOAD = ROOT / "engine" / "build" / "fhload"
+FHLOAD = ROOT / "ingest" / "engine" / "build" / "fhload"
 REGISTRY = ROOT / "ingest" / "registry.tsv"
 TABLES = registry.load(REGISTRY)
 KILLS = 20
@@ -58,7 +58,7 @@ def _env() -> dict:
 
 def manage(*args: str, timeout: int = 300) -> str:
     proc = subprocess.run(
-        [sys.executable, "backend/manage.py", *args],
+        [sys.executable, "corebanking/manage.py", *args],
         cwd=ROOT,
         env=_env(),
         capture_output=True,
@@ -74,7 +74,7 @@ def live(seconds: float, rate: int = 25) -> subprocess.Popen:
     return subprocess.Popen(
         [
             sys.executable,
-            "backend/manage.py",
+            "corebanking/manage.py",
             "simulate",
             "--live",
             "--rate",

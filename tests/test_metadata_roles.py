@@ -1,7 +1,7 @@
 """Airflow's and Superset's metadata databases belong to roles of their own (serve.metadb), never to the
 OLTP's owner: the role is a plain login role (no superuser, CREATEDB or CREATEROLE), owns its database and
 everything in it — also when an earlier version created the database and its tables as the administrator —
-and PUBLIC may not connect to that database. Both setups (airflow/bin/setup-db, superset/fh_superset.py
+and PUBLIC may not connect to that database. Both setups (orchestrate/bin/setup-db, serve/fh_superset.py
 setup-db) call this, and default to the roles finhouse_airflow and finhouse_superset.
 
 On the real PostgreSQL; the database and role are named after FINHOUSE_TEST_DB and dropped at the end."""
@@ -93,7 +93,7 @@ def test_a_superuser_is_refused_as_a_service_role():
 def test_airflow_and_superset_default_to_roles_of_their_own():
     env = dict(os.environ, FINHOUSE_OLTP_URL="postgresql://postgres@db.example:5432/microfinance")
     env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-    airflow = ROOT / "airflow" / "bin" / "with-env"
+    airflow = ROOT / "orchestrate" / "bin" / "with-env"
     if (ROOT / ".finhouse" / "airflow-venv" / "bin" / "airflow").exists():
         proc = subprocess.run(
             [str(airflow), "sh", "-c", "echo $AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
@@ -106,7 +106,7 @@ def test_airflow_and_superset_default_to_roles_of_their_own():
             proc.stderr
         )
     # superset_config.metadata_url alone: importing the module would generate a secret key file
-    path = ROOT / "superset" / "superset_config.py"
+    path = ROOT / "serve" / "superset_config.py"
     namespace: dict = {"__file__": str(path)}
     exec(compile(path.read_text().split("\nSECRET_KEY = ")[0], str(path), "exec"), namespace)
     assert (

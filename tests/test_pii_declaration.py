@@ -1,5 +1,5 @@
 """Personal data (PII) is declared in one place — `config: {meta: {pii: <kind>}}` on the columns of dbt's
-`oltp` source (dbt/finhouse/models/staging/oltp/_oltp__sources.yml) — and everything else follows it:
+`oltp` source (transform/finhouse/models/staging/oltp/_oltp__sources.yml) — and everything else follows it:
 
 - the declaration covers the core banking system: every column of a table the warehouse loads whose name
   looks personal, whose Django help text says PII, or that holds free text or JSON is declared, with a kind
@@ -8,7 +8,7 @@
 - the dbt privacy test runs after every mart;
 - on Snowflake: a masking policy exists for every kind, exempting exactly the PII_READER and TRANSFORMER
   primary roles (not IS_ROLE_IN_SESSION, which SYSADMIN and secondary roles would satisfy); RAW's policies
-  (snowflake/scripts/30_apply_masking.sql) are the declaration's; dbt's post-hook generates, for every
+  (ingest/snowflake/scripts/30_apply_masking.sql) are the declaration's; dbt's post-hook generates, for every
   staging model holding PII, one well-formed ALTER … SET MASKING POLICY covering each declared column;
   LOADER, TRANSFORMER and REPORTER are three service users, and neither exempt role rolls up to SYSADMIN.
 
@@ -31,11 +31,11 @@ from django.db import models
 from finhouse.config import ROOT
 from finhouse.ingest import registry
 
-PROJECT = ROOT / "dbt" / "finhouse"
+PROJECT = ROOT / "transform" / "finhouse"
 SOURCES = PROJECT / "models" / "staging" / "oltp" / "_oltp__sources.yml"
 STAGING = PROJECT / "models" / "staging" / "oltp"
 PRIVACY_TEST = PROJECT / "tests" / "privacy" / "assert_no_pii_in_marts.sql"
-SNOWFLAKE = ROOT / "snowflake" / "scripts"
+SNOWFLAKE = ROOT / "ingest" / "snowflake" / "scripts"
 DBT = ROOT / ".finhouse" / "venv" / "bin" / "dbt"
 
 # What a personal column is usually called. Deliberately wide: a false alarm costs one line of yml

@@ -4,7 +4,7 @@ logs, AIRFLOW_HOME) narrowed to 700 even when an earlier version made them wider
 
 Each test runs the real code path (the demo's helpers, finhouse.serve.serving.publish on a DuckDB file,
 Superset's and Airflow's own scripts in their environments) in a temporary FINHOUSE_HOME and reads the
-modes it left. The C engine's warehouse file is fhload's business (engine/)."""
+modes it left. The C engine's warehouse file is fhload's business (ingest/engine/)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def _superset(home: Path, code: str) -> subprocess.CompletedProcess:
     env.update(FINHOUSE_HOME=str(home), SUPERSET_VENV=str(ROOT / ".finhouse" / "superset-venv"))
     for name in ("SUPERSET_SECRET_KEY", "SUPERSET_VIEWER_PASSWORD", "FINHOUSE_ADMIN_PASSWORD"):
         env.pop(name, None)
-    return subprocess.run([str(ROOT / "superset" / "bin" / "with-env"), "python", "-c", code], cwd=ROOT,
+    return subprocess.run([str(ROOT / "serve" / "bin" / "with-env"), "python", "-c", code], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120, check=True)
 
 
@@ -158,14 +158,15 @@ def airflow_meta_db() -> Iterator[str]:
 
 
 def test_airflow_setup_db_keeps_no_password_and_writes_600(tmp_path, airflow_meta_db):
-    """airflow/bin/setup-db through with-env, on a new metadata database whose URL carries a password
+    """orchestrate/bin/setup-db through with-env, on a new metadata database whose URL carries a password
     (trust authentication ignores it): AIRFLOW_HOME is made 700, the stamp is 600 and without the
     password — also replacing a stamp an earlier version left readable, password included."""
     airflow_home = tmp_path / "airflow"  # with-env makes it
     server = PG_ADMIN.split("://", 1)[1].split("@", 1)[1]
     url = f"postgresql+psycopg2://postgres:s3cret-pw@{server}/{airflow_meta_db}"
     env = dict(os.environ, AIRFLOW_HOME=str(airflow_home), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url)
-    setup = [str(ROOT / "airflow" / "bin" / "with-env"), "python", str(ROOT / "airflow" / "bin" / "setup-db")]
+    bin_dir = ROOT / "orchestrate" / "bin"
+    setup = [str(bin_dir / "with-env"), "python", str(bin_dir / "setup-db")]
     subprocess.run(setup, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True)
     stamp = airflow_home / "setup-db.json"
     assert mode(airflow_home) == 0o700

@@ -1,8 +1,9 @@
 """The Snowflake leg end to end: a real PostgreSQL OLTP (migrated and simulated), the real fhload writing
-Parquet, and finhouse.ingest.snowflake loading it into fakesnow run as a server (snowflake/emulator/run) — the
-only Snowflake this machine can reach. Extraction runs as the SELECT-only role `finhouse extract-role` makes.
+Parquet, and finhouse.ingest.snowflake loading it into fakesnow run as a server
+(ingest/snowflake/emulator/run) — the only Snowflake this machine can reach. Extraction runs as the
+SELECT-only role `finhouse extract-role` makes.
 
-What this proves and what it does not: see snowflake/README.md. Nothing here is skipped: if PostgreSQL,
+What this proves and what it does not: see ingest/snowflake/README.md. Nothing here is skipped: if PostgreSQL,
 fhload or the emulator is missing, the tests fail and say why."""
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def oltp(tmp_path_factory):
     env = dict(os.environ, FINHOUSE_OLTP_URL=admin_url, DJANGO_SETTINGS_MODULE="config.settings",
                FINHOUSE_EXTRACT_PASSWORD=password)
     try:
-        for cmd in ([PY, "backend/manage.py", "migrate", "--no-input", "-v", "0"],
-                    [PY, "backend/manage.py", "simulate", "--customers", "30", "--years", "1", "--seed", "1",
-                     "--until", "2025-06-30"],
+        for cmd in ([PY, "corebanking/manage.py", "migrate", "--no-input", "-v", "0"],
+                    [PY, "corebanking/manage.py", "simulate", "--customers", "30", "--years", "1",
+                     "--seed", "1", "--until", "2025-06-30"],
                     [str(Path(PY).with_name("finhouse")), "extract-role", "--name", role]):
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0, f"{cmd[1:3]} failed: {proc.stderr[-2000:]}"
@@ -70,13 +71,14 @@ def oltp(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    """fakesnow started by snowflake/emulator/run on a free loopback port; its SNOWFLAKE_* variables."""
-    fhload = ROOT / "engine" / "build" / "fhload"
+    """fakesnow started by ingest/snowflake/emulator/run on a free loopback port; its SNOWFLAKE_*
+    variables."""
+    fhload = ROOT / "ingest" / "engine" / "build" / "fhload"
     if not os.access(fhload, os.X_OK):
         pytest.fail(f"{fhload} is not built; run `make engine`")
     state = tmp_path_factory.mktemp("fakesnow")
     env = dict(os.environ, FAKESNOW_STATE_DIR=str(state))
-    run = ROOT / "snowflake" / "emulator" / "run"
+    run = ROOT / "ingest" / "snowflake" / "emulator" / "run"
     proc = subprocess.run([str(run), "start"], env=env, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         pytest.fail(f"the Snowflake emulator did not start: {proc.stderr.strip()}")
@@ -336,9 +338,9 @@ def test_sigkill_at_random_points_then_rerun_loses_and_doubles_nothing(oltp, sf_
 
 def test_schema_evolution_and_incompatible_change(emulator, sf_env, oltp):
     """fhload decides what a load does to the raw table from the columns Snowflake reports (the rule lives
-    in engine/src/stage_parquet.c, its cases in engine/tests/unit/test_duck_dest.c): a narrower NUMBER is
-    widened, missing columns are added; an incompatible change is refused, exit 4, naming table and
-    column, before anything is staged or committed."""
+    in ingest/engine/src/stage_parquet.c, its cases in ingest/engine/tests/unit/test_duck_dest.c): a
+    narrower NUMBER is widened, missing columns are added; an incompatible change is refused, exit 4,
+    naming table and column, before anything is staged or committed."""
     env = sf_env("RAW_SCHEMA")
     settings = snowflake.Settings.from_env(env)
     conn = snowflake.connect(settings)

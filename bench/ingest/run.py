@@ -14,7 +14,7 @@ process (under GNU time, which reports the peak RSS of its process tree), so tha
            numeric columns (which ADBC delivers as strings) cast to DECIMAL(p,s)
   scanner  DuckDB's postgres scanner (duckdb-ext-postgres, loaded by path): ATTACH … (TYPE postgres,
            READ_ONLY); CREATE TABLE AS SELECT * FROM pg.public.t
-  fhload   engine/build/fhload, first (= full) load into a fresh DuckDB file, committed with its state
+  fhload   ingest/engine/build/fhload, first (= full) load into a fresh DuckDB file, committed with its state
   fhload_incr  then UPDATE 1% of the rows (id % 100 = 0, updated_at = now(); not timed), and
            fhload's incremental load into the same file
   fhload_history  then full loads into the same file (not timed) until raw holds 10 versions of every
@@ -57,7 +57,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-FHLOAD = os.environ.get("FHLOAD", str(ROOT / "engine" / "build" / "fhload"))
+FHLOAD = os.environ.get("FHLOAD", str(ROOT / "ingest" / "engine" / "build" / "fhload"))
 REGISTRY = HERE / "registry.tsv"
 README = HERE / "README.md"
 RESULTS = HERE / "results.json"

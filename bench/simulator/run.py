@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".finhouse" / "venv" / "bin" / "python")
-MANAGE = str(ROOT / "backend" / "manage.py")
+MANAGE = str(ROOT / "corebanking" / "manage.py")
 README = Path(__file__).resolve().parent / "README.md"
 
 SERVICE_SAMPLE = """
@@ -65,7 +65,7 @@ def env(url: str) -> dict:
         **os.environ,
         "FINHOUSE_OLTP_URL": url,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PYTHONPATH": str(ROOT / "backend"),
+        "PYTHONPATH": str(ROOT / "corebanking"),
     }
 
 
@@ -118,7 +118,7 @@ def service_run(url: str, n: int) -> dict:
         env=env(url),
         capture_output=True,
         text=True,
-        cwd=ROOT / "backend",
+        cwd=ROOT / "corebanking",
     )
     if result.returncode != 0:
         sys.exit(f"bench: service sample failed: {result.stderr.strip()[-2000:]}")

@@ -9,7 +9,7 @@ request is replayed --alone times one at a time: the query's own latency, withou
 8–11 charts at once makes on the server.
 
     SUPERSET_DATA_CACHE=none make superset-serve &           # or any running instance
-    superset/bin/with-env python bench/superset/run.py --url http://127.0.0.1:8088 --runs 5 [--write]
+    serve/bin/with-env python bench/superset/run.py --url http://127.0.0.1:8088 --runs 5 [--write]
 
 --write records the figures in bench/superset/README.md (between the RESULTS markers).
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT / "superset" / "tests"))
+sys.path.insert(0, str(ROOT / "serve" / "tests"))
 
 from test_dashboards_browser import CHART_STATUS, DASHBOARDS  # noqa: E402
 

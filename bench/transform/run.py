@@ -49,9 +49,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 VENV = ROOT / ".finhouse" / "venv" / "bin"
-MANAGE = ROOT / "backend" / "manage.py"
-FHLOAD = ROOT / "engine" / "build" / "fhload"
-PROJECT = ROOT / "dbt" / "finhouse"
+MANAGE = ROOT / "corebanking" / "manage.py"
+FHLOAD = ROOT / "ingest" / "engine" / "build" / "fhload"
+PROJECT = ROOT / "transform" / "finhouse"
 README = HERE / "README.md"
 RESULTS = HERE / "results.json"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/fh_bench_transform"

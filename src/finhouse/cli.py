@@ -22,7 +22,8 @@ from finhouse.ingest import registry
 
 
 def _manage(cfg: fh_config.Config, *args: str, check: bool = True) -> int:
-    """Run `python backend/manage.py ARGS` in the platform's environment; its own messages go to the user."""
+    """Run `python corebanking/manage.py ARGS` in the platform's environment; its own messages go to the
+    user."""
     env = dict(fh_config.environ(), FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
     code = subprocess.call([sys.executable, str(cfg.manage_py), *args], env=env, cwd=cfg.root)
     if check and code != 0:
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "simulate",
         help="write a simulated institution's history into the OLTP database",
-        description="Runs `python backend/manage.py simulate`; every option is passed through "
+        description="Runs `python corebanking/manage.py simulate`; every option is passed through "
         "(see `finhouse simulate --help`).",
         add_help=False,
     )

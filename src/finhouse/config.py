@@ -6,7 +6,7 @@ name another variable as `${NAME}` (the warehouse's file is under `${FINHOUSE_HO
 relative path is relative to the repository root. Every reader follows these rules: this module (the
 `finhouse` command, the Airflow DAGs), Make (which includes the file through a generated fragment,
 Makefile), the shell wrappers (scripts/defaults.sh) and Django, which must not import this package and
-reads the file with a few lines of its own (backend/config/settings.py, held to this one by
+reads the file with a few lines of its own (corebanking/config/settings.py, held to this one by
 tests/test_config.py).
 
 Standard library only: Airflow's environment imports it (tests/test_config.py checks)."""
@@ -114,7 +114,7 @@ class Config:
 
     @property
     def manage_py(self) -> Path:
-        return self.root / "backend" / "manage.py"
+        return self.root / "corebanking" / "manage.py"
 
 
 def load() -> Config:

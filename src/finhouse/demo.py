@@ -11,7 +11,7 @@ and the login.
 
 The demo replaces only a database it may: a new one (no rows but those the migrations seed), or one
 carrying the simulator's mark (the table simulated_institution, written in the transaction of the history
-it describes: see backend/simulator/models.py). A database holding anything else is someone's books: the
+it describes: see corebanking/simulator/models.py). A database holding anything else is someone's books: the
 demo shows it as it is when it holds customers, and otherwise refuses in one line before touching it (not
 even migrating it); `--reset` on it is refused the same way. The simulator itself checks again, under
 lock, that it replaces only an institution it wrote before it truncates anything.
@@ -52,7 +52,7 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
         raise SystemExit(f"finhouse demo: `{' '.join(cmd)}` failed (exit {code}); see its message above")
 
 
-MARK = "simulated_institution"  # the simulator's mark (backend/simulator/models.py)
+MARK = "simulated_institution"  # the simulator's mark (corebanking/simulator/models.py)
 # Tables whose rows the migrations themselves write (Django's bookkeeping, the staff roles, the chart of
 # accounts and transaction types): a database holding rows only there is new.
 SEEDED = frozenset({"django_migrations", "django_content_type", "auth_permission", "auth_group",
@@ -157,8 +157,8 @@ def _wait_http(url: str, seconds: float) -> bool:
 def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
     python = sys.executable
     manage = [python, str(cfg.manage_py)]
-    with_airflow = [str(cfg.root / "airflow" / "bin" / "with-env")]
-    dbt_project = cfg.root / "dbt" / "finhouse"
+    with_airflow = [str(cfg.root / "orchestrate" / "bin" / "with-env")]
+    dbt_project = cfg.root / "transform" / "finhouse"
     # Every part is given every setting, defaults filled in (fh_config.environ): none needs its own.
     env = dict(fh_config.environ(), FINHOUSE_OLTP_URL=cfg.oltp_url, DJANGO_SETTINGS_MODULE="config.settings")
     root = cfg.root
@@ -180,7 +180,7 @@ def run(cfg: fh_config.Config, args: argparse.Namespace) -> int:
 
     _step("through Airflow: the six ingestion DAGs (fhload → RAW), then the transform DAG (dbt build: "
           "staging → intermediate → marts, every test; then the serving copy)")
-    run_dags = str(root / "airflow" / "bin" / "run-dags")
+    run_dags = str(root / "orchestrate" / "bin" / "run-dags")
     _run([*with_airflow, "python", run_dags, "ingest", "transform"], env, root)
     _run([*dbt, "docs", "generate", *dbt_flags], env, root)
 
@@ -206,7 +206,7 @@ def _serve(cfg: fh_config.Config, env: dict[str, str], password: str, generated:
     airflow_env = dict(env, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{cfg.admin_user}:admin",
                        AIRFLOW__API__BASE_URL=f"http://{cfg.web_host}:{cfg.airflow_port}")
     logs = fh_config.private_dir(cfg.home / "logs", cfg.home)
-    dbt = cfg.root / "dbt" / "finhouse"
+    dbt = cfg.root / "transform" / "finhouse"
     services = {
         "django": ([sys.executable, str(cfg.manage_py), "runserver", "--noreload",
                     f"{cfg.web_host}:{cfg.web_port}"], env),

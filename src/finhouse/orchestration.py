@@ -1,6 +1,6 @@
 """The names the Airflow side shares: DAG ids, the warehouse writers' pool, the Assets of the raw tables and
-of the serving copy. The DAG files (airflow/dags), the scripts that set Airflow up and run it (airflow/bin,
-`finhouse demo`) and the tests read them from here, so that a name is written once.
+of the serving copy. The DAG files (orchestrate/dags), the scripts that set Airflow up and run it
+(orchestrate/bin, `finhouse demo`) and the tests read them from here, so that a name is written once.
 
 Standard library only, like the rest of what Airflow imports (tests/test_config.py checks): an Asset is
 described by the keyword arguments of airflow.sdk.Asset, which the DAG files pass on."""
@@ -8,7 +8,7 @@ described by the keyword arguments of airflow.sdk.Asset, which the DAG files pas
 from __future__ import annotations
 
 # DuckDB takes one writer at a time: fhload's loads, the dbt build and the serving copy's publication
-# queue for this pool's one slot (airflow/bin/setup-db creates it).
+# queue for this pool's one slot (orchestrate/bin/setup-db creates it).
 POOL = "warehouse_writer"
 POOL_SLOTS = 1
 POOL_DESCRIPTION = "One writer at a time on the DuckDB warehouse (fhload, dbt)"

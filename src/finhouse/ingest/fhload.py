@@ -1,6 +1,6 @@
 """Run fhload, the C extract-load engine, and read its per-table JSON summaries.
 
-Used by the `finhouse ingest` command and by the Airflow ingestion DAGs (airflow/dags/ingest_dags.py),
+Used by the `finhouse ingest` command and by the Airflow ingestion DAGs (orchestrate/dags/ingest_dags.py),
 so it is standard library only: it is imported inside the Airflow environment, which has neither Django
 nor the platform's other dependencies. fhload does the work; this module finds it, builds its command
 line, and turns its summaries and exit codes into Python values and exceptions.
@@ -26,7 +26,7 @@ from typing import Any
 from finhouse import config as fh_config
 from finhouse.config import ROOT
 
-DEFAULT_FHLOAD = ROOT / "engine" / "build" / "fhload"
+DEFAULT_FHLOAD = ROOT / "ingest" / "engine" / "build" / "fhload"
 # What fhload reads, as the configuration resolves it (defaults in .env.example).
 registry_path = fh_config.registry_path
 warehouse_path = fh_config.warehouse_path
@@ -192,7 +192,7 @@ def parse_summaries(stdout: str) -> tuple[list[TableLoad], list[tuple[str | None
 
 
 def fhload_path(env: Mapping[str, str] | None = None) -> Path:
-    """Where fhload is: $FHLOAD if set, else engine/build/fhload. Raises FhloadNotFound if it is not
+    """Where fhload is: $FHLOAD if set, else ingest/engine/build/fhload. Raises FhloadNotFound if it is not
     an executable file."""
     env = os.environ if env is None else env
     path = _under_root(env.get("FHLOAD") or str(DEFAULT_FHLOAD))

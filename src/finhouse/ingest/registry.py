@@ -1,6 +1,6 @@
 """The table registry (ingest/registry.tsv) as Python objects, for the CLI, the DAG factory and tests.
 
-fhload parses and checks it (engine/src/registry.c, the only parser); this module runs
+fhload parses and checks it (ingest/engine/src/registry.c, the only parser); this module runs
 `fhload --registry PATH --print-registry` and reads its JSON, so Python never disagrees with the engine
 on what the file says, which groups exist or what is malformed. Standard library only: the Airflow DAGs
 import it. The result is cached per registry file (path, mtime, size) and fhload binary, so a DAG parse
@@ -45,7 +45,7 @@ _cache: dict[tuple, Registry] = {}
 
 def read(path: Path | None = None, env: Mapping[str, str] | None = None) -> Registry:
     """The registry at `path` (default: the configured one, FINHOUSE_REGISTRY) as fhload reads it (fhload:
-    $FHLOAD of `env`, else engine/build/fhload; raises ingest.FhloadNotFound when it is not built)."""
+    $FHLOAD of `env`, else ingest/engine/build/fhload; raises ingest.FhloadNotFound when it is not built)."""
     path = Path(path or fh_config.registry_path(env)).resolve()
     fhload = ingest.fhload_path(env)
     try:

@@ -17,7 +17,7 @@ For each table:
    machine whose process is gone is taken over at once.
 2. State. FH_LOADS is the log of loads, in the one shape DuckDB's raw._fh_loads has too (LOAD_ID,
    TABLE_NAME, MODE, STARTED_AT, FINISHED_AT, ROWS_LOADED, ROWS_DELETED, FILES, WATERMARK_FROM/TO,
-   STATUS: engine/README.md, "The RAW-layer contract"), and FH_STATE a view of
+   STATUS: ingest/engine/README.md, "The RAW-layer contract"), and FH_STATE a view of
    its latest committed ('ok') load per table (the mirror of raw._fh_state: watermark, last load id).
    The watermark is read there and handed to `fhload --parquet DIR --since`.
 3. Extract. Each fhload run gets its load id from the sequence FH_LOAD_ID_SEQ (`--load-id N`), never
@@ -108,9 +108,9 @@ STATE_TABLE = "FH_LOADS"
 STATE_VIEW = "FH_STATE"
 LEASE_TABLE = "FH_LEASES"
 LOAD_ID_SEQUENCE = "FH_LOAD_ID_SEQ"
-# Longer than the Airflow task timeout (1 h, airflow/dags/ingest_dags.py): a live loader never loses it.
+# Longer than the Airflow task timeout (1 h, orchestrate/dags/ingest_dags.py): a live loader never loses it.
 DEFAULT_LEASE_SECONDS = 7200
-DEFAULT_MAX_DELETE_PERCENT = 50  # fhload's default too (engine/include/cli.h)
+DEFAULT_MAX_DELETE_PERCENT = 50  # fhload's default too (ingest/engine/include/cli.h)
 
 
 # --- errors ------------------------------------------------------------------------------------------------
@@ -444,7 +444,7 @@ class Loader:
     # objects
     def ensure_objects(self) -> None:
         """The schema (created only where it is missing: on the emulator; a real account is provisioned by
-        snowflake/scripts/), the stage, the load log and the state view."""
+        ingest/snowflake/scripts/), the stage, the load log and the state view."""
         from snowflake.connector import errors as sf_errors
 
         cur = self.conn.cursor()
@@ -663,7 +663,7 @@ class Loader:
     def write_raw_columns(self, path: Path, tables: Iterable[str]) -> Path:
         """The raw columns of these tables, read now (under their leases: no other loader changes them
         until this one is done), as the CSV fhload's --raw-columns reads. fhload decides from them what
-        the load does to each raw table (engine/src/stage_parquet.c: create, add, widen or refuse)."""
+        the load does to each raw table (ingest/engine/src/stage_parquet.c: create, add, widen or refuse)."""
         columns = self.raw_columns(refresh=True)
         with path.open("w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
@@ -823,7 +823,7 @@ class Loader:
     def check_deletes(self, m: Manifest, table_sql: str) -> None:
         """Refuse a full load that would mark more than max_delete_percent of the live keys deleted (the
         keys whose latest raw row is not a delete): a source pointed at an empty or wrong database. fhload
-        prescribes the count (engine/src/stage_parquet.c, as duck_dest does it on DuckDB)."""
+        prescribes the count (ingest/engine/src/stage_parquet.c, as duck_dest does it on DuckDB)."""
         live, gone = self.execute(self.prescribed(m, "count_deletes", table_sql))[0]
         live, gone = int(live), int(gone)
         limit = self.max_delete_percent

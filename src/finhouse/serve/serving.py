@@ -120,7 +120,7 @@ def build_and_publish(dbt_args: list[str] | None = None, *, dbt: str | None = No
     """Run `dbt build` on the DuckDB warehouse; publish the serving copy only when it succeeded.
     Returns None (and publishes nothing) when the build failed."""
     dbt = dbt or str(Path(sys.executable).with_name("dbt"))
-    project = ROOT / "dbt" / "finhouse"
+    project = ROOT / "transform" / "finhouse"
     cmd = [dbt, "build", "--project-dir", str(project), "--profiles-dir", str(project), *(dbt_args or [])]
     env = fh_config.environ()
     if warehouse:

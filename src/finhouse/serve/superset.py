@@ -1,11 +1,11 @@
-"""The commands that bring Superset up, for `finhouse demo` and the make targets (superset/superset.mk).
+"""The commands that bring Superset up, for `finhouse demo` and the make targets (serve/superset.mk).
 
 Superset lives in its own environment (.finhouse/superset-venv); everything runs through
-superset/bin/with-env, which sets its configuration. In order, after the warehouse is loaded:
+serve/bin/with-env, which sets its configuration. In order, after the warehouse is loaded:
 
     serving.build_and_publish()  or  python -m finhouse.serve.serving build-and-publish  (build, publish)
     setup_db_command(root)       metadata database, `superset db upgrade` + `init`, admin and viewer
-    import_command(root)         the dashboards kept as YAML in superset/dashboards/
+    import_command(root)         the dashboards kept as YAML in serve/dashboards/
     serve_command(root, host)    gunicorn on FINHOUSE_SUPERSET_PORT (default 8088); health at /health
 """
 
@@ -20,15 +20,15 @@ def port() -> int:
 
 
 def _with_env(root: Path) -> str:
-    return str(root / "superset" / "bin" / "with-env")
+    return str(root / "serve" / "bin" / "with-env")
 
 
 def setup_db_command(root: Path) -> list[str]:
-    return [_with_env(root), "python", str(root / "superset" / "fh_superset.py"), "setup-db"]
+    return [_with_env(root), "python", str(root / "serve" / "fh_superset.py"), "setup-db"]
 
 
 def import_command(root: Path) -> list[str]:
-    return [_with_env(root), "python", str(root / "superset" / "fh_superset.py"), "import"]
+    return [_with_env(root), "python", str(root / "serve" / "fh_superset.py"), "import"]
 
 
 def serve_command(root: Path, host: str = "127.0.0.1", listen_port: int | None = None) -> list[str]:

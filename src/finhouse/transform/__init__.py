@@ -1,1 +1,1 @@
-"""Transformation (dbt lives in dbt/finhouse): the tools the platform keeps beside it."""
+"""Transformation (dbt lives in transform/finhouse): the tools the platform keeps beside it."""
