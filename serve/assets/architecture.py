@@ -32,7 +32,8 @@ BOXES = {
                                                       "transform DAG (dbt via cosmos)"], "#f3eefa"),
     "docs": (680, 350, 170, 80, "dbt docs :8081", ["lineage, column docs"], "#f5f5f5"),
     "registry": (230, 350, 410, 80, "Table registry (ingest/registry.tsv)",
-                 ["one file read by fhload, the DAGs and dbt sources"], "#f5f5f5"),
+                 ["parsed by fhload alone; the DAGs and the CLI read its JSON,",
+                  "dbt sources are tested against it"], "#f5f5f5"),
 }
 
 # Where each part lives in the repository (the tree reads in the order data moves), at the foot of its box.
