@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -184,6 +185,32 @@ def incremental_expectation(oltp, table: str, watermark) -> int:
 
 
 # --- tests -----------------------------------------------------------------------------------------------
+
+
+def _sql_text(sql: str) -> str:
+    """One statement's text with the layout taken out: no comments, no COMMENT clause, single spaces."""
+    sql = re.sub(r"--[^\n]*", "", sql)
+    sql = re.sub(r"\s+COMMENT\s*=\s*'[^']*'", "", sql)
+    return re.sub(r"\(\s+", "(", re.sub(r"\s+", " ", sql)).strip()
+
+
+def test_bookkeeping_ddl_is_fhloads():
+    """The bookkeeping objects are fhload's: `fhload --print-snowflake-setup` prints FH_LOADS (the shape of
+    DuckDB's raw._fh_loads), FH_STATE and FH_LEASES, with placeholders the loader names, and the
+    provisioning script creates exactly those."""
+    statements = snowflake.setup_statements()
+    assert [s.split(" (")[0].split(" AS ")[0] for s in statements] == [
+        "CREATE TABLE IF NOT EXISTS {log}", "CREATE VIEW IF NOT EXISTS {state}",
+        "CREATE TABLE IF NOT EXISTS {leases}"]
+    settings = snowflake.Settings.from_env({"SNOWFLAKE_ACCOUNT": "a", "SNOWFLAKE_USER": "u",
+                                            "SNOWFLAKE_PASSWORD": "p", "SNOWFLAKE_RAW_DATABASE": "RAW",
+                                            "SNOWFLAKE_RAW_SCHEMA": "OLTP"})
+    named = [snowflake.Loader(None, settings).named(s) for s in statements]
+    assert all("{" not in s for s in named)
+    script = (ROOT / "ingest" / "snowflake" / "scripts" / "00_warehouse_and_databases.sql").read_text()
+    provisioned = {_sql_text(s) for s in script.split(";")}
+    for sql in named:
+        assert _sql_text(sql.replace('"', "")) in provisioned, sql
 
 
 def test_full_load_reconciles(oltp, sf_env):

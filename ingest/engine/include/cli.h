@@ -30,6 +30,7 @@ typedef struct cli_options {
     int ntables;
     int full, json, quiet, help, version;
     int print_registry;      /* --print-registry: print the parsed registry as JSON, load nothing */
+    int print_sf_setup;      /* --print-snowflake-setup: Snowflake's bookkeeping DDL as JSON */
     int reconcile;           /* --reconcile: compare with the source and load only what differs */
     int64_t load_id;         /* --load-id: with --parquet, the id the warehouse's sequence gave */
     const char *raw_columns; /* --raw-columns: with --parquet, Snowflake's raw columns (CSV) */

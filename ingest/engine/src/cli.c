@@ -113,6 +113,7 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                     : !strcmp(name, "--help") || !strcmp(name, "-h")  ? &o->help
                     : !strcmp(name, "--version")                      ? &o->version
                     : !strcmp(name, "--print-registry")               ? &o->print_registry
+                    : !strcmp(name, "--print-snowflake-setup")        ? &o->print_sf_setup
                                                                       : NULL;
         if (flag) {
             if (val)
@@ -208,6 +209,10 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
         return fh_error_set(err, FH_EUSAGE,
                             "--print-registry prints the whole registry; it takes no TABLE or "
                             "--group");
+    if (o->print_sf_setup && (o->ntables || o->ngroups || o->parquet))
+        return fh_error_set(err, FH_EUSAGE,
+                            "--print-snowflake-setup prints the same statements for every table; "
+                            "it takes no TABLE, --group or --parquet");
     if (o->reconcile && (o->parquet || o->full))
         return fh_error_set(err, FH_EUSAGE, "--reconcile cannot be combined with %s",
                             o->parquet ? "--parquet" : "--full");
@@ -291,6 +296,17 @@ void cli_help(FILE *f)
         "loads\n"
         "                      nothing and connects to nothing (exit 2 and one line on a bad "
         "registry)\n"
+        "  --print-snowflake-setup\n"
+        "                      print the DDL of Snowflake's load bookkeeping as one JSON "
+        "document:\n"
+        "                      {\"placeholders\": [\"{log}\", \"{state}\", \"{leases}\"], "
+        "\"statements\": [...]}\n"
+        "                      — the load log FH_LOADS (the shape of DuckDB's raw._fh_loads), the\n"
+        "                      FH_STATE view, the FH_LEASES table, each CREATE … IF NOT EXISTS; "
+        "the\n"
+        "                      loader replaces each placeholder with the object's qualified name "
+        "and\n"
+        "                      runs them in order. Connects to nothing\n"
         "  --quiet, -q         no progress and no summary; errors only\n"
         "  --help, -h          this text\n"
         "  --version           print the version\n"

@@ -35,6 +35,7 @@
 #include "fh_duck.h"
 #include "fh_sql.h"
 #include "fh_time.h"
+#include "load_log.h"
 
 struct duck_dest {
     char path[1024];
@@ -74,25 +75,25 @@ static int mkdir_parents(const char *path, fh_error *err)
     return FH_OK;
 }
 
-/* The RAW layer's bookkeeping tables, created with the warehouse. */
-static const char INIT_SQL[] =
-    "BEGIN;"
-    "CREATE SCHEMA IF NOT EXISTS raw;"
-    /* The load log's shape is the one Snowflake's RAW.<schema>.FH_LOADS has (ingest/engine/README.md, "The
-     * load log"): the same columns, the same meaning. `files` is the Parquet files a load was staged
-     * in, 0 here (DuckDB loads straight from the producer); `status` is always 'ok' here (a load
-     * that fails leaves no row), Snowflake's loader also writes 'pending' and 'rolled_back'. */
-    "CREATE TABLE IF NOT EXISTS raw._fh_loads ("
-    " load_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL, mode VARCHAR NOT NULL,"
-    " started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,"
-    " rows_loaded BIGINT NOT NULL, rows_deleted BIGINT NOT NULL, files BIGINT NOT NULL DEFAULT 0,"
-    " watermark_from TIMESTAMPTZ, watermark_to TIMESTAMPTZ, status VARCHAR NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS raw._fh_state ("
-    " table_name VARCHAR PRIMARY KEY, watermark TIMESTAMPTZ,"
-    " last_load_id BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);"
-    /* the load the table's current keys (raw._fh_current_<t>) were last rebuilt at */
-    "ALTER TABLE raw._fh_state ADD COLUMN IF NOT EXISTS current_as_of BIGINT;"
-    "COMMIT;";
+/* The RAW layer's bookkeeping tables, created with the warehouse, into b (its text, or NULL when out
+ * of memory). The load log is load_log's one shape, the one Snowflake's RAW.<schema>.FH_LOADS has
+ * (ingest/engine/README.md, "The load log"): the same columns, the same meaning. `files` is the
+ * Parquet files a load was staged in, 0 here (DuckDB loads straight from the producer); `status` is
+ * always 'ok' here (a load that fails leaves no row), Snowflake's loader also writes 'pending' and
+ * 'rolled_back'. */
+static const char *init_sql(fh_sql_buf *b)
+{
+    fh_sql_buf_add(b, "BEGIN;CREATE SCHEMA IF NOT EXISTS raw;");
+    load_log_create(b, LOAD_LOG_DUCKDB, "raw._fh_loads");
+    fh_sql_buf_add(
+        b, ";CREATE TABLE IF NOT EXISTS raw._fh_state ("
+           " table_name VARCHAR PRIMARY KEY, watermark TIMESTAMPTZ,"
+           " last_load_id BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);"
+           /* the load the table's current keys (raw._fh_current_<t>) were last rebuilt at */
+           "ALTER TABLE raw._fh_state ADD COLUMN IF NOT EXISTS current_as_of BIGINT;"
+           "COMMIT;");
+    return b->oom ? NULL : b->s;
+}
 
 static duckdb_config make_config(int threads, const char *memory_limit,
                                  const char *disabled_compression)
@@ -183,8 +184,13 @@ static int create_whole(const char *path, int threads, const char *memory_limit,
         *err = e;
         return open_error(err);
     }
-    int ok = fh_duck_query(&h, INIT_SQL, NULL, &e) == FH_OK &&
+    fh_sql_buf init = {0};
+    const char *sql = init_sql(&init);
+    if (!sql)
+        fh_error_set(&e, FH_EINTERNAL, "out of memory");
+    int ok = sql && fh_duck_query(&h, sql, NULL, &e) == FH_OK &&
              fh_duck_query(&h, "CHECKPOINT", NULL, &e) == FH_OK;
+    fh_sql_buf_reset(&init);
     char msg[FH_ERROR_MAX + 64] = "";
     if (!ok)
         snprintf(msg, sizeof msg, "cannot create %s", e.msg);
@@ -322,8 +328,12 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
         free(d);
         return open_error(err);
     }
-    if (rc == FH_OK)
-        rc = query(d, INIT_SQL, NULL, err);
+    if (rc == FH_OK) {
+        fh_sql_buf init = {0};
+        const char *sql = init_sql(&init);
+        rc = sql ? query(d, sql, NULL, err) : fh_error_set(err, FH_EINTERNAL, "out of memory");
+        fh_sql_buf_reset(&init);
+    }
     if (rc == FH_OK)
         rc = migrate_load_log(d, err);
     if (rc != FH_OK) {

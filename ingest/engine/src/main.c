@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "duck_dest.h"
 #include "fh_time.h"
+#include "load_log.h"
 #include "pg_source.h"
 #include "registry.h"
 #include "stage_parquet.h"
@@ -440,6 +441,13 @@ int main(int argc, char **argv)
         printf("fhload %s (DuckDB %s)\n", CLI_VERSION, duckdb_library_version());
         cli_free(&o);
         return 0;
+    }
+    if (o.print_sf_setup) {
+        rc = load_log_print_sf_setup(stdout);
+        if (rc != FH_OK)
+            fprintf(stderr, "fhload: out of memory\n");
+        cli_free(&o);
+        return rc;
     }
 
     registry reg = {0};

@@ -42,8 +42,10 @@ CREATE STAGE IF NOT EXISTS RAW.OLTP.FH_STAGE
   FILE_FORMAT = RAW.OLTP.FH_PARQUET ENCRYPTION = (TYPE = 'SNOWFLAKE_SSE')
   COMMENT = 'fhload Parquet files; COPY INTO ... PURGE = TRUE empties it after each confirmed load';
 
--- The loader creates its load log and state view on first run if they are missing; creating them here
--- lets SYSADMIN own them (same DDL as finhouse.ingest.snowflake.Loader.ensure_objects).
+-- The loader creates its load log, state view and lease table on first run if they are missing;
+-- creating them here lets SYSADMIN own them. The DDL is fhload's (`fhload --print-snowflake-setup`,
+-- ingest/engine/src/load_log.c: the load log in the one shape of DuckDB's raw._fh_loads);
+-- tests/test_snowflake.py checks that these statements are the ones it prints.
 CREATE TABLE IF NOT EXISTS RAW.OLTP.FH_LOADS (
   LOAD_ID NUMBER(38,0) NOT NULL, TABLE_NAME VARCHAR NOT NULL, MODE VARCHAR NOT NULL,
   STARTED_AT TIMESTAMP_TZ NOT NULL, FINISHED_AT TIMESTAMP_TZ,

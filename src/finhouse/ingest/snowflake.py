@@ -19,6 +19,8 @@ For each table:
    TABLE_NAME, MODE, STARTED_AT, FINISHED_AT, ROWS_LOADED, ROWS_DELETED, FILES, WATERMARK_FROM/TO,
    STATUS: ingest/engine/README.md, "The RAW-layer contract"), and FH_STATE a view of
    its latest committed ('ok') load per table (the mirror of raw._fh_state: watermark, last load id).
+   Their DDL, and FH_LEASES', is fhload's (`fhload --print-snowflake-setup`, setup_statements): the
+   loader only runs it, before anything else.
    The watermark is read there and handed to `fhload --parquet DIR --since`.
 3. Extract. Each fhload run gets its load id from the sequence FH_LOAD_ID_SEQ (`--load-id N`), never
    from a clock: staging keeps each key's row with the greatest _fh_load_id, so ids must grow with time
@@ -405,9 +407,10 @@ class Loader:
     """Loads fhload's Parquet output into one RAW database and schema over one connection."""
 
     def __init__(self, conn, settings: Settings, log: Callable[[str], None] | None = None, *,
-                 max_delete_percent: int = DEFAULT_MAX_DELETE_PERCENT):
+                 max_delete_percent: int = DEFAULT_MAX_DELETE_PERCENT, env: Mapping[str, str] | None = None):
         self.conn = conn
         self.s = settings
+        self.env = env  # which fhload prescribes the bookkeeping DDL ($FHLOAD; None: os.environ)
         self.log = log or (lambda message: None)
         self.max_delete_percent = max_delete_percent
         # Who holds a lease: readable in the busy message, and host + pid let a loader on the same machine
@@ -444,7 +447,8 @@ class Loader:
     # objects
     def ensure_objects(self) -> None:
         """The schema (created only where it is missing: on the emulator; a real account is provisioned by
-        ingest/snowflake/scripts/), the stage, the load log and the state view."""
+        ingest/snowflake/scripts/), the stage, then fhload's bookkeeping objects: the load log, the state
+        view and the lease table (setup_statements), then the load id sequence."""
         from snowflake.connector import errors as sf_errors
 
         cur = self.conn.cursor()
@@ -458,23 +462,8 @@ class Loader:
             cur.close()
         self.execute(
             f"CREATE STAGE IF NOT EXISTS {self.s.qualified(self.s.stage)} FILE_FORMAT = (TYPE = PARQUET)")
-        self.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.s.qualified(STATE_TABLE)} ("
-            " LOAD_ID NUMBER(38,0) NOT NULL, TABLE_NAME VARCHAR NOT NULL, MODE VARCHAR NOT NULL,"
-            " STARTED_AT TIMESTAMP_TZ NOT NULL, FINISHED_AT TIMESTAMP_TZ,"
-            " ROWS_LOADED NUMBER(38,0) NOT NULL, ROWS_DELETED NUMBER(38,0) NOT NULL,"
-            " FILES NUMBER(38,0) NOT NULL, WATERMARK_FROM TIMESTAMP_TZ, WATERMARK_TO TIMESTAMP_TZ,"
-            " STATUS VARCHAR NOT NULL, PRIMARY KEY (TABLE_NAME, LOAD_ID))")
-        self.execute(
-            f"CREATE VIEW IF NOT EXISTS {self.s.qualified(STATE_VIEW)} AS"
-            " SELECT TABLE_NAME, WATERMARK_TO AS WATERMARK, LOAD_ID AS LAST_LOAD_ID,"
-            " FINISHED_AT AS UPDATED_AT"
-            f" FROM {self.s.qualified(STATE_TABLE)} WHERE STATUS = 'ok'"
-            " QUALIFY ROW_NUMBER() OVER (PARTITION BY TABLE_NAME ORDER BY LOAD_ID DESC) = 1")
-        self.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.s.qualified(LEASE_TABLE)} ("
-            " TABLE_NAME VARCHAR NOT NULL, HOLDER VARCHAR, ACQUIRED_AT TIMESTAMP_TZ, EXPIRES_AT TIMESTAMP_TZ,"
-            " PRIMARY KEY (TABLE_NAME))")
+        for sql in setup_statements(self.env):
+            self.execute(self.named(sql))
         self.ensure_sequence()
 
     # load ids
@@ -817,7 +806,13 @@ class Loader:
                 f"snowflake: table {m.table}: fhload's manifest {m.path} prescribes no {name} for this "
                 f"{m.mode} load (written by an older fhload? rebuild it: make engine); the state did not "
                 "move")
-        return (sql.replace("{table}", table_sql).replace("{log}", self.s.qualified(STATE_TABLE))
+        return self.named(sql.replace("{table}", table_sql))
+
+    def named(self, sql: str) -> str:
+        """fhload's statement with its placeholders for the bookkeeping objects replaced by their
+        qualified names: {log} FH_LOADS, {state} FH_STATE, {leases} FH_LEASES."""
+        return (sql.replace("{log}", self.s.qualified(STATE_TABLE))
+                .replace("{state}", self.s.qualified(STATE_VIEW))
                 .replace("{leases}", self.s.qualified(LEASE_TABLE)))
 
     def check_deletes(self, m: Manifest, table_sql: str) -> None:
@@ -857,6 +852,27 @@ class Loader:
 
 
 # --- running fhload ----------------------------------------------------------------------------------------
+
+
+_setup_cache: dict[tuple[str, int], tuple[str, ...]] = {}
+
+
+def setup_statements(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The DDL of the loader's bookkeeping objects as fhload prescribes it (`fhload --print-snowflake-setup`,
+    ingest/engine/src/load_log.c: the load log FH_LOADS in the one shape of DuckDB's raw._fh_loads, the
+    FH_STATE view, FH_LEASES), each CREATE … IF NOT EXISTS with {log}, {state} and {leases} for the
+    qualified names (Loader.named). Asked once per process and fhload build."""
+    fhload = ingest.fhload_path(env)
+    key = (str(fhload), fhload.stat().st_mtime_ns)
+    if key not in _setup_cache:
+        proc = subprocess.run([str(fhload), "--print-snowflake-setup"], capture_output=True, text=True,
+                              timeout=60, check=False, env=registry._env())
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
+            raise SnowflakeError(f"snowflake: {lines[-1] if lines else 'fhload --print-snowflake-setup'}: "
+                                 f"exit {proc.returncode} (an older fhload? rebuild it: make engine)")
+        _setup_cache[key] = tuple(json.loads(proc.stdout)["statements"])
+    return _setup_cache[key]
 
 
 def _select(tables: Sequence[str], groups: Sequence[str], env: Mapping[str, str]) -> list[registry.Table]:
@@ -934,7 +950,7 @@ def load(tables: Iterable[str] = (), groups: Iterable[str] = (), *, full: bool =
     env["FINHOUSE_MAX_DELETE_PERCENT"] = str(max_delete_percent)  # fhload reads it too: one value for both
     selected = _select(list(tables), list(groups), env)
     conn = connection or connect(settings)
-    loader = Loader(conn, settings, log, max_delete_percent=max_delete_percent)
+    loader = Loader(conn, settings, log, max_delete_percent=max_delete_percent, env=env)
     stage_root = fh_config.home(env) / "snowflake-stage"
     stage_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_workdirs(stage_root)
