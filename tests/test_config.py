@@ -242,4 +242,10 @@ def test_no_default_is_written_twice():
             continue
         found += [f"{rel}:{line} {name}" for line, name in literal_defaults(path.read_text())
                   if name in defaults]
+    for path in _tracked(".yml", ".yaml", ".sql"):  # dbt's env_var('NAME', 'default')
+        text = path.read_text(errors="replace") if path.is_file() else ""
+        for match in re.finditer(r"env_var\(\s*['\"]([A-Z][A-Z0-9_]*)['\"]\s*,", text):
+            if match[1] in defaults:
+                line = text.count("\n", 0, match.start()) + 1
+                found.append(f"{path.relative_to(ROOT)}:{line} {match[1]}")
     assert found == [], f"defaults written again (read them from .env.example): {found}"

@@ -63,8 +63,11 @@ def _say(message: str) -> None:
 
 
 def _env(url: str, warehouse: Path | None = None) -> dict[str, str]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from finhouse import config as fh_config  # dbt keeps no default of its own: .env.example's, filled in
+
     env = dict(
-        os.environ,
+        fh_config.environ(),
         FINHOUSE_OLTP_URL=url,
         DJANGO_SETTINGS_MODULE="config.settings",
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
