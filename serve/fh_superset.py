@@ -38,8 +38,15 @@ URI_PLACEHOLDER = "{{ FINHOUSE_WAREHOUSE_URI }}"
 VIEWER_ROLE = "viewer"
 
 
+def _setting(name: str) -> str:
+    """NAME as with-env sets it, .env.example's default filled in (superset_config.setting)."""
+    from superset_config import setting  # beside this file, on with-env's PYTHONPATH
+
+    return setting(name)
+
+
 def home() -> Path:
-    return Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
+    return Path(_setting("FINHOUSE_HOME"))
 
 
 def _stored_password(env_name: str, filename: str) -> str:
@@ -55,7 +62,7 @@ def _stored_password(env_name: str, filename: str) -> str:
 
 
 def admin_user() -> str:
-    return os.environ.get("FINHOUSE_ADMIN_USER", "admin")
+    return _setting("FINHOUSE_ADMIN_USER")
 
 
 def admin_password() -> str:
@@ -153,8 +160,8 @@ def ensure_users() -> None:
 
         admin = sm.find_user(username=admin_user())
         if admin is None:
-            sm.add_user(admin_user(), "finhouse", "admin", os.environ.get("FINHOUSE_ADMIN_EMAIL",
-                        "admin@example.org"), sm.find_role("Admin"), password=admin_password())
+            sm.add_user(admin_user(), "finhouse", "admin", _setting("FINHOUSE_ADMIN_EMAIL"),
+                        sm.find_role("Admin"), password=admin_password())
             print(f"superset: admin {admin_user()} created")
         else:
             sm.reset_password(admin.id, admin_password())

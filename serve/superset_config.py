@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-FINHOUSE_HOME = Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
+
+
+def setting(name: str, env: Mapping[str, str] = os.environ) -> str:
+    """NAME from the environment. Everything here runs through serve/bin/with-env, which fills in the
+    defaults of .env.example (scripts/defaults.sh, the one file they are written in): none is repeated here."""
+    value = env.get(name)
+    if not value:
+        raise SystemExit(f"superset: {name} is not set: run through serve/bin/with-env, which sets the "
+                         "defaults of .env.example")
+    return value
+
 
 
 def create_private(path: Path, text: str) -> bool:
@@ -41,7 +52,7 @@ def _secret_key() -> str:
     key = os.environ.get("SUPERSET_SECRET_KEY")
     if key:
         return key
-    path = FINHOUSE_HOME / "superset-secret-key"
+    path = Path(setting("FINHOUSE_HOME")) / "superset-secret-key"
     if not path.exists():
         create_private(path, secrets.token_urlsafe(42) + "\n")
     return path.read_text().strip()
@@ -56,7 +67,7 @@ def metadata_url(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
                            "serve/bin/with-env (or set it, or SUPERSET_DATABASE_URL)")
     oltp = urlsplit(env["FINHOUSE_OLTP_URL"])
     db = env.get("SUPERSET_DATABASE_NAME", "superset")
-    user = quote(env.get("SUPERSET_DATABASE_USER", "finhouse_superset"), safe="")
+    user = quote(setting("SUPERSET_DATABASE_USER", env), safe="")
     if env.get("SUPERSET_DATABASE_PASSWORD"):
         user += ":" + quote(env["SUPERSET_DATABASE_PASSWORD"], safe="")
     host = oltp.netloc.rsplit("@", 1)[-1]  # the OLTP's server, not its user

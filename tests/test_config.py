@@ -174,3 +174,78 @@ def test_the_dags_names_are_written_once():
         strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
                    and id(n) not in docstrings]  # a docstring may name them
         assert [n for n in needles if any(n in s for s in strings)] == [], path
+
+
+# --- no default written twice: a variable with a value in .env.example has no literal default in code -----
+
+_GETTERS = {"get", "getenv", "_env_int", "_env_str", "_env_bool", "env_var"}
+
+
+def _literal(node: ast.AST) -> bool:
+    """Whether `node` spells out a value: a constant, or one built from constants (ROOT / ".finhouse",
+    8 * 3600, f"{x}…"). Looking a value up (DEFAULTS["NAME"], fh_config.get("NAME")) is not, nor is
+    "no value" (None, "": `get("NAME") or ""` only makes a missing value a string)."""
+    if isinstance(node, ast.Constant):
+        return node.value not in (None, "")
+    if isinstance(node, (ast.Subscript, ast.Call, ast.Name, ast.Attribute)):
+        return False
+    return any(_literal(child) for child in ast.iter_child_nodes(node))
+
+
+def _named(call: ast.AST) -> str | None:
+    """The variable a getter call reads (os.environ.get("NAME", …), os.getenv, env.get, _env_int, …)."""
+    if not isinstance(call, ast.Call) or not call.args:
+        return None
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    first = call.args[0]
+    if name in _GETTERS and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
+
+
+def literal_defaults(source: str) -> list[tuple[int, str]]:
+    """(line, NAME) of each default spelled out in Python code: a getter's second argument, or what follows
+    `or` after a getter given only the name (os.environ.get("NAME") or "literal")."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        name = _named(node)
+        if name and (len(node.args) > 1 and _literal(node.args[1])
+                     or any(k.arg == "default" and _literal(k.value) for k in node.keywords)):
+            found.append((node.lineno, name))
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            for left, right in zip(node.values, node.values[1:], strict=False):
+                name = _named(left)
+                if name and len(left.args) == 1 and _literal(right):
+                    found.append((left.lineno, name))
+    return found
+
+
+def test_the_scan_sees_the_ways_a_default_is_written():
+    code = ('os.environ.get("A", "x")\nos.getenv("A", 5)\nenv.get("A", ROOT / ".finhouse")\n'
+            '_env_int("A", 8 * 3600)\n'
+            'os.environ.get("A") or "x"\nos.environ.get("B", "x")\n'
+            'os.environ.get("A", DEFAULTS["A"])\nfh_config.get("A")\nos.environ.get("A") or DEFAULTS["A"]\n'
+            '_env_bool("A")\nos.environ.get("A", None)\nget("A") or ""\n')
+    assert [line for line, name in literal_defaults(code) if name == "A"] == [1, 2, 3, 4, 5]
+
+
+def test_no_default_is_written_twice():
+    """Each variable with a value in .env.example takes it from there (finhouse.config, Django's
+    env_defaults, the with-env wrappers, Make): Python code spells out no default of its own for it, the
+    same or another. The engine's compiled-in fallbacks are held to the file above; dbt's profile below."""
+    defaults = fh_config.defaults()
+    found = []
+    for path in _tracked(".py"):
+        rel = str(path.relative_to(ROOT))
+        if rel == "tests/test_config.py" or not path.is_file():
+            continue
+        found += [f"{rel}:{line} {name}" for line, name in literal_defaults(path.read_text())
+                  if name in defaults]
+    for path in _tracked(".yml", ".yaml", ".sql"):  # dbt's env_var('NAME', 'default')
+        text = path.read_text(errors="replace") if path.is_file() else ""
+        for match in re.finditer(r"env_var\(\s*['\"]([A-Z][A-Z0-9_]*)['\"]\s*,", text):
+            if match[1] in defaults:
+                line = text.count("\n", 0, match.start()) + 1
+                found.append(f"{path.relative_to(ROOT)}:{line} {match[1]}")
+    assert found == [], f"defaults written again (read them from .env.example): {found}"

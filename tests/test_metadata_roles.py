@@ -14,6 +14,7 @@ import subprocess
 import psycopg
 import pytest
 
+from finhouse import config as fh_config
 from finhouse.config import ROOT
 from finhouse.serve import metadb
 
@@ -110,7 +111,8 @@ def test_airflow_and_superset_default_to_roles_of_their_own():
     namespace: dict = {"__file__": str(path)}
     exec(compile(path.read_text().split("\nSECRET_KEY = ")[0], str(path), "exec"), namespace)
     assert (
-        namespace["metadata_url"]({"FINHOUSE_OLTP_URL": env["FINHOUSE_OLTP_URL"]})
+        namespace["metadata_url"]({"FINHOUSE_OLTP_URL": env["FINHOUSE_OLTP_URL"],  # with-env's defaults
+                                   "SUPERSET_DATABASE_USER": fh_config.get("SUPERSET_DATABASE_USER")})
         == "postgresql+psycopg2://finhouse_superset@db.example:5432/superset"
     )
     assert (

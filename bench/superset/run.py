@@ -144,7 +144,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=os.environ.get("SUPERSET_URL", "http://127.0.0.1:8088"))
-    parser.add_argument("--user", default=os.environ.get("FINHOUSE_ADMIN_USER", "admin"))
+    parser.add_argument("--user", default=os.environ.get("FINHOUSE_ADMIN_USER"))
     parser.add_argument("--password", default=os.environ.get("FINHOUSE_ADMIN_PASSWORD"))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--alone", type=int, default=3,

@@ -63,8 +63,11 @@ def _say(message: str) -> None:
 
 
 def _env(url: str, warehouse: Path | None = None) -> dict[str, str]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from finhouse import config as fh_config  # dbt keeps no default of its own: .env.example's, filled in
+
     env = dict(
-        os.environ,
+        fh_config.environ(),
         FINHOUSE_OLTP_URL=url,
         DJANGO_SETTINGS_MODULE="config.settings",
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
@@ -363,6 +366,9 @@ def measure(url: str, out: Path, activity: Activity | None = None) -> dict:
 
 
 def _machine() -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from finhouse import config as fh_config  # the defaults of .env.example
+
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -374,8 +380,8 @@ def _machine() -> str:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, dbt {os.environ.get('FINHOUSE_DBT_THREADS', '4')} threads, "
-        f"DuckDB memory_limit {os.environ.get('FINHOUSE_DBT_MEMORY_LIMIT', '4GB')}"
+        f"Python {platform.python_version()}, dbt {fh_config.get('FINHOUSE_DBT_THREADS')} threads, "
+        f"DuckDB memory_limit {fh_config.get('FINHOUSE_DBT_MEMORY_LIMIT')}"
     )
 
 

@@ -24,18 +24,25 @@ def env_defaults(path: Path = ROOT_DIR / ".env.example") -> dict[str, str]:
     return found
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    """Unset or empty (`NAME=` in .env, as .env.example lists them) is the default."""
-    value = (os.environ.get(name) or "").strip().lower()
+# NAME → default, from .env.example (the one file they are written in): every setting below that has one
+# takes it from here, never from a literal of its own (tests/test_config.py checks).
+FINHOUSE_DEFAULTS = env_defaults()
+
+
+def _env_bool(name: str, default: bool | None = None) -> bool:
+    """Unset or empty (`NAME=` in .env, as .env.example lists them) is the default: .env.example's unless
+    given (the switches whose default depends on DEBUG have none there)."""
+    value = (os.environ.get(name) or "").strip().lower() or FINHOUSE_DEFAULTS.get(name, "").lower()
     return default if not value else value in {"1", "true", "yes", "on"}
 
 
-def _env_str(name: str, default: str) -> str:
-    return (os.environ.get(name) or "").strip() or default
+def _env_str(name: str, default: str | None = None) -> str:
+    value = (os.environ.get(name) or "").strip()
+    return value or (default if default is not None else FINHOUSE_DEFAULTS[name])
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
+def _env_int(name: str, default: int | None = None) -> int:
+    value = os.environ.get(name, "").strip() or (FINHOUSE_DEFAULTS[name] if default is None else "")
     if not value:
         return default
     try:
@@ -63,7 +70,8 @@ def _database_from_url(url: str) -> dict:
 
 
 # Only unset is the demo: an empty DJANGO_DEBUG= is not "true", so it means production (fail safe).
-DEBUG = os.environ.get("DJANGO_DEBUG", "true").strip().lower() in {"1", "true", "yes", "on"}
+_debug = os.environ.get("DJANGO_DEBUG", FINHOUSE_DEFAULTS["DJANGO_DEBUG"])
+DEBUG = _debug.strip().lower() in {"1", "true", "yes", "on"}
 # Production is DEBUG off: everything below that says PRODUCTION hardens it (cookies, HTTPS, HSTS).
 PRODUCTION = not DEBUG
 DEMO_SECRET_KEY = "insecure-demo-key-set-DJANGO_SECRET_KEY-in-production"
@@ -78,7 +86,8 @@ if PRODUCTION and (SECRET_KEY == DEMO_SECRET_KEY or len(SECRET_KEY) < 50 or len(
         "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`, in the environment or .env"
     )
 ALLOWED_HOSTS = [
-    h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h
+    h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", FINHOUSE_DEFAULTS["DJANGO_ALLOWED_HOSTS"]).split(",")
+    if h
 ]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -141,7 +150,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": _database_from_url(os.environ.get("FINHOUSE_OLTP_URL") or env_defaults()["FINHOUSE_OLTP_URL"])
+    "default": _database_from_url(
+        os.environ.get("FINHOUSE_OLTP_URL") or FINHOUSE_DEFAULTS["FINHOUSE_OLTP_URL"])
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -160,10 +170,10 @@ AUTHENTICATION_BACKENDS = [
 # FINHOUSE_LOCKOUT_MINUTES (0: until an admin resets it); a success resets the count. Staff behind one
 # NAT share an address: raise the limit or set FINHOUSE_LOCKOUT_BY=username there. An admin unlocks
 # earlier with `manage.py axes_reset_username <username>` or `axes_reset_ip <address>`.
-AXES_ENABLED = _env_bool("FINHOUSE_LOCKOUT_ENABLED", True)
-AXES_FAILURE_LIMIT = _env_int("FINHOUSE_LOCKOUT_FAILURES", 5)
-AXES_COOLOFF_TIME = _env_int("FINHOUSE_LOCKOUT_MINUTES", 30) / 60 or None  # hours; None: permanent
-_lockout_by = _env_str("FINHOUSE_LOCKOUT_BY", "username,ip_address")
+AXES_ENABLED = _env_bool("FINHOUSE_LOCKOUT_ENABLED")
+AXES_FAILURE_LIMIT = _env_int("FINHOUSE_LOCKOUT_FAILURES")
+AXES_COOLOFF_TIME = _env_int("FINHOUSE_LOCKOUT_MINUTES") / 60 or None  # hours; None: permanent
+_lockout_by = _env_str("FINHOUSE_LOCKOUT_BY")
 AXES_LOCKOUT_PARAMETERS = [p.strip() for p in _lockout_by.split(",") if p.strip()]
 AXES_RESET_ON_SUCCESS = True
 AXES_COOLOFF_MESSAGE = ("Account locked: too many failed login attempts. "
@@ -179,7 +189,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 # The institution's time zone (IANA name): its "today" bounds every operation's business date
 # (core/clock.py), and the admin shows times in it. Timestamps are stored in UTC whatever it is.
-TIME_ZONE = os.environ.get("FINHOUSE_TIME_ZONE", "Africa/Nairobi")
+TIME_ZONE = os.environ.get("FINHOUSE_TIME_ZONE", FINHOUSE_DEFAULTS["FINHOUSE_TIME_ZONE"])
 USE_I18N = True
 USE_TZ = True
 
@@ -190,12 +200,12 @@ STATIC_ROOT = ROOT_DIR / ".finhouse" / "static"
 AUDITLOG_LOGENTRY_MODEL = "audit.AuditLogEntry"
 
 # The institution's one currency (ISO 4217), used on payments and in the admin.
-FINHOUSE_CURRENCY = os.environ.get("FINHOUSE_CURRENCY", "KES")
+FINHOUSE_CURRENCY = os.environ.get("FINHOUSE_CURRENCY", FINHOUSE_DEFAULTS["FINHOUSE_CURRENCY"])
 
 # API tokens (POST /api/auth/token/) expire this many hours after they were issued.
-FINHOUSE_API_TOKEN_HOURS = _env_int("FINHOUSE_API_TOKEN_HOURS", 24)
+FINHOUSE_API_TOKEN_HOURS = _env_int("FINHOUSE_API_TOKEN_HOURS")
 # How long an operation's Idempotency-Key and its result are kept (api.idempotency).
-FINHOUSE_IDEMPOTENCY_HOURS = _env_int("FINHOUSE_IDEMPOTENCY_HOURS", 24)
+FINHOUSE_IDEMPOTENCY_HOURS = _env_int("FINHOUSE_IDEMPOTENCY_HOURS")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -214,9 +224,9 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": _env_str("FINHOUSE_API_THROTTLE_ANON", "60/minute"),
-        "user": _env_str("FINHOUSE_API_THROTTLE_USER", "1200/minute"),
-        "auth": _env_str("FINHOUSE_API_THROTTLE_AUTH", "20/minute"),
+        "anon": _env_str("FINHOUSE_API_THROTTLE_ANON"),
+        "user": _env_str("FINHOUSE_API_THROTTLE_USER"),
+        "auth": _env_str("FINHOUSE_API_THROTTLE_AUTH"),
     },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -252,7 +262,7 @@ SESSION_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 # A staff session lasts a working day, not Django's two weeks.
-SESSION_COOKIE_AGE = _env_int("DJANGO_SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_AGE = _env_int("DJANGO_SESSION_SECONDS")
 SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
 SECURE_HSTS_SECONDS = _env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)

@@ -67,25 +67,26 @@ class LoanProductAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
 
 
 class ArrearsFilter(admin.SimpleListFilter):
-    """Portfolio at risk: outstanding loans by days past due (oldest unpaid installment, as of today)."""
+    """Portfolio at risk: outstanding loans by days past due (oldest unpaid installment, as of today), PAR>N
+    by the one rule of loans.rules (DPD > N, as docs/kpis.md and the marts define it)."""
 
     title = "arrears"
     parameter_name = "arrears"
-    BUCKETS = {"current": (None, 0), "par1": (1, None), "par30": (30, None), "par90": (90, None)}
+    BUCKETS = {f"par{n}": n for n in rules.PAR_THRESHOLDS}  # par1 → 1, par30 → 30, par90 → 90
 
     def lookups(self, request, model_admin):
-        return [("current", "Current (not overdue)"), ("par1", "Overdue (PAR1)"), ("par30", "PAR30"),
-                ("par90", "PAR90")]
+        return [("current", "Current (not overdue)"),
+                *((value, f"PAR>{n}") for value, n in self.BUCKETS.items())]
 
     def queryset(self, request, queryset):
-        if self.value() not in self.BUCKETS:
+        if self.value() != "current" and self.value() not in self.BUCKETS:
             return queryset
         today = timezone.localdate()
         queryset = queryset.filter(status__in=Loan.OUTSTANDING)
         if self.value() == "current":
             return queryset.filter(oldest_unpaid_due_on__isnull=True)
-        days = self.BUCKETS[self.value()][0]
-        return queryset.filter(oldest_unpaid_due_on__lte=today - dt.timedelta(days=days))
+        bound = rules.par_due_before(today, self.BUCKETS[self.value()])  # DPD > N
+        return queryset.filter(oldest_unpaid_due_on__lt=bound)
 
 
 class InstallmentInline(ReadOnlyTabularInline):

@@ -12,6 +12,7 @@ date and not fully paid by then (never measured from the final maturity); 0 when
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -47,6 +48,25 @@ def days_past_due(as_of, oldest_overdue_due_on) -> int:
         return 0
     days = as_of - oldest_overdue_due_on
     return days if isinstance(days, int) else days.days
+
+
+# Portfolio at risk: PAR>N is the outstanding principal of the loans MORE than N days past due (DPD > N;
+# docs/kpis.md). The thresholds the admin and the dashboards show; the marts also publish 60 and 180.
+# The SQL side says the same (`days_past_due > N` in transform/finhouse/models/marts/portfolio/).
+PAR_THRESHOLDS: tuple[int, ...] = (1, 30, 90)
+
+
+def in_par(dpd: int, n: int) -> bool:
+    """Whether a loan `dpd` days past due counts in PAR>N: strictly more than N days (at DPD 30 a loan is
+    not yet in PAR>30; at 31 it is)."""
+    return dpd > n
+
+
+def par_due_before(as_of, n: int):
+    """The same rule as a bound on the loan's oldest overdue due date, for a query: a loan is in PAR>N on
+    `as_of` exactly when that date is strictly before the returned one (`oldest_unpaid_due_on__lt=`).
+    Dates, or integer day numbers as the simulator counts them."""
+    return as_of - (n if isinstance(as_of, int) else dt.timedelta(days=n))
 
 
 def provision_bucket(dpd: int) -> int:

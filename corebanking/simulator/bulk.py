@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from core.actor import acting_as, system_user
-from loans.rules import days_past_due
+from loans.rules import days_past_due, in_par
 from simulator import engine, writer
 from simulator.institution import institution_books, world_copy_data
 from simulator.tables import BY_NAME, CHUNKED, TABLES, make_formatter
@@ -353,7 +353,8 @@ def _kpis(cur, w: World, s: Summary, aggregates: dict) -> None:
     )
     loans = cur.fetchall()
     glp = sum((principal for principal, _ in loans), Decimal(0))
-    par30 = sum((principal for principal, due_on in loans if days_past_due(as_of, due_on) > 30), Decimal(0))
+    par30 = sum((principal for principal, due_on in loans if in_par(days_past_due(as_of, due_on), 30)),
+                Decimal(0))
     s.glp = str(glp)
     s.par30 = float(par30 / glp) if glp else 0.0
     # write-offs of the last twelve months (annualised when the history is shorter) over the average

@@ -105,7 +105,7 @@ else:
             ),
             profile_config=ProfileConfig(
                 profile_name="finhouse",
-                target_name=os.environ.get("FINHOUSE_DBT_TARGET", "duckdb"),
+                target_name=fh_config.get("FINHOUSE_DBT_TARGET"),
                 profiles_yml_filepath=PROJECT / "profiles.yml",
             ),
             execution_config=ExecutionConfig(

@@ -28,7 +28,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 SS_DIR = HERE.parent
 ROOT = SS_DIR.parent
-FH = Path(os.environ.get("FINHOUSE_HOME", ROOT / ".finhouse"))
+FH = Path(os.environ["FINHOUSE_HOME"])  # set by serve/bin/with-env, the tests' runner (make test-superset)
 PLATFORM_PY = FH / "venv" / "bin" / "python"
 DBT = FH / "venv" / "bin" / "dbt"
 FHLOAD = ROOT / "ingest" / "engine" / "build" / "fhload"

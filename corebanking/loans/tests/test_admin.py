@@ -4,6 +4,7 @@ a refusal as an error message, leaving the database unchanged."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal as D
 
 import pytest
@@ -59,6 +60,31 @@ def test_changelist_shows_days_past_due_and_filters_par30(admin_client, world):
     shown = next(row for row in loans if row.pk == world.loan.pk)
     expected = selectors.loan_days_past_due(world.loan, timezone.localdate())
     assert (timezone.localdate() - shown.oldest_unpaid_due_on).days == expected
+
+
+@pytest.mark.django_db
+def test_par_filters_count_a_loan_more_than_n_days_past_due(admin_client, make_loan):
+    """PAR>N is DPD > N (docs/kpis.md, the marts, loans.rules.in_par): a loan exactly 30 days past due is
+    in PAR>1 but not yet in PAR>30; one 31 days past due is in PAR>30, not in PAR>90."""
+    today = timezone.localdate()
+    loans = {}
+    for dpd in (1, 30, 31):
+        loan = make_loan()
+        for inst in loan.installments.all():  # the oldest unpaid installment due `dpd` days ago
+            inst.due_on = today - dt.timedelta(days=dpd) + dt.timedelta(days=31 * (inst.number - 1))
+            inst.save(update_fields=["due_on"])
+        assert selectors.loan_days_past_due(loan, today) == dpd
+        loans[dpd] = loan.pk
+
+    def shown(value: str) -> set[int]:
+        response = admin_client.get(admin_url(Loan, "changelist"), {"arrears": value})
+        return {row.pk for row in response.context["cl"].result_list} & set(loans.values())
+
+    assert shown("par1") == {loans[30], loans[31]}  # at DPD 1 a loan is overdue, not in PAR>1
+    assert shown("par30") == {loans[31]}
+    assert shown("par90") == set()
+    page = admin_client.get(admin_url(Loan, "changelist")).content.decode()
+    assert "PAR&gt;1" in page and "PAR&gt;30" in page and "PAR&gt;90" in page
 
 
 @pytest.mark.django_db

@@ -48,3 +48,15 @@ def test_provision_lines_top_up_release_or_nothing():
     assert rules.provision_lines(D("-3.00")) == [("1150", D("3.00"), z), ("5100", z, D("3.00"))]
     assert rules.provision_lines(D("0.00")) == []
     assert rules.provision_lines(1250, 0) == [("5100", 1250, 0), ("1150", 0, 1250)]  # the simulator's cents
+
+
+def test_par_is_more_than_n_days_past_due():
+    """PAR>N counts a loan strictly more than N days past due (docs/kpis.md): 30 is not in PAR>30, 31 is."""
+    assert not rules.in_par(30, 30) and rules.in_par(31, 30)
+    assert not rules.in_par(0, 1) and not rules.in_par(1, 1) and rules.in_par(2, 1)
+    as_of = dt.date(2026, 6, 30)
+    for n in rules.PAR_THRESHOLDS:  # the query's bound is the same rule, in dates and in day numbers
+        for dpd in range(0, 120):
+            due = as_of - dt.timedelta(days=dpd)
+            assert (due < rules.par_due_before(as_of, n)) == rules.in_par(rules.days_past_due(as_of, due), n)
+            assert (1000 - dpd < rules.par_due_before(1000, n)) == rules.in_par(dpd, n)

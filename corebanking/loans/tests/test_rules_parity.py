@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from django.conf import settings
 
 from loans import rules
 from loans.models import Loan, LoanInstallment, Repayment, RepaymentAllocation, Restructure
@@ -59,8 +60,10 @@ from loans_aged
 
 def _dbt_compile(sql: str, tmp: Path) -> str:
     assert DBT.exists(), f"{DBT} is missing: run `make env`"
-    env = dict(os.environ, FINHOUSE_DUCKDB_PATH=str(tmp / "parity.duckdb"),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    # dbt keeps no default of its own: it is given .env.example's, as Make gives them (not the derived ones)
+    env = {**{k: v for k, v in settings.FINHOUSE_DEFAULTS.items() if "${" not in v},
+           **{k: v for k, v in os.environ.items() if v},
+           "FINHOUSE_DUCKDB_PATH": str(tmp / "parity.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.run(
         [str(DBT), "compile", "--quiet", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
          "--target", "duckdb", "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),

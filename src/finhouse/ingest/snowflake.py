@@ -110,9 +110,11 @@ STATE_TABLE = "FH_LOADS"
 STATE_VIEW = "FH_STATE"
 LEASE_TABLE = "FH_LEASES"
 LOAD_ID_SEQUENCE = "FH_LOAD_ID_SEQ"
-# Longer than the Airflow task timeout (1 h, orchestrate/dags/ingest_dags.py): a live loader never loses it.
-DEFAULT_LEASE_SECONDS = 7200
-DEFAULT_MAX_DELETE_PERCENT = 50  # fhload's default too (ingest/engine/include/cli.h)
+# The defaults, from .env.example (the one file they are written in). The lease is longer than the Airflow
+# task timeout (1 h, orchestrate/dags/ingest_dags.py): a live loader never loses it. The delete limit is
+# fhload's default too (ingest/engine/include/cli.h).
+DEFAULT_LEASE_SECONDS = int(fh_config.defaults()["SNOWFLAKE_LOADER_LEASE_SECONDS"])
+DEFAULT_MAX_DELETE_PERCENT = int(fh_config.defaults()["FINHOUSE_MAX_DELETE_PERCENT"])
 
 
 # --- errors ------------------------------------------------------------------------------------------------
@@ -195,30 +197,30 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
 
-        def get(name: str, default: str | None = None) -> str | None:
-            value = env.get(name)
-            return value if value not in (None, "") else default
+        def get(name: str) -> str | None:
+            """The environment's value when set and not empty, else .env.example's default (or None)."""
+            return fh_config.get(name, env)
 
         missing = [n for n in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD") if not get(n)]
         if missing:
             raise SnowflakeConfigError(f"snowflake: {', '.join(missing)} not set (see .env.example)")
 
-        def ident(name: str, default: str) -> str:
-            value = get(name, default) or default
+        def ident(name: str) -> str:
+            value = get(name) or ""
             if not IDENT.match(value):
                 raise SnowflakeConfigError(f"snowflake: {name}={value!r} is not a plain identifier")
             return value.upper()
 
-        def number(name: str, default: int | None) -> int | None:
+        def number(name: str) -> int | None:
             raw = get(name)
             if raw is None:
-                return default
+                return None
             try:
                 return int(raw)
             except ValueError:
                 raise SnowflakeConfigError(f"snowflake: {name} must be a whole number, got {raw!r}") from None
 
-        lease = number("SNOWFLAKE_LOADER_LEASE_SECONDS", DEFAULT_LEASE_SECONDS) or 0
+        lease = number("SNOWFLAKE_LOADER_LEASE_SECONDS") or 0
         if lease < 1:
             raise SnowflakeConfigError(
                 "snowflake: SNOWFLAKE_LOADER_LEASE_SECONDS must be at least 1 (default "
@@ -231,15 +233,17 @@ class Settings:
             account=str(get("SNOWFLAKE_ACCOUNT")),
             user=str(get("SNOWFLAKE_USER")),
             password=str(get("SNOWFLAKE_PASSWORD")),
-            role=get("SNOWFLAKE_LOADER_ROLE", "LOADER"),
-            warehouse=get("SNOWFLAKE_LOADER_WAREHOUSE", "LOADING"),
-            database=ident("SNOWFLAKE_RAW_DATABASE", "RAW"),
-            schema=ident("SNOWFLAKE_RAW_SCHEMA", "OLTP"),
-            stage=ident("SNOWFLAKE_STAGE", "FH_STAGE"),
+            role=get("SNOWFLAKE_LOADER_ROLE"),
+            warehouse=get("SNOWFLAKE_LOADER_WAREHOUSE"),
+            database=ident("SNOWFLAKE_RAW_DATABASE"),
+            schema=ident("SNOWFLAKE_RAW_SCHEMA"),
+            stage=ident("SNOWFLAKE_STAGE"),
             host=get("SNOWFLAKE_HOST"),
-            port=number("SNOWFLAKE_PORT", None),
+            port=number("SNOWFLAKE_PORT"),
             protocol=protocol,
-            login_timeout=number("SNOWFLAKE_LOGIN_TIMEOUT", 60) or 60,
+            # 0 is not "no timeout" but the default
+            login_timeout=(number("SNOWFLAKE_LOGIN_TIMEOUT")
+                           or int(fh_config.defaults()["SNOWFLAKE_LOGIN_TIMEOUT"])),
             lease_seconds=lease,
         )
 

@@ -11,12 +11,13 @@ serve/bin/with-env, which sets its configuration. In order, after the warehouse 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from finhouse import config as fh_config
 
 
 def port() -> int:
-    return int(os.environ.get("FINHOUSE_SUPERSET_PORT", "8088"))
+    return int(fh_config.get("FINHOUSE_SUPERSET_PORT") or "")
 
 
 def _with_env(root: Path) -> str:

@@ -6,6 +6,7 @@ left as it is (its password is not printed again: reset it with `manage.py chang
 import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -22,8 +23,8 @@ class Command(BaseCommand):
 
     def _ensure_admin(self) -> None:
         User = get_user_model()
-        username = os.environ.get("FINHOUSE_ADMIN_USER", "admin")
-        email = os.environ.get("FINHOUSE_ADMIN_EMAIL", "admin@example.org")
+        username = os.environ.get("FINHOUSE_ADMIN_USER") or settings.FINHOUSE_DEFAULTS["FINHOUSE_ADMIN_USER"]
+        email = os.environ.get("FINHOUSE_ADMIN_EMAIL") or settings.FINHOUSE_DEFAULTS["FINHOUSE_ADMIN_EMAIL"]
         password = os.environ.get("FINHOUSE_ADMIN_PASSWORD") or None
         user = User.objects.filter(username=username).first()
         if user is not None:
