@@ -11,11 +11,9 @@ from decimal import Decimal
 import pytest
 
 from core.exceptions import BusinessError
-from core.testing import db_snapshot
+from core.testing import DAY0, db_snapshot
 
 D = Decimal
-# A fixed business calendar, so no test depends on today's date. 2025-01-06 is a Monday.
-DAY0 = dt.date(2025, 1, 6)
 
 _serial = itertools.count(1)
 

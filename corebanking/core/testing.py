@@ -3,6 +3,7 @@ ledger agrees with the sub-ledgers, and a refused operation left the database as
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.apps import apps
@@ -13,6 +14,10 @@ from core.models import ZERO
 from ledger import chart
 from ledger.models import JournalEntry, JournalLine
 from ledger.selectors import gl_balance
+
+# A fixed business calendar, so no test depends on today's date. 2025-01-06 is a Monday. Tests import it
+# from here, not from conftest.py: two conftest modules (corebanking/ and tests/) share that module name.
+DAY0 = dt.date(2025, 1, 6)
 
 
 def entry_lines(entry: JournalEntry) -> list[tuple[str, Decimal, Decimal]]:

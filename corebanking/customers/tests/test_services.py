@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import DAY0
+from core.testing import DAY0
 from customers.models import Customer, GroupMembership
 from customers.services import (
     branch_create,

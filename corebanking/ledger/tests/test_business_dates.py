@@ -15,10 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from conftest import DAY0
 from core.clock import business_date, business_moment, institution_today
 from core.exceptions import BusinessError
-from core.testing import assert_books_consistent
+from core.testing import DAY0, assert_books_consistent
 from ledger import chart
 from ledger.models import JournalEntry, PeriodClose
 

@@ -7,9 +7,8 @@ from decimal import Decimal as D
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from conftest import DAY0
 from core.exceptions import BusinessError
-from core.testing import assert_books_consistent, entry_lines
+from core.testing import DAY0, assert_books_consistent, entry_lines
 from customers.models import Customer
 from ledger import chart
 from ledger.models import GLAccount, JournalEntry, JournalLine

@@ -6,8 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import DAY0
-from core.testing import assert_books_consistent, entry_lines
+from core.testing import DAY0, assert_books_consistent, entry_lines
 from customers.services import group_create, group_member_add
 from ledger.models import JournalEntry, SavingsTransaction
 from ledger.selectors import gl_balance

@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import DAY0
+from core.testing import DAY0
 from payments.models import Payment
 from payments.services import payment_record, payment_reference_new, payment_reverse
 
