@@ -191,6 +191,13 @@ def parse_summaries(stdout: str) -> tuple[list[TableLoad], list[tuple[str | None
 # --- running fhload ------------------------------------------------------------------------------------
 
 
+def offline_env() -> dict[str, str]:
+    """The environment of an fhload that only prints what it knows (--print-registry,
+    --print-snowflake-setup): without the settings a load would check, so that a bad one cannot make
+    those unreadable (the load itself reports it)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("FINHOUSE_", "FHLOAD"))}
+
+
 def fhload_path(env: Mapping[str, str] | None = None) -> Path:
     """Where fhload is: $FHLOAD if set, else ingest/engine/build/fhload. Raises FhloadNotFound if it is not
     an executable file."""

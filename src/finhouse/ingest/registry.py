@@ -9,7 +9,6 @@ or a test session runs fhload once per file, not once per caller."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,7 +56,7 @@ def read(path: Path | None = None, env: Mapping[str, str] | None = None) -> Regi
     if st is not None and key in _cache:
         return _cache[key]
     proc = subprocess.run([str(fhload), "--registry", str(path), "--print-registry"], capture_output=True,
-                          text=True, timeout=60, env=_env())
+                          text=True, timeout=60, env=ingest.offline_env())
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         raise RegistryError(lines[-1] if lines else f"fhload --print-registry {path}: exit {proc.returncode}")
@@ -74,12 +73,6 @@ def read(path: Path | None = None, env: Mapping[str, str] | None = None) -> Regi
     if st is not None:
         _cache[key] = reg
     return reg
-
-
-def _env() -> dict[str, str]:
-    """fhload's environment for --print-registry, without the settings a load would check (a bad one
-    must not make the registry unreadable: the load reports it)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("FINHOUSE_", "FHLOAD"))}
 
 
 def load(path: Path | None = None) -> list[Table]:

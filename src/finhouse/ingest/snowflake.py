@@ -870,7 +870,7 @@ def setup_statements(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     key = (str(fhload), fhload.stat().st_mtime_ns)
     if key not in _setup_cache:
         proc = subprocess.run([str(fhload), "--print-snowflake-setup"], capture_output=True, text=True,
-                              timeout=60, check=False, env=registry._env())
+                              timeout=60, check=False, env=ingest.offline_env())
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines()
             raise SnowflakeError(f"snowflake: {lines[-1] if lines else 'fhload --print-snowflake-setup'}: "
