@@ -65,6 +65,10 @@ const char *fh_error_kind(int code)
     case FH_ECONN: return "connection";
     case FH_ESCHEMA: return "schema";
     case FH_EDATA: return "data";
+    case FH_EWAL: return "wal_level";
+    case FH_ESLOT: return "slot";
+    case FH_EBUSY: return "busy";
+    case FH_EPERM: return "permission";
     default: return "internal";
     }
 }
