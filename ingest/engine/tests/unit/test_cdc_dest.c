@@ -1,0 +1,420 @@
+/* Unit tests of cdc_dest: streamed changes into a temp-file warehouse, group by group. Values are
+ * given as PostgreSQL binary send-format bytes, built here (no pgoutput parser involved). */
+#include "cdc_dest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static duckdb_connection con;
+
+static int64_t i64q(const char *sql)
+{
+    duckdb_result r;
+    if (duckdb_query(con, sql, &r) != DuckDBSuccess) {
+        fprintf(stderr, "query failed: %s: %s\n", sql, duckdb_result_error(&r));
+        duckdb_destroy_result(&r);
+        return -999;
+    }
+    int64_t v = duckdb_row_count(&r) ? duckdb_value_int64(&r, 0, 0) : -998;
+    if (duckdb_row_count(&r) && duckdb_value_is_null(&r, 0, 0))
+        v = -997;
+    duckdb_destroy_result(&r);
+    return v;
+}
+
+static char sbuf[512];
+static const char *strq(const char *sql)
+{
+    duckdb_result r;
+    snprintf(sbuf, sizeof sbuf, "(error)");
+    if (duckdb_query(con, sql, &r) != DuckDBSuccess) {
+        fprintf(stderr, "query failed: %s: %s\n", sql, duckdb_result_error(&r));
+    } else if (duckdb_row_count(&r)) {
+        char *v = duckdb_value_varchar(&r, 0, 0);
+        snprintf(sbuf, sizeof sbuf, "%s", v ? v : "NULL");
+        duckdb_free(v);
+    } else {
+        snprintf(sbuf, sizeof sbuf, "(none)");
+    }
+    duckdb_destroy_result(&r);
+    return sbuf;
+}
+
+/* ---- values in binary send format ---- */
+
+typedef struct {
+    unsigned char b[16][64];
+    pgo_value v[16];
+    pgo_tuple t;
+} row;
+
+static void be(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static void v_int(row *r, int c, int64_t v, int n)
+{
+    be(r->b[c], (uint64_t)v, n);
+    r->v[c] = (pgo_value){.kind = 'b', .len = (uint32_t)n, .data = r->b[c]};
+}
+
+static void v_text(row *r, int c, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(r->b[c], s, n);
+    r->v[c] = (pgo_value){.kind = 'b', .len = (uint32_t)n, .data = r->b[c]};
+}
+
+/* numeric with 2 decimals, |cents| < 100000000 */
+static void v_num(row *r, int c, int64_t cents)
+{
+    int neg = cents < 0;
+    uint64_t a = (uint64_t)(neg ? -cents : cents);
+    uint64_t ip = a / 100, fr = a % 100;
+    unsigned char *p = r->b[c];
+    int nd = 0;
+    uint16_t digits[2];
+    int weight;
+    if (ip) {
+        digits[nd++] = (uint16_t)ip;
+        weight = 0;
+        if (fr)
+            digits[nd++] = (uint16_t)(fr * 100);
+    } else {
+        weight = -1;
+        if (fr)
+            digits[nd++] = (uint16_t)(fr * 100);
+    }
+    be(p, (uint64_t)nd, 2);
+    be(p + 2, (uint64_t)(uint16_t)weight, 2);
+    be(p + 4, neg ? 0x4000 : 0, 2);
+    be(p + 6, 2, 2);
+    for (int i = 0; i < nd; i++)
+        be(p + 8 + 2 * i, digits[i], 2);
+    r->v[c] = (pgo_value){.kind = 'b', .len = (uint32_t)(8 + 2 * nd), .data = p};
+}
+
+static void v_kind(row *r, int c, char k) { r->v[c] = (pgo_value){.kind = k}; }
+
+#define PG_EPOCH_US INT64_C(946684800000000)
+#define T0 INT64_C(1767225600000000) /* 2026-01-01 00:00:00 UTC */
+
+enum { C_ID, C_BIG, C_AMOUNT, C_NAME, C_AT, C_OK, NC };
+
+/* A loans row; name NULL → SQL NULL, "\x01" → unchanged TOASTed value ('u'). */
+static const pgo_tuple *loan(row *r, int id, int64_t big, int64_t cents, const char *name,
+                             int64_t at_us, int ok)
+{
+    memset(r, 0, sizeof *r);
+    v_int(r, C_ID, id, 4);
+    v_int(r, C_BIG, big, 8);
+    v_num(r, C_AMOUNT, cents);
+    if (!name)
+        v_kind(r, C_NAME, 'n');
+    else if (!strcmp(name, "\x01"))
+        v_kind(r, C_NAME, 'u');
+    else
+        v_text(r, C_NAME, name);
+    v_int(r, C_AT, at_us - PG_EPOCH_US, 8);
+    v_int(r, C_OK, ok, 1);
+    r->t = (pgo_tuple){.ncols = NC, .vals = r->v};
+    return &r->t;
+}
+
+static const pgo_tuple *key_of(row *r, int id)
+{
+    memset(r, 0, sizeof *r);
+    v_int(r, C_ID, id, 4);
+    for (int c = 1; c < NC; c++)
+        v_kind(r, c, 'n');
+    r->t = (pgo_tuple){.ncols = NC, .vals = r->v};
+    return &r->t;
+}
+
+static void col(cd_column *c, const char *name, uint32_t oid, int32_t typmod, const char *pgt)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->pg_type, sizeof c->pg_type, "%s", pgt);
+    c->type_oid = oid;
+    c->typmod = typmod;
+    fh_error e;
+    if (copy_decode_map_type("loans", c, &e) != FH_OK) {
+        fprintf(stderr, "map_type: %s\n", e.msg);
+        exit(2);
+    }
+}
+
+static cd_column COLS[NC + 1];
+static const int KEY[] = {C_ID};
+
+static void setup_cols(void)
+{
+    col(&COLS[C_ID], "id", CD_OID_INT4, -1, "integer");
+    col(&COLS[C_BIG], "big", CD_OID_INT8, -1, "bigint");
+    col(&COLS[C_AMOUNT], "amount", CD_OID_NUMERIC, ((12 << 16) | 2) + 4, "numeric(12,2)");
+    col(&COLS[C_NAME], "name", CD_OID_TEXT, -1, "text");
+    col(&COLS[C_AT], "at", CD_OID_TIMESTAMPTZ, -1, "timestamp with time zone");
+    col(&COLS[C_OK], "ok", CD_OID_BOOL, -1, "boolean");
+    col(&COLS[NC], "note", CD_OID_TEXT, -1, "text");
+}
+
+/* raw's current view of loans, as dbt's latest_version reads it */
+#define CUR                                                                            \
+    "(SELECT * FROM raw.loans WHERE _fh_superseded IS NOT TRUE QUALIFY _fh_load_id = " \
+    "max(_fh_load_id) OVER (PARTITION BY id))"
+#define LIVE "(SELECT * FROM " CUR " WHERE _fh_op <> 'delete')"
+
+static char dir[] = "/tmp/test_cdc_dest.XXXXXX";
+static char path[300];
+
+static void test_stream(void)
+{
+    duck_dest *wh;
+    cdc_dest *d;
+    fh_error err;
+    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", NULL, &wh, &err), FH_OK);
+    con = duck_dest_connection(wh);
+    duckdb_query(con, "SET TimeZone = 'UTC'", NULL);
+    CHECK_EQ_INT(cdc_dest_open(wh, "s1", &d, &err), FH_OK);
+    cdc_state s;
+    CHECK_EQ_INT(cdc_dest_read_state(d, &s, &err), FH_OK);
+    CHECK_EQ_INT(s.found, 0);
+    CHECK_EQ_INT(cdc_dest_snapshot_done(d, "pub", 50, &err), FH_OK);
+
+    /* a table without a key */
+    CHECK_EQ_INT(cdc_dest_relation(d, 99, "nokey", COLS, NC, NULL, 0, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg, "table nokey has no key");
+    CHECK_CONTAINS(err.msg, "REPLICA IDENTITY");
+
+    CHECK_EQ_INT(cdc_dest_relation(d, 7, "loans", COLS, NC, KEY, 1, &err), FH_OK);
+    row a, b;
+    /* group 1: inserts, updates of the same key, a delete */
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 100, T0 + 1, NULL,
+                                 loan(&a, 1, INT64_C(9000000000), 1050, "one", T0, 1), &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 100, T0 + 1, NULL,
+                                 loan(&a, 2, -5, -1225, NULL, T0 + 7, 0), &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 100, T0 + 1, NULL, loan(&a, 3, 3, 1, "three", T0, 1),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'U', 110, T0 + 2, NULL, loan(&a, 2, -5, 2000, "two", T0, 0),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'U', 120, T0 + 3, NULL, loan(&a, 2, -6, 2001, "two!", T0, 1),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'D', 130, T0 + 4, NULL, key_of(&a, 3), &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_pending(d), 6);
+    cdc_group_stats st;
+    err.code = FH_OK;
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 131, T0 + 4, &st, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_pending(d), 0);
+    CHECK(st.load_id > 0);
+    CHECK_EQ_INT(st.rows, 5);
+    CHECK_EQ_INT(st.deleted, 1);
+    CHECK_EQ_INT(st.tables, 1);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans"), 6);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans WHERE _fh_superseded"), 3);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans WHERE id = 2 AND _fh_superseded IS NOT TRUE"),
+                 1);
+    CHECK_STR(strq("SELECT string_agg(id || ':' || _fh_op, ',' ORDER BY id) FROM " CUR),
+              "1:insert,2:update,3:delete");
+    CHECK_STR(strq("SELECT big || '|' || amount || '|' || name || '|' || \"at\" || '|' || ok "
+                   "FROM " CUR " WHERE id = 2"),
+              "-6|20.01|two!|2026-01-01 00:00:00+00|true");
+    CHECK_STR(strq("SELECT big || '|' || amount || '|' || name || '|' || ok FROM " CUR
+                   " WHERE id = 1"),
+              "9000000000|10.50|one|true");
+    CHECK_EQ_INT(i64q("SELECT _fh_commit_lsn FROM " CUR " WHERE id = 2"), 120);
+    CHECK_STR(strq("SELECT _fh_commit_ts::VARCHAR FROM " CUR " WHERE id = 2"),
+              "2026-01-01 00:00:00.000003+00");
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans WHERE _fh_row_hash IS NULL"), 1); /* delete */
+    CHECK_STR(strq("SELECT mode || rows_loaded || '/' || rows_deleted || ' ' || watermark_from || "
+                   "' ' || watermark_to FROM raw._fh_loads"),
+              "stream5/1 2026-01-01 00:00:00.000001+00 2026-01-01 00:00:00.000004+00");
+    CHECK_EQ_INT(i64q("SELECT last_load_id FROM raw._fh_state WHERE table_name = 'loans'"),
+                 st.load_id);
+    CHECK_EQ_INT(cdc_dest_read_state(d, &s, &err), FH_OK);
+    CHECK_EQ_INT(s.found, 1);
+    CHECK_EQ_INT(s.confirmed_lsn, 131);
+    CHECK_EQ_INT(s.snapshot_lsn, 50);
+    CHECK_EQ_INT(s.confirmed_commit_ts, T0 + 4);
+    CHECK_STR(s.publication, "pub");
+    /* the same row via the stream hashes as a COPY of it would: the insert row of id 1 */
+    CHECK(i64q("SELECT _fh_row_hash FROM " CUR " WHERE id = 1") != 0);
+
+    /* group 2: an unchanged TOASTed value from an earlier group, and from the same group */
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'U', 200, T0 + 10, NULL, loan(&a, 1, 1, 1100, "\x01", T0, 0),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 210, T0 + 11, NULL, loan(&a, 5, 5, 500, "long", T0, 1),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'U', 220, T0 + 12, NULL, loan(&a, 5, 6, 600, "\x01", T0, 1),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'U', 230, T0 + 13, NULL, loan(&a, 5, 7, 700, "\x01", T0, 1),
+                                 &err),
+                 FH_OK);
+    /* the key of 2 changes to 4: the old key's delete, then the update */
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'U', 240, T0 + 14, key_of(&b, 2),
+                                 loan(&a, 4, 4, 400, "four", T0, 1), &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 241, T0 + 14, &st, &err), FH_OK);
+    CHECK_STR(strq("SELECT name || amount FROM " CUR " WHERE id = 1"), "one11.00");
+    CHECK_STR(strq("SELECT name || big FROM " CUR " WHERE id = 5"), "long7");
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans WHERE id = 5 AND name IS NULL"), 0);
+    CHECK_STR(strq("SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM " LIVE), "1,4,5");
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans WHERE _fh_op NOT IN ('insert', 'update', "
+                      "'delete')"),
+                 0);
+
+    /* group 3: TRUNCATE between an insert and another */
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 300, T0 + 20, NULL, loan(&a, 10, 1, 1, "x", T0, 1),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_truncate(d, 7, 310, T0 + 21, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 320, T0 + 22, NULL, loan(&a, 11, 1, 1, "y", T0, 1),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 321, T0 + 22, &st, &err), FH_OK);
+    CHECK_STR(strq("SELECT string_agg(id::VARCHAR, ',' ORDER BY id) FROM " LIVE), "11");
+    CHECK_STR(strq("SELECT table_name || commit_lsn || '/' || keys_deleted || '/' || "
+                   "(load_id = " /* the group's load */
+                   "(SELECT max(load_id) FROM raw._fh_loads)) FROM raw._fh_truncates"),
+              "loans310/4/true");
+    CHECK_EQ_INT(st.deleted, 4);
+    CHECK_EQ_INT(st.rows, 2);
+
+    /* a new column */
+    CHECK_EQ_INT(cdc_dest_relation(d, 7, "loans", COLS, NC + 1, KEY, 1, &err), FH_OK);
+    row c;
+    loan(&c, 12, 1, 1, "z", T0, 1);
+    v_text(&c, NC, "noted");
+    c.t.ncols = NC + 1;
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 400, T0 + 30, NULL, &c.t, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 401, T0 + 30, &st, &err), FH_OK);
+    CHECK_STR(strq("SELECT note FROM " CUR " WHERE id = 12"), "noted");
+    CHECK_STR(strq("SELECT coalesce(note, 'null') FROM " CUR " WHERE id = 11"), "null");
+
+    /* an incompatible type change: nothing of the group is committed */
+    int64_t loads = i64q("SELECT count(*) FROM raw._fh_loads"),
+            rows = i64q("SELECT count(*) FROM raw.loans");
+    cd_column bad[NC + 1];
+    memcpy(bad, COLS, sizeof bad);
+    col(&bad[C_NAME], "name", CD_OID_INT4, -1, "integer");
+    CHECK_EQ_INT(cdc_dest_relation(d, 8, "other", COLS, NC, KEY, 1, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 8, 'I', 500, T0 + 40, NULL, loan(&a, 1, 1, 1, "o", T0, 1),
+                                 &err),
+                 FH_OK);
+    CHECK_EQ_INT(cdc_dest_relation(d, 7, "loans", bad, NC + 1, KEY, 1, &err), FH_OK);
+    v_int(&c, C_NAME, 42, 4);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 500, T0 + 40, NULL, &c.t, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 501, T0 + 40, &st, &err), FH_ESCHEMA);
+    CHECK_CONTAINS(err.msg, "table loans, column name");
+    CHECK_EQ_INT(cdc_dest_pending(d), 0);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw._fh_loads"), loads);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans"), rows);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'other'"), 0);
+    CHECK_EQ_INT(cdc_dest_read_state(d, &s, &err), FH_OK);
+    CHECK_EQ_INT(s.confirmed_lsn, 401);
+
+    /* nothing pending: only the position moves */
+    CHECK_EQ_INT(cdc_dest_relation(d, 7, "loans", COLS, NC + 1, KEY, 1, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 999, 0, &st, &err), FH_OK);
+    CHECK_EQ_INT(st.load_id, 0);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw._fh_loads"), loads);
+    CHECK_EQ_INT(cdc_dest_read_state(d, &s, &err), FH_OK);
+    CHECK_EQ_INT(s.confirmed_lsn, 999);
+    CHECK_EQ_INT(s.confirmed_commit_ts, T0 + 30);
+
+    /* rollback leaves nothing */
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 1000, T0 + 50, NULL, &c.t, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_pending(d), 1);
+    cdc_dest_rollback_group(d);
+    CHECK_EQ_INT(cdc_dest_pending(d), 0);
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 1001, T0 + 50, &st, &err), FH_OK);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans"), rows);
+
+    /* a text-format value is refused, naming the column */
+    loan(&a, 13, 1, 1, "t", T0, 1);
+    a.v[C_NAME].kind = 't';
+    CHECK_EQ_INT(cdc_dest_relation(d, 7, "loans", COLS, NC, KEY, 1, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 7, 'I', 1100, T0 + 60, NULL, &a.t, &err), FH_EDATA);
+    CHECK_CONTAINS(err.msg, "table loans, column name");
+    CHECK_EQ_INT(cdc_dest_pending(d), 0);
+
+    cdc_dest_close(d);
+    duck_dest_close(wh);
+
+    /* durable: the position after reopening the file */
+    CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", NULL, &wh, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_open(wh, "s1", &d, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_read_state(d, &s, &err), FH_OK);
+    CHECK_EQ_INT(s.found, 1);
+    CHECK_EQ_INT(s.confirmed_lsn, 1001);
+    CHECK_EQ_INT(cdc_dest_forget(d, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_read_state(d, &s, &err), FH_OK);
+    CHECK_EQ_INT(s.found, 0);
+    cdc_dest_close(d);
+    duck_dest_close(wh);
+}
+
+/* 10,000 single-row inserts (one transaction each at the source) into one table, one group. */
+static void test_throughput(void)
+{
+    duck_dest *wh;
+    cdc_dest *d;
+    fh_error err;
+    char p2[400];
+    snprintf(p2, sizeof p2, "%s/bench.duckdb", dir);
+    CHECK_EQ_INT(duck_dest_open(p2, 1, "64MB", NULL, &wh, &err), FH_OK);
+    con = duck_dest_connection(wh);
+    CHECK_EQ_INT(cdc_dest_open(wh, "s1", &d, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_relation(d, 7, "loans", COLS, NC, KEY, 1, &err), FH_OK);
+    struct timespec t0, t1, t2;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    row a;
+    for (int i = 0; i < 10000; i++)
+        if (cdc_dest_change(d, 7, 'I', (uint64_t)(1000 + i), T0 + i, NULL,
+                            loan(&a, i, i, i, "some name", T0, 1), &err) != FH_OK)
+            break;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cdc_group_stats st;
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 20000, T0 + 9999, &st, &err), FH_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    CHECK_EQ_INT(st.rows, 10000);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw.loans WHERE _fh_superseded IS NOT TRUE"), 10000);
+    fprintf(stderr, "test_cdc_dest: 10000 inserts: buffered in %.1f ms, group commit %.1f ms\n",
+            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+            (double)(t2.tv_sec - t1.tv_sec) * 1e3 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
+    cdc_dest_close(d);
+    duck_dest_close(wh);
+    remove(p2);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s/wh.duckdb", dir);
+    setup_cols();
+    test_stream();
+    test_throughput();
+    remove(path);
+    char wal[320];
+    snprintf(wal, sizeof wal, "%s.wal", path);
+    remove(wal);
+    rmdir(dir);
+    return check_done("test_cdc_dest");
+}
