@@ -401,6 +401,190 @@ static void test_throughput(void)
     remove(p2);
 }
 
+/* ---- a batch source for duck_dest_load / duck_dest_reconcile: a binary COPY stream, decoded ---- */
+
+typedef struct {
+    unsigned char b[4096];
+    size_t n;
+    const cd_column *cols;
+    size_t ncols;
+    int done;
+} copy_src;
+
+static void cs_put(copy_src *s, const void *p, size_t n)
+{
+    memcpy(s->b + s->n, p, n);
+    s->n += n;
+}
+
+static void cs_int(copy_src *s, uint64_t v, int n)
+{
+    unsigned char t[8];
+    be(t, v, n);
+    cs_put(s, t, (size_t)n);
+}
+
+/* rows of (id int4, name text) */
+static void cs_build(copy_src *s, const int *ids, const char *const *names, int n)
+{
+    s->n = 0;
+    cs_put(s, "PGCOPY\n\377\r\n\0", 11);
+    cs_int(s, 0, 4);
+    cs_int(s, 0, 4);
+    for (int i = 0; i < n; i++) {
+        cs_int(s, 2, 2);
+        cs_int(s, 4, 4);
+        cs_int(s, (uint64_t)ids[i], 4);
+        cs_int(s, strlen(names[i]), 4);
+        cs_put(s, names[i], strlen(names[i]));
+    }
+    cs_int(s, 0xffff, 2);
+    s->done = 0;
+}
+
+static int cs_fill(void *ctx, void **local, duckdb_data_chunk chunk, size_t capacity, size_t *rows,
+                   fh_error *err)
+{
+    (void)local;
+    copy_src *s = ctx;
+    *rows = 0;
+    if (s->done)
+        return FH_OK;
+    copy_decoder *dec;
+    int rc = copy_decode_new("acct", s->cols, s->ncols, -1, &dec, err);
+    if (rc != FH_OK)
+        return rc;
+    if ((rc = copy_decode_enable_row_hash(dec, err)) == FH_OK) {
+        copy_decode_bind_chunk(dec, chunk, capacity);
+        size_t used;
+        cd_status st;
+        rc = copy_decode_feed(dec, (const char *)s->b, s->n, &used, &st, err);
+        *rows = copy_decode_finish_chunk(dec);
+    }
+    copy_decode_free(dec);
+    s->done = 1;
+    return rc;
+}
+
+static duck_scan_source cs_source(copy_src *s)
+{
+    return (duck_scan_source){.ctx = s,
+                              .cols = s->cols,
+                              .ncols = s->ncols,
+                              .row_hash = 1,
+                              .max_threads = 1,
+                              .fill = cs_fill};
+}
+
+static copy_src range_cs;
+static duck_scan_source range_source;
+
+static int cs_open_range(void *ctx, const char *where, duck_scan_source **out, fh_error *err)
+{
+    (void)ctx;
+    (void)err;
+    CHECK(where == NULL);
+    range_cs.done = 0;
+    range_source = cs_source(&range_cs);
+    *out = &range_source;
+    return FH_OK;
+}
+
+static int cs_close_range(void *ctx, int ok, fh_error *err)
+{
+    (void)ctx;
+    (void)ok;
+    (void)err;
+    return FH_OK;
+}
+
+static const pgo_tuple *acct_row(row *r, int id, const char *name)
+{
+    memset(r, 0, sizeof *r);
+    v_int(r, 0, id, 4);
+    if (name)
+        v_text(r, 1, name);
+    else
+        v_kind(r, 1, 'n');
+    r->t = (pgo_tuple){.ncols = 2, .vals = r->v};
+    return &r->t;
+}
+
+/* A full batch load, then streamed changes, then a reconciliation against the source as it now
+ * is: the streamed rows (hashes included) already match it, nothing is repaired. */
+static void test_batch_then_stream_reconcile(void)
+{
+    duck_dest *wh;
+    cdc_dest *d;
+    fh_error err;
+    char p3[400];
+    snprintf(p3, sizeof p3, "%s/rec.duckdb", dir);
+    CHECK_EQ_INT(duck_dest_open(p3, 1, "64MB", NULL, &wh, &err), FH_OK);
+    con = duck_dest_connection(wh);
+    cd_column cols[2];
+    col(&cols[0], "id", CD_OID_INT4, -1, "integer");
+    col(&cols[1], "name", CD_OID_TEXT, -1, "text");
+    static const char *key[] = {"id"};
+    copy_src src = {.cols = cols, .ncols = 2};
+    const int ids0[] = {1, 2, 3};
+    const char *names0[] = {"a", "b", "c"};
+    cs_build(&src, ids0, names0, 3);
+    duck_scan_source ss = cs_source(&src);
+    duck_dest_spec spec = {.table = "acct",
+                           .cols = cols,
+                           .ncols = 2,
+                           .key = key,
+                           .nkey = 1,
+                           .full = 1,
+                           .max_delete_pct = 50,
+                           .src = &ss};
+    duck_dest_result res;
+    CHECK_EQ_INT(duck_dest_load(wh, &spec, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.rows, 3);
+
+    CHECK_EQ_INT(cdc_dest_open(wh, "s1", &d, &err), FH_OK);
+    const int kc[] = {0};
+    CHECK_EQ_INT(cdc_dest_relation(d, 1, "acct", cols, 2, kc, 1, &err), FH_OK);
+    row a, b;
+    CHECK_EQ_INT(cdc_dest_change(d, 1, 'U', 10, T0, NULL, acct_row(&a, 2, "B"), &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 1, 'D', 11, T0, NULL, acct_row(&a, 3, NULL), &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 1, 'I', 12, T0, NULL, acct_row(&a, 4, "d"), &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 1, 'I', 13, T0, NULL, acct_row(&a, 5, "e"), &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_change(d, 1, 'U', 14, T0, NULL, acct_row(&a, 5, "e2"), &err), FH_OK);
+    /* the key of 1 becomes 6 */
+    CHECK_EQ_INT(cdc_dest_change(d, 1, 'U', 15, T0, acct_row(&b, 1, NULL), acct_row(&a, 6, "a"),
+                                 &err),
+                 FH_OK);
+    cdc_group_stats st;
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 16, T0, &st, &err), FH_OK);
+
+    const int ids1[] = {2, 4, 5, 6};
+    const char *names1[] = {"B", "d", "e2", "a"};
+    range_cs.cols = cols;
+    range_cs.ncols = 2;
+    cs_build(&range_cs, ids1, names1, 4);
+    uint64_t compared = 4;
+    duck_dest_spec rs = {.table = "acct",
+                         .cols = cols,
+                         .ncols = 2,
+                         .key = key,
+                         .nkey = 1,
+                         .max_delete_pct = 50,
+                         .open_range = cs_open_range,
+                         .close_range = cs_close_range,
+                         .compared = &compared};
+    CHECK_EQ_INT(duck_dest_reconcile(wh, &rs, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.rows, 0);
+    CHECK_EQ_INT(res.deleted, 0);
+    /* and a full load of the same state finds no key to delete */
+    cs_build(&src, ids1, names1, 4);
+    CHECK_EQ_INT(duck_dest_load(wh, &spec, &res, &err), FH_OK);
+    CHECK_EQ_INT(res.deleted, 0);
+    cdc_dest_close(d);
+    duck_dest_close(wh);
+    remove(p3);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -411,6 +595,7 @@ int main(void)
     setup_cols();
     test_stream();
     test_throughput();
+    test_batch_then_stream_reconcile();
     remove(path);
     char wal[320];
     snprintf(wal, sizeof wal, "%s.wal", path);
