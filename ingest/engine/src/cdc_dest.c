@@ -764,9 +764,19 @@ int cdc_dest_commit_group(cdc_dest *d, uint64_t end_lsn, int64_t commit_ts, cdc_
     memset(st, 0, sizeof *st);
     int64_t started = fh_time_now_us();
     int rc = q(d, "BEGIN TRANSACTION", err);
-    for (size_t i = 0; i < d->nrels && rc == FH_OK; i++)
-        if (d->rels[i]->pending > 0)
-            rc = apply_rel(d, d->rels[i], started, st, err);
+    for (size_t i = 0; i < d->nrels && rc == FH_OK; i++) {
+        rel *r = d->rels[i];
+        if (r->pending == 0)
+            continue;
+        rc = apply_rel(d, r, started, st, err);
+        char want[PGO_NAME_MAX + 8];
+        snprintf(want, sizeof want, "table %s", r->table);
+        if (rc != FH_OK && !strstr(err->msg, want)) { /* DuckDB's message: say which table */
+            char m[FH_ERROR_MAX];
+            snprintf(m, sizeof m, "%s", err->msg);
+            fh_error_set(err, rc, "table %s: streamed changes not applied: %s", r->table, m);
+        }
+    }
     if (rc == FH_OK)
         rc = write_progress(d, end_lsn, commit_ts, err);
     if (rc == FH_OK)

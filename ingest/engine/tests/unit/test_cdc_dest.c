@@ -396,6 +396,19 @@ static void test_throughput(void)
     fprintf(stderr, "test_cdc_dest: 10000 inserts: buffered in %.1f ms, group commit %.1f ms\n",
             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
             (double)(t2.tv_sec - t1.tv_sec) * 1e3 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
+    /* and 100 groups of one update each (an idle-ish source) */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 100; i++) {
+        cdc_dest_change(d, 7, 'U', (uint64_t)(30000 + i), T0 + i, NULL,
+                        loan(&a, i, i, i + 1, "other", T0, 1), &err);
+        if (cdc_dest_commit_group(d, (uint64_t)(30000 + i), T0 + i, &st, &err) != FH_OK)
+            break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK_EQ_INT(i64q("SELECT count(*) FROM raw._fh_loads"), 101);
+    fprintf(stderr, "test_cdc_dest: 100 one-row groups: %.2f ms per group commit\n",
+            ((double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6) /
+                100.0);
     cdc_dest_close(d);
     duck_dest_close(wh);
     remove(p2);
@@ -585,6 +598,53 @@ static void test_batch_then_stream_reconcile(void)
     remove(p3);
 }
 
+/* More than 64 columns: the unchanged-TOAST marker is a string, not a bitmask. */
+static void test_wide_toast(void)
+{
+    duck_dest *wh;
+    cdc_dest *d;
+    fh_error err;
+    char p4[400];
+    snprintf(p4, sizeof p4, "%s/wide.duckdb", dir);
+    CHECK_EQ_INT(duck_dest_open(p4, 1, "64MB", NULL, &wh, &err), FH_OK);
+    con = duck_dest_connection(wh);
+    enum { W = 70 };
+    static cd_column cols[W];
+    col(&cols[0], "id", CD_OID_INT4, -1, "integer");
+    for (int c = 1; c < W; c++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", c);
+        col(&cols[c], name, CD_OID_TEXT, -1, "text");
+    }
+    CHECK_EQ_INT(cdc_dest_open(wh, "s1", &d, &err), FH_OK);
+    const int kc[] = {0};
+    CHECK_EQ_INT(cdc_dest_relation(d, 3, "wide", cols, W, kc, 1, &err), FH_OK);
+    static unsigned char bytes[W][8];
+    static pgo_value v[W];
+    be(bytes[0], 1, 4);
+    v[0] = (pgo_value){.kind = 'b', .len = 4, .data = bytes[0]};
+    for (int c = 1; c < W; c++) {
+        snprintf((char *)bytes[c], sizeof bytes[c], "v%d", c);
+        v[c] =
+            (pgo_value){.kind = 'b', .len = (uint32_t)strlen((char *)bytes[c]), .data = bytes[c]};
+    }
+    pgo_tuple t = {.ncols = W, .vals = v};
+    CHECK_EQ_INT(cdc_dest_change(d, 3, 'I', 10, T0, NULL, &t, &err), FH_OK);
+    cdc_group_stats st;
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 11, T0, &st, &err), FH_OK);
+    v[69].kind = 'u';
+    v[2].kind = 'u';
+    memcpy(bytes[1], "new", 3);
+    v[1].len = 3;
+    CHECK_EQ_INT(cdc_dest_change(d, 3, 'U', 20, T0, NULL, &t, &err), FH_OK);
+    CHECK_EQ_INT(cdc_dest_commit_group(d, 21, T0, &st, &err), FH_OK);
+    CHECK_STR(strq("SELECT c1 || c2 || c3 || c69 FROM raw.wide WHERE _fh_op = 'update'"),
+              "newv2v3v69");
+    cdc_dest_close(d);
+    duck_dest_close(wh);
+    remove(p4);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -596,6 +656,7 @@ int main(void)
     test_stream();
     test_throughput();
     test_batch_then_stream_reconcile();
+    test_wide_toast();
     remove(path);
     char wal[320];
     snprintf(wal, sizeof wal, "%s.wal", path);
