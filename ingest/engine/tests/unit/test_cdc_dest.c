@@ -182,6 +182,7 @@ static void test_stream(void)
     CHECK_EQ_INT(duck_dest_open(path, 1, "64MB", NULL, &wh, &err), FH_OK);
     con = duck_dest_connection(wh);
     duckdb_query(con, "SET TimeZone = 'UTC'", NULL);
+    duck_dest_set_trace(wh, getenv("CDC_TRACE") != NULL); /* the statements, to read them */
     CHECK_EQ_INT(cdc_dest_open(wh, "s1", &d, &err), FH_OK);
     cdc_state s;
     CHECK_EQ_INT(cdc_dest_read_state(d, &s, &err), FH_OK);
