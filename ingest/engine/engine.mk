@@ -90,6 +90,11 @@ $(EB)/fuzz/fuzz_copy_decode: $(ENG)/tests/fuzz/fuzz_copy_decode.c $(ENG)/src/cop
 	clang $(ENGINE_FUZZ_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  $(filter %.c,$^) -o $@ $(ENGINE_LDLIBS)
 
+$(EB)/fuzz/fuzz_pgoutput: $(ENG)/tests/fuzz/fuzz_pgoutput.c $(ENG)/src/pgoutput.c $(ENG)/src/fh_error.c $(ENGINE_HDRS) | engine-deps
+	@mkdir -p $(@D)
+	clang $(ENGINE_FUZZ_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  $(filter %.c,$^) -o $@
+
 $(EB)/fuzz/fuzz_registry: $(ENG)/tests/fuzz/fuzz_registry.c $(ENG)/src/registry.c $(ENG)/src/fh_error.c $(ENGINE_HDRS) | engine-deps
 	@mkdir -p $(@D)
 	clang $(ENGINE_FUZZ_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
