@@ -90,10 +90,11 @@ bench-transform: env engine db  ## dbt benchmark: full vs incremental build afte
 
 # DuckLake's extensions are a bench-only dependency group: synced for the run, removed again after it (the
 # runtime's environment stays what `make env` makes).
+BENCH_WAREHOUSE_ARGS ?=
 bench-warehouse: env  ## DuckDB file vs DuckLake for a stream, dbt and dashboards at once (bench/warehouse)
 	@scripts/ensure-postgres
 	$(UV) sync --frozen --quiet --group bench-warehouse
-	$(VENV_BIN)/python bench/warehouse/run.py; rc=$$?; $(UV) sync --frozen --quiet; exit $$rc
+	$(VENV_BIN)/python bench/warehouse/run.py $(BENCH_WAREHOUSE_ARGS); rc=$$?; $(UV) sync --frozen --quiet; exit $$rc
 
 FAKESNOW := ingest/snowflake/emulator/run
 .PHONY: fakesnow-env fakesnow-start fakesnow-stop snowflake-load

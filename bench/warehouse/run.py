@@ -187,6 +187,21 @@ def maintenance(target: dict) -> dict:
     return res
 
 
+def progress_files(target: dict, commits: int = 50) -> dict:
+    """Parquet files the progress leaves per commit with inlining on: an appended row vs the UPDATE."""
+    con, p = connect(target)
+    con.execute(f"CREATE TABLE {p}raw._fh_stream_log (slot_name VARCHAR, confirmed_lsn BIGINT, ts TIMESTAMP)")
+    f0 = parquet_files(target)
+    for i in range(commits):
+        con.execute(f"INSERT INTO {p}raw._fh_stream_log VALUES ('bench', {i}, now())")
+    f1 = parquet_files(target)
+    for i in range(commits):
+        con.execute(f"UPDATE {p}raw._fh_stream SET confirmed_lsn = {i}")
+    f2 = parquet_files(target)
+    con.close()
+    return {"commits": commits, "files_appending": f1 - f0, "files_updating": f2 - f1}
+
+
 # --- 2. the three at once ----------------------------------------------------------------------------
 
 def _err(errors: list, e: BaseException) -> None:
@@ -456,6 +471,8 @@ def main() -> int:
         results["maintenance"] = [maintenance(plain), maintenance(inline)]
         for m in results["maintenance"]:
             print(f"  {m}", flush=True)
+        results["progress_files"] = progress_files(inline)
+        print(f"   progress with inlining: {results['progress_files']}", flush=True)
 
         print("2. the three at once on DuckLake", flush=True)
         tog = {"name": "ducklake together", "kind": "lake", "ext": ext, "db": dbs[2],
