@@ -67,6 +67,7 @@ typedef struct {
     PGconn *repl;    /* replication=database: the walsender */
     cap_table *caps;
     size_t ncaps;
+    duck_dest *wh;
     cdc_dest *dest;
     pgo_parser *parser;
     uint64_t confirmed; /* committed in the warehouse (and so acknowledgeable) */
@@ -475,7 +476,7 @@ static int snapshot(stream_ctx *s, stream_load_fn load, void *load_ctx, fh_error
     rc = pg_source_open_snapshot(s->o->source, s->o->workers, snap, &src, err);
     for (size_t i = 0; i < s->ncaps && rc == FH_OK; i++) {
         cli_result res = {.table = s->caps[i].t->name, .group = s->caps[i].t->group};
-        rc = load(load_ctx, src, s->caps[i].t, &res, err);
+        rc = load(load_ctx, src, s->wh, s->caps[i].t, &res, err);
         if (rc == FH_OK && s->o->json) {
             cli_print_json(stdout, &res);
             fflush(stdout);
@@ -823,21 +824,28 @@ static int stream_loop(stream_ctx *s, double t_start, run_end *end, fh_error *er
 
 /* ---- entry ------------------------------------------------------------------------------------------ */
 
-int stream_run(const cli_options *o, const registry_table *const *sel, size_t nsel, duck_dest *wh,
+int stream_run(const cli_options *o, const registry_table *const *sel, size_t nsel,
                stream_load_fn load, void *load_ctx, fh_error *err)
 {
+    duck_dest *wh = NULL;
     stream_ctx s = {.o = o};
     pg_source_redact_url(o->source, s.shown, sizeof s.shown);
     pg_source_scrub(o->source, s.shown, sizeof s.shown);
     int rc = connect_pg(&s, 0, &s.sql, err);
+    if (rc == FH_OK && !o->status)
+        rc = check_server(&s, err);
     if (rc == FH_OK)
+        rc = duck_dest_open(o->warehouse, o->workers, o->memory_limit, o->disabled_compression, &wh,
+                            err);
+    if (rc == FH_OK) {
+        duck_dest_set_trace(wh, o->trace_sql);
+        s.wh = wh;
         rc = cdc_dest_open(wh, o->slot, &s.dest, err);
+    }
     if (rc == FH_OK && o->status) {
         rc = print_status(&s, err);
         goto done;
     }
-    if (rc == FH_OK)
-        rc = check_server(&s, err);
     slot_info si;
     if (rc == FH_OK)
         rc = read_slot(&s, &si, err);
@@ -957,6 +965,7 @@ done:
         PQfinish(s.sql);
     pgo_parser_free(s.parser);
     cdc_dest_close(s.dest);
+    duck_dest_close(wh);
     free(s.caps);
     return rc;
 }
