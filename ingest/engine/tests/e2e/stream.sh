@@ -137,6 +137,26 @@ run stream --status
 eq "status: exit 0" "$RC" 0
 contains "status: slot line" "$OUT" "slot $FINHOUSE_STREAM_SLOT"
 
+# --- PostgreSQL restarted mid-stream: reconnect with backoff, resume from the stored LSN, exactly once -----
+before=$(duck "select count(*) from raw.accounts")
+"$FHLOAD" stream --max-seconds 60 2>"$TMP/restart.err" &
+bg=$!
+sql -c "insert into accounts select g, 1, 'r' from generate_series(8001, 8100) g"
+sleep 1
+"$ROOT/scripts/pg-logical" restart >/dev/null
+sql -c "insert into accounts select g, 1, 'r' from generate_series(8101, 8200) g"
+for _ in $(seq 150); do # until it streams again (its second "streaming slot" line)
+  [ "$(grep -c "streaming slot" "$TMP/restart.err" || true)" -ge 2 ] && break
+  sleep 0.1
+done
+sleep 1
+kill -TERM $bg
+set +e; wait $bg; bgrc=$?; set -e
+eq "restart: exit 0" "$bgrc" 0
+contains "restart: one line per attempt" "$(cat "$TMP/restart.err")" "reconnecting in"
+eq "restart: every row once" "$(duck "select count(*) || '|' || count(distinct id) from raw.accounts where id between 8001 and 8200")" "200|200"
+eq "restart: nothing else added" "$(duck "select count(*) from raw.accounts")" "$((before + 200))"
+
 # --- busy slot: exit 8; SIGTERM: exit 0 ------------------------------------------------------------------------
 "$FHLOAD" stream --quiet --max-seconds 30 2>"$TMP/bg.err" &
 bg=$!
