@@ -122,6 +122,23 @@ eq "stream: key change recorded as a delete" \
   "$(duck "select count(*) from raw.accounts where id = 999 and _fh_op = 'delete'")" 1
 echo "stream: $(duck 'select count(*) from raw.accounts where _fh_commit_lsn is not null') streamed rows of accounts in $(((t1 - t0) / 1000000)) ms" >&2
 
+# --- a large transaction sent in stream blocks (spooled): a rolled-back savepoint and an aborted one -------
+psql -X -q -d postgres -c "alter system set logical_decoding_work_mem = '64kB'" -c "select pg_reload_conf()" >/dev/null
+sql <<'EOF2'
+begin; insert into accounts select g, 1, 'big' from generate_series(100001, 120000) g;
+savepoint a; insert into accounts select g, 1, 'gone' from generate_series(130001, 135000) g;
+rollback to a; insert into accounts select g, 2, 'big' from generate_series(140001, 141000) g; commit;
+begin; insert into accounts select g, 1, 'aborted' from generate_series(150001, 170000) g; rollback;
+EOF2
+run stream --stop-at-lsn "$(lsn)"
+psql -X -q -d postgres -c "alter system reset logical_decoding_work_mem" -c "select pg_reload_conf()" >/dev/null
+eq "streamed: exit 0" "$RC" 0
+contains "streamed: came as stream blocks" "$ERR" "(1 streamed)"
+eq "streamed: the committed rows, once" \
+  "$(duck "select count(*) || '|' || count(distinct id) from raw.accounts where id > 100000 and id < 200000")" "21000|21000"
+eq "streamed: accounts equal" "$(raw_recon accounts id balance)" "$(src_recon accounts balance)"
+eq "streamed: spool emptied" "$(ls -A "$WH.spool/$FINHOUSE_STREAM_SLOT" | wc -l)" 0
+
 # --- exactly once: running again to the same point adds nothing ---------------------------------------------
 before=$(duck "select count(*) from raw.accounts")
 stream_to_now
