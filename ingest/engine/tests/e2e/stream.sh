@@ -80,6 +80,15 @@ run stream --quiet --source "postgresql://fh_norep_$$@127.0.0.1:$PGPORT/$DB" --s
 eq "no REPLICATION: exit 9" "$RC" 9
 contains "no REPLICATION message" "$ERR" "WITH REPLICATION"
 
+psql -X -q -d postgres -c "ALTER ROLE fh_norep_$$ WITH REPLICATION" >/dev/null
+run stream --quiet --source "postgresql://fh_norep_$$@127.0.0.1:$PGPORT/$DB" --stop-at-lsn 0/1
+eq "no SELECT: exit 9" "$RC" 9
+contains "no SELECT: the grant" "$ERR" "GRANT SELECT ON public.accounts"
+sql -c "grant select on accounts, notes, ledger to fh_norep_$$"
+run stream --quiet --source "postgresql://fh_norep_$$@127.0.0.1:$PGPORT/$DB" --stop-at-lsn 0/1
+eq "may not create the publication: exit 9" "$RC" 9
+contains "may not create the publication: who runs --setup" "$ERR" "owner must run fhload stream --setup"
+
 sql -c "create table nopk (id int8, v text)"
 printf 'nopk customers id - full\n' >"$TMP/nopk.tsv"
 run stream --quiet --registry "$TMP/nopk.tsv" --stop-at-lsn 0/1
@@ -207,6 +216,15 @@ eq "drop-slot: exit 0" "$RC" 0
 eq "drop-slot: gone" \
   "$(sql -c "select count(*) from pg_replication_slots where slot_name = '$FINHOUSE_STREAM_SLOT'")" 0
 eq "drop-slot: progress forgotten" "$(duck "select count(*) from raw._fh_stream")" 0
+
+# --- a slot without progress (a stop before the snapshot completed): dropped, recreated, reconciled ---------
+sql -c "select pg_create_logical_replication_slot('$FINHOUSE_STREAM_SLOT', 'pgoutput')" >/dev/null
+sql -c "update accounts set balance = balance + 100 where id <= 10"
+run stream --stop-at-lsn "$(lsn)"
+eq "slot without progress: exit 0" "$RC" 0
+contains "slot without progress: says so" "$ERR" "dropping and recreating"
+eq "slot without progress: reconciled" "$(raw_recon accounts id balance)" "$(src_recon accounts balance)"
+run stream --quiet --drop-slot
 
 echo "stream e2e: $passed passed, $failed failed" >&2
 [ "$failed" -eq 0 ]
