@@ -50,6 +50,7 @@
 #define PROGRESS_EVERY_S 10.0
 #define KEEPALIVE_PROGRESS_EVERY_S 1.0
 #define STOP_GRACE_S 5.0
+#define BUSY_WAIT_TENTHS 30 /* 3 s */
 
 static volatile sig_atomic_t g_stop;
 
@@ -1072,6 +1073,12 @@ int stream_run(const cli_options *o, const registry_table *const *sel, size_t ns
     slot_info si;
     if (rc == FH_OK)
         rc = read_slot(&s, &si, err);
+    /* A predecessor just killed keeps the slot active until its walsender notices: wait a little
+     * before calling the slot busy. */
+    for (int i = 0; rc == FH_OK && si.exists && si.active && i < BUSY_WAIT_TENTHS; i++) {
+        usleep(100 * 1000);
+        rc = read_slot(&s, &si, err);
+    }
     if (rc == FH_OK && o->drop_slot) {
         if (si.exists && si.active)
             rc = busy(&s, &si, err);

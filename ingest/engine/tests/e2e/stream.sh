@@ -183,6 +183,24 @@ contains "restart: one line per attempt" "$(cat "$TMP/restart.err")" "reconnecti
 eq "restart: every row once" "$(duck "select count(*) || '|' || count(distinct id) from raw.accounts where id between 8001 and 8200")" "200|200"
 eq "restart: nothing else added" "$(duck "select count(*) from raw.accounts")" "$((before + 200))"
 
+# --- SIGKILL at random points under a live writer, then a rerun: every transaction exactly once ------------
+(for i in $(seq 9001 9300); do echo "insert into accounts values ($i, 1, 'k'); select pg_sleep(0.01);"; done |
+  psql -X -q -d "$DB" >/dev/null) &
+writer=$!
+for _ in 1 2 3 4; do
+  "$FHLOAD" stream --quiet --commit-interval 50 2>/dev/null &
+  victim=$!
+  sleep "0.$((RANDOM % 9 + 1))"
+  kill -KILL $victim 2>/dev/null || true
+  wait $victim 2>/dev/null || true
+done
+wait $writer
+stream_to_now
+eq "SIGKILL: exit 0" "$RC" 0
+eq "SIGKILL: every transaction once" \
+  "$(duck "select count(*) || '|' || count(distinct id) from raw.accounts where id between 9001 and 9300")" "300|300"
+eq "SIGKILL: accounts equal" "$(raw_recon accounts id balance)" "$(src_recon accounts balance)"
+
 # --- busy slot: exit 8; SIGTERM: exit 0 ------------------------------------------------------------------------
 "$FHLOAD" stream --quiet --max-seconds 30 2>"$TMP/bg.err" &
 bg=$!
