@@ -31,7 +31,7 @@ ENGINE_LDLIBS   = -L$(DUCKDB_DIR) -Wl,-rpath,$(DUCKDB_DIR) -lduckdb -L$(PG_LIB) 
 ENGINE_FUZZ_CFLAGS = $(filter-out -Wno-format-truncation,$(ENGINE_CFLAGS))
 ENGINE_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-ENGINE_MODS    := fh_error fh_hash fh_sql fh_time fh_json pgoutput registry copy_decode pg_source duck_scan fh_duck load_log duck_dest cdc_dest stage_parquet cli
+ENGINE_MODS    := fh_error fh_hash fh_sql fh_time fh_json pgoutput registry copy_decode pg_source duck_scan fh_duck load_log duck_dest cdc_dest stage_parquet stream cli
 ENGINE_HDRS    := $(wildcard $(ENG)/include/*.h)
 ENGINE_OBJS    := $(ENGINE_MODS:%=$(EB)/obj/%.o)
 ENGINE_AOBJS   := $(ENGINE_MODS:%=$(EB)/asan/%.o)
@@ -117,11 +117,13 @@ engine-fuzz: $(ENGINE_FUZZ)
 
 engine-e2e: $(EB)/fhload $(EB)/fhcheck
 	@$(ENG)/tests/e2e/run.sh
+	@$(ENG)/tests/e2e/stream.sh
 
 engine-test: $(ENGINE_UNIT) $(ENGINE_UNIT_AS) $(ENGINE_FUZZ) $(EB)/fhload $(EB)/fhcheck | engine-deps  ## C engine: unit tests plain and under ASan+UBSan, fuzz, end to end
 	$(engine_run_unit)
 	@$(ENG)/tests/fuzz/run-fuzz 7 $(ENGINE_FUZZ)
 	@$(ENG)/tests/e2e/run.sh
+	@$(ENG)/tests/e2e/stream.sh
 
 engine-valgrind: $(EB)/test_copy_decode $(EB)/test_fh_duck $(EB)/fhload $(EB)/fhcheck
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
