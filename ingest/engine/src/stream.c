@@ -996,8 +996,14 @@ static int stream_loop(stream_ctx *s, double t_start, run_end *end, fh_error *er
             *end = RUN_LOST;
             return FH_OK;
         }
-        /* n == 0: nothing more to read right now */
-        if (x.whole && !x.in_txn) {
+        /* n == 0: nothing more to read right now. The group commits once its first transaction has
+         * waited --commit-interval (or the run is ending), not at once: a commit per source
+         * transaction would cost a warehouse commit and a load-log row per table each time, so the
+         * interval bounds the warehouse's commit rate (and the load log's growth) whatever the
+         * source's rate, and the latency to RAW stays under interval + one commit. */
+        if (x.whole && !x.in_txn &&
+            (now - x.first_whole_at >= s->o->commit_interval_ms / 1000.0 || stop_req ||
+             (s->o->has_stop_lsn && x.end_lsn >= s->o->stop_lsn))) {
             if ((rc = group_commit(s, &x, err)) != FH_OK)
                 return rc;
             last_status = now;
