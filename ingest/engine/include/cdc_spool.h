@@ -12,8 +12,8 @@
  * Subtransactions: the spool remembers the offset of each subtransaction's first message. A Stream
  * Abort of a subtransaction truncates the file at that offset and forgets that subtransaction and all
  * recorded after it (they are nested in it, or later and so also rolled back with it), exactly as
- * PostgreSQL's own apply worker does (src/backend/replication/logical/worker.c, subxact_info_add /
- * stream_abort_internal). A Stream Abort of the top-level xid deletes the file.
+ * PostgreSQL's own apply worker does (src/backend/replication/logical/worker.c, REL_15:
+ * subxact_info_add, apply_handle_stream_abort). A Stream Abort of the top-level xid deletes the file.
  *
  * The directory is created 0700 and the files 0600 (they hold row data). cdc_spool_open empties the
  * directory and cdc_spool_clear deletes every open file: after a start or a reconnect the server sends
