@@ -613,7 +613,7 @@ typedef struct {
     int whole;         /* whole transactions are pending (or progress to store) */
     uint64_t end_lsn;  /* end LSN of the last whole transaction */
     int64_t end_ts;
-    double first_whole_at; /* when the first pending whole transaction committed (mono) */
+    double first_whole_at; /* when the first pending whole transaction arrived */
     uint64_t txns_pending;
 } txn_state;
 
@@ -634,14 +634,9 @@ static int apply(stream_ctx *s, txn_state *x, const pgo_msg *m, fh_error *err)
             x->skip = 0;
             return FH_OK;
         }
-        if (!x->whole) {
-            /* The interval counts from the source's commit, not from when fhload read it: changes
-             * that arrived while the previous group was committing have already waited. The age by
-             * the source's clock is clamped to [0, 10 s], so a skewed clock only shortens or
-             * restores the wait. */
-            double age = (double)(fh_time_now_us() - (m->commit_ts + PGO_EPOCH_OFFSET_US)) / 1e6;
-            x->first_whole_at = fh_time_mono() - (age < 0 ? 0 : age > 10 ? 10 : age);
-        }
+        if (!x->whole) /* counted from arrival: under a backlog a group then holds an
+                        * interval's worth of reading, not one transaction */
+            x->first_whole_at = fh_time_mono();
         x->whole = 1;
         x->end_lsn = m->end_lsn;
         x->end_ts = m->commit_ts + PGO_EPOCH_OFFSET_US;
