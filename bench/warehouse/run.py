@@ -443,7 +443,7 @@ def main() -> int:
     alone_s, together_s = (1.5, 12) if args.quick else (5, 40)
     ctx = mp.get_context("spawn")
     ext = str(ext_dir())
-    work = Path(tempfile.mkdtemp(prefix="bench-warehouse-", dir=os.environ.get("FINHOUSE_HOME", "/tmp")))
+    work = Path(tempfile.mkdtemp(prefix="bench-warehouse-"))
     dbs = [f"{DB_PREFIX}_{n}" for n in ("plain", "inline", "together")]
     results: dict = {"duckdb": duckdb.__version__, "python": platform.python_version(),
                      "cpus": os.cpu_count(), "uptime_before": _uptime(), "quick": args.quick}
