@@ -6,14 +6,8 @@
 # --status, --drop-slot, SIGTERM, and each bad configuration's exit code (6 on the machine's
 # wal_level=replica server, 7, 8, 9, 4) with nothing changed.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../../.." && pwd)
-FHLOAD=$ROOT/ingest/engine/build/fhload
-CHECK=$ROOT/ingest/engine/build/fhcheck
-export FINHOUSE_CDC_PG_PORT=${FHLOAD_STREAM_PGPORT:-5442}
-export FINHOUSE_CDC_PG_DIR=${FHLOAD_STREAM_PGDIR:-$ROOT/.finhouse/pg-logical-e2e}
-PGHOST=127.0.0.1 PGPORT=$FINHOUSE_CDC_PG_PORT PGUSER=postgres
-export PGHOST PGPORT PGUSER
 DB=fhload_stream_$$
+. "$(dirname "$0")/stream-cluster.sh"
 TMP=$(mktemp -d /tmp/fhload-stream.XXXXXX)
 WH=$TMP/warehouse.duckdb
 REG=$TMP/registry.tsv
@@ -30,10 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$ROOT/scripts/pg-logical" start >/dev/null
-psql -X -q -d postgres -c "CREATE DATABASE $DB" >/dev/null
+start_cluster_and_db
 
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 duck() { "$CHECK" "$WH" "$@"; }
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
@@ -45,7 +37,6 @@ run() {
   set -e
   ERR=$(cat "$TMP/stderr")
 }
-lsn() { sql -c "select pg_current_wal_lsn()"; }
 # the latest non-superseded version of every key, without deletes: count|sum(COL)
 raw_recon() {
   duck "select count(*) || '|' || coalesce(sum($3), 0) from (select * from raw.$1 where _fh_superseded is not true qualify row_number() over (partition by $2 order by _fh_load_id desc, coalesce(_fh_commit_lsn, 0) desc) = 1) where _fh_op <> 'delete'"

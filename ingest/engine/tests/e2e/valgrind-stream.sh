@@ -7,14 +7,8 @@
 # Private wal_level=logical cluster as in stream.sh: FHLOAD_STREAM_PGPORT (default 5442),
 # FHLOAD_STREAM_PGDIR (default .finhouse/pg-logical-e2e).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../../.." && pwd)
-FHLOAD=$ROOT/ingest/engine/build/fhload
-CHECK=$ROOT/ingest/engine/build/fhcheck
-export FINHOUSE_CDC_PG_PORT=${FHLOAD_STREAM_PGPORT:-5442}
-export FINHOUSE_CDC_PG_DIR=${FHLOAD_STREAM_PGDIR:-$ROOT/.finhouse/pg-logical-e2e}
-PGHOST=127.0.0.1 PGPORT=$FINHOUSE_CDC_PG_PORT PGUSER=postgres
-export PGHOST PGPORT PGUSER
 DB=fhload_vgs_$$
+. "$(dirname "$0")/stream-cluster.sh"
 TMP=$(mktemp -d /tmp/fhload-vgs.XXXXXX)
 SLOT=fh_vgs_$$
 cleanup() {
@@ -23,9 +17,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-"$ROOT/scripts/pg-logical" start >/dev/null
-psql -X -q -d postgres -c "CREATE DATABASE $DB" >/dev/null
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+start_cluster_and_db
 sql -c "create table accounts (id int8 primary key, balance numeric(14,2), name text,
                                updated_at timestamptz not null default now());
         insert into accounts select g, g * 1.5, 'n' || g from generate_series(1, 200) g;"
@@ -35,7 +27,6 @@ export FINHOUSE_REGISTRY=$TMP/reg.tsv FINHOUSE_DUCKDB_PATH=$TMP/w.duckdb
 export FINHOUSE_STREAM_SLOT=$SLOT FINHOUSE_STREAM_PUBLICATION=$SLOT
 VG=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
     --suppressions="$ROOT/ingest/engine/tests/valgrind.supp")
-lsn() { sql -c "select pg_current_wal_lsn()"; }
 "${VG[@]}" "$FHLOAD" stream --quiet --stop-at-lsn "$(lsn)"
 sql <<'SQL'
 update accounts set balance = balance + 1 where id <= 20;
