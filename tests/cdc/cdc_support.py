@@ -90,19 +90,25 @@ def finish_live(proc: subprocess.Popen) -> str:
     return out
 
 
+def drop_slot(slot: str) -> None:
+    """Drop a replication slot, waiting for the walsender of a stream that just exited to let go."""
+    for _ in range(100):
+        try:
+            admin("SELECT pg_drop_replication_slot(%s)", [slot])
+            return
+        except psycopg.errors.ObjectInUse:
+            time.sleep(0.1)
+    raise AssertionError(f"replication slot {slot} stayed active for 10 s")
+
+
 def drop_database(name: str) -> None:
     """Drop a database and the replication slots in it (a slot keeps DROP DATABASE from working)."""
-    for slot, pid in (
-        admin("SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = %s", [name]) or []
+    for slot, pid in admin(
+        "SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = %s", [name]
     ):
         if pid:
             admin("SELECT pg_terminate_backend(%s)", [pid])
-        for _ in range(50):
-            try:
-                admin("SELECT pg_drop_replication_slot(%s)", [slot])
-                break
-            except psycopg.errors.ObjectInUse:
-                time.sleep(0.1)
+        drop_slot(slot)
     admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -23,6 +23,7 @@ from cdc_support import (
     PREFIX,
     Source,
     admin,
+    drop_slot,
     fingerprint,
     nothing_written,
     one_line_message,
@@ -54,7 +55,7 @@ def test_wal_level_replica_exits_6(cdc_template, tmp_path):
 def test_missing_slot_after_progress_exits_7(fresh_source, tmp_path):
     warehouse = tmp_path / "slot.duckdb"
     fresh_source.catch_up(warehouse)
-    admin("SELECT pg_drop_replication_slot(%s)", [fresh_source.slot])
+    drop_slot(fresh_source.slot)
     before = fingerprint(warehouse)
     proc = fresh_source.stream(warehouse, "--max-seconds", "5", expect=EXIT_SLOT, timeout=60)
     assert "--resync" in one_line_message(proc.stderr)
