@@ -49,10 +49,10 @@ int cdc_dest_open(duck_dest *wh, const char *slot, cdc_dest **out, fh_error *err
 void cdc_dest_close(cdc_dest *d);
 
 typedef struct cdc_state {
-    int found;                 /* the slot has committed progress in this warehouse */
-    uint64_t confirmed_lsn;    /* the end LSN of the last applied source transaction */
+    int found;                   /* the slot has committed progress in this warehouse */
+    uint64_t confirmed_lsn;      /* the end LSN of the last applied source transaction */
     int64_t confirmed_commit_ts; /* its commit time, µs since 1970-01-01 UTC (0 if none) */
-    uint64_t snapshot_lsn;     /* the consistent point the initial snapshot was read at */
+    uint64_t snapshot_lsn;       /* the consistent point the initial snapshot was read at */
     char publication[PGO_NAME_MAX];
 } cdc_state;
 
@@ -90,10 +90,10 @@ int cdc_dest_truncate(cdc_dest *d, uint32_t relid, uint64_t commit_lsn, int64_t 
 uint64_t cdc_dest_pending(const cdc_dest *d);
 
 typedef struct cdc_group_stats {
-    int64_t load_id;   /* the first of the group's loads, or 0 when nothing was pending */
-    uint64_t rows;     /* inserts and updates */
-    uint64_t deleted;  /* deletes (truncates included) */
-    uint64_t tables;   /* tables written */
+    int64_t load_id;  /* the first of the group's loads, or 0 when nothing was pending */
+    uint64_t rows;    /* inserts and updates */
+    uint64_t deleted; /* deletes (truncates included) */
+    uint64_t tables;  /* tables written */
 } cdc_group_stats;
 
 /* Commit every change given since the last commit, with the progress: confirmed_lsn = end_lsn (the end

@@ -148,6 +148,18 @@ uint64_t copy_decode_bytes(const copy_decoder *d);
  * counts as its midnight). Returns 0 when none was seen, 1 when *out was set. */
 int copy_decode_cursor_max(const copy_decoder *d, int64_t *out);
 
+/* Values one at a time, for changes that do not come as a COPY stream (pgoutput's binary 'b'
+ * values are the same send format as binary COPY fields). Write column c of row `row` (< capacity)
+ * of the bound chunk from len bytes at p, decoded exactly as copy_decode_feed decodes a field
+ * (FH_EDATA naming table, column and row); or NULL. Give every column of a row, in any order, then
+ * copy_decode_put_row_done: it writes the row's hash (of the values given, when enabled), counts
+ * the row and sets the bound chunk's row count to at least row + 1. A row's hash is accumulated
+ * across its puts, so rows are put one after another, not interleaved. */
+int copy_decode_put(copy_decoder *d, size_t row, size_t c, const unsigned char *p, uint32_t len,
+                    fh_error *err);
+void copy_decode_put_null(copy_decoder *d, size_t row, size_t c);
+void copy_decode_put_row_done(copy_decoder *d, size_t row);
+
 void copy_decode_free(copy_decoder *d);
 
 #endif

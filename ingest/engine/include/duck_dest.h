@@ -3,7 +3,10 @@
  *
  * Raw contract: schema `raw`, one table per source table with the same name, the source columns
  * (DuckDB types from copy_decode) plus _fh_load_id BIGINT, _fh_loaded_at TIMESTAMPTZ and _fh_op
- * VARCHAR ('upsert' for rows read from the source, 'delete' for keys a full load no longer finds).
+ * VARCHAR ('upsert' for rows read from the source, 'delete' for keys a full load no longer finds;
+ * streamed rows say 'insert', 'update', 'delete': readers treat every op but 'delete' as a live
+ * version), and _fh_commit_lsn, _fh_commit_ts, _fh_superseded (cdc_dest.h; NULL for batch rows):
+ * raw's current view ignores rows with _fh_superseded IS TRUE.
  * Append-only: fhload never updates or deletes raw rows. Every row also carries _fh_row_hash (the
  * source row's hash, fh_hash.h). raw._fh_current_<t> holds the live keys (with load id and row hash)
  * as of the load raw._fh_state.current_as_of names; raw's current view is that table overridden by
@@ -24,6 +27,7 @@
 
 #include "duck_scan.h"
 #include "fh_error.h"
+#include "fh_sql.h"
 
 typedef struct duck_dest duck_dest;
 
@@ -92,6 +96,23 @@ int duck_dest_load(duck_dest *d, const duck_dest_spec *spec, duck_dest_result *r
  * watermark does not move. The table must have a key and have been loaded before. */
 int duck_dest_reconcile(duck_dest *d, const duck_dest_spec *spec, duck_dest_result *res,
                         fh_error *err);
+
+/* ---- for cdc_dest: the streaming side of the same RAW contract, inside its own transaction ---- */
+
+/* Run sql on the warehouse (res NULL: discard; else the caller destroys it). */
+int duck_dest_query(duck_dest *d, const char *sql, duckdb_result *res, fh_error *err);
+
+/* Schema evolution of raw.<table> as a load does it (create it, add new columns, widen, or
+ * FH_ESCHEMA naming table and column). Call inside a transaction. */
+int duck_dest_ensure_table(duck_dest *d, const char *table, const cd_column *cols, size_t ncols,
+                           fh_error *err);
+
+/* Append to b "since AS (…), live AS (…)": raw's current view of raw.<table> as of the loads before
+ * `upto` — columns: the key columns, _fh_load_id, _fh_row_hash — in one pass (creating the current
+ * keys table if missing; call inside a transaction, after duck_dest_ensure_table). */
+int duck_dest_live_cte(duck_dest *d, const char *table, const cd_column *cols, size_t ncols,
+                       const char *const *key, int nkey, int64_t upto, fh_sql_buf *b,
+                       fh_error *err);
 
 /* The DuckDB connection (for tests). */
 duckdb_connection duck_dest_connection(duck_dest *d);

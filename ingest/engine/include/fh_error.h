@@ -20,10 +20,10 @@ enum {
     FH_ESCHEMA = 4,   /* unsupported or incompatible column type */
     FH_EDATA = 5,     /* a value does not fit, or the COPY stream is malformed */
     /* fhload stream (change data capture): each says what to do in its one line */
-    FH_EWAL = 6,      /* the source's wal_level is not logical (or no replication slots/senders) */
-    FH_ESLOT = 7,     /* the slot is missing while the warehouse holds progress for it: --resync */
-    FH_EBUSY = 8,     /* the slot is in use by another process */
-    FH_EPERM = 9      /* the role may not replicate, publish or read a captured table */
+    FH_EWAL = 6,  /* the source's wal_level is not logical (or no replication slots/senders) */
+    FH_ESLOT = 7, /* the slot is missing while the warehouse holds progress for it: --resync */
+    FH_EBUSY = 8, /* the slot is in use by another process */
+    FH_EPERM = 9  /* the role may not replicate, publish or read a captured table */
 };
 
 #define FH_ERROR_MAX 1024

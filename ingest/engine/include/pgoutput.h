@@ -33,11 +33,11 @@
 /* ---- the walsender's frames (the payload of one CopyData message in COPY BOTH mode) ------------------ */
 
 typedef struct pgo_frame {
-    char kind;           /* 'w' XLogData, 'k' Primary keepalive */
-    uint64_t wal_start;  /* 'w': the WAL position of the data */
-    uint64_t wal_end;    /* 'w' and 'k': the server's current end of WAL */
-    int64_t send_time;   /* µs since 2000-01-01 */
-    int reply_requested; /* 'k': the server asks for a status update now */
+    char kind;                 /* 'w' XLogData, 'k' Primary keepalive */
+    uint64_t wal_start;        /* 'w': the WAL position of the data */
+    uint64_t wal_end;          /* 'w' and 'k': the server's current end of WAL */
+    int64_t send_time;         /* µs since 2000-01-01 */
+    int reply_requested;       /* 'k': the server asks for a status update now */
     const unsigned char *data; /* 'w': the pgoutput message (points into the frame) */
     size_t len;
 } pgo_frame;
@@ -78,8 +78,8 @@ typedef enum pgo_kind {
 
 /* One column value of a TupleData. */
 typedef struct pgo_value {
-    char kind;                 /* 'n' NULL, 'u' unchanged TOASTed value (not sent), 't' text, 'b' binary */
-    uint32_t len;              /* 't' and 'b' */
+    char kind;    /* 'n' NULL, 'u' unchanged TOASTed value (not sent), 't' text, 'b' binary */
+    uint32_t len; /* 't' and 'b' */
     const unsigned char *data; /* 't' and 'b': the value in the type's text or binary send format */
 } pgo_value;
 
@@ -89,7 +89,7 @@ typedef struct pgo_tuple {
 } pgo_tuple;
 
 typedef struct pgo_relcol {
-    int key;                 /* flag 1: part of the replica identity (the key, by default) */
+    int key; /* flag 1: part of the replica identity (the key, by default) */
     char name[PGO_NAME_MAX];
     uint32_t type_oid;
     int32_t typmod;
@@ -107,15 +107,16 @@ typedef struct pgo_relation {
 
 typedef struct pgo_msg {
     pgo_kind kind;
-    int in_stream;  /* the message came between Stream Start and Stream Stop */
-    uint32_t xid;   /* Begin, Stream Start, Stream Commit, Stream Abort: the (top-level) transaction;
+    int in_stream; /* the message came between Stream Start and Stream Stop */
+    uint32_t xid;  /* Begin, Stream Start, Stream Commit, Stream Abort: the (top-level) transaction;
                      * inside a stream block, the (sub)transaction a change, Relation, Type or Message
                      * belongs to; 0 otherwise */
-    uint32_t subxid;   /* Stream Abort: the subtransaction aborted (== xid: the whole transaction) */
+    uint32_t subxid; /* Stream Abort: the subtransaction aborted (== xid: the whole transaction) */
     int first_segment; /* Stream Start: the first block of this transaction */
     uint64_t lsn;      /* Begin: the final (commit) LSN; Commit, Stream Commit: the commit LSN;
                         * Origin: the commit's LSN on the origin; Message: its LSN */
-    uint64_t end_lsn;  /* Commit, Stream Commit: the end of the commit record — what to acknowledge */
+    uint64_t
+        end_lsn; /* Commit, Stream Commit: the end of the commit record — what to acknowledge */
     int64_t commit_ts; /* Begin, Commit, Stream Commit: µs since 2000-01-01 */
     uint8_t flags;     /* Commit, Stream Commit (0); Message (1 = transactional);
                         * Truncate (1 = CASCADE, 2 = RESTART IDENTITY) */

@@ -70,6 +70,7 @@ struct copy_decoder {
     uint64_t consumed; /* stream bytes consumed since reset (complete header/tuples) */
     int64_t cursor_max;
     int has_cursor;
+    uint64_t put_hash; /* the row hash of the row being put (copy_decode_put) */
 };
 
 static const uint32_t P10_32[10] = {1,      10,      100,      1000,      10000,
@@ -509,6 +510,10 @@ static int field_error(copy_decoder *d, fh_error *err, size_t c, uint64_t off, c
 {
     char what[512];
     snprintf(what, sizeof what, fmt, detail ? detail : "");
+    if (off == UINT64_MAX) /* copy_decode_put: a value, not a stream */
+        return fh_error_set(err, FH_EDATA, "table %s, column %s (%s), change %" PRIu64 ": %s",
+                            d->table, d->cols[c].name,
+                            d->cols[c].pg_type[0] ? d->cols[c].pg_type : "?", d->rows + 1, what);
     return fh_error_set(err, FH_EDATA,
                         "table %s, column %s (%s), row %" PRIu64 " (byte offset %" PRIu64
                         " of the COPY stream): %s",
@@ -817,6 +822,35 @@ static int parse(copy_decoder *d, const unsigned char *src, size_t n, size_t *po
     }
     *pos = i;
     return FH_OK;
+}
+
+/* ---- values one at a time ------------------------------------------------------------------- */
+
+int copy_decode_put(copy_decoder *d, size_t row, size_t c, const unsigned char *p, uint32_t len,
+                    fh_error *err)
+{
+    assert(d->chunk && row < d->capacity && c < d->ncols);
+    int rc = decode_field(d, c, row, p, len, UINT64_MAX, err);
+    if (rc == FH_OK && d->seeds)
+        d->put_hash += fh_hash64(p, len, d->seeds[c]);
+    return rc;
+}
+
+void copy_decode_put_null(copy_decoder *d, size_t row, size_t c)
+{
+    assert(d->chunk && row < d->capacity && c < d->ncols);
+    set_null(d, c, row);
+}
+
+void copy_decode_put_row_done(copy_decoder *d, size_t row)
+{
+    assert(d->chunk && row < d->capacity);
+    if (d->hash_out)
+        d->hash_out[row] = (int64_t)d->put_hash;
+    d->put_hash = 0;
+    if (d->nrows < row + 1)
+        d->nrows = row + 1;
+    d->rows++;
 }
 
 static int carry_append(copy_decoder *d, const char *buf, size_t len, fh_error *err)

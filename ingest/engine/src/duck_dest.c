@@ -51,6 +51,18 @@ static int query(duck_dest *d, const char *sql, duckdb_result *res, fh_error *er
     return fh_duck_query(&d->duck, sql, res, err);
 }
 
+/* The columns streamed rows fill (cdc_dest.h), NULL on rows a batch load writes. */
+#define STREAM_COLUMNS "_fh_commit_lsn BIGINT, _fh_commit_ts TIMESTAMPTZ, _fh_superseded BOOLEAN"
+
+static void add_stream_columns(fh_sql_buf *b, const char *qtable)
+{
+    fh_sql_buf_add(b,
+                   "ALTER TABLE raw.%s ADD COLUMN IF NOT EXISTS _fh_commit_lsn BIGINT;"
+                   "ALTER TABLE raw.%s ADD COLUMN IF NOT EXISTS _fh_commit_ts TIMESTAMPTZ;"
+                   "ALTER TABLE raw.%s ADD COLUMN IF NOT EXISTS _fh_superseded BOOLEAN;",
+                   qtable, qtable, qtable);
+}
+
 static int mkdir_parents(const char *path, fh_error *err)
 {
     char buf[1024];
@@ -263,6 +275,44 @@ static int migrate_load_log(duck_dest *d, fh_error *err)
     return rc;
 }
 
+/* Raw tables written before streaming existed get its columns (cdc_dest.h) the first time a newer
+ * fhload opens the warehouse, so raw's current view and dbt's latest_version can read them on every
+ * table: a catalog change per table (ADD COLUMN of a NULL column writes no data), one transaction. */
+static int migrate_stream_columns(duck_dest *d, fh_error *err)
+{
+    duckdb_result r;
+    int rc = query(d,
+                   "SELECT table_name FROM duckdb_columns() WHERE schema_name = 'raw' AND "
+                   "column_name = '_fh_op' AND NOT starts_with(table_name, '_fh_') EXCEPT "
+                   "SELECT table_name FROM duckdb_columns() WHERE schema_name = 'raw' AND "
+                   "column_name = '_fh_superseded'",
+                   &r, err);
+    if (rc != FH_OK)
+        return rc;
+    idx_t n = duckdb_row_count(&r);
+    fh_sql_buf b = {0};
+    fh_sql_buf_add(&b, "BEGIN;");
+    for (idx_t i = 0; i < n; i++) {
+        char *t = duckdb_value_varchar(&r, 0, i), q[160];
+        if (t)
+            add_stream_columns(&b, fh_sql_ident(t, q, sizeof q));
+        duckdb_free(t);
+    }
+    fh_sql_buf_add(&b, "COMMIT;");
+    duckdb_destroy_result(&r);
+    if (n == 0) {
+        fh_sql_buf_reset(&b);
+        return FH_OK;
+    }
+    rc = b.oom ? fh_error_set(err, FH_EINTERNAL, "out of memory") : query(d, b.s, NULL, err);
+    fh_sql_buf_reset(&b);
+    if (rc != FH_OK) {
+        fh_error ignored;
+        query(d, "ROLLBACK", NULL, &ignored);
+    }
+    return rc;
+}
+
 /* "128MB", "1.5 GiB", "512KB" → bytes (DuckDB's units: KB = 1000, KiB = 1024); 0 if unreadable. */
 static int64_t parse_bytes(const char *text)
 {
@@ -336,6 +386,8 @@ int duck_dest_open(const char *path, int threads, const char *memory_limit,
     }
     if (rc == FH_OK)
         rc = migrate_load_log(d, err);
+    if (rc == FH_OK)
+        rc = migrate_stream_columns(d, err);
     if (rc != FH_OK) {
         duck_dest_close(d);
         return rc;
@@ -447,19 +499,26 @@ static int ensure_table(duck_dest *d, const duck_dest_spec *s, fh_error *err)
             copy_decode_type_sql(&s->cols[c], ty, sizeof ty);
             fh_sql_buf_add(&b, "%s %s, ", fh_sql_ident(s->cols[c].name, q, sizeof q), ty);
         }
-        fh_sql_buf_add(&b, "_fh_load_id BIGINT NOT NULL, _fh_loaded_at TIMESTAMPTZ NOT NULL, "
-                           "_fh_op VARCHAR NOT NULL, _fh_row_hash BIGINT)");
+        fh_sql_buf_add(&b,
+                       "_fh_load_id BIGINT NOT NULL, _fh_loaded_at TIMESTAMPTZ NOT NULL, "
+                       "_fh_op VARCHAR NOT NULL, _fh_row_hash BIGINT, %s)",
+                       STREAM_COLUMNS);
     } else {
-        /* Raw tables written before row hashes existed get the column (NULL for their rows). */
-        int has_hash = 0;
+        /* Raw tables written before row hashes (or streaming) existed get the columns (NULL for
+         * their rows); duck_dest_open adds the streaming ones already, this is for a table created
+         * since by an older fhload. */
+        int has_hash = 0, has_stream = 0;
         for (idx_t i = 0; i < nraw; i++) {
             char *name = duckdb_value_varchar(&r, 0, i);
             has_hash |= name && !strcmp(name, "_fh_row_hash");
+            has_stream |= name && !strcmp(name, "_fh_superseded");
             duckdb_free(name);
         }
         if (!has_hash)
             fh_sql_buf_add(&b, "ALTER TABLE raw.%s ADD COLUMN _fh_row_hash BIGINT;",
                            fh_sql_ident(s->table, q, sizeof q));
+        if (!has_stream)
+            add_stream_columns(&b, fh_sql_ident(s->table, q, sizeof q));
         /* Check everything first, then add what is new. */
         for (size_t c = 0; c < s->ncols && rc == FH_OK; c++) {
             char ty[64];
@@ -774,7 +833,7 @@ static void live_cte(fh_sql_buf *b, const load_ctx *lc, const pass_plan *pl, int
     fh_sql_buf_add(b,
                    ", max(_fh_load_id * 2 + (_fh_op = 'delete')::BIGINT) AS m, "
                    "arg_max_null(_fh_row_hash, _fh_load_id) AS h FROM %s WHERE _fh_load_id > "
-                   "%" PRId64 " AND _fh_load_id < %" PRId64 " AND ",
+                   "%" PRId64 " AND _fh_load_id < %" PRId64 " AND _fh_superseded IS NOT TRUE AND ",
                    lc->tq, lc->as_of, upto);
     pass_cond(b, lc, pl, p);
     fh_sql_buf_add(b, " GROUP BY ALL), live AS (SELECT ");
@@ -804,7 +863,7 @@ static int rebuild_current(duck_dest *d, load_ctx *lc, int full, fh_error *err)
         key_list(&b, s, "");
         fh_sql_buf_add(&b,
                        ", _fh_load_id, _fh_row_hash FROM %s WHERE _fh_load_id = %" PRId64
-                       " AND _fh_op = 'upsert'",
+                       " AND _fh_op <> 'delete' AND _fh_superseded IS NOT TRUE",
                        lc->tq, lc->id);
         if (rc == FH_OK)
             rc = run_sql(d, &b, NULL, err);
@@ -1105,7 +1164,7 @@ static int reconcile_in_txn(duck_dest *d, const duck_dest_spec *s, duck_dest_res
         return rc;
     char sql[512];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FILTER (WHERE _fh_op = 'upsert'), count(*) FILTER (WHERE _fh_op = "
+             "SELECT count(*) FILTER (WHERE _fh_op <> 'delete'), count(*) FILTER (WHERE _fh_op = "
              "'delete') FROM %s WHERE _fh_load_id = %" PRId64,
              lc.tq, lc.id);
     duckdb_result r;
@@ -1130,4 +1189,33 @@ int duck_dest_reconcile(duck_dest *d, const duck_dest_spec *spec, duck_dest_resu
                         fh_error *err)
 {
     return in_transaction(d, reconcile_in_txn, spec, res, err);
+}
+
+/* ---- for cdc_dest ---------------------------------------------------------------------------- */
+
+int duck_dest_query(duck_dest *d, const char *sql, duckdb_result *res, fh_error *err)
+{
+    return query(d, sql, res, err);
+}
+
+int duck_dest_ensure_table(duck_dest *d, const char *table, const cd_column *cols, size_t ncols,
+                           fh_error *err)
+{
+    duck_dest_spec s = {.table = table, .cols = cols, .ncols = ncols};
+    return ensure_table(d, &s, err);
+}
+
+int duck_dest_live_cte(duck_dest *d, const char *table, const cd_column *cols, size_t ncols,
+                       const char *const *key, int nkey, int64_t upto, fh_sql_buf *b, fh_error *err)
+{
+    assert(nkey > 0 && upto > 0);
+    duck_dest_spec s = {.table = table, .cols = cols, .ncols = ncols, .key = key, .nkey = nkey};
+    load_ctx lc;
+    load_ctx_init(&lc, &s, upto);
+    int rc = ensure_current(d, &lc, err);
+    if (rc != FH_OK)
+        return rc;
+    pass_plan pl = {.n = 1};
+    live_cte(b, &lc, &pl, 0, upto);
+    return FH_OK;
 }

@@ -915,6 +915,131 @@ static void test_row_hash(void)
     CHECK(h2 != row_hash_of(ba, 2, &s5));
 }
 
+/* Decode stream s into table `name` (source columns + row hash): by copy_decode_feed (put = 0) or
+ * field by field through copy_decode_put (put = 1), walking the stream's tuples here. */
+static void decode_into(const char *name, const cd_column *cols, size_t ncols, const sb *s, int put)
+{
+    duckdb_logical_type types[9];
+    char sql[1024];
+    snprintf(sql, sizeof sql, "CREATE OR REPLACE TABLE %s (", name);
+    for (size_t c = 0; c < ncols; c++) {
+        char ty[64];
+        copy_decode_type_sql(&cols[c], ty, sizeof ty);
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "c%zu %s, ", c, ty);
+        types[c] = copy_decode_logical_type(&cols[c]);
+    }
+    strcat(sql, "h BIGINT)");
+    types[ncols] = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+    CHECK(duckdb_query(con, sql, NULL) == DuckDBSuccess);
+    duckdb_data_chunk chunk = duckdb_create_data_chunk(types, ncols + 1);
+    copy_decoder *d;
+    fh_error e;
+    int rc = copy_decode_new("t", cols, ncols, -1, &d, &e);
+    CHECK(rc == FH_OK && copy_decode_enable_row_hash(d, &e) == FH_OK);
+    copy_decode_bind_chunk(d, chunk, 64);
+    if (!put) {
+        size_t used;
+        cd_status st;
+        CHECK(copy_decode_feed(d, (const char *)s->b, s->n, &used, &st, &e) == FH_OK);
+        CHECK(st == CD_END);
+    } else {
+        size_t i = 19, row = 0;
+        for (;;) {
+            int16_t nf = (int16_t)((s->b[i] << 8) | s->b[i + 1]);
+            i += 2;
+            if (nf < 0)
+                break;
+            for (size_t c = 0; c < (size_t)nf; c++) {
+                int32_t len = (int32_t)(((uint32_t)s->b[i] << 24) | ((uint32_t)s->b[i + 1] << 16) |
+                                        ((uint32_t)s->b[i + 2] << 8) | s->b[i + 3]);
+                i += 4;
+                if (len < 0) {
+                    copy_decode_put_null(d, row, c);
+                    continue;
+                }
+                CHECK(copy_decode_put(d, row, c, s->b + i, (uint32_t)len, &e) == FH_OK);
+                i += (size_t)len;
+            }
+            copy_decode_put_row_done(d, row++);
+        }
+        CHECK_EQ_INT(copy_decode_rows(d), row);
+    }
+    copy_decode_finish_chunk(d);
+    duckdb_appender app;
+    CHECK(duckdb_appender_create(con, NULL, name, &app) == DuckDBSuccess);
+    CHECK(duckdb_append_data_chunk(app, chunk) == DuckDBSuccess);
+    duckdb_appender_destroy(&app);
+    duckdb_destroy_data_chunk(&chunk);
+    for (size_t c = 0; c <= ncols; c++)
+        duckdb_destroy_logical_type(&types[c]);
+    copy_decode_free(d);
+}
+
+/* copy_decode_put decodes values exactly as the stream does: the same vectors, the same hashes;
+ * and a malformed value is an error naming table, column and change. */
+static void test_put_values(void)
+{
+    cd_column cols[6];
+    col(&cols[0], "id", CD_OID_INT4, -1);
+    col(&cols[1], "big", CD_OID_INT8, -1);
+    col(&cols[2], "amount", CD_OID_NUMERIC, numtm(12, 2));
+    col(&cols[3], "name", CD_OID_TEXT, -1);
+    col(&cols[4], "at", CD_OID_TIMESTAMPTZ, -1);
+    col(&cols[5], "ok", CD_OID_BOOL, -1);
+    sb s = {.n = 0};
+    header(&s);
+    for (int r = 0; r < 3; r++) {
+        tuple(&s, 6);
+        f_i32(&s, r + 1);
+        if (r == 1)
+            f_null(&s);
+        else
+            f_i64(&s, INT64_C(9000000000) * (r + 1));
+        f_numeric(&s, r == 2 ? "-12345.67" : "10.50");
+        if (r == 2)
+            f_null(&s);
+        else
+            f_text(&s, r ? "héllo" : "");
+        f_i64(&s, INT64_C(86400000000) * r); /* 2000-01-01 + r days */
+        unsigned char b = (unsigned char)(r & 1);
+        f_bytes(&s, &b, 1);
+    }
+    trailer(&s);
+    decode_into("via_stream", cols, 6, &s, 0);
+    decode_into("via_put", cols, 6, &s, 1);
+    duckdb_result r;
+    CHECK(
+        duckdb_query(con,
+                     "SELECT (SELECT count(*) FROM via_put), (SELECT count(*) FROM (SELECT * FROM "
+                     "via_stream EXCEPT ALL SELECT * FROM via_put)), (SELECT count(*) FROM (SELECT "
+                     "* FROM via_put EXCEPT ALL SELECT * FROM via_stream)), (SELECT count(*) FROM "
+                     "via_put WHERE h = 0 OR h IS NULL)",
+                     &r) == DuckDBSuccess);
+    CHECK_EQ_INT(duckdb_value_int64(&r, 0, 0), 3);
+    CHECK_EQ_INT(duckdb_value_int64(&r, 1, 0), 0);
+    CHECK_EQ_INT(duckdb_value_int64(&r, 2, 0), 0);
+    CHECK_EQ_INT(duckdb_value_int64(&r, 3, 0), 0);
+    duckdb_destroy_result(&r);
+
+    /* a 3-byte int4 */
+    duckdb_logical_type ty[2] = {copy_decode_logical_type(&cols[0]),
+                                 duckdb_create_logical_type(DUCKDB_TYPE_BIGINT)};
+    duckdb_data_chunk chunk = duckdb_create_data_chunk(ty, 2);
+    copy_decoder *d;
+    fh_error e;
+    CHECK(copy_decode_new("loans", cols, 1, -1, &d, &e) == FH_OK);
+    CHECK(copy_decode_enable_row_hash(d, &e) == FH_OK);
+    copy_decode_bind_chunk(d, chunk, 8);
+    const unsigned char bad[3] = {0, 0, 1};
+    CHECK_EQ_INT(copy_decode_put(d, 0, 0, bad, 3, &e), FH_EDATA);
+    CHECK_CONTAINS(e.msg, "table loans, column id");
+    CHECK_CONTAINS(e.msg, "change 1");
+    copy_decode_free(d);
+    duckdb_destroy_data_chunk(&chunk);
+    duckdb_destroy_logical_type(&ty[0]);
+    duckdb_destroy_logical_type(&ty[1]);
+}
+
 int main(void)
 {
     if (duckdb_open(NULL, &db) != DuckDBSuccess || duckdb_connect(db, &con) != DuckDBSuccess) {
@@ -933,6 +1058,7 @@ int main(void)
     test_cursor_and_counters();
     test_row_hash();
     test_numeric_types_from_registry();
+    test_put_values();
     duckdb_disconnect(&con);
     duckdb_close(&db);
     return check_done("test_copy_decode");
