@@ -34,7 +34,7 @@ raw._fh_loads.finished_at − the row's _fh_commit_ts (both this machine's clock
 Medians over --runs, peak RSS = the largest. Writes bench/cdc/results.json and the results section of
 bench/cdc/README.md, with the machine's load (uptime) before and after.
 
-Usage: run.py [--rows 1000000] [--steady-txns 5000] [--runs 3] [--latency-seconds 20]
+Usage: run.py [--rows 1000000] [--steady-txns 25000] [--runs 3] [--latency-seconds 20]
               [--legs recvlogical,stream,batch] [--no-readme]
 """
 
@@ -310,7 +310,7 @@ def _percentiles(xs: list[float]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--steady-txns", type=int, default=5000, help="small transactions per pgbench client")
+    ap.add_argument("--steady-txns", type=int, default=25000, help="small transactions per pgbench client")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--latency-seconds", type=float, default=20)
     ap.add_argument("--legs", default="recvlogical,stream,batch")
