@@ -91,6 +91,8 @@ def test_the_engine_defaults_are_the_platforms():
     assert compiled["SOURCE"] == fh_config.get("FINHOUSE_OLTP_URL", relative)
     assert compiled["WAREHOUSE"] == fh_config.get("FINHOUSE_DUCKDB_PATH", relative)
     assert compiled["REGISTRY"] == fh_config.get("FINHOUSE_REGISTRY", relative)
+    for name in ("SLOT", "PUBLICATION", "COMMIT_INTERVAL_MS", "COMMIT_ROWS"):
+        assert compiled["STREAM_" + name] == fh_config.get("FINHOUSE_STREAM_" + name, relative)
 
 
 # Where a default may still be spelled out: the defaults file; the engine's compiled-in fallbacks (held to

@@ -31,7 +31,7 @@ ENGINE_LDLIBS   = -L$(DUCKDB_DIR) -Wl,-rpath,$(DUCKDB_DIR) -lduckdb -L$(PG_LIB) 
 ENGINE_FUZZ_CFLAGS = $(filter-out -Wno-format-truncation,$(ENGINE_CFLAGS))
 ENGINE_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-ENGINE_MODS    := fh_error fh_hash fh_sql fh_time fh_json pgoutput registry copy_decode pg_source duck_scan fh_duck load_log duck_dest cdc_dest stage_parquet cli
+ENGINE_MODS    := fh_error fh_hash fh_sql fh_time fh_json pgoutput registry copy_decode pg_source duck_scan fh_duck load_log duck_dest cdc_dest stage_parquet stream cli
 ENGINE_HDRS    := $(wildcard $(ENG)/include/*.h)
 ENGINE_OBJS    := $(ENGINE_MODS:%=$(EB)/obj/%.o)
 ENGINE_AOBJS   := $(ENGINE_MODS:%=$(EB)/asan/%.o)

@@ -18,6 +18,11 @@
 #define CLI_DEFAULT_WAREHOUSE ".finhouse/warehouse/finhouse.duckdb"
 #define CLI_DEFAULT_REGISTRY "ingest/registry.tsv"
 #define CLI_DEFAULT_MAX_DELETE_PCT "50"
+/* fhload stream: the replication slot and publication, and when a group commit is due */
+#define CLI_DEFAULT_STREAM_SLOT "finhouse"
+#define CLI_DEFAULT_STREAM_PUBLICATION "finhouse"
+#define CLI_DEFAULT_STREAM_COMMIT_INTERVAL_MS "200"
+#define CLI_DEFAULT_STREAM_COMMIT_ROWS "100000"
 /* DuckDB's buffer pool. fhload's peak RSS is about this plus 130MB (DuckDB's code, its checkpoint,
  * libpq): 100MB keeps every load of a 10M-row table under 256 MiB (bench/ingest/README.md). */
 #define CLI_DEFAULT_MEMORY_LIMIT "100MB"
@@ -44,6 +49,17 @@ typedef struct cli_options {
     const char *parquet_file_size;    /* FINHOUSE_PARQUET_FILE_SIZE */
     int64_t keys_per_pass;            /* FINHOUSE_KEYS_PER_PASS, 0 = from the memory limit */
     int trace_sql;                    /* FHLOAD_TRACE_SQL set and not empty */
+
+    /* fhload stream (the first argument is "stream") */
+    int stream;
+    const char *slot;        /* --slot / FINHOUSE_STREAM_SLOT */
+    const char *publication; /* --publication / FINHOUSE_STREAM_PUBLICATION */
+    int resync, setup, status, drop_slot;
+    int64_t commit_interval_ms; /* --commit-interval / FINHOUSE_STREAM_COMMIT_INTERVAL_MS */
+    int64_t commit_rows;        /* --commit-rows / FINHOUSE_STREAM_COMMIT_ROWS */
+    int has_stop_lsn;
+    uint64_t stop_lsn;   /* --stop-at-lsn */
+    int64_t max_seconds; /* --max-seconds, 0 = no limit */
 } cli_options;
 
 /* Parse argv (and FINHOUSE_* variables from the environment). FH_EUSAGE with a one-line message

@@ -46,6 +46,13 @@ void pg_source_scrub(const char *url, char *text, size_t textsz);
  * server is unreachable or refuses the credentials (the URL is shown without its password). */
 int pg_source_open(const char *url, int workers, pg_source **out, fh_error *err);
 
+/* The same, reading the snapshot `snapshot` exported by another session (a logical replication
+ * slot's, CREATE_REPLICATION_SLOT … (SNAPSHOT 'export')) instead of exporting its own: the main
+ * connection and every worker run SET TRANSACTION SNAPSHOT. The exporting session must stay open
+ * and idle until the workers have joined (fhload stream keeps it so for the whole snapshot). */
+int pg_source_open_snapshot(const char *url, int workers, const char *snapshot, pg_source **out,
+                            fh_error *err);
+
 /* How many workers the source will actually use (1 when the snapshot could not be exported). */
 int pg_source_workers(const pg_source *src);
 

@@ -16,6 +16,7 @@
 
 #include "fh_json.h"
 #include "fh_time.h"
+#include "pgoutput.h"
 #include "registry.h"
 
 static const char *env_or(const char *name, const char *dflt)
@@ -80,13 +81,31 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
     if (rc != FH_OK)
         return rc;
     o->max_delete_pct = (int)v;
+    o->slot = env_or("FINHOUSE_STREAM_SLOT", CLI_DEFAULT_STREAM_SLOT);
+    o->publication = env_or("FINHOUSE_STREAM_PUBLICATION", CLI_DEFAULT_STREAM_PUBLICATION);
+    rc = parse_int("FINHOUSE_STREAM_COMMIT_INTERVAL_MS",
+                   env_or("FINHOUSE_STREAM_COMMIT_INTERVAL_MS",
+                          CLI_DEFAULT_STREAM_COMMIT_INTERVAL_MS),
+                   1, 3600000, &o->commit_interval_ms, err);
+    if (rc == FH_OK)
+        rc = parse_int("FINHOUSE_STREAM_COMMIT_ROWS",
+                       env_or("FINHOUSE_STREAM_COMMIT_ROWS", CLI_DEFAULT_STREAM_COMMIT_ROWS), 1,
+                       INT64_MAX, &o->commit_rows, err);
+    if (rc != FH_OK)
+        return rc;
     o->trace_sql = env_or("FHLOAD_TRACE_SQL", NULL) != NULL;
     o->tables = calloc((size_t)argc + 1, sizeof *o->tables);
     if (!o->tables)
         return fh_error_set(err, FH_EINTERNAL, "out of memory");
     const char *since = NULL;
     int only_args = 0;
-    for (int i = 1; i < argc; i++) {
+    int first = 1;
+    if (argc > 1 && !strcmp(argv[1], "stream")) {
+        o->stream = 1;
+        first = 2;
+    }
+    const char *stop_lsn = NULL;
+    for (int i = first; i < argc; i++) {
         char *a = argv[i];
         if (only_args || a[0] != '-' || !strcmp(a, "-")) {
             o->tables[o->ntables++] = a;
@@ -114,6 +133,10 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                     : !strcmp(name, "--version")                      ? &o->version
                     : !strcmp(name, "--print-registry")               ? &o->print_registry
                     : !strcmp(name, "--print-snowflake-setup")        ? &o->print_sf_setup
+                    : o->stream && !strcmp(name, "--resync")          ? &o->resync
+                    : o->stream && !strcmp(name, "--setup")           ? &o->setup
+                    : o->stream && !strcmp(name, "--status")          ? &o->status
+                    : o->stream && !strcmp(name, "--drop-slot")       ? &o->drop_slot
                                                                       : NULL;
         if (flag) {
             if (val)
@@ -127,9 +150,18 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
                                                  "--parquet",    "--since",
                                                  "--load-id",    "--max-delete-percent",
                                                  "--raw-columns"};
+        static const char *const STREAM_WITH_VALUE[] = {"--slot",
+                                                        "--publication",
+                                                        "--commit-interval",
+                                                        "--commit-rows",
+                                                        "--stop-at-lsn",
+                                                        "--max-seconds"};
         int known = 0;
         for (size_t k = 0; k < sizeof WITH_VALUE / sizeof WITH_VALUE[0]; k++)
             known |= !strcmp(name, WITH_VALUE[k]);
+        for (size_t k = 0; o->stream && k < sizeof STREAM_WITH_VALUE / sizeof STREAM_WITH_VALUE[0];
+             k++)
+            known |= !strcmp(name, STREAM_WITH_VALUE[k]);
         if (!known)
             return fh_error_set(err, FH_EUSAGE, "unknown option %s — see fhload --help", name);
         if (!val) {
@@ -149,7 +181,22 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
             since = val;
         else if (!strcmp(name, "--raw-columns"))
             o->raw_columns = val;
-        else if (!strcmp(name, "--group")) {
+        else if (!strcmp(name, "--slot"))
+            o->slot = val;
+        else if (!strcmp(name, "--publication"))
+            o->publication = val;
+        else if (!strcmp(name, "--stop-at-lsn"))
+            stop_lsn = val;
+        else if (!strcmp(name, "--commit-interval")) {
+            if ((rc = parse_int("--commit-interval", val, 1, 3600000, &o->commit_interval_ms, err)))
+                return rc;
+        } else if (!strcmp(name, "--commit-rows")) {
+            if ((rc = parse_int("--commit-rows", val, 1, INT64_MAX, &o->commit_rows, err)))
+                return rc;
+        } else if (!strcmp(name, "--max-seconds")) {
+            if ((rc = parse_int("--max-seconds", val, 1, INT64_C(315360000), &o->max_seconds, err)))
+                return rc;
+        } else if (!strcmp(name, "--group")) {
             if (!registry_group_valid(val))
                 return fh_error_set(err, FH_EUSAGE, "unknown group '%s' — use one of: %s", val,
                                     registry_groups());
@@ -170,6 +217,37 @@ int cli_parse(int argc, char **argv, cli_options *o, fh_error *err)
             if ((rc = parse_int("--workers", val, 1, 16, &v, err)))
                 return rc;
             o->workers = (int)v;
+        }
+    }
+    if (stop_lsn) {
+        if ((rc = pgo_lsn_parse(stop_lsn, &o->stop_lsn, err)))
+            return fh_error_set(err, FH_EUSAGE,
+                                "--stop-at-lsn '%s' is not an LSN — write it as PostgreSQL prints "
+                                "it, e.g. 0/16B3748 (SELECT pg_current_wal_lsn())",
+                                stop_lsn);
+        o->has_stop_lsn = 1;
+    }
+    if (o->stream) {
+        if (o->parquet || o->full || o->reconcile || o->print_registry || o->print_sf_setup)
+            return fh_error_set(err, FH_EUSAGE,
+                                "fhload stream takes none of --parquet, --full, --reconcile, "
+                                "--print-registry, --print-snowflake-setup — see fhload --help");
+        if (o->setup + o->status + o->drop_slot + o->resync > 1)
+            return fh_error_set(err, FH_EUSAGE,
+                                "fhload stream: use one of --setup, --status, --drop-slot, "
+                                "--resync");
+        const char *ids[] = {o->slot, o->publication};
+        for (int k = 0; k < 2; k++) {
+            size_t n = strlen(ids[k]);
+            int ok = n > 0 && n < PGO_NAME_MAX;
+            for (size_t j = 0; j < n && ok; j++)
+                ok = islower((unsigned char)ids[k][j]) || isdigit((unsigned char)ids[k][j]) ||
+                     ids[k][j] == '_';
+            if (!ok)
+                return fh_error_set(err, FH_EUSAGE,
+                                    "%s '%s' must be 1 to 63 lower-case letters, digits or '_' "
+                                    "(PostgreSQL's rule for slot names)",
+                                    k ? "--publication" : "--slot", ids[k]);
         }
     }
     if (since) {
@@ -344,7 +422,57 @@ void cli_help(FILE *f)
         "  5  data: a value does not fit its column (e.g. numeric beyond DECIMAL's precision),\n"
         "     or the COPY stream is malformed\n"
         "fhload stops at the first table that fails; tables loaded before it stay committed.\n"
-        "Every error is one line on stderr (and an error object with --json).\n",
+        "Every error is one line on stderr (and an error object with --json).\n"
+        "\n"
+        "Change data capture: fhload stream [OPTIONS] [TABLE ...]\n"
+        "\n"
+        "Follows PostgreSQL's logical replication (slot + publication, plugin pgoutput; the "
+        "source\n"
+        "needs wal_level=logical and a role with REPLICATION) and appends every committed change "
+        "of\n"
+        "the selected tables to raw.<table> (_fh_op insert/update/delete, _fh_commit_lsn,\n"
+        "_fh_commit_ts), exactly once: each group commit stores the slot's progress "
+        "(raw._fh_stream)\n"
+        "in the same warehouse transaction, and PostgreSQL is acknowledged only after it. On the\n"
+        "first start (and with --resync) the slot is created with an exported snapshot and the\n"
+        "tables are loaded inside it: a full load, or a reconciliation of a table batch-loaded "
+        "before.\n"
+        "  --slot NAME           replication slot [env FINHOUSE_STREAM_SLOT, "
+        "default " CLI_DEFAULT_STREAM_SLOT "]\n"
+        "  --publication NAME    publication [env FINHOUSE_STREAM_PUBLICATION, default\n"
+        "                        " CLI_DEFAULT_STREAM_PUBLICATION
+        "]; created FOR TABLE over the selected "
+        "tables\n"
+        "                        when missing and the role may\n"
+        "  --setup               create or update the publication over the selected tables and "
+        "check\n"
+        "                        their replica identity, then exit; run it as the tables' owner\n"
+        "  --status              print the slot (active pid, confirmed LSN, lag in bytes and\n"
+        "                        seconds, WAL retained) and exit; warns when "
+        "max_slot_wal_keep_size\n"
+        "                        is -1 (an abandoned slot can fill the disk)\n"
+        "  --drop-slot           drop the slot and forget its progress in the warehouse, then "
+        "exit\n"
+        "  --resync              drop and recreate the slot and reconcile every table again\n"
+        "  --commit-interval MS  longest wait of a committed source transaction before its group\n"
+        "                        commit [env FINHOUSE_STREAM_COMMIT_INTERVAL_MS, default\n"
+        "                        " CLI_DEFAULT_STREAM_COMMIT_INTERVAL_MS "]\n"
+        "  --commit-rows N       group commit once this many changes are pending\n"
+        "                        [env FINHOUSE_STREAM_COMMIT_ROWS, "
+        "default " CLI_DEFAULT_STREAM_COMMIT_ROWS "]\n"
+        "  --stop-at-lsn LSN     exit 0 once everything up to LSN (e.g. pg_current_wal_lsn()) is\n"
+        "                        committed\n"
+        "  --max-seconds S       exit 0 after S seconds (after committing)\n"
+        "  --json, --quiet       progress (every ~10 s on stderr) as JSON lines / none\n"
+        "SIGTERM or SIGINT: commit what is whole, acknowledge it, exit 0. A lost connection is\n"
+        "retried with backoff, resuming from the stored LSN.\n"
+        "Exit codes of fhload stream, besides 0-5 (each with a one-line fix):\n"
+        "  6  the source's wal_level is not logical\n"
+        "  7  the slot is missing while the warehouse holds progress for it: run --resync\n"
+        "  8  the slot is in use by another process (its pid is named)\n"
+        "  9  permission: the role lacks REPLICATION, may not create the publication, or may not\n"
+        "     read a captured table\n"
+        "  4  also: a captured table has no primary key or REPLICA IDENTITY NOTHING\n",
         f);
 }
 

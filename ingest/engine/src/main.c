@@ -22,6 +22,7 @@
 #include "pg_source.h"
 #include "registry.h"
 #include "stage_parquet.h"
+#include "stream.h"
 
 /* ---- progress ---------------------------------------------------------------------------------- */
 
@@ -370,6 +371,20 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
     return rc;
 }
 
+/* fhload stream's initial snapshot: the same per-table load, inside the slot's snapshot; a table
+ * loaded before (in batch mode) is reconciled, one never loaded is loaded in full. */
+static int stream_load(void *vctx, pg_source *src, const registry_table *t, cli_result *res,
+                       fh_error *err)
+{
+    run_ctx *ctx = vctx;
+    cli_options o = *ctx->o;
+    o.reconcile = 1;
+    run_ctx one = *ctx;
+    one.o = &o;
+    one.src = src;
+    return load_table(&one, t, res, err);
+}
+
 /* ---- selection ------------------------------------------------------------------------------------ */
 
 static int select_tables(const cli_options *o, const registry *reg, const registry_table **sel,
@@ -480,6 +495,23 @@ int main(int argc, char **argv)
     }
     if (rc == FH_OK)
         rc = select_tables(&o, &reg, sel, &nsel, &err);
+    if (rc == FH_OK && o.stream) {
+        /* fhload stream: the warehouse here, the source's connections in stream_run */
+        rc = duck_dest_open(o.warehouse, o.workers, o.memory_limit, o.disabled_compression,
+                            &ctx.dest, &err);
+        if (rc == FH_OK) {
+            duck_dest_set_trace(ctx.dest, o.trace_sql);
+            rc = stream_run(&o, sel, nsel, ctx.dest, stream_load, &ctx, &err);
+        }
+        if (rc != FH_OK)
+            report_error(&o, NULL, &err);
+        duck_dest_close(ctx.dest);
+        free(results);
+        free(sel);
+        registry_free(&reg);
+        cli_free(&o);
+        return rc;
+    }
     if (rc == FH_OK)
         rc = pg_source_open(o.source, o.workers, &ctx.src, &err);
     if (rc == FH_OK) {

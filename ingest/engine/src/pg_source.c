@@ -254,6 +254,12 @@ static int exec_cmd(pg_source *src, PGconn *conn, const char *sql, fh_error *err
 
 int pg_source_open(const char *url, int workers, pg_source **out, fh_error *err)
 {
+    return pg_source_open_snapshot(url, workers, NULL, out, err);
+}
+
+int pg_source_open_snapshot(const char *url, int workers, const char *snapshot, pg_source **out,
+                            fh_error *err)
+{
     *out = NULL;
     pg_source *src = calloc(1, sizeof *src);
     if (!src || !(src->url = strdup(url))) {
@@ -270,7 +276,19 @@ int pg_source_open(const char *url, int workers, pg_source **out, fh_error *err)
     if (rc == FH_OK)
         rc = exec_cmd(src, src->slot[0].conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
                       err);
-    if (rc == FH_OK && src->workers > 1) {
+    if (rc == FH_OK && snapshot) {
+        /* A snapshot exported elsewhere (a replication slot's consistent point): the main connection
+         * and every worker read it; nothing to export. */
+        if (strlen(snapshot) >= sizeof src->snapshot || strchr(snapshot, '\''))
+            rc = fh_error_set(err, FH_EINTERNAL, "source %s: bad snapshot name '%s'", src->shown,
+                              snapshot);
+        char sql[128];
+        if (rc == FH_OK) {
+            snprintf(src->snapshot, sizeof src->snapshot, "%s", snapshot);
+            snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT '%s'", src->snapshot);
+            rc = exec_cmd(src, src->slot[0].conn, sql, err);
+        }
+    } else if (rc == FH_OK && src->workers > 1) {
         PGresult *r = PQexec(src->slot[0].conn, "SELECT pg_export_snapshot()");
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
             snprintf(src->snapshot, sizeof src->snapshot, "%s", PQgetvalue(r, 0, 0));
