@@ -66,6 +66,7 @@ ADMIN = f"postgresql://postgres@127.0.0.1:{PORT}/postgres"
 URL = f"postgresql://postgres@127.0.0.1:{PORT}/{DB}"
 PUB = "fh_bench_cdc"
 ROWS_PER_TXN = 5
+RETRY_MEMORY_LIMIT = "1GB"
 CLIENTS = 4
 STEADY_SQL = f"""\\set id random(1, :rows - {ROWS_PER_TXN})
 UPDATE transactions SET amount = amount + 0.01, updated_at = now()
@@ -203,7 +204,19 @@ def consume(leg: str, ctx, end: str) -> dict:
         )  # fmt: skip
     if leg == "stream":
         slot, wh = ctx
-        return timed(fhload_stream(wh, slot, "--stop-at-lsn", end))
+        try:
+            return timed(fhload_stream(wh, slot, "--stop-at-lsn", end))
+        except RuntimeError as exc:
+            if "Out of Memory" not in str(exc):
+                raise
+            # nothing was committed nor acknowledged: the same run again, with a larger DuckDB limit
+            log(f"  stream: DuckDB out of memory at the default limit; again with {RETRY_MEMORY_LIMIT}")
+            env = dict(os.environ, FINHOUSE_DUCKDB_MEMORY_LIMIT=RETRY_MEMORY_LIMIT)
+            m = timed(fhload_stream(wh, slot, "--stop-at-lsn", end), env=env)
+            m["note"] = (
+                f"Out of Memory at the default limit; FINHOUSE_DUCKDB_MEMORY_LIMIT={RETRY_MEMORY_LIMIT}"
+            )
+            return m
     return timed(fhload_batch(ctx))
 
 
@@ -225,7 +238,7 @@ def latency(work: Path, seconds: float, rows: int) -> dict:
     slot, wh = "fhb_latency", work / "latency.duckdb"
     subprocess.run(fhload_stream(wh, slot, "--stop-at-lsn", lsn()), check=True, timeout=900)
     stream = subprocess.Popen(
-        fhload_stream(wh, slot, "--max-seconds", str(seconds + 3)), stderr=subprocess.PIPE
+        fhload_stream(wh, slot, "--max-seconds", str(int(seconds) + 3)), stderr=subprocess.PIPE
     )
     script = work / "steady.sql"
     script.write_text(STEADY_SQL)
@@ -409,6 +422,12 @@ def render(res: dict) -> str:
                 f"| {name} ({wl['transactions']:,} txns) | {wl['changes']:,} | {leg} | {m['seconds']:.2f} | "
                 f"{m['changes_per_s']:,.0f} | {ratio} | {m['rss_mib']:.0f} |"
             )
+    notes = sorted(
+        {f"{name}/{leg}: {m['note']}" for name, wl in res["workloads"].items()
+         for leg, x in wl["legs"].items() for m in x["runs"] if m.get("note")}
+    )  # fmt: skip
+    if notes:
+        lines += ["", "Runs that needed a retry: " + "; ".join(notes) + "."]
     lat = res.get("latency")
     if lat:
         a, lo = lat["ack_ms"], lat["raw_commit_ms"]
