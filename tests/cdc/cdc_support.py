@@ -132,7 +132,9 @@ class Source:
         """The WAL position after everything committed so far: run the stream --stop-at-lsn to it."""
         return self.one("SELECT pg_current_wal_lsn()::text")
 
-    def stream_args(self, warehouse: Path, *args: str, slot: str | None = None) -> list[str]:
+    def stream_args(
+        self, warehouse: Path, *args: str, slot: str | None = None, quiet: bool = True
+    ) -> list[str]:
         return [
             str(FHLOAD),
             "stream",
@@ -146,7 +148,7 @@ class Source:
             slot or self.slot,
             "--publication",
             self.slot,
-            "--quiet",
+            *(["--quiet"] if quiet else []),
             *args,
         ]
 
@@ -173,9 +175,11 @@ class Source:
         """Everything committed so far, streamed into the warehouse."""
         return self.stream(warehouse, "--stop-at-lsn", self.lsn(), *args, timeout=timeout)
 
-    def popen(self, warehouse: Path, *args: str, slot: str | None = None) -> subprocess.Popen:
+    def popen(
+        self, warehouse: Path, *args: str, slot: str | None = None, quiet: bool = True
+    ) -> subprocess.Popen:
         return subprocess.Popen(
-            self.stream_args(warehouse, *args, slot=slot),
+            self.stream_args(warehouse, *args, slot=slot, quiet=quiet),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -3,9 +3,10 @@
 1. SIGKILL at KILLS random points (FINHOUSE_E2E_SEED picks them; printed on failure) while the simulator
    writes: in the snapshot (every fifth run starts with --resync, which reads it again), in apply, group
    commit and the status update — the delays are uniform over 0–1.5 s, which the ~200 ms group commit
-   interval divides into all of these. Restarted each time; along the way and at the end no key is twice
-   among one load's non-superseded rows and every row's load is recorded; at the end everything
-   reconciles exactly.
+   interval divides into all of these; each run's log tells whether it was killed before streaming began
+   (checks, snapshot) or while streaming, and both must have happened. Restarted each time; along the
+   way and at the end no key is twice among one load's non-superseded rows and every row's load is
+   recorded; at the end everything reconciles exactly.
 2. PostgreSQL restarted under a running stream (scripts/pg-logical restart): the stream reconnects,
    resumes from its stored LSN and applies what is written after the restart, without exiting."""
 
@@ -26,7 +27,7 @@ from cdc_support import (
     reconcile,
 )
 
-KILLS = int(os.environ.get("FINHOUSE_CDC_KILLS") or 24)
+KILLS = int(os.environ.get("FINHOUSE_CDC_KILLS") or 50)
 SEED = int(os.environ.get("FINHOUSE_E2E_SEED", str(int(time.time()))))
 
 
@@ -35,18 +36,22 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(source, tmp_path):
     rng = random.Random(SEED)
     activity = live(source.url, 300, rate=20)
     kills = attempts = busy = 0
+    phases = {"start or snapshot": 0, "streaming": 0}
     try:
         while kills < KILLS:
             attempts += 1
             assert attempts <= 2 * KILLS + busy, (
                 f"only {kills} of {attempts} runs were alive when killed (seed {SEED})"
             )
-            proc = source.popen(warehouse, *(["--resync"] if attempts % 5 == 1 else []))
+            proc = source.popen(warehouse, *(["--resync"] if attempts % 5 == 1 else []), quiet=False)
             time.sleep(rng.uniform(0.05, 1.5))
-            if proc.poll() is None:
+            killed = proc.poll() is None
+            if killed:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
             _, err = proc.communicate(timeout=30)
+            if killed:  # its log says whether it had got past the checks and the snapshot
+                phases["streaming" if "streaming slot" in err else "start or snapshot"] += 1
             if proc.returncode == EXIT_BUSY:  # the killed run's walsender had not noticed yet: try again
                 busy += 1
                 time.sleep(0.2)
@@ -59,6 +64,8 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(source, tmp_path):
     finally:
         activity.send_signal(signal.SIGTERM)
         finish_live(activity)
+    print(f"\n{kills} kills (seed {SEED}): {phases}, {busy} runs found the slot still held")
+    assert all(phases.values()), f"the kills did not spread over start/snapshot and streaming: {phases}"
     source.catch_up(warehouse)
     assert_no_doubles(warehouse)
     reconcile(source, warehouse)
