@@ -2,7 +2,7 @@
 
 1. SIGKILL at KILLS random points (FINHOUSE_E2E_SEED picks them; printed on failure) while the simulator
    writes: in the snapshot (every fifth run starts with --resync, which reads it again), in apply, group
-   commit and the status update — the delays are uniform over 0–1.5 s, which the ~200 ms group commit
+   commit and the status update — the delays are uniform over 0.1–2.5 s, which the ~200 ms group commit
    interval divides into all of these; each run's log tells whether it was killed before streaming began
    (checks, snapshot) or while streaming, and both must have happened. Restarted each time; along the
    way and at the end no key is twice among one load's non-superseded rows and every row's load is
@@ -27,7 +27,7 @@ from cdc_support import (
     reconcile,
 )
 
-KILLS = int(os.environ.get("FINHOUSE_CDC_KILLS") or 50)
+KILLS = int(os.environ.get("FINHOUSE_CDC_KILLS") or 40)
 SEED = int(os.environ.get("FINHOUSE_E2E_SEED", str(int(time.time()))))
 
 
@@ -44,7 +44,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(source, tmp_path):
                 f"only {kills} of {attempts} runs were alive when killed (seed {SEED})"
             )
             proc = source.popen(warehouse, *(["--resync"] if attempts % 5 == 1 else []), quiet=False)
-            time.sleep(rng.uniform(0.05, 1.5))
+            time.sleep(rng.uniform(0.1, 2.5))
             killed = proc.poll() is None
             if killed:
                 proc.send_signal(signal.SIGKILL)
