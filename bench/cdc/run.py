@@ -16,6 +16,8 @@ and three consumers, each its own child process under GNU time (peak RSS of its 
   recvlogical  pg_recvlogical --plugin=pgoutput -o proto_version=2 -o publication_names=P -o binary=true
                -o streaming=on -f /dev/null, to the workload's end LSN (-E): the server's decoding and
                the wire, nothing applied — the limit
+  recvlogical_off  the same with -o streaming=off, as fhload stream asks today: the server holds a large
+               transaction (spilling it to its disk past logical_decoding_work_mem) and sends it at commit
   stream       fhload stream --stop-at-lsn END into a warehouse whose snapshot it read before the
                workload: every change applied to RAW and committed with its progress
   batch        fhload (incremental, by the updated_at cursor) into a warehouse fully loaded before the
@@ -35,7 +37,7 @@ Medians over --runs, peak RSS = the largest. Writes bench/cdc/results.json and t
 bench/cdc/README.md, with the machine's load (uptime) before and after.
 
 Usage: run.py [--rows 1000000] [--steady-txns 25000] [--runs 3] [--latency-seconds 20]
-              [--legs recvlogical,stream,batch] [--no-readme]
+              [--legs recvlogical,recvlogical_off,stream,batch] [--no-readme]
 """
 
 from __future__ import annotations
@@ -159,10 +161,11 @@ def prepare(legs: list[str], work: Path, name: str, runs: int, batch_base: Path 
     """Every consumer's starting point, fixed before the workload."""
     ctx = {}
     for r in range(runs):
-        if "recvlogical" in legs:
-            slot = f"fhb_recv_{name}_{r}"
-            sql("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [slot])
-            ctx[("recvlogical", r)] = slot
+        for leg in ("recvlogical", "recvlogical_off"):
+            if leg in legs:
+                slot = f"fhb_{leg}_{name}_{r}"
+                sql("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [slot])
+                ctx[(leg, r)] = slot
         if "stream" in legs:
             slot, wh = f"fhb_stream_{name}_{r}", work / f"stream_{name}_{r}.duckdb"
             subprocess.run(fhload_stream(wh, slot, "--stop-at-lsn", lsn()), check=True, timeout=900)
@@ -196,11 +199,12 @@ def workload(name: str, rows: int, steady_txns: int, work: Path) -> dict:
 
 
 def consume(leg: str, ctx, end: str) -> dict:
-    if leg == "recvlogical":
+    if leg in ("recvlogical", "recvlogical_off"):
+        streaming = "on" if leg == "recvlogical" else "off"
         return timed(
             ["pg_recvlogical", "-d", URL, "--slot", ctx, "--start", "-E", end, "--no-loop",
              "-o", "proto_version=2", "-o", f"publication_names={PUB}", "-o", "binary=true",
-             "-o", "streaming=on", "-f", "/dev/null"]
+             "-o", f"streaming={streaming}", "-f", "/dev/null"]
         )  # fmt: skip
     if leg == "stream":
         slot, wh = ctx
@@ -326,7 +330,7 @@ def main() -> None:
     ap.add_argument("--steady-txns", type=int, default=25000, help="small transactions per pgbench client")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--latency-seconds", type=float, default=20)
-    ap.add_argument("--legs", default="recvlogical,stream,batch")
+    ap.add_argument("--legs", default="recvlogical,recvlogical_off,stream,batch")
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
     legs = args.legs.split(",")
@@ -370,7 +374,7 @@ def main() -> None:
             if "stream" in legs:
                 wl["checked"] = check_stream(ctx[("stream", args.runs - 1)][1])
             for key, val in ctx.items():
-                if key[0] == "recvlogical":
+                if key[0] in ("recvlogical", "recvlogical_off"):
                     sql("SELECT pg_drop_replication_slot(%s)", [val])
                 elif key[0] == "stream":
                     sql("SELECT pg_drop_replication_slot(%s)", [val[0]])
