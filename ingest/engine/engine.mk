@@ -117,11 +117,13 @@ engine-fuzz: $(ENGINE_FUZZ)
 
 engine-e2e: $(EB)/fhload $(EB)/fhcheck
 	@$(ENG)/tests/e2e/run.sh
+	@$(ENG)/tests/e2e/stream.sh
 
 engine-test: $(ENGINE_UNIT) $(ENGINE_UNIT_AS) $(ENGINE_FUZZ) $(EB)/fhload $(EB)/fhcheck | engine-deps  ## C engine: unit tests plain and under ASan+UBSan, fuzz, end to end
 	$(engine_run_unit)
 	@$(ENG)/tests/fuzz/run-fuzz 7 $(ENGINE_FUZZ)
 	@$(ENG)/tests/e2e/run.sh
+	@$(ENG)/tests/e2e/stream.sh
 
 engine-valgrind: $(EB)/test_copy_decode $(EB)/test_fh_duck $(EB)/fhload $(EB)/fhcheck
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \

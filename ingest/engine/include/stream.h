@@ -26,13 +26,14 @@
 
 /* Load (or reconcile) one table from src (open inside the slot's exported snapshot) into the
  * warehouse; fills *res for the report. */
-typedef int (*stream_load_fn)(void *ctx, pg_source *src, const registry_table *t, cli_result *res,
-                              fh_error *err);
+typedef int (*stream_load_fn)(void *ctx, pg_source *src, duck_dest *wh, const registry_table *t,
+                              cli_result *res, fh_error *err);
 
 /* Run `fhload stream` for the selected tables (o->stream set): --status, --setup, --drop-slot, or the
  * stream itself until --stop-at-lsn, --max-seconds or SIGTERM/SIGINT (FH_OK), or an error whose code
- * is the exit status (FH_EWAL, FH_ESLOT, FH_EBUSY, FH_EPERM, FH_ESCHEMA, …). wh is open (borrowed). */
-int stream_run(const cli_options *o, const registry_table *const *sel, size_t nsel, duck_dest *wh,
+ * is the exit status (FH_EWAL, FH_ESLOT, FH_EBUSY, FH_EPERM, FH_ESCHEMA, …). The warehouse
+ * (o->warehouse) is opened only once the source's checks passed: a bad configuration creates nothing. */
+int stream_run(const cli_options *o, const registry_table *const *sel, size_t nsel,
                stream_load_fn load, void *load_ctx, fh_error *err);
 
 #endif

@@ -312,6 +312,7 @@ void cli_help(FILE *f)
         "fhload " CLI_VERSION " — load OLTP tables from PostgreSQL into the warehouse RAW layer\n"
         "\n"
         "Usage: fhload [OPTIONS] [TABLE ...]\n"
+        "       fhload stream [STREAM OPTIONS] [TABLE ...]   (change data capture, see below)\n"
         "\n"
         "Reads every selected table of the registry from one consistent PostgreSQL snapshot with\n"
         "binary COPY and appends it to raw.<table> in the DuckDB warehouse, together with the "

@@ -373,8 +373,8 @@ static int load_table(run_ctx *ctx, const registry_table *t, cli_result *res, fh
 
 /* fhload stream's initial snapshot: the same per-table load, inside the slot's snapshot; a table
  * loaded before (in batch mode) is reconciled, one never loaded is loaded in full. */
-static int stream_load(void *vctx, pg_source *src, const registry_table *t, cli_result *res,
-                       fh_error *err)
+static int stream_load(void *vctx, pg_source *src, duck_dest *wh, const registry_table *t,
+                       cli_result *res, fh_error *err)
 {
     run_ctx *ctx = vctx;
     cli_options o = *ctx->o;
@@ -382,6 +382,7 @@ static int stream_load(void *vctx, pg_source *src, const registry_table *t, cli_
     run_ctx one = *ctx;
     one.o = &o;
     one.src = src;
+    one.dest = wh;
     return load_table(&one, t, res, err);
 }
 
@@ -496,16 +497,10 @@ int main(int argc, char **argv)
     if (rc == FH_OK)
         rc = select_tables(&o, &reg, sel, &nsel, &err);
     if (rc == FH_OK && o.stream) {
-        /* fhload stream: the warehouse here, the source's connections in stream_run */
-        rc = duck_dest_open(o.warehouse, o.workers, o.memory_limit, o.disabled_compression,
-                            &ctx.dest, &err);
-        if (rc == FH_OK) {
-            duck_dest_set_trace(ctx.dest, o.trace_sql);
-            rc = stream_run(&o, sel, nsel, ctx.dest, stream_load, &ctx, &err);
-        }
+        /* fhload stream: its connections and the warehouse are opened in stream_run */
+        rc = stream_run(&o, sel, nsel, stream_load, &ctx, &err);
         if (rc != FH_OK)
             report_error(&o, NULL, &err);
-        duck_dest_close(ctx.dest);
         free(results);
         free(sel);
         registry_free(&reg);

@@ -16,14 +16,20 @@
  *   loss       the pending group is dropped and the connection retried with backoff from the stored
  *              LSN; the server sends again everything after it.
  *
- * Large transactions are not requested as streamed blocks (streaming 'off'): PostgreSQL spills them to
- * its own disk and sends them whole at commit, and cdc_dest spills what it buffers, so fhload's memory
- * stays bounded whatever the transaction size.
+ * Large transactions come as streamed blocks (streaming 'on': Stream Start/Stop, then Stream Commit or
+ * Abort). fhload keeps memory bounded whatever their size by spooling each top-level transaction's raw
+ * messages (length-prefixed) to <warehouse>.spool/<slot>/<xid> (0600), remembering where each
+ * subtransaction starts so that a Stream Abort of a subtransaction truncates the file there (as
+ * PostgreSQL's worker.c does); a Stream Abort of the whole transaction deletes it, a Stream Commit
+ * replays it through the same apply path as one transaction. The directory is emptied at start and on
+ * every reconnect: the server sends an unfinished transaction again from its first change.
  */
 #include "stream.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -32,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cdc_dest.h"
@@ -43,6 +50,7 @@
 #define PROGRESS_EVERY_S 10.0
 #define KEEPALIVE_PROGRESS_EVERY_S 1.0
 #define STOP_GRACE_S 5.0
+#define BUSY_WAIT_TENTHS 30 /* 3 s */
 
 static volatile sig_atomic_t g_stop;
 
@@ -67,16 +75,24 @@ typedef struct {
     PGconn *repl;    /* replication=database: the walsender */
     cap_table *caps;
     size_t ncaps;
+    duck_dest *wh;
     cdc_dest *dest;
     pgo_parser *parser;
     uint64_t confirmed; /* committed in the warehouse (and so acknowledgeable) */
     uint64_t acked;     /* last position sent in a status update */
     int64_t confirmed_ts;
     /* statistics */
-    uint64_t txns, rows, skipped;
+    uint64_t txns, rows, skipped, streamed; /* streamed: transactions received as stream blocks */
     double t_report;
     uint64_t rep_rows;
     uint64_t server_end; /* the server's end of WAL in the last frame */
+    /* streamed (in-progress) transactions, spooled */
+    char spool_dir[4096];
+    struct spool_txn *sp;
+    size_t nsp, capsp;
+    uint32_t stream_xid; /* the top-level transaction of the open stream block */
+    unsigned char *rbuf; /* replay buffer (grows to the largest message) */
+    size_t rcap;
 } stream_ctx;
 
 /* ---- messages --------------------------------------------------------------------------------------- */
@@ -475,7 +491,7 @@ static int snapshot(stream_ctx *s, stream_load_fn load, void *load_ctx, fh_error
     rc = pg_source_open_snapshot(s->o->source, s->o->workers, snap, &src, err);
     for (size_t i = 0; i < s->ncaps && rc == FH_OK; i++) {
         cli_result res = {.table = s->caps[i].t->name, .group = s->caps[i].t->group};
-        rc = load(load_ctx, src, s->caps[i].t, &res, err);
+        rc = load(load_ctx, src, s->wh, s->caps[i].t, &res, err);
         if (rc == FH_OK && s->o->json) {
             cli_print_json(stdout, &res);
             fflush(stdout);
@@ -500,7 +516,7 @@ static int start_replication(stream_ctx *s, fh_error *err)
     fh_sql_ident(s->o->publication, pub, sizeof pub);
     snprintf(sql, sizeof sql,
              "START_REPLICATION SLOT %s LOGICAL %s (proto_version '2', publication_names '%s', "
-             "binary 'true', streaming 'off')",
+             "binary 'true', streaming 'on')",
              fh_sql_ident(s->o->slot, id, sizeof id), lsn, pub);
     PGresult *r = PQexec(s->repl, sql);
     if (PQresultStatus(r) != PGRES_COPY_BOTH) {
@@ -698,16 +714,208 @@ static void report(stream_ctx *s, int force)
     if (s->o->json)
         fprintf(stderr,
                 "{\"stream\": \"%s\", \"confirmed_lsn\": \"%s\", \"transactions\": %" PRIu64
-                ", \"rows\": %" PRIu64 ", \"rows_per_s\": %.0f, \"lag_bytes\": %" PRIu64
-                ", \"lag_seconds\": %.1f}\n",
-                s->o->slot, lsn, s->txns, s->rows, rate, lag_b, lag_s);
+                ", \"streamed\": %" PRIu64 ", \"rows\": %" PRIu64
+                ", \"rows_per_s\": %.0f, \"lag_bytes\": %" PRIu64 ", \"lag_seconds\": %.1f}\n",
+                s->o->slot, lsn, s->txns, s->streamed, s->rows, rate, lag_b, lag_s);
     else
         fprintf(stderr,
-                "fhload stream: %s at %s: %" PRIu64 " transactions, %" PRIu64
+                "fhload stream: %s at %s: %" PRIu64 " transactions (%" PRIu64 " streamed), %" PRIu64
                 " rows (%.0f rows/s), lag %" PRIu64 " bytes / %.1f s\n",
-                s->o->slot, lsn, s->txns, s->rows, rate, lag_b, lag_s);
+                s->o->slot, lsn, s->txns, s->streamed, s->rows, rate, lag_b, lag_s);
     s->t_report = now;
     s->rep_rows = s->rows;
+}
+
+/* ---- spool of streamed transactions ------------------------------------------------------------------ */
+
+typedef struct {
+    uint32_t xid;
+    off_t off; /* where its first message starts in the file */
+} subxact;
+
+typedef struct spool_txn {
+    uint32_t xid;
+    int fd;
+    off_t size;
+    subxact *subs;
+    size_t nsubs, capsubs;
+} spool_txn;
+
+static void spool_path(const stream_ctx *s, uint32_t xid, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/%u", s->spool_dir, xid);
+}
+
+/* Create <warehouse>.spool/<slot>/ (private) and empty it. */
+static int spool_init(stream_ctx *s, fh_error *err)
+{
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s.spool", s->o->warehouse);
+    snprintf(s->spool_dir, sizeof s->spool_dir, "%s/%s", parent, s->o->slot);
+    if ((mkdir(parent, 0700) && errno != EEXIST) || (mkdir(s->spool_dir, 0700) && errno != EEXIST))
+        return fh_error_set(err, FH_EINTERNAL, "cannot create spool directory %s: %s", s->spool_dir,
+                            strerror(errno));
+    DIR *d = opendir(s->spool_dir);
+    if (!d)
+        return fh_error_set(err, FH_EINTERNAL, "cannot read spool directory %s: %s", s->spool_dir,
+                            strerror(errno));
+    struct dirent *e;
+    char path[4400];
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') {
+            snprintf(path, sizeof path, "%s/%s", s->spool_dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    return FH_OK;
+}
+
+static void spool_drop(stream_ctx *s, size_t i)
+{
+    char path[4400];
+    spool_path(s, s->sp[i].xid, path, sizeof path);
+    close(s->sp[i].fd);
+    unlink(path);
+    free(s->sp[i].subs);
+    s->sp[i] = s->sp[--s->nsp];
+}
+
+static void spool_clear(stream_ctx *s)
+{
+    while (s->nsp)
+        spool_drop(s, s->nsp - 1);
+}
+
+static long spool_find(const stream_ctx *s, uint32_t xid)
+{
+    for (size_t i = 0; i < s->nsp; i++)
+        if (s->sp[i].xid == xid)
+            return (long)i;
+    return -1;
+}
+
+/* Append one message of the open stream block to its top-level transaction's file. */
+static int spool_write(stream_ctx *s, uint32_t subxid, const unsigned char *buf, size_t len,
+                       fh_error *err)
+{
+    long i = spool_find(s, s->stream_xid);
+    if (i < 0) {
+        if (s->nsp == s->capsp) {
+            size_t n = s->capsp ? s->capsp * 2 : 4;
+            spool_txn *ns = realloc(s->sp, n * sizeof *ns);
+            if (!ns)
+                return fh_error_set(err, FH_EINTERNAL, "out of memory");
+            s->sp = ns;
+            s->capsp = n;
+        }
+        char path[4400];
+        spool_path(s, s->stream_xid, path, sizeof path);
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0)
+            return fh_error_set(err, FH_EINTERNAL, "cannot create spool file %s: %s", path,
+                                strerror(errno));
+        i = (long)s->nsp++;
+        s->sp[i] = (spool_txn){.xid = s->stream_xid, .fd = fd};
+    }
+    spool_txn *t = &s->sp[i];
+    if (subxid != t->xid) {
+        int seen = 0;
+        for (size_t k = 0; k < t->nsubs && !seen; k++)
+            seen = t->subs[k].xid == subxid;
+        if (!seen) {
+            if (t->nsubs == t->capsubs) {
+                size_t n = t->capsubs ? t->capsubs * 2 : 8;
+                subxact *ns = realloc(t->subs, n * sizeof *ns);
+                if (!ns)
+                    return fh_error_set(err, FH_EINTERNAL, "out of memory");
+                t->subs = ns;
+                t->capsubs = n;
+            }
+            t->subs[t->nsubs++] = (subxact){subxid, t->size};
+        }
+    }
+    uint32_t n32 = (uint32_t)len;
+    if (pwrite(t->fd, &n32, 4, t->size) != 4 ||
+        pwrite(t->fd, buf, len, t->size + 4) != (ssize_t)len)
+        return fh_error_set(err, FH_EINTERNAL, "writing spool file of transaction %u failed: %s",
+                            t->xid, strerror(errno));
+    t->size += 4 + (off_t)len;
+    return FH_OK;
+}
+
+/* Stream Abort: the whole transaction (delete its file) or a subtransaction (cut the file where the
+ * subtransaction began, forgetting the subtransactions after it). */
+static int spool_abort(stream_ctx *s, uint32_t xid, uint32_t subxid, fh_error *err)
+{
+    long i = spool_find(s, xid);
+    if (i < 0)
+        return FH_OK;
+    if (subxid == xid) {
+        spool_drop(s, (size_t)i);
+        return FH_OK;
+    }
+    spool_txn *t = &s->sp[i];
+    for (size_t k = 0; k < t->nsubs; k++)
+        if (t->subs[k].xid == subxid) {
+            if (ftruncate(t->fd, t->subs[k].off) != 0)
+                return fh_error_set(err, FH_EINTERNAL,
+                                    "truncating spool file of transaction %u failed: %s", xid,
+                                    strerror(errno));
+            t->size = t->subs[k].off;
+            t->nsubs = k;
+            break;
+        }
+    return FH_OK;
+}
+
+/* Stream Commit: replay the spooled transaction through apply() as one transaction. */
+static int spool_commit(stream_ctx *s, txn_state *x, const pgo_msg *c, fh_error *err)
+{
+    long i = spool_find(s, c->xid);
+    pgo_msg b = {.kind = PGO_BEGIN, .lsn = c->lsn, .commit_ts = c->commit_ts, .xid = c->xid};
+    int rc = apply(s, x, &b, err);
+    /* A stream block's messages carry their xid: put the parser in a block around the replay. */
+    unsigned char ss[6] = {'S',
+                           (unsigned char)(c->xid >> 24),
+                           (unsigned char)(c->xid >> 16),
+                           (unsigned char)(c->xid >> 8),
+                           (unsigned char)c->xid,
+                           0};
+    unsigned char se[1] = {'E'};
+    pgo_msg m;
+    if (rc == FH_OK && i >= 0 && !x->skip) {
+        spool_txn *t = &s->sp[i];
+        rc = pgo_parse(s->parser, ss, sizeof ss, &m, err);
+        for (off_t at = 0; rc == FH_OK && at < t->size;) {
+            uint32_t n;
+            if (pread(t->fd, &n, 4, at) != 4)
+                return fh_error_set(err, FH_EINTERNAL, "reading spool file of %u failed", t->xid);
+            if (n > s->rcap) {
+                unsigned char *nb = realloc(s->rbuf, n);
+                if (!nb)
+                    return fh_error_set(err, FH_EINTERNAL, "out of memory");
+                s->rbuf = nb;
+                s->rcap = n;
+            }
+            if (pread(t->fd, s->rbuf, n, at + 4) != (ssize_t)n)
+                return fh_error_set(err, FH_EINTERNAL, "reading spool file of %u failed", t->xid);
+            at += 4 + (off_t)n;
+            rc = pgo_parse(s->parser, s->rbuf, n, &m, err);
+            if (rc == FH_OK)
+                rc = apply(s, x, &m, err);
+        }
+        if (rc == FH_OK)
+            rc = pgo_parse(s->parser, se, sizeof se, &m, err);
+    }
+    if (i >= 0)
+        spool_drop(s, (size_t)i);
+    if (rc != FH_OK)
+        return rc;
+    pgo_msg e = {.kind = PGO_COMMIT,
+                 .lsn = c->lsn,
+                 .end_lsn = c->end_lsn,
+                 .commit_ts = c->commit_ts};
+    return apply(s, x, &e, err);
 }
 
 typedef enum { RUN_STOP, RUN_LOST } run_end;
@@ -737,9 +945,26 @@ static int stream_loop(stream_ctx *s, double t_start, run_end *end, fh_error *er
                 s->server_end = f.wal_end;
                 pgo_msg m;
                 rc = pgo_parse(s->parser, f.data, f.len, &m, err);
-                if (rc == FH_OK)
+                if (rc != FH_OK)
+                    ;
+                else if (m.kind == PGO_STREAM_START)
+                    s->stream_xid = m.xid;
+                else if (m.kind == PGO_STREAM_STOP)
+                    ;
+                else if (m.in_stream) {
+                    if (m.kind == PGO_RELATION)
+                        rc = on_relation(s, m.rel, err);
+                    if (rc == FH_OK)
+                        rc = spool_write(s, m.xid, f.data, f.len, err);
+                } else if (m.kind == PGO_STREAM_ABORT)
+                    rc = spool_abort(s, m.xid, m.subxid, err);
+                else if (m.kind == PGO_STREAM_COMMIT) {
+                    s->streamed++;
+                    rc = spool_commit(s, &x, &m, err);
+                } else
                     rc = apply(s, &x, &m, err);
-                if (rc == FH_OK && m.kind == PGO_COMMIT && x.whole &&
+                if (rc == FH_OK && (m.kind == PGO_COMMIT || m.kind == PGO_STREAM_COMMIT) &&
+                    x.whole &&
                     (cdc_dest_pending(s->dest) >= (uint64_t)s->o->commit_rows ||
                      fh_time_mono() - x.first_whole_at >= s->o->commit_interval_ms / 1000.0))
                     rc = group_commit(s, &x, err);
@@ -749,7 +974,7 @@ static int stream_loop(stream_ctx *s, double t_start, run_end *end, fh_error *er
                  * progress (so an idle slot holds no WAL), rate-limited, then acknowledge. */
                 int due = now - last_progress_commit >= KEEPALIVE_PROGRESS_EVERY_S ||
                           (s->o->has_stop_lsn && f.wal_end >= s->o->stop_lsn);
-                if (!x.in_txn && !x.whole && f.wal_end > s->confirmed && due) {
+                if (!x.in_txn && !x.whole && s->nsp == 0 && f.wal_end > s->confirmed && due) {
                     x.end_lsn = f.wal_end;
                     x.end_ts = s->confirmed_ts;
                     rc = group_commit(s, &x, err);
@@ -823,24 +1048,37 @@ static int stream_loop(stream_ctx *s, double t_start, run_end *end, fh_error *er
 
 /* ---- entry ------------------------------------------------------------------------------------------ */
 
-int stream_run(const cli_options *o, const registry_table *const *sel, size_t nsel, duck_dest *wh,
+int stream_run(const cli_options *o, const registry_table *const *sel, size_t nsel,
                stream_load_fn load, void *load_ctx, fh_error *err)
 {
+    duck_dest *wh = NULL;
     stream_ctx s = {.o = o};
     pg_source_redact_url(o->source, s.shown, sizeof s.shown);
     pg_source_scrub(o->source, s.shown, sizeof s.shown);
     int rc = connect_pg(&s, 0, &s.sql, err);
+    if (rc == FH_OK && !o->status)
+        rc = check_server(&s, err);
     if (rc == FH_OK)
+        rc = duck_dest_open(o->warehouse, o->workers, o->memory_limit, o->disabled_compression, &wh,
+                            err);
+    if (rc == FH_OK) {
+        duck_dest_set_trace(wh, o->trace_sql);
+        s.wh = wh;
         rc = cdc_dest_open(wh, o->slot, &s.dest, err);
+    }
     if (rc == FH_OK && o->status) {
         rc = print_status(&s, err);
         goto done;
     }
-    if (rc == FH_OK)
-        rc = check_server(&s, err);
     slot_info si;
     if (rc == FH_OK)
         rc = read_slot(&s, &si, err);
+    /* A predecessor just killed keeps the slot active until its walsender notices: wait a little
+     * before calling the slot busy. */
+    for (int i = 0; rc == FH_OK && si.exists && si.active && i < BUSY_WAIT_TENTHS; i++) {
+        usleep(100 * 1000);
+        rc = read_slot(&s, &si, err);
+    }
     if (rc == FH_OK && o->drop_slot) {
         if (si.exists && si.active)
             rc = busy(&s, &si, err);
@@ -907,6 +1145,9 @@ int stream_run(const cli_options *o, const registry_table *const *sel, size_t ns
     if (rc != FH_OK)
         goto done;
 
+    rc = spool_init(&s, err);
+    if (rc != FH_OK)
+        goto done;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -932,6 +1173,7 @@ int stream_run(const cli_options *o, const registry_table *const *sel, size_t ns
         /* lost: drop what is pending, reconnect, resume from the stored LSN */
         cdc_dest_rollback_group(s.dest);
         pgo_parser_reset(s.parser);
+        spool_clear(&s);
         PQfinish(s.repl);
         s.repl = NULL;
         for (;;) {
@@ -955,8 +1197,12 @@ done:
         PQfinish(s.repl);
     if (s.sql)
         PQfinish(s.sql);
+    spool_clear(&s);
+    free(s.sp);
+    free(s.rbuf);
     pgo_parser_free(s.parser);
     cdc_dest_close(s.dest);
+    duck_dest_close(wh);
     free(s.caps);
     return rc;
 }

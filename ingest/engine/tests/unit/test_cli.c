@@ -324,9 +324,65 @@ static void test_outputs(void)
     CHECK_STR(fh_error_kind(FH_ECONN), "connection");
 }
 
+/* fhload stream: its options exist only after "stream", with env defaults and checked values. */
+static void test_stream_options(void)
+{
+    unsetenv("FINHOUSE_STREAM_SLOT");
+    unsetenv("FINHOUSE_STREAM_COMMIT_INTERVAL_MS");
+    cli_options o;
+    fh_error e;
+    const char *a[] = {"fhload", "stream"};
+    CHECK_EQ_INT(parse(&o, &e, 2, a), FH_OK);
+    CHECK_EQ_INT(o.stream, 1);
+    CHECK_STR(o.slot, "finhouse");
+    CHECK_STR(o.publication, "finhouse");
+    CHECK_EQ_INT(o.commit_interval_ms, 200);
+    CHECK_EQ_INT(o.has_stop_lsn, 0);
+    cli_free(&o);
+
+    setenv("FINHOUSE_STREAM_SLOT", "envslot", 1);
+    const char *b[] = {"fhload",
+                       "stream",
+                       "--stop-at-lsn=16/B374D848",
+                       "--commit-rows",
+                       "5",
+                       "--max-seconds",
+                       "3",
+                       "--resync",
+                       "loans"};
+    CHECK_EQ_INT(parse(&o, &e, 9, b), FH_OK);
+    CHECK_STR(o.slot, "envslot");
+    CHECK_EQ_INT(o.has_stop_lsn, 1);
+    CHECK(o.stop_lsn == ((UINT64_C(0x16) << 32) | 0xB374D848));
+    CHECK_EQ_INT(o.commit_rows, 5);
+    CHECK_EQ_INT(o.max_seconds, 3);
+    CHECK_EQ_INT(o.resync, 1);
+    CHECK_EQ_INT(o.ntables, 1);
+    cli_free(&o);
+    unsetenv("FINHOUSE_STREAM_SLOT");
+
+    struct {
+        int argc;
+        const char *argv[4];
+    } bad[] = {
+        {2, {"fhload", "--resync"}},                     /* stream options need "stream" */
+        {3, {"fhload", "--slot", "x"}},                  /* … with a value too */
+        {4, {"fhload", "stream", "--stop-at-lsn", "1"}}, /* not an LSN */
+        {4, {"fhload", "stream", "--slot", "Bad-Name"}}, /* not a slot name */
+        {4, {"fhload", "stream", "--setup", "--status"}},
+        {3, {"fhload", "stream", "--full"}},
+        {4, {"fhload", "stream", "--commit-interval", "0"}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(parse(&o, &e, bad[i].argc, bad[i].argv), FH_EUSAGE);
+        cli_free(&o);
+    }
+}
+
 int main(void)
 {
     test_defaults_and_env();
+    test_stream_options();
     test_bad_options();
     test_time();
     test_redact();
