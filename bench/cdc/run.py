@@ -16,8 +16,9 @@ and three consumers, each its own child process under GNU time (peak RSS of its 
   recvlogical  pg_recvlogical --plugin=pgoutput -o proto_version=2 -o publication_names=P -o binary=true
                -o streaming=on -f /dev/null, to the workload's end LSN (-E): the server's decoding and
                the wire, nothing applied — the limit
-  recvlogical_off  the same with -o streaming=off, as fhload stream asks today: the server holds a large
-               transaction (spilling it to its disk past logical_decoding_work_mem) and sends it at commit
+  recvlogical_off  the same with -o streaming=off: the server holds a large transaction (spilling it to
+               its disk past logical_decoding_work_mem) and sends it at commit — what fhload stream asked
+               for before it spooled streamed blocks
   stream       fhload stream --stop-at-lsn END into a warehouse whose snapshot it read before the
                workload: every change applied to RAW and committed with its progress
   batch        fhload (incremental, by the updated_at cursor) into a warehouse fully loaded before the

@@ -1,8 +1,8 @@
 """A 200,000-row source transaction through `fhload stream`, with logical_decoding_work_mem at its
 minimum (64kB, ALTER SYSTEM + reload on the test cluster, reset afterwards), so that the server cannot hold
-it in memory: it spills it to disk, or streams it before its commit when the client asks for streaming
-(pg_stat_replication_slots says which; fhload stream asks for streaming 'off' today, so the server spills
-and sends it whole at commit). It applies whole — all its rows carry its commit LSN — and the stream's
+it in memory: it streams it before its commit (fhload stream asks for streaming 'on' and spools the
+blocks), or spills it to its disk with streaming 'off' (pg_stat_replication_slots says which; either
+exercises the case). It applies whole — all its rows carry its commit LSN — and the stream's
 peak resident memory (VmHWM of /proc/PID/status, sampled until it exits) is printed and stays within
 fhload's documented bound (256 MiB at the default FINHOUSE_DUCKDB_MEMORY_LIMIT; the issue's target is
 128 MiB: see bench/cdc/README.md).
