@@ -34,7 +34,7 @@ $(FH)/defaults.mk: .env.example
 VENV_BIN    := $(FH)/venv/bin
 MANAGE      := $(VENV_BIN)/python corebanking/manage.py
 
-.PHONY: all env db test test-python demo clean help lint lint-python api-fuzz bench-simulator bench-transform
+.PHONY: all env db test test-python demo clean help lint lint-python api-fuzz bench-simulator bench-transform bench-warehouse
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -87,6 +87,14 @@ bench-simulator: env db  ## simulator benchmark: bulk COPY vs services, figures 
 BENCH_TRANSFORM_ARGS ?= all
 bench-transform: env engine db  ## dbt benchmark: full vs incremental build after 1% new activity (bench/transform)
 	$(VENV_BIN)/python bench/transform/run.py $(BENCH_TRANSFORM_ARGS)
+
+# DuckLake's extensions are a bench-only dependency group: synced for the run, removed again after it (the
+# runtime's environment stays what `make env` makes).
+BENCH_WAREHOUSE_ARGS ?=
+bench-warehouse: env  ## DuckDB file vs DuckLake for a stream, dbt and dashboards at once (bench/warehouse)
+	@scripts/ensure-postgres
+	$(UV) sync --frozen --quiet --group bench-warehouse
+	$(VENV_BIN)/python bench/warehouse/run.py $(BENCH_WAREHOUSE_ARGS); rc=$$?; $(UV) sync --frozen --quiet; exit $$rc
 
 FAKESNOW := ingest/snowflake/emulator/run
 .PHONY: fakesnow-env fakesnow-start fakesnow-stop snowflake-load

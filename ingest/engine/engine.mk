@@ -3,7 +3,7 @@
 #   make engine           build ingest/engine/build/fhload (fetches DuckDB 1.4.4 for C first)
 #   make engine-test      unit tests (plain and ASan+UBSan), short fuzz runs, C end-to-end tests
 #   make engine-fuzz      longer fuzz runs (FUZZ_SECONDS per target, default 120)
-#   make engine-valgrind  two unit tests and small loads under valgrind
+#   make engine-valgrind  two unit tests, small loads and a small stream (spooled blocks) under valgrind
 #   make format-check     clang-format --dry-run --Werror on the engine's C (ingest/engine/.clang-format)
 #   make format           clang-format -i: rewrite them in that style
 #
@@ -31,7 +31,7 @@ ENGINE_LDLIBS   = -L$(DUCKDB_DIR) -Wl,-rpath,$(DUCKDB_DIR) -lduckdb -L$(PG_LIB) 
 ENGINE_FUZZ_CFLAGS = $(filter-out -Wno-format-truncation,$(ENGINE_CFLAGS))
 ENGINE_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-ENGINE_MODS    := fh_error fh_hash fh_sql fh_time fh_json pgoutput registry copy_decode pg_source duck_scan fh_duck load_log duck_dest cdc_dest stage_parquet stream cli
+ENGINE_MODS    := fh_error fh_hash fh_sql fh_time fh_json pgoutput registry copy_decode pg_source duck_scan fh_duck load_log duck_dest cdc_dest cdc_spool stage_parquet stream cli
 ENGINE_HDRS    := $(wildcard $(ENG)/include/*.h)
 ENGINE_OBJS    := $(ENGINE_MODS:%=$(EB)/obj/%.o)
 ENGINE_AOBJS   := $(ENGINE_MODS:%=$(EB)/asan/%.o)
@@ -125,12 +125,15 @@ engine-test: $(ENGINE_UNIT) $(ENGINE_UNIT_AS) $(ENGINE_FUZZ) $(EB)/fhload $(EB)/
 	@$(ENG)/tests/e2e/run.sh
 	@$(ENG)/tests/e2e/stream.sh
 
-engine-valgrind: $(EB)/test_copy_decode $(EB)/test_fh_duck $(EB)/fhload $(EB)/fhcheck
+engine-valgrind: $(EB)/test_copy_decode $(EB)/test_fh_duck $(EB)/test_cdc_spool $(EB)/fhload $(EB)/fhcheck
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	  $(EB)/test_copy_decode
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	  $(EB)/test_fh_duck
+	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	  $(EB)/test_cdc_spool
 	@$(ENG)/tests/e2e/valgrind-load.sh
+	@$(ENG)/tests/e2e/valgrind-stream.sh
 
 # The engine's C in one style (ingest/engine/.clang-format, found by clang-format next to the files).
 ENGINE_FORMAT_FILES = $(wildcard $(ENG)/src/*.c $(ENG)/include/*.h $(ENG)/tests/*.c $(ENG)/tests/unit/*.[ch] \

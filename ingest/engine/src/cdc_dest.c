@@ -57,6 +57,10 @@ typedef struct rel {
     char *umask_text; /* ncols > 64: the row's '0'/'1' string, reused */
     uint64_t pending, seq;
     int has_u, has_trunc;
+    /* raw.<table> was checked against (or evolved to) this layout in a committed group, or in the
+     * group being committed: the check reads DuckDB's catalog and costs a statement per table and
+     * group, so it runs once per relation layout (a new layout is a new rel). */
+    int schema_ok, schema_ok_pending;
 } rel;
 
 struct cdc_dest {
@@ -66,6 +70,7 @@ struct cdc_dest {
     size_t nrels, caprels;
     unsigned next_gen;
     uint64_t pending;
+    int64_t next_load_id; /* the group's next load id (0: not read yet in this group) */
 };
 
 static int q(cdc_dest *d, const char *sql, fh_error *err)
@@ -662,20 +667,24 @@ static int apply_rel(cdc_dest *d, rel *r, int64_t started_us, cdc_group_stats *s
 {
     char sql[2048], l[160];
     int rc = flush_chunk(d, r, err);
-    if (rc == FH_OK)
+    if (rc == FH_OK && !r->schema_ok) {
         rc = duck_dest_ensure_table(d->wh, r->table, r->cols, r->ncols, err);
-    int64_t id = 0;
-    if (rc == FH_OK) {
+        r->schema_ok_pending = rc == FH_OK;
+    }
+    /* One read of the log's last id per group; the group's tables then take the ids after it (the
+     * warehouse file has one writer, so nothing else takes ids meanwhile). */
+    if (rc == FH_OK && d->next_load_id == 0) {
         duckdb_result res;
         rc = duck_dest_query(d->wh, "SELECT coalesce(max(load_id), 0) + 1 FROM raw._fh_loads", &res,
                              err);
         if (rc == FH_OK) {
-            id = duckdb_value_int64(&res, 0, 0);
+            d->next_load_id = duckdb_value_int64(&res, 0, 0);
             duckdb_destroy_result(&res);
         }
     }
     if (rc != FH_OK)
         return rc;
+    int64_t id = d->next_load_id++;
     uint64_t tdel = 0;
     if (r->has_trunc && (rc = expand_truncates(d, r, id, &tdel, err)) != FH_OK)
         return rc;
@@ -763,6 +772,7 @@ int cdc_dest_commit_group(cdc_dest *d, uint64_t end_lsn, int64_t commit_ts, cdc_
         st = &ignored_st;
     memset(st, 0, sizeof *st);
     int64_t started = fh_time_now_us();
+    d->next_load_id = 0;
     int rc = q(d, "BEGIN TRANSACTION", err);
     for (size_t i = 0; i < d->nrels && rc == FH_OK; i++) {
         rel *r = d->rels[i];
@@ -785,6 +795,10 @@ int cdc_dest_commit_group(cdc_dest *d, uint64_t end_lsn, int64_t commit_ts, cdc_
         fh_error ignored;
         q(d, "ROLLBACK", &ignored);
         memset(st, 0, sizeof *st);
+    }
+    for (size_t i = 0; i < d->nrels; i++) { /* a schema change rolled back must be checked again */
+        d->rels[i]->schema_ok |= rc == FH_OK && d->rels[i]->schema_ok_pending;
+        d->rels[i]->schema_ok_pending = 0;
     }
     /* applied or dropped: either way the buffers start empty */
     reset_buffers(d, rc != FH_OK);

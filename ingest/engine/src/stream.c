@@ -18,18 +18,16 @@
  *
  * Large transactions come as streamed blocks (streaming 'on': Stream Start/Stop, then Stream Commit or
  * Abort). fhload keeps memory bounded whatever their size by spooling each top-level transaction's raw
- * messages (length-prefixed) to <warehouse>.spool/<slot>/<xid> (0600), remembering where each
- * subtransaction starts so that a Stream Abort of a subtransaction truncates the file there (as
- * PostgreSQL's worker.c does); a Stream Abort of the whole transaction deletes it, a Stream Commit
- * replays it through the same apply path as one transaction. The directory is emptied at start and on
- * every reconnect: the server sends an unfinished transaction again from its first change.
+ * messages to disk (cdc_spool: <warehouse>.spool/<slot>/<xid>, 0600; a Stream Abort of a
+ * subtransaction truncates the file where it began, as PostgreSQL's worker.c does, of the whole
+ * transaction deletes it); a Stream Commit replays it through the same apply path as one transaction.
+ * The spool is emptied at start and on every reconnect: the server sends an unfinished transaction
+ * again from its first change.
  */
 #include "stream.h"
 
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -42,6 +40,7 @@
 #include <unistd.h>
 
 #include "cdc_dest.h"
+#include "cdc_spool.h"
 #include "fh_sql.h"
 #include "fh_time.h"
 #include "pgoutput.h"
@@ -87,12 +86,8 @@ typedef struct {
     uint64_t rep_rows;
     uint64_t server_end; /* the server's end of WAL in the last frame */
     /* streamed (in-progress) transactions, spooled */
-    char spool_dir[4096];
-    struct spool_txn *sp;
-    size_t nsp, capsp;
+    cdc_spool *spool;
     uint32_t stream_xid; /* the top-level transaction of the open stream block */
-    unsigned char *rbuf; /* replay buffer (grows to the largest message) */
-    size_t rcap;
 } stream_ctx;
 
 /* ---- messages --------------------------------------------------------------------------------------- */
@@ -639,7 +634,8 @@ static int apply(stream_ctx *s, txn_state *x, const pgo_msg *m, fh_error *err)
             x->skip = 0;
             return FH_OK;
         }
-        if (!x->whole)
+        if (!x->whole) /* counted from arrival: under a backlog a group then holds an
+                        * interval's worth of reading, not one transaction */
             x->first_whole_at = fh_time_mono();
         x->whole = 1;
         x->end_lsn = m->end_lsn;
@@ -726,152 +722,26 @@ static void report(stream_ctx *s, int force)
     s->rep_rows = s->rows;
 }
 
-/* ---- spool of streamed transactions ------------------------------------------------------------------ */
+/* ---- streamed transactions (spooled by cdc_spool) ---------------------------------------------------- */
 
 typedef struct {
-    uint32_t xid;
-    off_t off; /* where its first message starts in the file */
-} subxact;
+    stream_ctx *s;
+    txn_state *x;
+    pgo_msg m;
+} replay_ctx;
 
-typedef struct spool_txn {
-    uint32_t xid;
-    int fd;
-    off_t size;
-    subxact *subs;
-    size_t nsubs, capsubs;
-} spool_txn;
-
-static void spool_path(const stream_ctx *s, uint32_t xid, char *out, size_t outsz)
+/* One spooled message of a committed streamed transaction: parse it and apply it. */
+static int replay_msg(void *ctx, const unsigned char *msg, size_t len, fh_error *err)
 {
-    snprintf(out, outsz, "%s/%u", s->spool_dir, xid);
-}
-
-/* Create <warehouse>.spool/<slot>/ (private) and empty it. */
-static int spool_init(stream_ctx *s, fh_error *err)
-{
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%s.spool", s->o->warehouse);
-    snprintf(s->spool_dir, sizeof s->spool_dir, "%s/%s", parent, s->o->slot);
-    if ((mkdir(parent, 0700) && errno != EEXIST) || (mkdir(s->spool_dir, 0700) && errno != EEXIST))
-        return fh_error_set(err, FH_EINTERNAL, "cannot create spool directory %s: %s", s->spool_dir,
-                            strerror(errno));
-    DIR *d = opendir(s->spool_dir);
-    if (!d)
-        return fh_error_set(err, FH_EINTERNAL, "cannot read spool directory %s: %s", s->spool_dir,
-                            strerror(errno));
-    struct dirent *e;
-    char path[4400];
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.') {
-            snprintf(path, sizeof path, "%s/%s", s->spool_dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    return FH_OK;
-}
-
-static void spool_drop(stream_ctx *s, size_t i)
-{
-    char path[4400];
-    spool_path(s, s->sp[i].xid, path, sizeof path);
-    close(s->sp[i].fd);
-    unlink(path);
-    free(s->sp[i].subs);
-    s->sp[i] = s->sp[--s->nsp];
-}
-
-static void spool_clear(stream_ctx *s)
-{
-    while (s->nsp)
-        spool_drop(s, s->nsp - 1);
-}
-
-static long spool_find(const stream_ctx *s, uint32_t xid)
-{
-    for (size_t i = 0; i < s->nsp; i++)
-        if (s->sp[i].xid == xid)
-            return (long)i;
-    return -1;
-}
-
-/* Append one message of the open stream block to its top-level transaction's file. */
-static int spool_write(stream_ctx *s, uint32_t subxid, const unsigned char *buf, size_t len,
-                       fh_error *err)
-{
-    long i = spool_find(s, s->stream_xid);
-    if (i < 0) {
-        if (s->nsp == s->capsp) {
-            size_t n = s->capsp ? s->capsp * 2 : 4;
-            spool_txn *ns = realloc(s->sp, n * sizeof *ns);
-            if (!ns)
-                return fh_error_set(err, FH_EINTERNAL, "out of memory");
-            s->sp = ns;
-            s->capsp = n;
-        }
-        char path[4400];
-        spool_path(s, s->stream_xid, path, sizeof path);
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0)
-            return fh_error_set(err, FH_EINTERNAL, "cannot create spool file %s: %s", path,
-                                strerror(errno));
-        i = (long)s->nsp++;
-        s->sp[i] = (spool_txn){.xid = s->stream_xid, .fd = fd};
-    }
-    spool_txn *t = &s->sp[i];
-    if (subxid != t->xid) {
-        int seen = 0;
-        for (size_t k = 0; k < t->nsubs && !seen; k++)
-            seen = t->subs[k].xid == subxid;
-        if (!seen) {
-            if (t->nsubs == t->capsubs) {
-                size_t n = t->capsubs ? t->capsubs * 2 : 8;
-                subxact *ns = realloc(t->subs, n * sizeof *ns);
-                if (!ns)
-                    return fh_error_set(err, FH_EINTERNAL, "out of memory");
-                t->subs = ns;
-                t->capsubs = n;
-            }
-            t->subs[t->nsubs++] = (subxact){subxid, t->size};
-        }
-    }
-    uint32_t n32 = (uint32_t)len;
-    if (pwrite(t->fd, &n32, 4, t->size) != 4 ||
-        pwrite(t->fd, buf, len, t->size + 4) != (ssize_t)len)
-        return fh_error_set(err, FH_EINTERNAL, "writing spool file of transaction %u failed: %s",
-                            t->xid, strerror(errno));
-    t->size += 4 + (off_t)len;
-    return FH_OK;
-}
-
-/* Stream Abort: the whole transaction (delete its file) or a subtransaction (cut the file where the
- * subtransaction began, forgetting the subtransactions after it). */
-static int spool_abort(stream_ctx *s, uint32_t xid, uint32_t subxid, fh_error *err)
-{
-    long i = spool_find(s, xid);
-    if (i < 0)
-        return FH_OK;
-    if (subxid == xid) {
-        spool_drop(s, (size_t)i);
-        return FH_OK;
-    }
-    spool_txn *t = &s->sp[i];
-    for (size_t k = 0; k < t->nsubs; k++)
-        if (t->subs[k].xid == subxid) {
-            if (ftruncate(t->fd, t->subs[k].off) != 0)
-                return fh_error_set(err, FH_EINTERNAL,
-                                    "truncating spool file of transaction %u failed: %s", xid,
-                                    strerror(errno));
-            t->size = t->subs[k].off;
-            t->nsubs = k;
-            break;
-        }
-    return FH_OK;
+    replay_ctx *r = ctx;
+    int rc = pgo_parse(r->s->parser, msg, len, &r->m, err);
+    return rc == FH_OK ? apply(r->s, r->x, &r->m, err) : rc;
 }
 
 /* Stream Commit: replay the spooled transaction through apply() as one transaction. */
 static int spool_commit(stream_ctx *s, txn_state *x, const pgo_msg *c, fh_error *err)
 {
-    long i = spool_find(s, c->xid);
+    int spooled = cdc_spool_has(s->spool, c->xid);
     pgo_msg b = {.kind = PGO_BEGIN, .lsn = c->lsn, .commit_ts = c->commit_ts, .xid = c->xid};
     int rc = apply(s, x, &b, err);
     /* A stream block's messages carry their xid: put the parser in a block around the replay. */
@@ -883,32 +753,15 @@ static int spool_commit(stream_ctx *s, txn_state *x, const pgo_msg *c, fh_error 
                            0};
     unsigned char se[1] = {'E'};
     pgo_msg m;
-    if (rc == FH_OK && i >= 0 && !x->skip) {
-        spool_txn *t = &s->sp[i];
+    if (rc == FH_OK && spooled && !x->skip) {
         rc = pgo_parse(s->parser, ss, sizeof ss, &m, err);
-        for (off_t at = 0; rc == FH_OK && at < t->size;) {
-            uint32_t n;
-            if (pread(t->fd, &n, 4, at) != 4)
-                return fh_error_set(err, FH_EINTERNAL, "reading spool file of %u failed", t->xid);
-            if (n > s->rcap) {
-                unsigned char *nb = realloc(s->rbuf, n);
-                if (!nb)
-                    return fh_error_set(err, FH_EINTERNAL, "out of memory");
-                s->rbuf = nb;
-                s->rcap = n;
-            }
-            if (pread(t->fd, s->rbuf, n, at + 4) != (ssize_t)n)
-                return fh_error_set(err, FH_EINTERNAL, "reading spool file of %u failed", t->xid);
-            at += 4 + (off_t)n;
-            rc = pgo_parse(s->parser, s->rbuf, n, &m, err);
-            if (rc == FH_OK)
-                rc = apply(s, x, &m, err);
-        }
+        replay_ctx r = {.s = s, .x = x};
+        if (rc == FH_OK)
+            rc = cdc_spool_replay(s->spool, c->xid, replay_msg, &r, err);
         if (rc == FH_OK)
             rc = pgo_parse(s->parser, se, sizeof se, &m, err);
     }
-    if (i >= 0)
-        spool_drop(s, (size_t)i);
+    cdc_spool_drop(s->spool, c->xid);
     if (rc != FH_OK)
         return rc;
     pgo_msg e = {.kind = PGO_COMMIT,
@@ -955,9 +808,9 @@ static int stream_loop(stream_ctx *s, double t_start, run_end *end, fh_error *er
                     if (m.kind == PGO_RELATION)
                         rc = on_relation(s, m.rel, err);
                     if (rc == FH_OK)
-                        rc = spool_write(s, m.xid, f.data, f.len, err);
+                        rc = cdc_spool_write(s->spool, s->stream_xid, m.xid, f.data, f.len, err);
                 } else if (m.kind == PGO_STREAM_ABORT)
-                    rc = spool_abort(s, m.xid, m.subxid, err);
+                    rc = cdc_spool_abort(s->spool, m.xid, m.subxid, err);
                 else if (m.kind == PGO_STREAM_COMMIT) {
                     s->streamed++;
                     rc = spool_commit(s, &x, &m, err);
@@ -974,7 +827,8 @@ static int stream_loop(stream_ctx *s, double t_start, run_end *end, fh_error *er
                  * progress (so an idle slot holds no WAL), rate-limited, then acknowledge. */
                 int due = now - last_progress_commit >= KEEPALIVE_PROGRESS_EVERY_S ||
                           (s->o->has_stop_lsn && f.wal_end >= s->o->stop_lsn);
-                if (!x.in_txn && !x.whole && s->nsp == 0 && f.wal_end > s->confirmed && due) {
+                if (!x.in_txn && !x.whole && cdc_spool_count(s->spool) == 0 &&
+                    f.wal_end > s->confirmed && due) {
                     x.end_lsn = f.wal_end;
                     x.end_ts = s->confirmed_ts;
                     rc = group_commit(s, &x, err);
@@ -996,8 +850,14 @@ static int stream_loop(stream_ctx *s, double t_start, run_end *end, fh_error *er
             *end = RUN_LOST;
             return FH_OK;
         }
-        /* n == 0: nothing more to read right now */
-        if (x.whole && !x.in_txn) {
+        /* n == 0: nothing more to read right now. The group commits once its first transaction has
+         * waited --commit-interval (or the run is ending), not at once: a commit per source
+         * transaction would cost a warehouse commit and a load-log row per table each time, so the
+         * interval bounds the warehouse's commit rate (and the load log's growth) whatever the
+         * source's rate, and the latency to RAW stays under interval + one commit. */
+        if (x.whole && !x.in_txn &&
+            (now - x.first_whole_at >= s->o->commit_interval_ms / 1000.0 || stop_req ||
+             (s->o->has_stop_lsn && x.end_lsn >= s->o->stop_lsn))) {
             if ((rc = group_commit(s, &x, err)) != FH_OK)
                 return rc;
             last_status = now;
@@ -1145,7 +1005,9 @@ int stream_run(const cli_options *o, const registry_table *const *sel, size_t ns
     if (rc != FH_OK)
         goto done;
 
-    rc = spool_init(&s, err);
+    char spool_dir[4096];
+    snprintf(spool_dir, sizeof spool_dir, "%s.spool/%s", o->warehouse, o->slot);
+    rc = cdc_spool_open(spool_dir, &s.spool, err);
     if (rc != FH_OK)
         goto done;
     struct sigaction sa = {0};
@@ -1173,7 +1035,7 @@ int stream_run(const cli_options *o, const registry_table *const *sel, size_t ns
         /* lost: drop what is pending, reconnect, resume from the stored LSN */
         cdc_dest_rollback_group(s.dest);
         pgo_parser_reset(s.parser);
-        spool_clear(&s);
+        cdc_spool_clear(s.spool);
         PQfinish(s.repl);
         s.repl = NULL;
         for (;;) {
@@ -1197,9 +1059,7 @@ done:
         PQfinish(s.repl);
     if (s.sql)
         PQfinish(s.sql);
-    spool_clear(&s);
-    free(s.sp);
-    free(s.rbuf);
+    cdc_spool_close(s.spool);
     pgo_parser_free(s.parser);
     cdc_dest_close(s.dest);
     duck_dest_close(wh);
