@@ -115,3 +115,4 @@ include orchestrate/airflow.mk
 include transform/dbt.mk
 include serve/superset.mk
 include bench/ingest/bench.mk
+include bench/cdc/bench.mk
