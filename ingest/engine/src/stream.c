@@ -101,9 +101,21 @@ static int pq_fail(stream_ctx *s, PGconn *c, const PGresult *r, const char *what
     if (state && !strcmp(state, "42501")) {
         code = FH_EPERM;
         hint = " — grant the privilege, or have the tables' owner run fhload stream --setup";
-    } else if (state && !strcmp(state, "55000")) {
+    } else if (state && !strcmp(state, "55000") && strstr(m, "invalidated")) {
+        /* the same SQLSTATE as a wal_level below logical: told apart by the server's message */
+        code = FH_ESLOT;
+        hint =
+            " — the server removed WAL the slot still needed (max_slot_wal_keep_size), so the "
+            "changes since the warehouse's LSN are gone: run fhload stream --resync to take a new "
+            "snapshot (and raise max_slot_wal_keep_size, or keep the stream running)";
+    } else if (state && !strcmp(state, "55000") &&
+               (strstr(m, "wal_level") || strstr(m, "max_replication_slots") ||
+                strstr(m, "max_wal_senders"))) {
         code = FH_EWAL;
-        hint = " — set wal_level = logical in postgresql.conf and restart PostgreSQL";
+        hint = strstr(m, "wal_level")
+                   ? " — set wal_level = logical in postgresql.conf and restart PostgreSQL"
+                   : " — raise max_replication_slots / max_wal_senders in postgresql.conf and "
+                     "restart PostgreSQL";
     } else if (state && !strcmp(state, "55006")) {
         code = FH_EBUSY;
         hint = " — another fhload stream is running on this slot; stop it or use another --slot";

@@ -219,6 +219,24 @@ stream_to_now --resync
 eq "resync: exit 0" "$RC" 0
 eq "resync: reconciled" "$(raw_recon accounts id balance)" "$(src_recon accounts balance)"
 
+# --- slot invalidated (its WAL exceeded max_slot_wal_keep_size): exit 7 with the cause, then --resync ----------
+psql -X -q -d postgres -c "alter system set max_slot_wal_keep_size = '1MB'" -c "select pg_reload_conf()" >/dev/null
+sleep 0.5 # the checkpointer reads the reloaded setting asynchronously
+sql -c "create table wal_filler (x int8); insert into wal_filler select generate_series(1, 60000);
+        drop table wal_filler; select pg_switch_wal();" >/dev/null
+sql -c "insert into accounts values (99001, 1, 'after') ; select pg_switch_wal()" >/dev/null
+sql -c "checkpoint" >/dev/null
+psql -X -q -d postgres -c "alter system reset max_slot_wal_keep_size" -c "select pg_reload_conf()" >/dev/null
+eq "slot invalidated: wal_status" \
+  "$(sql -c "select wal_status from pg_replication_slots where slot_name = '$FINHOUSE_STREAM_SLOT'")" lost
+run stream --quiet --stop-at-lsn "$(lsn)"
+eq "slot invalidated: exit 7" "$RC" 7
+contains "slot invalidated: the cause" "$ERR" "max_slot_wal_keep_size"
+contains "slot invalidated: what to do" "$ERR" "--resync"
+stream_to_now --resync
+eq "slot invalidated, resync: exit 0" "$RC" 0
+eq "slot invalidated, resync: reconciled" "$(raw_recon accounts id balance)" "$(src_recon accounts balance)"
+
 # --- --drop-slot ---------------------------------------------------------------------------------------------
 run stream --quiet --drop-slot
 eq "drop-slot: exit 0" "$RC" 0
