@@ -24,7 +24,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 
@@ -34,6 +33,7 @@ import pytest
 
 from finhouse.config import ROOT
 from finhouse.ingest import registry
+from simulator.testing import finish_live, live, manage
 
 pytestmark = pytest.mark.slow
 
@@ -50,51 +50,6 @@ SEED = int(os.environ.get("FINHOUSE_E2E_SEED", str(int(time.time()))))
 def _admin(sql: str) -> None:
     with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True, connect_timeout=5) as conn:
         conn.execute(sql)
-
-
-def _env() -> dict:
-    return dict(os.environ, FINHOUSE_OLTP_URL=URL, DJANGO_SETTINGS_MODULE="config.settings")
-
-
-def manage(*args: str, timeout: int = 300) -> str:
-    proc = subprocess.run(
-        [sys.executable, "corebanking/manage.py", *args],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, f"manage.py {' '.join(args)} failed: {proc.stderr[-2000:]}"
-    return proc.stdout
-
-
-def live(seconds: float, rate: int = 25) -> subprocess.Popen:
-    """The simulator's live mode in the background: operations through the backend's services."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "corebanking/manage.py",
-            "simulate",
-            "--live",
-            "--rate",
-            str(rate),
-            "--duration",
-            str(seconds),
-        ],
-        cwd=ROOT,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen) -> str:
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, f"live simulation failed: {err[-2000:]}"
-    assert "operations in" in out, out
-    return out
 
 
 def fhload(warehouse, *args: str) -> None:
@@ -128,9 +83,19 @@ def institution():
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL does not answer at {PG_ADMIN} ({exc}); run `make db`")
     try:
-        manage("migrate", "--no-input", "-v", "0")
+        manage(URL, "migrate", "--no-input", "-v", "0")
         manage(
-            "simulate", "--customers", "60", "--years", "1", "--seed", "3", "--until", "2025-06-30", "--reset"
+            URL,
+            "simulate",
+            "--customers",
+            "60",
+            "--years",
+            "1",
+            "--seed",
+            "3",
+            "--until",
+            "2025-06-30",
+            "--reset",
         )
         yield URL
     finally:
@@ -261,7 +226,7 @@ def test_full_then_live_activity_then_incremental_reconciles(institution, money_
     before = reconcile(warehouse, money_columns)
     assert before["journal_lines"] > 1000 and before["loans"] > 10, before
 
-    finish(live(3))
+    finish_live(live(URL, 3))
     fhload(warehouse)  # incremental tables by cursor, full tables with delete detection
     after = reconcile(warehouse, money_columns)
     assert after["journal_entries"] > before["journal_entries"], "live mode posted nothing"
@@ -342,7 +307,7 @@ def test_sigkill_at_random_points_then_rerun_reconciles(institution, money_colum
     t0 = time.perf_counter()
     fhload(tmp_path / "timing.duckdb")  # how long a whole first load takes here, to aim the kills
     span = time.perf_counter() - t0
-    activity = live(300, rate=5)  # the source keeps changing while fhload is killed and rerun
+    activity = live(URL, 300, rate=5)  # the source keeps changing while fhload is killed and rerun
     kills, attempts, loads = 0, 0, []
     try:
         while kills < KILLS:
@@ -377,7 +342,7 @@ def test_sigkill_at_random_points_then_rerun_reconciles(institution, money_colum
                 loads.append(check_atomic(target))
     finally:
         activity.send_signal(signal.SIGTERM)
-        finish(activity)
+        finish_live(activity)
     loads.append(check_atomic(target))
     assert loads[-1] > 0, f"no load ever committed in {attempts} runs (seed {SEED})"
     fhload(target)

@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -47,47 +46,6 @@ def admin(sql: str, params=None, db: str = "postgres"):
     with psycopg.connect(f"{ADMIN}/{db}", autocommit=True, connect_timeout=5) as conn:
         cur = conn.execute(sql, params)
         return cur.fetchall() if cur.description else None
-
-
-def manage(url: str, *args: str, timeout: int = 300) -> str:
-    proc = subprocess.run(
-        [sys.executable, "corebanking/manage.py", *args],
-        cwd=ROOT,
-        env=dict(os.environ, FINHOUSE_OLTP_URL=url, DJANGO_SETTINGS_MODULE="config.settings"),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, f"manage.py {' '.join(args)} failed: {proc.stderr[-2000:]}"
-    return proc.stdout
-
-
-def live(url: str, seconds: float, rate: int = 25) -> subprocess.Popen:
-    """The simulator's live mode in the background: operations through the backend's services."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "corebanking/manage.py",
-            "simulate",
-            "--live",
-            "--rate",
-            str(rate),
-            "--duration",
-            str(seconds),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, FINHOUSE_OLTP_URL=url, DJANGO_SETTINGS_MODULE="config.settings"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish_live(proc: subprocess.Popen) -> str:
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, f"live simulation failed: {err[-2000:]}"
-    assert "operations in" in out, out
-    return out
 
 
 def drop_slot(slot: str) -> None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from cdc_support import FHLOAD, PREFIX, Source, admin, drop_database, fhload_has_stream, manage, pg_logical
+from cdc_support import FHLOAD, PREFIX, Source, admin, drop_database, fhload_has_stream, pg_logical
+
+from simulator.testing import manage
 
 _copies = itertools.count(1)
 

@@ -18,14 +18,9 @@ import signal
 import time
 
 import pytest
-from cdc_support import (
-    EXIT_BUSY,
-    assert_no_doubles,
-    finish_live,
-    live,
-    pg_logical,
-    reconcile,
-)
+from cdc_support import EXIT_BUSY, assert_no_doubles, pg_logical, reconcile
+
+from simulator.testing import finish_live, live
 
 KILLS = int(os.environ.get("FINHOUSE_CDC_KILLS") or 40)
 SEED = int(os.environ.get("FINHOUSE_E2E_SEED", str(int(time.time()))))

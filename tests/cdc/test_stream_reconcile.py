@@ -12,7 +12,9 @@ import time
 import duckdb
 import psycopg
 import pytest
-from cdc_support import assert_no_doubles, finish_live, live, reconcile, stop
+from cdc_support import assert_no_doubles, reconcile, stop
+
+from simulator.testing import finish_live, live
 
 
 @pytest.fixture(scope="module")
