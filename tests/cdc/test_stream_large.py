@@ -7,12 +7,11 @@ peak resident memory (VmHWM of /proc/PID/status, sampled until it exits) is prin
 fhload's documented bound (256 MiB at the default FINHOUSE_DUCKDB_MEMORY_LIMIT; the issue's target is
 128 MiB: see bench/cdc/README.md).
 
-A transaction three times larger (600,000 rows) applies too since cdc_dest finds superseded versions with
-an aggregate of the keys changed twice instead of a window over the whole group (which ran out of
-DuckDB's 100MB about half the time). The bound is not "any size" yet: 1.5M changes of one table in one
-transaction still exhaust the 100MB limit (exit 1, and again on every restart: raise
-FINHOUSE_DUCKDB_MEMORY_LIMIT). So an Out of Memory here is still reported as an expected failure of that
-known limit, never hidden as a pass; any other failure fails."""
+A transaction three times larger (600,000 rows) applies too: cdc_dest finds superseded versions with an
+aggregate of the keys changed twice, not a window over the whole group (which ran out of DuckDB's 100MB
+about half the time). The bound is not "any size" yet — 1.5M changes of one table in one transaction
+still exhaust the 100MB limit (issue 18's note) — and this test fails, not xfails, if 600,000 stops
+fitting."""
 
 from __future__ import annotations
 
@@ -20,7 +19,6 @@ import os
 import time
 
 import duckdb
-import pytest
 from cdc_support import admin, reconcile, vm_hwm_kib
 
 ROWS = int(os.environ.get("FINHOUSE_CDC_LARGE_ROWS") or 200_000)
@@ -32,15 +30,7 @@ def test_large_streamed_transaction_applies_whole_in_bounded_memory(source, tmp_
 
 
 def test_transaction_larger_than_the_memory_limit_applies(source, tmp_path):
-    try:
-        _large_transaction(source, tmp_path / "larger.duckdb", 600_000)
-    except AssertionError as exc:
-        if "Out of Memory" not in str(exc):
-            raise
-        pytest.xfail(
-            "known limit: a transaction of this size exhausted DuckDB's memory limit in cdc_dest's "
-            "group commit: exit 1, and again on every restart (raise FINHOUSE_DUCKDB_MEMORY_LIMIT)"
-        )
+    _large_transaction(source, tmp_path / "larger.duckdb", 600_000)
 
 
 def _large_transaction(source, warehouse, rows: int) -> None:
