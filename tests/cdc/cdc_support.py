@@ -292,9 +292,3 @@ def vm_hwm_kib(pid: int) -> int | None:
     m = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
     return int(m.group(1)) if m else None
 
-
-def fhload_has_stream() -> bool:
-    if not os.access(FHLOAD, os.X_OK):
-        return False
-    proc = subprocess.run([str(FHLOAD), "--help"], capture_output=True, text=True, timeout=10)
-    return "fhload stream" in (proc.stdout + proc.stderr)
